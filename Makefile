@@ -3,8 +3,9 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 ARGS ?=
+SANITIZERS ?= thread address
 
-.PHONY: all setup configure build test run bench clean
+.PHONY: all setup configure build test unit-test sanitize run bench services services-stop clean
 
 all: build
 
@@ -19,14 +20,37 @@ configure: $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build $(BUILD_DIR)
 
+# Local redis-server + PostgreSQL on 127.0.0.1 (data in .local/).
+services: setup
+	@scripts/services.sh start
+
+services-stop:
+	@scripts/services.sh stop
+
+# Everything: unit, multi-process and integration tests (servers started
+# unless HOKM_REDIS_URL / HOKM_PG_URL are given), then the shared-memory
+# code again under ThreadSanitizer and AddressSanitizer.
 test: setup build
-	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
+	scripts/with_services.sh sh -c 'cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600'
+	$(MAKE) --no-print-directory sanitize
+
+# The ring, table and segment tests under each sanitizer, in build-<san>/.
+sanitize: setup
+	@for san in $(SANITIZERS); do \
+	  echo "== HOKM_SANITIZE=$$san"; \
+	  cmake -S . -B build-$$san -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DHOKM_SANITIZE=$$san -DHOKM_BUILD_BENCH=OFF >/dev/null || exit 1; \
+	  cmake --build build-$$san --target hokm-shm-tests || exit 1; \
+	  (cd build-$$san && ctest --output-on-failure --timeout 600 -L shm) || exit 1; \
+	done
 
 run: setup build
 	$(BUILD_DIR)/bin/hokm-loadgen --games 100000 --bots greedy $(ARGS)
 
 bench: setup build
-	$(BUILD_DIR)/bin/hokm-bench
+	mkdir -p bench/results
+	$(BUILD_DIR)/bin/hokm-bench --benchmark_out=bench/results/hokm-bench.json \
+	  --benchmark_out_format=json $(ARGS)
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(addprefix build-,$(SANITIZERS))
