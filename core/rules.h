@@ -3,7 +3,14 @@
 // Every function validates first and, on any error, returns it with the
 // state and the output untouched. On kOk it updates the state and appends
 // the change records, in order, each stamped with the next game_seq.
-// None of them allocates, throws or blocks.
+// None of them allocates, throws or blocks. They append to out: Clear() it
+// per command (one command yields at most kMaxChangesPerCommand records).
+//
+// Errors are checked in this order: kGameOver (finished or abandoned game),
+// argument validation (kInvalidSeat, kInvalidCard, kInvalidSuit,
+// kInvalidPlayer, kInvalidConfig), kWrongPhase, the seat (kSeatEmpty,
+// kSeatTaken, kAlreadySeated), then the turn (kNotYourTurn, kNotHakem),
+// kCardNotInHand, kMustFollowSuit.
 #pragma once
 
 #include <string_view>
@@ -14,11 +21,14 @@
 
 namespace hokm::core {
 
-// REQUIRES: s.phase == kEmpty (else kWrongPhase). room: at most 8 bytes.
+// REQUIRES: s.phase == kEmpty (else kWrongPhase; kGameOver when s holds a
+// finished or abandoned game: the engine frees a slot by zeroing it).
+// room: at most 8 bytes (else kInvalidConfig).
 [[nodiscard]] CommandResult CreateGame(GameState& s, std::uint64_t game_id, std::string_view room,
                                        std::uint64_t seed, const RulesConfig& config,
                                        ChangeBuffer& out);
-[[nodiscard]] CommandResult Join(GameState& s, int seat, std::uint64_t player_id, ChangeBuffer& out);
+[[nodiscard]] CommandResult Join(GameState& s, int seat, std::uint64_t player_id,
+                                 ChangeBuffer& out);
 [[nodiscard]] CommandResult Leave(GameState& s, int seat, ChangeBuffer& out);
 [[nodiscard]] CommandResult ChooseTrump(GameState& s, int seat, Suit suit, ChangeBuffer& out);
 [[nodiscard]] CommandResult PlayCard(GameState& s, int seat, Card card, ChangeBuffer& out);
@@ -34,5 +44,11 @@ CardMask LegalCards(const GameState& s, int seat);
 
 // The seat that must act next (trump or card), or -1 when nobody can.
 int SeatToAct(const GameState& s);
+
+// The shuffle behind every deal: Fisher–Yates over cards 0..51 driven by the
+// splitmix64 state rng (GameState::rng, which starts as the seed). The rules
+// shuffle once to find the first-ace hakem (kFirstAce) and once per hand.
+// Exposed so tests and tools can replay a game's deals from its seed.
+void ShuffleDeck(std::uint64_t& rng, Card deck[kCardsInDeck]);
 
 }  // namespace hokm::core

@@ -1,0 +1,151 @@
+// bots.cc: RandomBot and GreedyBot; both read only the state a seat may see
+// in play (its hand, the table, trump) and always return a legal command.
+#include "core/bots.h"
+
+#include <bit>
+
+#include "core/random.h"
+#include "core/rules.h"
+
+namespace hokm::core {
+namespace {
+
+Command BaseCommand(const GameState& s, int seat, CommandType type) {
+  Command cmd{};
+  cmd.type = type;
+  cmd.seat = static_cast<std::uint8_t>(seat);
+  cmd.card = kNoCard;
+  cmd.suit = Suit::kNone;
+  cmd.game_id = s.game_id;
+  return cmd;
+}
+
+// The n-th lowest card of m. REQUIRES: n < CountCards(m).
+Card NthCard(CardMask m, int n) {
+  // Find the 16-bit lane holding it by popcounts, then clear the lower bits
+  // of that lane one by one (at most 15).
+  int base = 0;
+  for (; base < 48; base += 16) {
+    const int in_lane = std::popcount((m >> base) & 0xFFFF);
+    if (n < in_lane) break;
+    n -= in_lane;
+  }
+  CardMask lane = m >> base;
+  for (; n > 0; --n) lane &= lane - 1;
+  return static_cast<Card>(base + std::countr_zero(lane));
+}
+
+// The lowest-ranked card of m, ties broken by suit order (clubs first).
+// REQUIRES: m != 0.
+Card LowestCard(CardMask m) {
+  Card best = kNoCard;
+  int best_rank = kRanksPerSuit;
+  for (int suit = 0; suit < 4; ++suit) {
+    const CardMask in_suit = m & SuitMask(static_cast<Suit>(suit));
+    if (in_suit == 0) continue;
+    const Card c = static_cast<Card>(std::countr_zero(in_suit));
+    if (RankOf(c) < best_rank) {
+      best_rank = RankOf(c);
+      best = c;
+    }
+  }
+  return best;
+}
+
+// The highest-ranked card of m; on equal ranks a non-trump beats trump,
+// then suit order. REQUIRES: m != 0.
+Card HighestCard(CardMask m, Suit trump) {
+  Card best = kNoCard;
+  int best_key = -1;
+  for (int suit = 0; suit < 4; ++suit) {
+    const CardMask in_suit = m & SuitMask(static_cast<Suit>(suit));
+    if (in_suit == 0) continue;
+    const Card c = static_cast<Card>(63 - std::countl_zero(in_suit));
+    const int key = RankOf(c) * 2 + (static_cast<Suit>(suit) == trump ? 0 : 1);
+    if (key > best_key) {
+      best_key = key;
+      best = c;
+    }
+  }
+  return best;
+}
+
+// Cards of m strictly above c in c's suit.
+constexpr CardMask AboveInSuit(CardMask m, Card c) {
+  return m & SuitMask(SuitOf(c)) & ~((Bit(c) << 1) - 1);
+}
+
+// The suit with most cards in hand; ties by higher rank sum, then suit order.
+Suit StrongestSuit(CardMask hand) {
+  Suit best = Suit::kClubs;
+  int best_key = -1;
+  for (int suit = 0; suit < 4; ++suit) {
+    const CardMask in_suit = hand & SuitMask(static_cast<Suit>(suit));
+    int rank_sum = 0;
+    for (CardMask m = in_suit; m != 0; m &= m - 1) rank_sum += RankOf(std::countr_zero(m));
+    // 13 cards * rank 12 < 256: the count dominates the key.
+    const int key = std::popcount(in_suit) * 256 + rank_sum;
+    if (key > best_key) {
+      best_key = key;
+      best = static_cast<Suit>(suit);
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+Command RandomBot::NextCommand(const GameState& s) {
+  const int seat = SeatToAct(s);
+  if (s.phase == Phase::kChoosingTrump) {
+    Command cmd = BaseCommand(s, seat, CommandType::kChooseTrump);
+    cmd.suit = static_cast<Suit>(RandomBelow(rng_, 4));
+    return cmd;
+  }
+  Command cmd = BaseCommand(s, seat, CommandType::kPlayCard);
+  const CardMask legal = LegalCards(s, seat);
+  cmd.card = NthCard(legal, static_cast<int>(RandomBelow(rng_, std::popcount(legal))));
+  return cmd;
+}
+
+Command GreedyBot::NextCommand(const GameState& s) {
+  const int seat = SeatToAct(s);
+  if (s.phase == Phase::kChoosingTrump) {
+    Command cmd = BaseCommand(s, seat, CommandType::kChooseTrump);
+    cmd.suit = StrongestSuit(s.hands[seat]);
+    return cmd;
+  }
+  Command cmd = BaseCommand(s, seat, CommandType::kPlayCard);
+  const CardMask legal = LegalCards(s, seat);
+  if (s.trick_size == 0) {
+    // Leading: the highest card, which wins the trick more often than any
+    // other lead; a side-suit card rather than trump of the same rank.
+    cmd.card = HighestCard(legal, s.trump);
+    return cmd;
+  }
+
+  // The card winning the trick so far.
+  const Card led = s.trick[s.leader];
+  const CardMask trump_mask = SuitMask(s.trump);
+  CardMask table = 0;
+  for (const Card c : s.trick) {
+    if (c != kNoCard) table |= Bit(c);
+  }
+  const CardMask trumps_down = table & trump_mask;
+  const CardMask pool = trumps_down ? trumps_down : table & SuitMask(SuitOf(led));
+  const Card winning = static_cast<Card>(63 - std::countl_zero(pool));
+
+  CardMask winners;
+  if (SuitOf(winning) == s.trump) {
+    winners = AboveInSuit(legal, winning);  // only a higher trump beats it
+  } else {
+    // A higher card of the led suit, or (when void in it) any trump.
+    winners = AboveInSuit(legal, winning) | (legal & trump_mask);
+  }
+  // Among winners: follow-suit winners and trump winners never mix (a
+  // player with the led suit may not trump), so the lowest is well defined.
+  cmd.card = winners ? static_cast<Card>(std::countr_zero(winners)) : LowestCard(legal);
+  return cmd;
+}
+
+}  // namespace hokm::core
