@@ -1,6 +1,10 @@
 // metrics_server.cc: Boost.Beast implementation of the loopback metrics server.
 #include "core/metrics_server.h"
 
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including
+// <utility>; GCC 12 in C++20 mode no longer pulls it in transitively.
+#include <utility>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
