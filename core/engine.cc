@@ -1,0 +1,222 @@
+// engine.cc: applies commands to games in shared memory and publishes their
+// change records; see engine.h.
+#include "core/engine.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "core/change_batch.h"
+#include "core/metrics_server.h"
+#include "core/record_codec.h"
+#include "core/rules.h"
+
+namespace hokm {
+
+using core::CommandResult;
+using core::CommandType;
+
+namespace {
+// The largest batch a command can publish: 8 records of at most ~200 bytes.
+constexpr std::size_t kStagingBytes = 4096;
+}  // namespace
+
+struct Engine::Shard {
+  std::uint32_t index = 0;
+  shm::Ring change_ring;
+  flatbuffers::FlatBufferBuilder fbb{512};
+  core::ChangeBuffer changes;
+  core::GameState next{};
+  alignas(8) std::byte staging[kStagingBytes];
+  std::unique_ptr<shm::CommandPort> port;
+  ShardCounters counters;
+};
+
+std::uint64_t RealtimeNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  shm::SegmentOptions so;
+  so.name = options.shm_name;
+  so.table_capacity = options.capacity;
+  so.shards = options.shards;
+  so.change_ring_bytes = options.ring_bytes;
+  so.command_ring_bytes = options.command_ring_bytes;
+  so.client_slots = options.client_slots;
+  auto segment = options.reuse_existing ? shm::Segment::OpenOrCreate(so) : shm::Segment::Create(so);
+  if (!segment.ok()) return segment.status();
+  if (Status s = segment->ClaimEngine(); !s.ok()) return s;
+  return std::unique_ptr<Engine>(new Engine(std::move(segment).value()));
+}
+
+Engine::Engine(shm::Segment segment) : segment_(std::move(segment)) {
+  for (std::uint32_t i = 0; i < segment_.shards(); ++i) {
+    auto shard = std::make_unique<Shard>();
+    shard->index = i;
+    shard->change_ring = segment_.change_ring(i);
+    shard->port = std::make_unique<shm::CommandPort>(segment_, i);
+    shards_.push_back(std::move(shard));
+  }
+  segment_.Heartbeat();
+}
+
+Engine::~Engine() { segment_.ReleaseEngine(); }
+
+bool Engine::Publish(Shard& shard, const core::ChangeBuffer& changes) {
+  const std::uint64_t ts_ns = RealtimeNowNs();
+  std::size_t length = 0;
+  for (const core::Change& c : changes) {
+    core::EncodeRecord(c, ts_ns, shard.fbb);
+    length = core::AppendFrame(shard.staging, length, shard.fbb.GetBufferPointer(),
+                               static_cast<std::uint32_t>(shard.fbb.GetSize()));
+  }
+  return shard.change_ring.TryWrite(core::kChangeBatchType, shard.staging, length) ==
+         shm::WriteResult::kOk;
+}
+
+ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) {
+  Shard& shard = *shards_[shard_index];
+  ShardCounters& counters = shard.counters;
+  shm::GameTable& table = segment_.table();
+  counters.commands.fetch_add(1, std::memory_order_relaxed);
+  shard.changes.Clear();
+  core::GameState& next = shard.next;
+  ApplyOutcome out;
+  std::uint32_t slot;
+  const bool create = cmd.type == CommandType::kCreateGame;
+
+  if (create) {
+    auto allocation = table.Allocate(shard_index);
+    if (!allocation) {
+      counters.rejected.fetch_add(1, std::memory_order_relaxed);
+      out.result = CommandResult::kTableFull;
+      return out;
+    }
+    slot = allocation->slot;
+    out.game_id = allocation->game_id;
+    std::memset(&next, 0, sizeof next);
+    const std::string_view room(cmd.room, strnlen(cmd.room, core::kRoomCodeLen));
+    out.result = core::CreateGame(next, out.game_id, room, cmd.seed, cmd.config, shard.changes);
+    if (out.result != CommandResult::kOk) (void)table.Free(out.game_id);
+  } else {
+    out.game_id = cmd.game_id;
+    const std::int64_t found = table.Find(cmd.game_id);
+    if (found < 0) {
+      out.result = CommandResult::kNoSuchGame;
+    } else if (table.ShardOfSlot(static_cast<std::uint32_t>(found)) != shard_index) {
+      out.result = CommandResult::kInvalidCommand;
+    } else {
+      slot = static_cast<std::uint32_t>(found);
+      next = table.Unsafe(slot);
+      out.result = core::Apply(next, cmd, shard.changes);
+    }
+  }
+  if (out.result != CommandResult::kOk) {
+    counters.rejected.fetch_add(1, std::memory_order_relaxed);
+    return out;
+  }
+
+  // Records first, then the state: a crash between the two leaves the old
+  // state with its records already published; the retried command yields the
+  // identical records (the rules are deterministic), which every sink drops
+  // as duplicates of (game_id, game_seq).
+  if (!Publish(shard, shard.changes)) {
+    if (create) (void)table.Free(out.game_id);
+    counters.busy.fetch_add(1, std::memory_order_relaxed);
+    out.result = CommandResult::kBusy;
+    return out;
+  }
+  table.Write(slot, next);
+  out.game_seq = next.seq;
+  out.records = static_cast<std::uint8_t>(shard.changes.count);
+  out.phase = next.phase;
+  counters.accepted.fetch_add(1, std::memory_order_relaxed);
+  counters.records.fetch_add(out.records, std::memory_order_relaxed);
+  if (create) counters.games_created.fetch_add(1, std::memory_order_relaxed);
+  if (next.phase == core::Phase::kFinished || next.phase == core::Phase::kAbandoned) {
+    (void)table.Free(out.game_id);
+    counters.games_ended.fetch_add(1, std::memory_order_relaxed);
+  }
+  return out;
+}
+
+std::size_t Engine::ServeOnce(std::uint32_t shard_index, std::size_t max_commands) {
+  shm::CommandPort& port = *shards_[shard_index]->port;
+  return port.Poll(
+      [&](const shm::CommandRequest& request) {
+        const ApplyOutcome o = Apply(shard_index, request.command);
+        // Only a client that broke flow control can miss its answer.
+        (void)port.Respond(request, o.result, o.game_id, o.game_seq);
+      },
+      max_commands);
+}
+
+bool Engine::Snapshot(std::uint64_t game_id, core::GameState& out) const {
+  return segment_.table().ReadGame(game_id, out) == shm::ReadResult::kOk;
+}
+
+}  // namespace hokm
+
+namespace hokm {
+
+std::string Engine::MetricsText() const {
+  core::PromText text;
+  struct CounterField {
+    const char* name;
+    std::atomic<std::uint64_t> ShardCounters::*field;
+  };
+  static constexpr CounterField kCounters[] = {
+      {"hokm_engine_commands_total", &ShardCounters::commands},
+      {"hokm_engine_accepted_total", &ShardCounters::accepted},
+      {"hokm_engine_rejected_total", &ShardCounters::rejected},
+      {"hokm_engine_busy_total", &ShardCounters::busy},
+      {"hokm_engine_records_total", &ShardCounters::records},
+      {"hokm_engine_games_created_total", &ShardCounters::games_created},
+      {"hokm_engine_games_ended_total", &ShardCounters::games_ended},
+  };
+  for (const CounterField& counter : kCounters) {
+    text.Type(counter.name, "counter");
+    for (std::uint32_t i = 0; i < shards_.size(); ++i) {
+      const auto value = (shards_[i]->counters.*counter.field).load(std::memory_order_relaxed);
+      text.Sample(counter.name, static_cast<double>(value), "shard=\"" + std::to_string(i) + "\"");
+    }
+  }
+  text.Type("hokm_engine_change_ring_fill_ratio", "gauge");
+  for (std::uint32_t i = 0; i < shards_.size(); ++i) {
+    text.Sample("hokm_engine_change_ring_fill_ratio", shards_[i]->change_ring.FillRatio(),
+                "shard=\"" + std::to_string(i) + "\"");
+  }
+  text.Type("hokm_engine_change_ring_lag_bytes", "gauge");
+  for (std::uint32_t i = 0; i < shards_.size(); ++i) {
+    text.Sample("hokm_engine_change_ring_lag_bytes", static_cast<double>(shards_[i]->change_ring.Lag()),
+                "shard=\"" + std::to_string(i) + "\"");
+  }
+  text.Gauge("hokm_engine_active_games", static_cast<double>(segment_.table().Live()));
+  text.Gauge("hokm_engine_table_capacity", segment_.table().capacity());
+  return text.Take();
+}
+
+std::string Engine::HealthJson() const {
+  std::uint64_t busy = 0;
+  double fill = 0;
+  for (const auto& s : shards_) {
+    busy += s->counters.busy.load(std::memory_order_relaxed);
+    fill = std::max(fill, s->change_ring.FillRatio());
+  }
+  char json[256];
+  std::snprintf(json, sizeof json,
+                "{\"status\":\"ok\",\"shards\":%u,\"active_games\":%llu,\"busy\":%llu,"
+                "\"max_change_ring_fill\":%.4f}",
+                static_cast<unsigned>(shards_.size()),
+                static_cast<unsigned long long>(segment_.table().Live()),
+                static_cast<unsigned long long>(busy), fill);
+  return json;
+}
+
+}  // namespace hokm
