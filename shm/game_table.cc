@@ -1,0 +1,142 @@
+// game_table.cc: slot allocation (per-shard Treiber stacks) and snapshots.
+#include "shm/game_table.h"
+
+#include <cstring>
+
+namespace hokm::shm {
+
+namespace {
+
+constexpr std::uint64_t kTagUnit = std::uint64_t{1} << 32;
+constexpr std::uint64_t kIndexMask = kTagUnit - 1;
+
+// The seqlocked part of a slot, as a reader copies it out.
+struct SlotSnapshot {
+  std::uint64_t game_id;
+  core::GameState game;
+};
+static_assert(sizeof(SlotSnapshot) == sizeof(std::uint64_t) + sizeof(core::GameState));
+static_assert(offsetof(SlotSnapshot, game) == offsetof(GameSlot, game) - offsetof(GameSlot, game_id));
+
+}  // namespace
+
+void GameTable::Init(void* memory, std::uint32_t capacity, std::uint32_t shards) {
+  auto* header = static_cast<GameTableHeader*>(memory);
+  std::memset(static_cast<void*>(header), 0, SlotsOffset(shards));
+  header->capacity = capacity;
+  header->shards = shards;
+  header->slot_bytes = sizeof(GameSlot);
+  header->creation_counter = 0;
+}
+
+GameTable::GameTable(void* memory)
+    : header_(static_cast<GameTableHeader*>(memory)),
+      free_lists_(reinterpret_cast<ShardFreeList*>(static_cast<std::byte*>(memory) +
+                                                   sizeof(GameTableHeader))),
+      capacity_(header_->capacity),
+      shards_(header_->shards) {
+  slots_ = reinterpret_cast<GameSlot*>(static_cast<std::byte*>(memory) + SlotsOffset(shards_));
+}
+
+std::optional<GameTable::Allocation> GameTable::Allocate(std::uint32_t shard) {
+  ShardFreeList& list = free_lists_[shard];
+  auto head_ref = Atomic(list.head);
+  std::uint32_t slot = 0;
+  bool found = false;
+  // Acquire: pairs with the release CAS in Free, so the link we read and the
+  // freed slot's contents are those the freeing thread wrote.
+  std::uint64_t head = head_ref.load(std::memory_order_acquire);
+  while ((head & kIndexMask) != 0) {
+    const std::uint32_t top = static_cast<std::uint32_t>(head & kIndexMask) - 1;
+    // May be stale if another thread pops `top` meanwhile: the tag makes our
+    // CAS fail then.
+    const std::uint64_t next = Atomic(slots_[top].next_free).load(std::memory_order_relaxed);
+    const std::uint64_t desired = ((head & ~kIndexMask) + kTagUnit) | next;
+    // Acquire on success: as above. On failure `head` is reloaded (acquire).
+    if (head_ref.compare_exchange_weak(head, desired, std::memory_order_acquire,
+                                       std::memory_order_acquire)) {
+      slot = top;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    // Never-used slots of this shard: shard, shard + shards, ...
+    const std::uint64_t per_shard = (std::uint64_t{capacity_} - shard + shards_ - 1) / shards_;
+    auto unused_ref = Atomic(list.next_unused);
+    std::uint64_t n = unused_ref.load(std::memory_order_relaxed);
+    do {
+      if (n >= per_shard) return std::nullopt;
+    } while (!unused_ref.compare_exchange_weak(n, n + 1, std::memory_order_relaxed,
+                                               std::memory_order_relaxed));
+    slot = static_cast<std::uint32_t>(shard + n * shards_);
+  }
+  const std::uint64_t number =
+      Atomic(header_->creation_counter).fetch_add(1, std::memory_order_relaxed) + 1;
+  SlotSnapshot fresh;
+  std::memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
+  fresh.game_id = (number << kSlotIndexBits) | slot;
+  fresh.game.game_id = fresh.game_id;
+  for (auto& card : fresh.game.trick) card = core::kNoCard;
+  fresh.game.trump = core::Suit::kNone;
+  GameSlot& s = slots_[slot];
+  seqlock::Store(s.sequence, &s.game_id, &fresh, sizeof(fresh));
+  Atomic(list.live).fetch_add(1, std::memory_order_relaxed);
+  return Allocation{slot, fresh.game_id};
+}
+
+bool GameTable::Free(std::uint64_t game_id) {
+  const std::int64_t found = Find(game_id);
+  if (found < 0) return false;
+  const auto slot = static_cast<std::uint32_t>(found);
+  GameSlot& s = slots_[slot];
+  SlotSnapshot empty;
+  std::memset(static_cast<void*>(&empty), 0, sizeof(empty));
+  seqlock::Store(s.sequence, &s.game_id, &empty, sizeof(empty));
+
+  ShardFreeList& list = free_lists_[ShardOfSlot(slot)];
+  Atomic(list.live).fetch_sub(1, std::memory_order_relaxed);
+  auto head_ref = Atomic(list.head);
+  std::uint64_t head = head_ref.load(std::memory_order_relaxed);
+  for (;;) {
+    Atomic(s.next_free).store(static_cast<std::uint32_t>(head & kIndexMask), std::memory_order_relaxed);
+    const std::uint64_t desired = ((head & ~kIndexMask) + kTagUnit) | (std::uint64_t{slot} + 1);
+    // Release: pairs with the acquire loads of the head in Allocate: the link
+    // and the slot's final state go with the slot to its next owner.
+    if (head_ref.compare_exchange_weak(head, desired, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+}
+
+bool GameTable::Read(std::uint32_t slot, core::GameState& out, std::uint64_t* game_id,
+                     std::uint64_t* sequence) const {
+  const GameSlot& s = slots_[slot];
+  SlotSnapshot snapshot;
+  if (!seqlock::Load(s.sequence, &s.game_id, &snapshot, sizeof(snapshot), 1 << 20, sequence)) {
+    return false;
+  }
+  std::memcpy(static_cast<void*>(&out), &snapshot.game, sizeof(out));
+  if (game_id != nullptr) *game_id = snapshot.game_id;
+  return true;
+}
+
+ReadResult GameTable::ReadGame(std::uint64_t game_id, core::GameState& out,
+                               std::uint64_t* sequence) const {
+  const std::uint32_t slot = SlotOf(game_id);
+  if (game_id == 0 || slot >= capacity_) return ReadResult::kNoSuchGame;
+  std::uint64_t held = 0;
+  if (!Read(slot, out, &held, sequence)) return ReadResult::kBusy;
+  return held == game_id ? ReadResult::kOk : ReadResult::kNoSuchGame;
+}
+
+std::uint64_t GameTable::Live() const {
+  std::uint64_t live = 0;
+  for (std::uint32_t i = 0; i < shards_; ++i) {
+    live += Atomic(free_lists_[i].live).load(std::memory_order_relaxed);
+  }
+  return live;
+}
+
+}  // namespace hokm::shm

@@ -1,0 +1,198 @@
+// game_table.h: the fixed-capacity table of game slots in shared memory:
+// lock-free allocation of slots, O(1) lookup by game id, and per-slot
+// sequence locks so that one writer (the game's shard thread) publishes
+// states that any reader can snapshot without blocking it (DESIGN §1, §2).
+//
+// Memory (position-independent, zero-filled when created):
+//
+//   +--------------------------------------+ 0
+//   | GameTableHeader          (128 bytes) |  capacity, shards, creation counter
+//   | ShardFreeList x shards   (128 each)  |  tagged free-stack head, bump index
+//   +--------------------------------------+ SlotsOffset(shards), 128-aligned
+//   | GameSlot x capacity       (192 each) |
+//   +--------------------------------------+
+//
+// Game id (64 bits), growing with time so PostgreSQL can partition by range:
+//
+//   63                                   24 23                    0
+//   +---------------------------------------+----------------------+
+//   | creation number (40 bits, from 1)     | slot index (24 bits) |
+//   +---------------------------------------+----------------------+
+//
+// Free-stack head (one per shard, a Treiber stack of slot indices):
+//
+//   63                   32 31                                    0
+//   +----------------------+--------------------------------------+
+//   | tag: +1 per change   | top slot index + 1 (0: stack empty)  |
+//   +----------------------+--------------------------------------+
+//
+// Slots of shard s are s, s + shards, s + 2*shards, ... A shard hands out
+// slots from its free stack, else the next never-used one (so a new table
+// touches no slot memory until it is used).
+//
+// Thread safety: Allocate and Free are lock-free and may be called from any
+// threads and processes at once (the tag in the stack head defeats ABA).
+// The caller of Allocate becomes the slot's single writer (Write, Free) until
+// it hands the game on with a release/acquire pair (e.g. through a ring).
+// Read, ReadGame and Find may be called by anyone at any time; they never
+// block the writer. Unsafe(slot) is for the slot's writer only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+
+#include "core/game_state.h"
+#include "shm/ring.h"
+#include "shm/seqlock.h"
+
+namespace hokm::shm {
+
+inline constexpr int kSlotIndexBits = 24;
+inline constexpr std::uint32_t kMaxTableCapacity = std::uint32_t{1} << kSlotIndexBits;
+inline constexpr std::uint64_t kSlotIndexMask = kMaxTableCapacity - 1;
+
+struct alignas(128) GameTableHeader {
+  std::uint32_t capacity;
+  std::uint32_t shards;
+  std::uint32_t slot_bytes;  // sizeof(GameSlot) when formatted
+  std::uint32_t reserved0;
+  std::uint64_t creation_counter;  // last creation number handed out (atomic)
+  std::uint8_t reserved[128 - 24];
+};
+static_assert(sizeof(GameTableHeader) == 128);
+static_assert(std::is_trivially_copyable_v<GameTableHeader>);
+static_assert(std::is_standard_layout_v<GameTableHeader>);
+
+struct alignas(128) ShardFreeList {
+  std::uint64_t head;         // tagged top of the free stack (atomic)
+  std::uint64_t next_unused;  // how many of this shard's slots were ever handed out (atomic)
+  std::uint64_t live;         // games allocated now (atomic, statistics)
+  std::uint8_t reserved[128 - 24];
+};
+static_assert(sizeof(ShardFreeList) == 128);
+static_assert(std::is_trivially_copyable_v<ShardFreeList>);
+
+// One game. The sequence lock guards game_id and game together.
+//
+//   0        8          12        16        24                  184   192
+//   +--------+----------+---------+---------+-------------------+-----+
+//   |sequence|next_free |reserved | game_id | core::GameState   | pad |
+//   +--------+----------+---------+---------+-------------------+-----+
+struct alignas(64) GameSlot {
+  std::uint64_t sequence;    // seqlock word: odd while a write is in progress
+  std::uint32_t next_free;   // free-stack link: slot index + 1, 0 = end (atomic)
+  std::uint32_t reserved;
+  std::uint64_t game_id;     // 0: the slot is free
+  core::GameState game;
+};
+static_assert(std::is_trivially_copyable_v<GameSlot>);
+static_assert(std::is_standard_layout_v<GameSlot>);
+static_assert(sizeof(GameSlot) <= 256, "DESIGN §2: at most 256 bytes per active game");
+static_assert(offsetof(GameSlot, game) == offsetof(GameSlot, game_id) + 8);
+static_assert(sizeof(core::GameState) % 8 == 0, "the seqlock moves whole words");
+static_assert(alignof(core::GameState) <= 8);
+
+// What a reader gets from ReadGame.
+enum class [[nodiscard]] ReadResult : std::uint8_t {
+  kOk = 0,
+  kNoSuchGame,  // unknown, freed or stale id
+  kBusy,        // the writer kept the slot mid-write for every attempt
+};
+
+class GameTable {
+ public:
+  static constexpr std::uint32_t kDefaultCapacity = 100'000;
+
+  struct Allocation {
+    std::uint32_t slot;
+    std::uint64_t game_id;
+  };
+
+  static constexpr std::size_t SlotsOffset(std::uint32_t shards) {
+    return sizeof(GameTableHeader) + std::size_t{shards} * sizeof(ShardFreeList);
+  }
+  // Bytes a table of `capacity` games over `shards` shards needs.
+  static constexpr std::size_t RequiredBytes(std::uint32_t capacity, std::uint32_t shards) {
+    return SlotsOffset(shards) + std::size_t{capacity} * sizeof(GameSlot);
+  }
+  static constexpr bool IsValidShape(std::uint32_t capacity, std::uint32_t shards) {
+    return capacity >= 1 && capacity <= kMaxTableCapacity && shards >= 1 && shards <= capacity;
+  }
+  // Formats a table in zero-filled memory (RequiredBytes, 128-byte aligned).
+  // REQUIRES: IsValidShape(capacity, shards); no one uses the memory.
+  static void Init(void* memory, std::uint32_t capacity, std::uint32_t shards);
+
+  GameTable() = default;
+  // A view of a formatted table; `memory` must stay mapped while in use.
+  explicit GameTable(void* memory);
+
+  std::uint32_t capacity() const { return capacity_; }
+  std::uint32_t shards() const { return shards_; }
+  static constexpr std::uint32_t SlotOf(std::uint64_t game_id) {
+    return static_cast<std::uint32_t>(game_id & kSlotIndexMask);
+  }
+  std::uint32_t ShardOfSlot(std::uint32_t slot) const { return slot % shards_; }
+  std::uint32_t ShardOf(std::uint64_t game_id) const { return ShardOfSlot(SlotOf(game_id)); }
+
+  // Takes a free slot of `shard` and gives it a new game id; the slot holds
+  // a zero GameState with game_id set. std::nullopt: the shard has no free
+  // slot. The caller becomes the slot's writer. REQUIRES: shard < shards().
+  std::optional<Allocation> Allocate(std::uint32_t shard = 0);
+  // Frees the game's slot (its state becomes zero, phase kEmpty). Returns
+  // false if the id is not live. REQUIRES: the caller is the slot's writer.
+  bool Free(std::uint64_t game_id);
+
+  // The slot holding `game_id`, or -1 if the id is unknown, freed or stale.
+  // Exact for the slot's writer; for others a hint that ReadGame confirms.
+  std::int64_t Find(std::uint64_t game_id) const {
+    const std::uint32_t slot = SlotOf(game_id);
+    if (game_id == 0 || slot >= capacity_) return -1;
+    GameSlot& s = slots_[slot];
+    return Atomic(s.game_id).load(std::memory_order_relaxed) == game_id ? std::int64_t{slot} : -1;
+  }
+
+  // A consistent snapshot of the slot's state (phase kEmpty when free) and,
+  // if asked, the game id it belongs to (0: free) and its sequence. False
+  // only if the writer kept the slot mid-write for every attempt.
+  // REQUIRES: slot < capacity().
+  [[nodiscard]] bool Read(std::uint32_t slot, core::GameState& out, std::uint64_t* game_id = nullptr,
+                          std::uint64_t* sequence = nullptr) const;
+  // A consistent snapshot of the game `game_id`.
+  ReadResult ReadGame(std::uint64_t game_id, core::GameState& out,
+                      std::uint64_t* sequence = nullptr) const;
+
+  // Publishes a new state of the slot's game. REQUIRES: the caller is the
+  // slot's writer; the slot is allocated.
+  void Write(std::uint32_t slot, const core::GameState& state) {
+    GameSlot& s = slots_[slot];
+    seqlock::Store(s.sequence, &s.game, &state, sizeof(core::GameState));
+  }
+  // The writer's own view of its slot: plain reads, no copy.
+  // REQUIRES: the caller is the slot's writer (anyone else uses Read).
+  const core::GameState& Unsafe(std::uint32_t slot) const { return slots_[slot].game; }
+
+  // The id the slot holds now (0: free), without the seqlock.
+  std::uint64_t GameIdAt(std::uint32_t slot) const {
+    return Atomic(slots_[slot].game_id).load(std::memory_order_relaxed);
+  }
+  // Even when idle, odd during a write; grows by 2 per write.
+  std::uint64_t Sequence(std::uint32_t slot) const {
+    return Atomic(slots_[slot].sequence).load(std::memory_order_acquire);
+  }
+  // Games allocated now (sum over shards; approximate while changing).
+  std::uint64_t Live() const;
+
+  // For tests and tools.
+  GameSlot* slots() const { return slots_; }
+
+ private:
+  GameTableHeader* header_ = nullptr;
+  ShardFreeList* free_lists_ = nullptr;
+  GameSlot* slots_ = nullptr;
+  std::uint32_t capacity_ = 0;
+  std::uint32_t shards_ = 1;
+};
+
+}  // namespace hokm::shm

@@ -1,0 +1,186 @@
+// segment.h: the named shared-memory segment every hokm process maps: a
+// header that describes the layout, the game table, a command ring and a
+// change ring per shard, and a registry of client slots with their response
+// rings (DESIGN §2).
+//
+// Layout (every offset in SegmentHeader; regions start on 4096-byte pages):
+//
+//   +-------------------------------------------+ 0
+//   | SegmentHeader                 (4096)      |  magic, version, sizes, offsets,
+//   |                                           |  engine pid, heartbeat
+//   +-------------------------------------------+ header.table.offset
+//   | GameTable                                 |  see game_table.h
+//   +-------------------------------------------+ header.command_rings.offset
+//   | shard 0 command ring | shard 1 ... (stride)|  clients -> engine shard
+//   +-------------------------------------------+ header.change_rings.offset
+//   | shard 0 change ring  | shard 1 ... (stride)|  engine shard -> sidecar
+//   +-------------------------------------------+ header.clients.offset
+//   | ClientSlot 0 + response ring | 1 ... (stride) |  engine -> client
+//   +-------------------------------------------+ header.total_bytes
+//
+// Bytes 0..11 (magic, layout_version) keep their place in every version, so
+// any build can tell which version a segment has.
+//
+// Thread safety: a Segment object is a mapping owned by one process; the
+// views it hands out (GameTable, Ring) follow their own rules. Creation is
+// made visible by the release store of the magic, last (pairs with the
+// acquire load in Attach). The engine pid is claimed by CAS; the heartbeat
+// is a relaxed store any reader may sample.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "shm/game_table.h"
+#include "shm/ring.h"
+#include "shm/status.h"
+
+namespace hokm::shm {
+
+inline constexpr std::uint64_t kSegmentMagic = 0x31304D48534B4F48ull;  // "HOKSHM01" little endian
+inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr const char* kDefaultSegmentName = "hokm";
+inline constexpr const char* kSegmentNameEnv = "HOKM_SHM_NAME";
+inline constexpr std::size_t kRegionAlignment = 4096;
+
+// What the engine asks for when it creates a segment.
+struct SegmentOptions {
+  std::string name = kDefaultSegmentName;  // POSIX shm name, without '/'
+  std::uint32_t table_capacity = GameTable::kDefaultCapacity;
+  std::uint32_t shards = 1;
+  std::uint64_t command_ring_bytes = std::uint64_t{1} << 20;   // per shard, power of two
+  std::uint64_t change_ring_bytes = std::uint64_t{1} << 24;    // per shard, power of two
+  std::uint32_t client_slots = 64;
+  std::uint64_t response_ring_bytes = std::uint64_t{1} << 16;  // per client, power of two
+  std::uint32_t mode = 0600;  // file mode of /dev/shm/<name>
+  // Create(): attach to an existing segment of the same layout instead of
+  // failing with kAlreadyExists.
+  bool reuse_existing = false;
+};
+
+// The segment name to use: `flag_value` if not empty, else $HOKM_SHM_NAME,
+// else "hokm".
+std::string SegmentNameFrom(const std::string& flag_value);
+
+struct SegmentRegion {
+  std::uint64_t offset;  // from the start of the segment
+  std::uint64_t bytes;   // whole region
+  std::uint64_t stride;  // per element (shard or client); 0 for the table
+};
+static_assert(std::is_trivially_copyable_v<SegmentRegion>);
+
+// One client process's registration; its response ring follows the slot.
+struct alignas(128) ClientSlot {
+  std::uint64_t owner_pid;  // 0: free; claimed by CAS (atomic)
+  std::uint64_t epoch;      // +1 per registration; in every request (atomic)
+  std::uint8_t reserved[128 - 16];
+};
+static_assert(sizeof(ClientSlot) == 128);
+static_assert(std::is_trivially_copyable_v<ClientSlot>);
+static_assert(std::is_standard_layout_v<ClientSlot>);
+
+struct SegmentHeader {
+  std::uint64_t magic;            // kSegmentMagic; stored last at creation
+  std::uint32_t layout_version;   // kLayoutVersion
+  std::uint32_t header_bytes;     // sizeof(SegmentHeader)
+  std::uint64_t total_bytes;
+  std::uint64_t created_unix_ns;
+  std::uint32_t table_capacity;
+  std::uint32_t shard_count;
+  std::uint32_t client_count;
+  std::uint32_t reserved0;
+  std::uint64_t command_ring_bytes;   // data capacity of each command ring
+  std::uint64_t change_ring_bytes;    // data capacity of each change ring
+  std::uint64_t response_ring_bytes;  // data capacity of each response ring
+  SegmentRegion table;
+  SegmentRegion command_rings;
+  SegmentRegion change_rings;
+  SegmentRegion clients;
+  alignas(128) std::uint64_t engine_pid;  // 0: no engine attached (atomic)
+  alignas(128) std::uint64_t engine_heartbeat_ns;  // CLOCK_MONOTONIC ns (atomic)
+  std::uint8_t reserved[kRegionAlignment - 392];
+};
+static_assert(std::is_trivially_copyable_v<SegmentHeader>);
+static_assert(std::is_standard_layout_v<SegmentHeader>);
+static_assert(sizeof(SegmentHeader) == kRegionAlignment);
+static_assert(offsetof(SegmentHeader, magic) == 0);
+static_assert(offsetof(SegmentHeader, layout_version) == 8);
+static_assert(offsetof(SegmentHeader, engine_pid) == 256);
+static_assert(offsetof(SegmentHeader, engine_heartbeat_ns) == 384);
+
+// Computes the header (sizes and offsets) a segment with `options` gets.
+// Fails with kInvalidArgument naming the bad option.
+Result<SegmentHeader> PlanLayout(const SegmentOptions& options);
+
+class Segment {
+ public:
+  // Creates the segment (mode options.mode). Fails with kAlreadyExists if
+  // one of that name exists, unless options.reuse_existing, in which case it
+  // attaches to it when the layout matches (see OpenOrCreate).
+  static Result<Segment> Create(const SegmentOptions& options);
+  // Attaches to an existing segment whose layout equals what `options` asks
+  // for (an engine restart: every game and ring carries on), or creates it.
+  // A segment of another layout or version is an error, never replaced.
+  static Result<Segment> OpenOrCreate(const SegmentOptions& options);
+  // Attaches to an existing segment (sidecar, loadgen, tools). kNotFound
+  // says how to create it; kVersionMismatch names both versions.
+  static Result<Segment> Attach(const std::string& name);
+  // Removes the name (mappings stay valid until unmapped). Ok if absent.
+  static Status Remove(const std::string& name);
+
+  Segment(Segment&&) noexcept;
+  Segment& operator=(Segment&&) noexcept;
+  ~Segment();
+
+  const std::string& name() const { return name_; }
+  const SegmentHeader& header() const { return *header_; }
+  std::byte* base() const { return base_; }
+  std::size_t size() const { return size_; }
+  std::uint32_t shards() const { return header_->shard_count; }
+  std::uint32_t client_slots() const { return header_->client_count; }
+
+  // Views into the segment; valid while this Segment lives.
+  GameTable& table() { return table_; }
+  const GameTable& table() const { return table_; }
+  // REQUIRES: shard < shards().
+  Ring command_ring(std::uint32_t shard) const;
+  Ring change_ring(std::uint32_t shard) const;
+  // REQUIRES: client < client_slots().
+  ClientSlot& client(std::uint32_t client) const;
+  Ring response_ring(std::uint32_t client) const;
+
+  // Makes this process the segment's engine. Fails with kUnavailable if a
+  // live engine (another pid) holds it; a dead engine's claim is taken over.
+  Status ClaimEngine();
+  // Clears the claim if this process holds it.
+  void ReleaseEngine();
+  pid_t engine_pid() const;
+  // The engine calls this periodically; others read the last beat.
+  void Heartbeat();
+  std::uint64_t engine_heartbeat_ns() const;
+  // True if an engine pid is set and that process exists.
+  bool EngineAlive() const;
+
+ private:
+  struct Mapping;
+  Segment(std::string name, std::unique_ptr<Mapping> mapping);
+  static Result<Segment> CreateNew(const SegmentOptions& options, const SegmentHeader& plan);
+  static Result<Segment> AttachExisting(const std::string& name);
+
+  std::string name_;
+  std::unique_ptr<Mapping> mapping_;
+  std::byte* base_ = nullptr;
+  std::size_t size_ = 0;
+  SegmentHeader* header_ = nullptr;
+  GameTable table_;
+};
+
+// Monotonic clock in nanoseconds (the heartbeat's clock).
+std::uint64_t MonotonicNowNs();
+
+}  // namespace hokm::shm

@@ -1,0 +1,258 @@
+// game_table_test.cc: slot allocation, id lookup, stale ids, and seqlock
+// snapshots that are never torn while the writer keeps writing.
+#include "shm/game_table.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "tests/shm/test_util.h"
+
+namespace hokm::shm {
+namespace {
+
+using testing::Deadline;
+using namespace std::chrono_literals;
+
+class GameTableTest : public ::testing::Test {
+ protected:
+  void Make(std::uint32_t capacity, std::uint32_t shards) {
+    const std::size_t bytes = GameTable::RequiredBytes(capacity, shards);
+    memory_.reset(static_cast<std::byte*>(std::aligned_alloc(128, (bytes + 127) / 128 * 128)));
+    std::memset(memory_.get(), 0, bytes);
+    GameTable::Init(memory_.get(), capacity, shards);
+    table_ = GameTable(memory_.get());
+  }
+  struct FreeDeleter {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::byte, FreeDeleter> memory_;
+  GameTable table_;
+};
+
+TEST_F(GameTableTest, SlotFitsTheBudget) {
+  EXPECT_LE(sizeof(GameSlot), 256u);
+  EXPECT_EQ(sizeof(GameSlot) % 64, 0u);
+  EXPECT_EQ(GameTable::RequiredBytes(1'000'000, 1), 256u + 1'000'000u * sizeof(GameSlot));
+}
+
+TEST_F(GameTableTest, AllocateGivesGrowingIdsThatFindTheirSlot) {
+  Make(100, 1);
+  std::uint64_t last = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto a = table_.Allocate();
+    ASSERT_TRUE(a.has_value());
+    EXPECT_GT(a->game_id, last);
+    last = a->game_id;
+    EXPECT_EQ(GameTable::SlotOf(a->game_id), a->slot);
+    EXPECT_EQ(table_.Find(a->game_id), static_cast<std::int64_t>(a->slot));
+    core::GameState s;
+    ASSERT_EQ(table_.ReadGame(a->game_id, s), ReadResult::kOk);
+    EXPECT_EQ(s.game_id, a->game_id);
+    EXPECT_EQ(s.phase, core::Phase::kEmpty);
+  }
+  EXPECT_EQ(table_.Live(), 10u);
+}
+
+TEST_F(GameTableTest, StaleIdIsNotFoundAfterFreeAndReuse) {
+  Make(4, 1);
+  auto a = table_.Allocate();
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(table_.Free(a->game_id));
+  EXPECT_FALSE(table_.Free(a->game_id));  // twice: no
+  EXPECT_EQ(table_.Find(a->game_id), -1);
+  auto b = table_.Allocate();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->slot, a->slot);  // the freed slot is reused first
+  EXPECT_NE(b->game_id, a->game_id);
+  EXPECT_EQ(table_.Find(a->game_id), -1);
+  core::GameState s;
+  EXPECT_EQ(table_.ReadGame(a->game_id, s), ReadResult::kNoSuchGame);
+  EXPECT_EQ(table_.ReadGame(b->game_id, s), ReadResult::kOk);
+  EXPECT_EQ(table_.Find(0), -1);
+  EXPECT_EQ(table_.Find((std::uint64_t{7} << kSlotIndexBits) | 4), -1);  // slot beyond capacity
+}
+
+TEST_F(GameTableTest, FullTableRefusesAndRecoversAfterFree) {
+  Make(3, 1);
+  std::vector<GameTable::Allocation> got;
+  for (int i = 0; i < 3; ++i) got.push_back(*table_.Allocate());
+  EXPECT_FALSE(table_.Allocate().has_value());
+  ASSERT_TRUE(table_.Free(got[1].game_id));
+  auto again = table_.Allocate();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->slot, got[1].slot);
+}
+
+TEST_F(GameTableTest, ShardsOwnSlotsModuloShardCount) {
+  Make(10, 3);
+  for (std::uint32_t shard = 0; shard < 3; ++shard) {
+    int n = 0;
+    while (auto a = table_.Allocate(shard)) {
+      EXPECT_EQ(a->slot % 3, shard);
+      EXPECT_EQ(table_.ShardOf(a->game_id), shard);
+      ASSERT_LT(++n, 10);
+    }
+    EXPECT_EQ(n, shard == 0 ? 4 : 3);  // slots 0,3,6,9 / 1,4,7 / 2,5,8
+  }
+}
+
+TEST_F(GameTableTest, WriteIsSeenByReadAndUnsafe) {
+  Make(8, 1);
+  auto a = *table_.Allocate();
+  core::GameState s = table_.Unsafe(a.slot);
+  s.phase = core::Phase::kPlaying;
+  s.seq = 42;
+  s.points[1] = 5;
+  const std::uint64_t before = table_.Sequence(a.slot);
+  table_.Write(a.slot, s);
+  EXPECT_EQ(table_.Sequence(a.slot), before + 2);
+  EXPECT_EQ(table_.Unsafe(a.slot).seq, 42u);
+  core::GameState out;
+  std::uint64_t id = 0;
+  ASSERT_TRUE(table_.Read(a.slot, out, &id));
+  EXPECT_EQ(id, a.game_id);
+  EXPECT_EQ(std::memcmp(&out, &s, sizeof(s)), 0);
+}
+
+TEST_F(GameTableTest, ConcurrentAllocateAndFreeNeverHandsASlotOutTwice) {
+  constexpr std::uint32_t kCapacity = 256;
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 20'000;
+  Make(kCapacity, 1);
+  std::vector<std::atomic<int>> owner(kCapacity);
+  for (auto& o : owner) o.store(-1);
+  std::atomic<int> errors{0};
+  Deadline deadline(120s);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<GameTable::Allocation> held;
+      for (int round = 0; round < kRounds && !deadline.Expired(); ++round) {
+        if (held.size() < 40 && (round % 3 != 2 || held.empty())) {
+          auto a = table_.Allocate();
+          if (!a) continue;  // momentarily full: fine
+          int expected = -1;
+          if (!owner[a->slot].compare_exchange_strong(expected, t)) errors.fetch_add(1);
+          if (table_.Find(a->game_id) != static_cast<std::int64_t>(a->slot)) errors.fetch_add(1);
+          core::GameState s = table_.Unsafe(a->slot);
+          s.seed = a->game_id;
+          table_.Write(a->slot, s);
+          held.push_back(*a);
+        } else {
+          auto a = held.back();
+          held.pop_back();
+          if (table_.Unsafe(a.slot).seed != a.game_id) errors.fetch_add(1);
+          owner[a.slot].store(-1);
+          if (!table_.Free(a.game_id)) errors.fetch_add(1);
+          if (table_.Find(a.game_id) != -1) errors.fetch_add(1);
+        }
+      }
+      for (auto& a : held) {
+        owner[a.slot].store(-1);
+        if (!table_.Free(a.game_id)) errors.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_FALSE(deadline.Expired());
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(table_.Live(), 0u);
+  // Everything came back: the whole table can be allocated again, once.
+  std::set<std::uint32_t> slots;
+  while (auto a = table_.Allocate()) {
+    ASSERT_TRUE(slots.insert(a->slot).second);
+    ASSERT_LE(slots.size(), kCapacity);
+  }
+  EXPECT_EQ(slots.size(), kCapacity);
+}
+
+// Every field derived from one counter, so a mix of two writes shows.
+core::GameState StateFromCounter(std::uint64_t k, std::uint64_t game_id) {
+  core::GameState s;
+  std::memset(static_cast<void*>(&s), 0, sizeof(s));
+  s.game_id = game_id;
+  s.seed = k;
+  s.rng = k * 3;
+  for (int i = 0; i < core::kSeats; ++i) {
+    s.player_ids[i] = k + i;
+    s.hands[i] = k ^ (0x1111ull << i);
+    s.pending[i] = ~k + i;
+    s.trick[i] = static_cast<core::Card>((k + i) % 52);
+  }
+  s.seq = static_cast<std::uint32_t>(k);
+  s.hand_no = static_cast<std::uint16_t>(k);
+  for (int i = 0; i < core::kRoomCodeLen; ++i) s.room[i] = static_cast<char>('a' + (k + i) % 26);
+  s.phase = static_cast<core::Phase>(k % 6);
+  s.hakem = static_cast<std::uint8_t>(k % 4);
+  s.turn = static_cast<std::uint8_t>((k + 1) % 4);
+  s.leader = static_cast<std::uint8_t>((k + 2) % 4);
+  s.trick_no = static_cast<std::uint8_t>(k % 13);
+  s.trick_size = static_cast<std::uint8_t>(k % 5);
+  s.tricks[0] = static_cast<std::uint8_t>(k);
+  s.tricks[1] = static_cast<std::uint8_t>(k >> 8);
+  s.points[0] = static_cast<std::uint8_t>(k >> 16);
+  s.points[1] = static_cast<std::uint8_t>(k >> 24);
+  s.winner_team = static_cast<std::uint8_t>(k & 1);
+  return s;
+}
+
+TEST_F(GameTableTest, ReaderHammeringAChangingSlotNeverSeesATornState) {
+  Make(4, 1);
+  const auto a = *table_.Allocate();
+  constexpr std::uint64_t kWrites = 300'000;
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> torn{0};
+  std::atomic<std::uint64_t> reads{0};
+  std::atomic<std::uint64_t> distinct{0};
+  Deadline deadline(120s);
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      std::uint64_t last = ~std::uint64_t{0};
+      std::uint64_t n = 0;
+      while (!done.load(std::memory_order_acquire) && !deadline.Expired()) {
+        core::GameState s;
+        ASSERT_EQ(table_.ReadGame(a.game_id, s), ReadResult::kOk);
+        ++n;
+        if (s.seed == 0 && s.rng == 0) continue;  // before the first write
+        const core::GameState expected = StateFromCounter(s.seed, a.game_id);
+        if (std::memcmp(&s, &expected, sizeof(s)) != 0) torn.fetch_add(1);
+        if (s.seed != last) {
+          distinct.fetch_add(1);
+          last = s.seed;
+        }
+      }
+      reads.fetch_add(n);
+    });
+  }
+  for (std::uint64_t k = 1; k <= kWrites && !deadline.Expired(); ++k) {
+    table_.Write(a.slot, StateFromCounter(k, a.game_id));
+  }
+  done.store(true, std::memory_order_release);
+  for (auto& t : readers) t.join();
+  EXPECT_FALSE(deadline.Expired());
+  EXPECT_EQ(torn.load(), 0u);
+  EXPECT_GT(reads.load(), 0u);
+  EXPECT_EQ(table_.Sequence(a.slot) % 2, 0u);
+  core::GameState last;
+  ASSERT_TRUE(table_.Read(a.slot, last));
+  EXPECT_EQ(last.seed, kWrites);
+}
+
+TEST_F(GameTableTest, ReadGivesUpOnASlotLeftMidWrite) {
+  Make(2, 1);
+  auto a = *table_.Allocate();
+  table_.slots()[a.slot].sequence += 1;  // as if the writer died mid-write
+  core::GameState s;
+  EXPECT_EQ(table_.ReadGame(a.game_id, s), ReadResult::kBusy);
+}
+
+}  // namespace
+}  // namespace hokm::shm
