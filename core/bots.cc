@@ -3,6 +3,7 @@
 #include "core/bots.h"
 
 #include <bit>
+#include <cstring>
 
 #include "core/random.h"
 #include "core/rules.h"
@@ -10,14 +11,15 @@
 namespace hokm::core {
 namespace {
 
-Command BaseCommand(const GameState& s, int seat, CommandType type) {
-  Command cmd{};
+// Fills *cmd for seat: zeroed with memset (Command{} would build a temporary,
+// because RulesConfig has member defaults), no card, no suit.
+void StartCommand(const GameState& s, int seat, CommandType type, Command& cmd) {
+  std::memset(static_cast<void*>(&cmd), 0, sizeof cmd);
   cmd.type = type;
   cmd.seat = static_cast<std::uint8_t>(seat);
   cmd.card = kNoCard;
   cmd.suit = Suit::kNone;
   cmd.game_id = s.game_id;
-  return cmd;
 }
 
 // The n-th lowest card of m. REQUIRES: n < CountCards(m).
@@ -97,12 +99,13 @@ Suit StrongestSuit(CardMask hand) {
 
 Command RandomBot::NextCommand(const GameState& s) {
   const int seat = SeatToAct(s);
+  Command cmd;
   if (s.phase == Phase::kChoosingTrump) {
-    Command cmd = BaseCommand(s, seat, CommandType::kChooseTrump);
+    StartCommand(s, seat, CommandType::kChooseTrump, cmd);
     cmd.suit = static_cast<Suit>(RandomBelow(rng_, 4));
     return cmd;
   }
-  Command cmd = BaseCommand(s, seat, CommandType::kPlayCard);
+  StartCommand(s, seat, CommandType::kPlayCard, cmd);
   const CardMask legal = LegalCards(s, seat);
   cmd.card = NthCard(legal, static_cast<int>(RandomBelow(rng_, std::popcount(legal))));
   return cmd;
@@ -110,12 +113,13 @@ Command RandomBot::NextCommand(const GameState& s) {
 
 Command GreedyBot::NextCommand(const GameState& s) {
   const int seat = SeatToAct(s);
+  Command cmd;
   if (s.phase == Phase::kChoosingTrump) {
-    Command cmd = BaseCommand(s, seat, CommandType::kChooseTrump);
+    StartCommand(s, seat, CommandType::kChooseTrump, cmd);
     cmd.suit = StrongestSuit(s.hands[seat]);
     return cmd;
   }
-  Command cmd = BaseCommand(s, seat, CommandType::kPlayCard);
+  StartCommand(s, seat, CommandType::kPlayCard, cmd);
   const CardMask legal = LegalCards(s, seat);
   if (s.trick_size == 0) {
     // Leading: the highest card, which wins the trick more often than any

@@ -39,6 +39,8 @@ const char* RecordTypeName(RecordType t);
 //                    points_awarded, points, kot
 //   GameFinished     winner_team, points      GameAbandoned hand_no, points
 //   PlayerConnection seat, player_id, connected
+// The rules and DecodeRecord zero every field a type does not use (config
+// included), except card = kNoCard and suit = kNone.
 struct Change {
   RecordType type;
   std::uint8_t seat;

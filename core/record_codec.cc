@@ -220,7 +220,10 @@ DecodeError DecodeAligned(const std::uint8_t* bytes, std::size_t size, Change* o
   if (tag > kRecordTypeCount) return DecodeError::kUnknownBody;
   if (tag == 0 || rec->body() == nullptr) return DecodeError::kMissingBody;
 
-  Change c{};
+  // Zeroed like the rules' records (memset: Change{} would carry RulesConfig's
+  // member defaults), so a decoded record equals the one encoded.
+  Change c;
+  std::memset(static_cast<void*>(&c), 0, sizeof c);
   c.type = static_cast<RecordType>(tag);
   c.card = kNoCard;
   c.suit = Suit::kNone;

@@ -33,10 +33,12 @@ constexpr bool IsValidConfig(const RulesConfig& c) {
 
 // Appends a record stamped with the next game_seq; fields a type does not
 // use stay zero (card kNoCard, suit kNone) so equal games give equal bytes.
+// memset rather than `= Change{}`: RulesConfig's member defaults would make
+// that a stack temporary plus a copy, the slowest part of a card play.
 Change& Emit(GameState& s, ChangeBuffer& out, RecordType type) {
   assert(out.count < kMaxChangesPerCommand);
   Change& c = out.items[out.count++];
-  c = Change{};
+  std::memset(static_cast<void*>(&c), 0, sizeof c);
   c.type = type;
   c.card = kNoCard;
   c.suit = Suit::kNone;
@@ -333,20 +335,6 @@ CommandResult Apply(GameState& s, const Command& cmd, ChangeBuffer& out) {
       return SetConnected(s, cmd.seat, cmd.connected, out);
   }
   return CommandResult::kInvalidCommand;
-}
-
-CardMask LegalCards(const GameState& s, int seat) {
-  if (s.phase != Phase::kPlaying || seat != s.turn) return 0;
-  const CardMask hand = s.hands[seat];
-  if (s.trick_size == 0) return hand;
-  const CardMask follow = hand & SuitMask(SuitOf(s.trick[s.leader]));
-  return follow ? follow : hand;
-}
-
-int SeatToAct(const GameState& s) {
-  if (s.phase == Phase::kPlaying) return s.turn;
-  if (s.phase == Phase::kChoosingTrump) return s.hakem;
-  return -1;
 }
 
 }  // namespace hokm::core

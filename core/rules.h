@@ -40,10 +40,21 @@ namespace hokm::core {
 [[nodiscard]] CommandResult Apply(GameState& s, const Command& cmd, ChangeBuffer& out);
 
 // The cards seat may legally play now (0 when it is not seat's turn to play).
-CardMask LegalCards(const GameState& s, int seat);
+// Inline: bots call it once per card play.
+inline CardMask LegalCards(const GameState& s, int seat) {
+  if (s.phase != Phase::kPlaying || seat != s.turn) return 0;
+  const CardMask hand = s.hands[seat];
+  if (s.trick_size == 0) return hand;
+  const CardMask follow = hand & SuitMask(SuitOf(s.trick[s.leader]));
+  return follow ? follow : hand;
+}
 
 // The seat that must act next (trump or card), or -1 when nobody can.
-int SeatToAct(const GameState& s);
+inline int SeatToAct(const GameState& s) {
+  if (s.phase == Phase::kPlaying) return s.turn;
+  if (s.phase == Phase::kChoosingTrump) return s.hakem;
+  return -1;
+}
 
 // The shuffle behind every deal: Fisher–Yates over cards 0..51 driven by the
 // splitmix64 state rng (GameState::rng, which starts as the seed). The rules
