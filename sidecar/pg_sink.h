@@ -1,0 +1,125 @@
+// pg_sink.h: idempotent, batched persistence of change records to
+// PostgreSQL (schemas/postgres/, DESIGN §5).
+//
+// One WriteBatch is one transaction (when no record is poison):
+//
+//   BEGIN
+//   COPY hokm_staging FROM STDIN          every record: game_id, seq, type, ts_us, body
+//   INSERT INTO game_moves SELECT ... FROM hokm_staging ON CONFLICT DO NOTHING
+//     RETURNING ...  -> hokm_new_events    the rows really inserted, card plays left out
+//   derived rows from hokm_new_events     game_sessions, game_participants, players,
+//                                         hands: only for record types in the batch
+//   upsert sidecar_checkpoint             same transaction, never moves backwards
+//   COMMIT
+//
+// hokm_staging and hokm_new_events are the connection's TEMP tables (ON
+// COMMIT DELETE ROWS). Derived rows come only from records inserted into
+// game_moves in this very transaction, so a record delivered twice changes
+// nothing the second time (no double-counted wins, no rating drift).
+// That takes 5 round trips per batch (BEGIN, COPY start, COPY end + the
+// insert, the derived statements + checkpoint, COMMIT) and one game_moves
+// row per card play.
+//
+// Poison: records failing VerifyRecord/CheckRecord go straight to
+// dead_letters inside the batch's transaction. When PostgreSQL itself
+// refuses a batch for its data (SQLSTATE class 22 or 23), the batch is
+// split in halves, each committed on its own with the checkpoint at its last
+// record, down to the single record, which is dead-lettered with the
+// server's message; everything else commits. Other errors are returned as
+// they are, nothing committed: Unavailable for connection loss and server
+// states a retry can outlast, Internal for the rest.
+//
+// Thread safety: none; one thread uses a PgSink. stats() may be called from
+// any thread.
+//
+// REQUIRES: SIGPIPE is ignored in the process (libpq may write to a closed
+// socket).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "shm/status.h"
+#include "sidecar/record_batch.h"
+#include "sidecar/url.h"
+
+namespace hokm::sidecar {
+
+struct PgSinkOptions {
+  std::chrono::seconds connect_timeout{5};
+  std::chrono::milliseconds statement_timeout{30000};
+  std::string application_name = "hokm-sidecar";
+  // Before writing a batch, give each range of 2^partition_span_bits game
+  // ids seen for the first time its own game_moves partition
+  // (hokm_ensure_moves_partition); 0 leaves everything in the default
+  // partition. 48 = 2^24 game-id counter values per partition.
+  int partition_span_bits = 48;
+};
+
+// Counters since Connect; a plain copy for /metrics.
+struct PgSinkStats {
+  std::uint64_t batches = 0;             // WriteBatch calls that committed
+  std::uint64_t failed_batches = 0;      // WriteBatch calls that returned an error
+  std::uint64_t records_inserted = 0;    // new game_moves rows
+  std::uint64_t records_duplicate = 0;   // already in game_moves: skipped
+  std::uint64_t records_dead_lettered = 0;
+  std::uint64_t transactions = 0;        // committed
+  std::uint64_t rollbacks = 0;
+  std::uint64_t bisections = 0;          // batches split to find a poison record
+  std::uint64_t round_trips = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t partitions_ensured = 0;
+  std::uint64_t last_batch_us = 0;
+  std::uint64_t max_batch_us = 0;
+  std::uint64_t total_batch_us = 0;
+};
+
+class PgSink {
+ public:
+  using Options = PgSinkOptions;
+
+  // Connects. Unavailable when the server cannot be reached,
+  // InvalidArgument when it refuses the login.
+  static Result<PgSink> Connect(const PgUrl& url, const Options& options = {});
+
+  PgSink(PgSink&&) noexcept;
+  PgSink& operator=(PgSink&&) noexcept;
+  ~PgSink();
+
+  // Applies dir/NNN_*.sql in NNN order, each file in its own transaction
+  // under an advisory lock, skipping versions already in schema_migrations;
+  // returns how many it applied.
+  Result<int> ApplySchema(const std::filesystem::path& dir);
+
+  // Persists the records and sets checkpoint checkpoint_name to
+  // checkpoint_position in the same transaction (an empty name writes no
+  // checkpoint). Ok once committed. On error nothing of the failing part
+  // committed (earlier halves of a split batch may have, with their own
+  // checkpoint); the caller retries the whole batch, which is idempotent.
+  // REQUIRES: the schema is applied; positions are ring positions (the
+  // checkpoint of a split half is its last record's position).
+  Status WriteBatch(std::span<const RecordRef> records, std::string_view checkpoint_name,
+                    std::uint64_t checkpoint_position);
+
+  // The committed position of checkpoint name; nullopt when none.
+  Result<std::optional<std::uint64_t>> ReadCheckpoint(std::string_view name);
+
+  // SELECT 1; reconnects first when the connection was dropped.
+  bool Ping();
+
+  PgSinkStats stats() const;
+  const PgUrl& url() const;
+
+ private:
+  struct Impl;
+  explicit PgSink(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hokm::sidecar

@@ -1,0 +1,43 @@
+// record_batch.h: the sinks' input: change records read from the change ring
+// (or a spill file), each with the ring position just after it.
+//
+// The sinks take a std::span<const RecordRef>; the caller keeps the bytes
+// alive until the call returns. Records of one game must appear in game_seq
+// order (they do in ring order); records of different games may interleave.
+#pragma once
+
+#include <cstdint>
+
+#include "hokm_generated.h"
+
+namespace hokm::sidecar {
+
+struct RecordRef {
+  // The verified record (points into bytes), or nullptr when the bytes failed
+  // FlatBuffers verification: the PostgreSQL sink then dead-letters the
+  // bytes and the Redis sink skips them; both count it.
+  const hokm::fb::ChangeRecord* record;
+  const std::uint8_t* bytes;  // the record's FlatBuffers bytes
+  std::uint32_t size;
+  std::uint64_t position;  // ring position just after this record
+};
+
+// Verifies size bytes at bytes as a ChangeRecord (the "HOKM" file
+// identifier is optional) and returns a RecordRef whose record is nullptr
+// when verification fails.
+// REQUIRES: bytes stays live while the RecordRef is in use.
+RecordRef VerifyRecord(const std::uint8_t* bytes, std::uint32_t size, std::uint64_t position);
+
+// Checks what FlatBuffers verification does not: a known body type with its
+// table present, 0 < game_id <= INT64_MAX, game_seq >= 1, seats 0..3, cards
+// 0..51, suits 0..3, teams 0..1, player ids <= INT64_MAX (PostgreSQL
+// bigint), a room of at most 8 bytes of UTF-8 without NUL. Returns nullptr
+// when the record is fit for both stores, else a static string saying why not.
+const char* CheckRecord(const hokm::fb::ChangeRecord& record);
+
+// CheckRecord for a ref: "failed FlatBuffers verification" when record is null.
+inline const char* CheckRecord(const RecordRef& ref) {
+  return ref.record ? CheckRecord(*ref.record) : "failed FlatBuffers verification";
+}
+
+}  // namespace hokm::sidecar

@@ -1,0 +1,632 @@
+// redis_sink.cc: the Redis sink: the apply script, argument packing, and the
+// pipelined EVALSHA exchange over a synchronous hiredis context.
+#include "sidecar/redis_sink.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <utility>
+#include <vector>
+
+#include "sidecar/rating.h"
+#include "sidecar/record_json.h"
+
+namespace hokm::sidecar {
+namespace {
+
+namespace fb = hokm::fb;
+using Clock = std::chrono::steady_clock;
+
+// ARGV: 11 settings, then per game: game_id, n, and n records of
+// seq, type, ts_ms, a, b, c, d, event (a..d per type: see PackRecord).
+// Returns {applied, skipped}.
+constexpr std::string_view kScript = R"lua(#!lua
+local now = tonumber(ARGV[1])
+local maxlen = ARGV[2]
+local ttl_live = ARGV[3]
+local ttl_done = ARGV[4]
+local ttl_player = ARGV[5]
+local ttl_rated = ARGV[6]
+local refresh_ms = tonumber(ARGV[7])
+local active_ms = tonumber(ARGV[8])
+local rating_base = tonumber(ARGV[9])
+local rating_step = tonumber(ARGV[10])
+local publish = ARGV[11] == '1'
+local applied, skipped = 0, 0
+local i = 12
+local nargs = #ARGV
+
+local function player_key(pid) return 'hokm:p:{' .. pid .. '}' end
+
+while i <= nargs do
+  local gid = ARGV[i]
+  local n = tonumber(ARGV[i + 1])
+  i = i + 2
+  local g = 'hokm:g:{' .. gid .. '}'
+  local moves = g .. ':moves'
+  local channel = 'hokm:events:{' .. gid .. '}'
+  local cur = redis.call('HMGET', g, 'seq', 'trick', 'phase', 'x_ttl_ms', 'x_active_ms')
+  local seq = tonumber(cur[1]) or 0
+  local trick = cur[2] or ''
+  local trick_changed = false
+  local f = {}
+  local last_ts = nil
+  local winner = nil
+  for _ = 1, n do
+    local rseq = tonumber(ARGV[i])
+    if rseq > seq then
+      local t = tonumber(ARGV[i + 1])
+      local ts = ARGV[i + 2]
+      local a, b, c, d = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+      local ev = ARGV[i + 7]
+      seq = rseq
+      last_ts = ts
+      applied = applied + 1
+      if t == 7 then -- CardPlayed: a seat, b card
+        if trick == '' then trick = a .. ':' .. b else trick = trick .. ',' .. a .. ':' .. b end
+        trick_changed = true
+        f['turn'] = (tonumber(a) + 1) % 4
+      elseif t == 8 then -- TrickWon: a winner seat, b trick_no, c/d tricks per team
+        trick = ''
+        trick_changed = true
+        f['turn'] = a
+        f['trick_no'] = b
+        f['tricks_a'] = c
+        f['tricks_b'] = d
+      elseif t == 6 then -- CardsDealt: stream and event only (hands stay private)
+      elseif t == 1 then -- GameCreated: a room, b target points
+        f['phase'] = 'waiting'
+        f['room'] = a
+        f['target'] = b
+        f['hand'] = 0
+        f['points_a'] = 0
+        f['points_b'] = 0
+        f['tricks_a'] = 0
+        f['tricks_b'] = 0
+        f['trick_no'] = 0
+        f['hakem'] = ''
+        f['trump'] = ''
+        f['turn'] = ''
+        f['winner'] = ''
+        for s = 0, 3 do f['s' .. s] = 0 end
+        trick = ''
+        trick_changed = true
+      elseif t == 2 then -- PlayerJoined: a seat, b player
+        f['s' .. a] = b
+        local pk = player_key(b)
+        redis.call('HSET', pk, 'game', gid, 'seat', a, 'connected', 1, 'last_seen', ts)
+        redis.call('PEXPIRE', pk, ttl_player)
+      elseif t == 3 then -- PlayerLeft: a seat, b player
+        f['s' .. a] = 0
+        local pk = player_key(b)
+        if redis.call('HGET', pk, 'game') == gid then
+          redis.call('HSET', pk, 'game', 0, 'seat', '', 'connected', 0, 'last_seen', ts)
+          redis.call('PEXPIRE', pk, ttl_player)
+        end
+      elseif t == 4 then -- HakemChosen: a seat, b hand_no
+        f['phase'] = 'choosing_trump'
+        f['hakem'] = a
+        f['hand'] = b
+        f['turn'] = a
+        f['trump'] = ''
+        f['tricks_a'] = 0
+        f['tricks_b'] = 0
+        f['trick_no'] = 0
+        trick = ''
+        trick_changed = true
+      elseif t == 5 then -- TrumpChosen: a seat, b suit
+        f['phase'] = 'playing'
+        f['trump'] = b
+        f['turn'] = a
+      elseif t == 9 then -- HandScored: a hand_no, b/c points, d winner team
+        f['points_a'] = b
+        f['points_b'] = c
+      elseif t == 10 then -- GameFinished: a winner team, b/c points
+        f['phase'] = 'finished'
+        f['winner'] = a
+        f['points_a'] = b
+        f['points_b'] = c
+        f['turn'] = ''
+        winner = tonumber(a)
+      elseif t == 11 then -- GameAbandoned: a hand_no, b/c points
+        f['phase'] = 'abandoned'
+        f['points_a'] = b
+        f['points_b'] = c
+        f['turn'] = ''
+      elseif t == 12 then -- PlayerConnection: a seat, b player, c connected
+        local pk = player_key(b)
+        redis.call('HSET', pk, 'game', gid, 'seat', a, 'connected', c, 'last_seen', ts)
+        redis.call('PEXPIRE', pk, ttl_player)
+      end
+      redis.call('XADD', moves, 'MAXLEN', '~', maxlen, '*', 'e', ev)
+      if publish then redis.call('PUBLISH', channel, ev) end
+    else
+      skipped = skipped + 1
+    end
+    i = i + 8
+  end
+  if last_ts then
+    f['seq'] = seq
+    f['updated_ms'] = last_ts
+    if trick_changed then f['trick'] = trick end
+    local phase = f['phase'] or cur[3]
+    local ended = phase == 'finished' or phase == 'abandoned'
+    local refresh = not ended and now - (tonumber(cur[4]) or 0) >= refresh_ms
+    local activate = not ended and tonumber(last_ts) - (tonumber(cur[5]) or 0) >= active_ms
+    if refresh then f['x_ttl_ms'] = now end
+    if activate then f['x_active_ms'] = last_ts end
+    local flat = {}
+    for k, v in pairs(f) do
+      flat[#flat + 1] = k
+      flat[#flat + 1] = v
+    end
+    redis.call('HSET', g, unpack(flat))
+    if ended then
+      redis.call('PEXPIRE', g, ttl_done)
+      redis.call('PEXPIRE', moves, ttl_done)
+      redis.call('ZREM', 'hokm:active', gid)
+    else
+      if refresh then
+        redis.call('PEXPIRE', g, ttl_live)
+        redis.call('PEXPIRE', moves, ttl_live)
+        local seats = redis.call('HMGET', g, 's0', 's1', 's2', 's3')
+        for s = 1, 4 do
+          if seats[s] and seats[s] ~= '0' then redis.call('PEXPIRE', player_key(seats[s]), ttl_player) end
+        end
+      end
+      if activate then redis.call('ZADD', 'hokm:active', last_ts, gid) end
+    end
+    if winner and redis.call('SET', g .. ':rated', '1', 'NX', 'PX', ttl_rated) then
+      local seats = redis.call('HMGET', g, 's0', 's1', 's2', 's3')
+      for s = 0, 3 do
+        local pid = seats[s + 1]
+        if pid and pid ~= '0' then
+          local delta = rating_step
+          if s % 2 ~= winner then delta = -rating_step end
+          if redis.call('ZSCORE', 'hokm:lb:global', pid) then
+            redis.call('ZINCRBY', 'hokm:lb:global', delta, pid)
+          else
+            redis.call('ZADD', 'hokm:lb:global', rating_base + delta, pid)
+          end
+        end
+      end
+    end
+  end
+end
+return {applied, skipped}
+)lua";
+
+constexpr int kSettingsArgs = 11;
+constexpr int kArgsPerRecord = 8;
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+struct ContextDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+std::uint64_t NowMs() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+// Arguments of one command: bytes in one arena, pointers taken at the end
+// (the arena may move while it grows).
+class ArgvBuilder {
+ public:
+  void Clear() {
+    arena_.clear();
+    spans_.clear();
+  }
+  void Add(std::string_view s) {
+    Begin();
+    arena_.append(s);
+    End();
+  }
+  void AddUint(std::uint64_t v) {
+    char buf[24];
+    const auto res = std::to_chars(buf, buf + sizeof buf, v);
+    Add(std::string_view(buf, static_cast<std::size_t>(res.ptr - buf)));
+  }
+  // For arguments written straight into the arena (the event JSON).
+  void Begin() { start_ = arena_.size(); }
+  void End() { spans_.push_back({start_, arena_.size() - start_}); }
+  std::string& arena() { return arena_; }
+  std::size_t size() const { return spans_.size(); }
+
+  // Fills argv/lens; valid until the next Add.
+  void Finish(std::vector<const char*>& argv, std::vector<std::size_t>& lens) const {
+    argv.resize(spans_.size());
+    lens.resize(spans_.size());
+    for (std::size_t k = 0; k < spans_.size(); ++k) {
+      argv[k] = arena_.data() + spans_[k].first;
+      lens[k] = spans_[k].second;
+    }
+  }
+
+ private:
+  std::string arena_;
+  std::vector<std::pair<std::size_t, std::size_t>> spans_;
+  std::size_t start_ = 0;
+};
+
+// Appends a record's seq, type, ts_ms, a, b, c, d, event (see kScript).
+void PackRecord(const fb::ChangeRecord& r, ArgvBuilder& args) {
+  args.AddUint(r.game_seq());
+  args.AddUint(static_cast<std::uint64_t>(r.body_type()));
+  args.AddUint(r.ts_ns() / 1'000'000);
+  std::uint64_t f[4] = {0, 0, 0, 0};
+  std::string_view room;
+  switch (r.body_type()) {
+    case fb::Body::GameCreated: {
+      const auto* b = r.body_as_GameCreated();
+      if (b->room()) room = std::string_view(b->room()->c_str(), b->room()->size());
+      f[1] = b->target_points();
+      break;
+    }
+    case fb::Body::PlayerJoined:
+      f[0] = r.body_as_PlayerJoined()->seat();
+      f[1] = r.body_as_PlayerJoined()->player_id();
+      break;
+    case fb::Body::PlayerLeft:
+      f[0] = r.body_as_PlayerLeft()->seat();
+      f[1] = r.body_as_PlayerLeft()->player_id();
+      break;
+    case fb::Body::HakemChosen:
+      f[0] = r.body_as_HakemChosen()->seat();
+      f[1] = r.body_as_HakemChosen()->hand_no();
+      break;
+    case fb::Body::TrumpChosen:
+      f[0] = r.body_as_TrumpChosen()->seat();
+      f[1] = r.body_as_TrumpChosen()->suit();
+      break;
+    case fb::Body::CardsDealt:
+      f[0] = r.body_as_CardsDealt()->seat();
+      break;
+    case fb::Body::CardPlayed:
+      f[0] = r.body_as_CardPlayed()->seat();
+      f[1] = r.body_as_CardPlayed()->card();
+      break;
+    case fb::Body::TrickWon: {
+      const auto* b = r.body_as_TrickWon();
+      f[0] = b->seat();
+      f[1] = b->trick_no();
+      f[2] = b->tricks() ? b->tricks()->a() : 0;
+      f[3] = b->tricks() ? b->tricks()->b() : 0;
+      break;
+    }
+    case fb::Body::HandScored: {
+      const auto* b = r.body_as_HandScored();
+      f[0] = b->hand_no();
+      f[1] = b->points() ? b->points()->a() : 0;
+      f[2] = b->points() ? b->points()->b() : 0;
+      f[3] = b->winner_team();
+      break;
+    }
+    case fb::Body::GameFinished: {
+      const auto* b = r.body_as_GameFinished();
+      f[0] = b->winner_team();
+      f[1] = b->points() ? b->points()->a() : 0;
+      f[2] = b->points() ? b->points()->b() : 0;
+      break;
+    }
+    case fb::Body::GameAbandoned: {
+      const auto* b = r.body_as_GameAbandoned();
+      f[0] = b->hand_no();
+      f[1] = b->points() ? b->points()->a() : 0;
+      f[2] = b->points() ? b->points()->b() : 0;
+      break;
+    }
+    case fb::Body::PlayerConnection: {
+      const auto* b = r.body_as_PlayerConnection();
+      f[0] = b->seat();
+      f[1] = b->player_id();
+      f[2] = b->connected() ? 1 : 0;
+      break;
+    }
+    case fb::Body::NONE:
+      break;
+  }
+  if (r.body_type() == fb::Body::GameCreated) {
+    args.Add(room);
+  } else {
+    args.AddUint(f[0]);
+  }
+  args.AddUint(f[1]);
+  args.AddUint(f[2]);
+  args.AddUint(f[3]);
+  args.Begin();
+  AppendEventJson(r, args.arena());
+  args.End();
+}
+
+bool IsError(const redisReply* r) { return r != nullptr && r->type == REDIS_REPLY_ERROR; }
+
+std::string_view ReplyText(const redisReply* r) {
+  return r && r->str ? std::string_view(r->str, static_cast<std::size_t>(r->len)) : std::string_view();
+}
+
+}  // namespace
+
+struct RedisSink::Impl {
+  RedisUrl url;
+  Options options;
+  ContextPtr ctx;
+  std::string sha;
+
+  // Scratch reused by every Write.
+  std::vector<std::uint32_t> order;  // indices of the records to send, sorted by game
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> calls;  // [begin, end) into order
+  ArgvBuilder args;
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+
+  struct Counters {
+    std::atomic<std::uint64_t> batches{0}, failed_batches{0}, applied{0}, duplicate{0}, rejected{0}, evalsha{0},
+        round_trips{0}, script_loads{0}, reconnects{0}, last_us{0}, max_us{0}, total_us{0};
+  } counters;
+
+  static void Add(std::atomic<std::uint64_t>& c, std::uint64_t v) { c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed); }
+
+  Status Lost(std::string_view what) {
+    std::string msg = "redis at " + url.HostPort() + ": " + std::string(what);
+    if (ctx && ctx->err) msg += ": " + std::string(ctx->errstr);
+    ctx.reset();
+    return Status::Unavailable(msg + " (connection dropped; the next call reconnects)");
+  }
+
+  // One command, waited for. Null reply with the connection dropped on I/O failure.
+  ReplyPtr Command(std::initializer_list<std::string_view> words) {
+    std::vector<const char*> a;
+    std::vector<std::size_t> l;
+    for (std::string_view w : words) {
+      a.push_back(w.data());
+      l.push_back(w.size());
+    }
+    return ReplyPtr(static_cast<redisReply*>(redisCommandArgv(ctx.get(), static_cast<int>(a.size()), a.data(), l.data())));
+  }
+
+  // Errors that pass once the server recovers (memory, a busy script,
+  // loading, failover) are Unavailable; anything else is Internal.
+  Status ReplyError(std::string_view text) const {
+    std::string msg = "redis at " + url.HostPort() + ": EVALSHA failed: " + std::string(text);
+    for (std::string_view transient : {"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"}) {
+      if (text.substr(0, transient.size()) == transient) return Status::Unavailable(std::move(msg));
+    }
+    return Status::Internal(std::move(msg));
+  }
+
+  Status LoadScript() {
+    ReplyPtr r = Command({"SCRIPT", "LOAD", kScript});
+    if (!r) return Lost("SCRIPT LOAD failed");
+    if (r->type != REDIS_REPLY_STRING) {
+      return Status::Internal("redis at " + url.HostPort() + ": SCRIPT LOAD refused: " + std::string(ReplyText(r.get())));
+    }
+    sha.assign(r->str, static_cast<std::size_t>(r->len));
+    Add(counters.script_loads, 1);
+    return Status::Ok();
+  }
+
+  Status Open() {
+    const timeval connect_tv = ToTimeval(options.connect_timeout);
+    ctx.reset(redisConnectWithTimeout(url.host.c_str(), url.port, connect_tv));
+    if (!ctx) return Status::Unavailable("redis at " + url.HostPort() + ": out of memory allocating a context");
+    if (ctx->err) {
+      return Lost(std::string("not answering (connect timeout ") + std::to_string(options.connect_timeout.count()) + " ms)");
+    }
+    if (redisSetTimeout(ctx.get(), ToTimeval(options.io_timeout)) != REDIS_OK) return Lost("setting the I/O timeout failed");
+    redisEnableKeepAlive(ctx.get());
+    if (!url.password.empty()) {
+      ReplyPtr r = url.username.empty() ? Command({"AUTH", url.password}) : Command({"AUTH", url.username, url.password});
+      if (!r) return Lost("AUTH failed");
+      if (IsError(r.get())) {
+        ctx.reset();
+        return Status::InvalidArgument("redis at " + url.HostPort() + ": AUTH refused: " + std::string(ReplyText(r.get())));
+      }
+    }
+    if (url.db != 0) {
+      const std::string db = std::to_string(url.db);
+      ReplyPtr r = Command({"SELECT", db});
+      if (!r) return Lost("SELECT failed");
+      if (IsError(r.get())) {
+        ctx.reset();
+        return Status::InvalidArgument("redis at " + url.HostPort() + ": SELECT " + db + " refused: " + std::string(ReplyText(r.get())));
+      }
+    }
+    if (!options.client_name.empty()) {
+      ReplyPtr r = Command({"CLIENT", "SETNAME", options.client_name});
+      if (!r) return Lost("CLIENT SETNAME failed");
+    }
+    return LoadScript();
+  }
+
+  Status EnsureOpen() {
+    if (ctx) return Status::Ok();
+    Add(counters.reconnects, 1);
+    return Open();
+  }
+
+  void PlanCalls(std::span<const RecordRef> records) {
+    order.clear();
+    calls.clear();
+    for (std::uint32_t k = 0; k < records.size(); ++k) {
+      if (CheckRecord(records[k]) == nullptr) order.push_back(k);
+    }
+    Add(counters.rejected, records.size() - order.size());
+    const auto game = [&](std::uint32_t k) { return records[k].record->game_id(); };
+    if (options.grouping != Options::Grouping::kPerRecord) {
+      std::stable_sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) { return game(x) < game(y); });
+    }
+    const std::uint32_t max_per_call = std::max<std::uint32_t>(1, options.max_records_per_call);
+    std::uint32_t begin = 0;
+    for (std::uint32_t k = 1; k <= order.size(); ++k) {
+      const bool end = k == order.size() || k - begin >= max_per_call ||
+                       options.grouping == Options::Grouping::kPerRecord ||
+                       (options.grouping == Options::Grouping::kPerGame && game(order[k]) != game(order[k - 1]));
+      if (end) {
+        calls.emplace_back(begin, k);
+        begin = k;
+      }
+    }
+  }
+
+  // Appends EVALSHA for calls[c] to the pipeline.
+  bool AppendCall(std::span<const RecordRef> records, std::size_t c, std::uint64_t now_ms) {
+    args.Clear();
+    args.Add("EVALSHA");
+    args.Add(sha);
+    args.Add("0");
+    args.AddUint(now_ms);
+    args.AddUint(options.stream_maxlen);
+    args.AddUint(static_cast<std::uint64_t>(options.game_ttl.count()));
+    args.AddUint(static_cast<std::uint64_t>(options.finished_game_ttl.count()));
+    args.AddUint(static_cast<std::uint64_t>(options.player_ttl.count()));
+    args.AddUint(static_cast<std::uint64_t>(options.rated_marker_ttl.count()));
+    args.AddUint(static_cast<std::uint64_t>(options.ttl_refresh_interval.count()));
+    args.AddUint(static_cast<std::uint64_t>(options.active_refresh_interval.count()));
+    args.AddUint(kRatingBase);
+    args.AddUint(kRatingStep);
+    args.Add(options.publish_events ? "1" : "0");
+    static_assert(kSettingsArgs == 11);
+    const auto [begin, end] = calls[c];
+    for (std::uint32_t k = begin; k < end;) {
+      const std::uint64_t game_id = records[order[k]].record->game_id();
+      std::uint32_t run_end = k;
+      while (run_end < end && records[order[run_end]].record->game_id() == game_id) ++run_end;
+      args.AddUint(game_id);
+      args.AddUint(run_end - k);
+      for (; k < run_end; ++k) PackRecord(*records[order[k]].record, args);
+    }
+    args.Finish(argv, lens);
+    return redisAppendCommandArgv(ctx.get(), static_cast<int>(argv.size()), argv.data(), lens.data()) == REDIS_OK;
+  }
+
+  Status Write(std::span<const RecordRef> records) {
+    const auto t0 = Clock::now();
+    Status s = WriteAll(records);
+    const auto us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+    counters.last_us.store(us, std::memory_order_relaxed);
+    if (us > counters.max_us.load(std::memory_order_relaxed)) counters.max_us.store(us, std::memory_order_relaxed);
+    Add(counters.total_us, us);
+    Add(s.ok() ? counters.batches : counters.failed_batches, 1);
+    return s;
+  }
+
+  Status WriteAll(std::span<const RecordRef> records) {
+    if (Status s = EnsureOpen(); !s.ok()) return s;
+    PlanCalls(records);
+    const std::uint64_t now_ms = NowMs();
+    const std::size_t window = std::max<std::uint32_t>(1, options.max_calls_in_flight);
+    int reloads = 0;
+    Status first_error;
+    std::size_t next = 0;
+    while (next < calls.size()) {
+      const std::size_t stop = std::min(calls.size(), next + window);
+      for (std::size_t c = next; c < stop; ++c) {
+        if (!AppendCall(records, c, now_ms)) return Lost("queueing EVALSHA failed");
+      }
+      Add(counters.evalsha, stop - next);
+      Add(counters.round_trips, 1);
+      // Every reply of the window is read, errors included, so the
+      // connection stays in step with the pipeline.
+      std::size_t first_noscript = stop;
+      for (std::size_t c = next; c < stop; ++c) {
+        void* raw = nullptr;
+        if (redisGetReply(ctx.get(), &raw) != REDIS_OK) return Lost("reading an EVALSHA reply failed");
+        ReplyPtr r(static_cast<redisReply*>(raw));
+        if (IsError(r.get())) {
+          const std::string_view text = ReplyText(r.get());
+          if (text.substr(0, 8) == "NOSCRIPT") {
+            first_noscript = std::min(first_noscript, c);
+          } else if (first_error.ok()) {
+            first_error = ReplyError(text);
+          }
+          continue;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+            r->element[1]->type != REDIS_REPLY_INTEGER) {
+          if (first_error.ok()) first_error = Status::Internal("redis at " + url.HostPort() + ": unexpected EVALSHA reply");
+          continue;
+        }
+        Add(counters.applied, static_cast<std::uint64_t>(r->element[0]->integer));
+        Add(counters.duplicate, static_cast<std::uint64_t>(r->element[1]->integer));
+      }
+      if (first_noscript < stop) {
+        // The script cache was flushed (restart, SCRIPT FLUSH): load it again
+        // and resend from the first refused call; calls after it that did run
+        // are skipped by game_seq when resent.
+        if (++reloads > 2) return Status::Internal("redis at " + url.HostPort() + ": NOSCRIPT persists after reloading the script");
+        if (Status s = LoadScript(); !s.ok()) return s;
+        next = first_noscript;
+        continue;
+      }
+      next = stop;
+    }
+    return first_error;
+  }
+};
+
+RedisSink::RedisSink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RedisSink::RedisSink(RedisSink&&) noexcept = default;
+RedisSink& RedisSink::operator=(RedisSink&&) noexcept = default;
+RedisSink::~RedisSink() = default;
+
+Result<RedisSink> RedisSink::Connect(const RedisUrl& url, const Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->url = url;
+  impl->options = options;
+  if (Status s = impl->Open(); !s.ok()) return s;
+  return RedisSink(std::move(impl));
+}
+
+Status RedisSink::Write(std::span<const RecordRef> records) { return impl_->Write(records); }
+
+bool RedisSink::Ping() {
+  if (!impl_->EnsureOpen().ok()) return false;
+  ReplyPtr r = impl_->Command({"PING"});
+  if (!r) {
+    (void)impl_->Lost("PING failed");
+    return false;
+  }
+  return r->type == REDIS_REPLY_STATUS && ReplyText(r.get()) == "PONG";
+}
+
+RedisSinkStats RedisSink::stats() const {
+  const auto& c = impl_->counters;
+  const auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  RedisSinkStats s;
+  s.batches = get(c.batches);
+  s.failed_batches = get(c.failed_batches);
+  s.records_applied = get(c.applied);
+  s.records_duplicate = get(c.duplicate);
+  s.records_rejected = get(c.rejected);
+  s.evalsha_calls = get(c.evalsha);
+  s.round_trips = get(c.round_trips);
+  s.script_loads = get(c.script_loads);
+  s.reconnects = get(c.reconnects);
+  s.last_batch_us = get(c.last_us);
+  s.max_batch_us = get(c.max_us);
+  s.total_batch_us = get(c.total_us);
+  return s;
+}
+
+const std::string& RedisSink::script_sha() const { return impl_->sha; }
+const RedisUrl& RedisSink::url() const { return impl_->url; }
+std::string_view RedisSink::ScriptSource() { return kScript; }
+
+}  // namespace hokm::sidecar
