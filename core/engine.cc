@@ -100,7 +100,7 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
     }
     slot = allocation->slot;
     out.game_id = allocation->game_id;
-    std::memset(&next, 0, sizeof next);
+    next = core::GameState{};
     const std::string_view room(cmd.room, strnlen(cmd.room, core::kRoomCodeLen));
     out.result = core::CreateGame(next, out.game_id, room, cmd.seed, cmd.config, shard.changes);
     if (out.result != CommandResult::kOk) (void)table.Free(out.game_id);
@@ -156,6 +156,8 @@ std::size_t Engine::ServeOnce(std::uint32_t shard_index, std::size_t max_command
       },
       max_commands);
 }
+
+const ShardCounters& Engine::counters(std::uint32_t shard) const { return shards_[shard]->counters; }
 
 bool Engine::Snapshot(std::uint64_t game_id, core::GameState& out) const {
   return segment_.table().ReadGame(game_id, out) == shm::ReadResult::kOk;

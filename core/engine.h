@@ -93,7 +93,7 @@ class Engine {
 
   std::uint32_t shards() const { return segment_.shards(); }
   shm::Segment& segment() { return segment_; }
-  const ShardCounters& counters(std::uint32_t shard) const { return shards_[shard]->counters; }
+  const ShardCounters& counters(std::uint32_t shard) const;
 
   // Prometheus text of the engine's counters, ring fill and active games.
   std::string MetricsText() const;

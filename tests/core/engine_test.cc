@@ -1,0 +1,265 @@
+// engine_test.cc: hokm::Engine over a real segment: records on the change
+// ring, state in the slot, typed errors, Busy on a full ring, and commands
+// from another thread through the command ring.
+#include "core/engine.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/bots.h"
+#include "core/change_batch.h"
+#include "core/record_codec.h"
+#include "core/rules.h"
+#include "shm/command_channel.h"
+
+namespace hokm {
+namespace {
+
+using core::Command;
+using core::CommandResult;
+using core::CommandType;
+using core::RecordType;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    name_ = "hokm-engine-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    (void)shm::Segment::Remove(name_);
+  }
+  void TearDown() override {
+    engine_.reset();
+    (void)shm::Segment::Remove(name_);
+  }
+
+  Engine& Open(std::uint64_t ring_bytes = 1 << 20, std::uint32_t shards = 1) {
+    EngineOptions o;
+    o.shm_name = name_;
+    o.capacity = 1000;
+    o.shards = shards;
+    o.ring_bytes = ring_bytes;
+    o.command_ring_bytes = 1 << 16;
+    o.client_slots = 4;
+    o.reuse_existing = false;
+    auto e = Engine::Open(o);
+    EXPECT_TRUE(e.ok()) << e.status().message();
+    engine_ = std::move(e).value();
+    reader_ = shm::RingReader(engine_->segment().change_ring(0));
+    return *engine_;
+  }
+
+  static Command Create(std::uint64_t seed) {
+    Command c{};
+    c.type = CommandType::kCreateGame;
+    c.seed = seed;
+    std::memcpy(c.room, "ROOM", 4);
+    return c;
+  }
+  static Command Join(std::uint64_t game, int seat) {
+    Command c{};
+    c.type = CommandType::kJoin;
+    c.game_id = game;
+    c.seat = static_cast<std::uint8_t>(seat);
+    c.player_id = 1000 + static_cast<std::uint64_t>(seat);
+    return c;
+  }
+
+  // Creates a game with four players seated; returns its id.
+  std::uint64_t SeatedGame(std::uint64_t seed) {
+    const ApplyOutcome created = engine_->Apply(0, Create(seed));
+    EXPECT_EQ(created.result, CommandResult::kOk);
+    for (int seat = 0; seat < 4; ++seat) {
+      EXPECT_EQ(engine_->Apply(0, Join(created.game_id, seat)).result, CommandResult::kOk);
+    }
+    return created.game_id;
+  }
+
+  // Decodes every change record published and not yet read.
+  std::vector<core::Change> Drain() {
+    std::vector<core::Change> out;
+    reader_.Peek(
+        [&](const shm::RingRecord& r) {
+          EXPECT_EQ(r.type, core::kChangeBatchType);
+          EXPECT_TRUE(core::ForEachFrame(r.payload, [&](const std::byte* data, std::size_t size) {
+            core::Change c{};
+            std::uint64_t ts = 0;
+            EXPECT_EQ(core::DecodeRecord(data, size, &c, &ts), core::DecodeError::kOk);
+            EXPECT_GT(ts, 0u);
+            out.push_back(c);
+          }));
+        },
+        1 << 20);
+    reader_.Commit();
+    return out;
+  }
+
+  std::string name_;
+  std::unique_ptr<Engine> engine_;
+  shm::RingReader reader_;
+};
+
+TEST_F(EngineTest, CreateAndJoinsPublishTheirRecordsInOrder) {
+  Engine& e = Open();
+  const std::uint64_t game = SeatedGame(42);
+  const auto records = Drain();
+  // GameCreated, 4 x PlayerJoined, HakemChosen, CardsDealt.
+  ASSERT_EQ(records.size(), 7u);
+  EXPECT_EQ(records[0].type, RecordType::kGameCreated);
+  EXPECT_EQ(records[4].type, RecordType::kPlayerJoined);
+  EXPECT_EQ(records[5].type, RecordType::kHakemChosen);
+  EXPECT_EQ(records[6].type, RecordType::kCardsDealt);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].game_id, game);
+    EXPECT_EQ(records[i].game_seq, i + 1);
+  }
+  core::GameState s{};
+  ASSERT_TRUE(e.Snapshot(game, s));
+  EXPECT_EQ(s.phase, core::Phase::kChoosingTrump);
+  EXPECT_EQ(s.seq, 7u);
+}
+
+TEST_F(EngineTest, AFullGameEndsWithGameFinishedAndFreesItsSlot) {
+  Engine& e = Open();
+  const std::uint64_t game = SeatedGame(7);
+  core::GreedyBot bot;
+  core::GameState s{};
+  int commands = 0;
+  while (e.Snapshot(game, s) && commands < 10000) {
+    const ApplyOutcome o = e.Apply(0, bot.NextCommand(s));
+    ASSERT_EQ(o.result, CommandResult::kOk);
+    ++commands;
+  }
+  const auto records = Drain();
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back().type, RecordType::kGameFinished);
+  for (std::size_t i = 0; i < records.size(); ++i) EXPECT_EQ(records[i].game_seq, i + 1);
+  EXPECT_EQ(e.segment().table().Live(), 0u);
+  EXPECT_EQ(e.counters(0).games_ended.load(), 1u);
+  // The finished game's id is gone.
+  EXPECT_EQ(e.Apply(0, Join(game, 0)).result, CommandResult::kNoSuchGame);
+}
+
+TEST_F(EngineTest, IllegalCommandPublishesNothingAndLeavesTheStateAlone) {
+  Engine& e = Open();
+  const std::uint64_t game = SeatedGame(3);
+  (void)Drain();
+  core::GameState before{}, after{};
+  ASSERT_TRUE(e.Snapshot(game, before));
+  Command play{};
+  play.type = CommandType::kPlayCard;
+  play.game_id = game;
+  play.seat = before.hakem;
+  play.card = 0;
+  // Trump has not been named: playing is the wrong phase.
+  EXPECT_EQ(e.Apply(0, play).result, CommandResult::kWrongPhase);
+  EXPECT_EQ(e.Apply(0, Join(game, 1)).result, CommandResult::kWrongPhase);
+  ASSERT_TRUE(e.Snapshot(game, after));
+  EXPECT_EQ(std::memcmp(&before, &after, sizeof before), 0);
+  EXPECT_TRUE(Drain().empty());
+  EXPECT_EQ(e.counters(0).rejected.load(), 2u);
+}
+
+TEST_F(EngineTest, UnknownGameIsNoSuchGame) {
+  Engine& e = Open();
+  EXPECT_EQ(e.Apply(0, Join(12345, 0)).result, CommandResult::kNoSuchGame);
+  EXPECT_EQ(e.Apply(0, Join(0, 0)).result, CommandResult::kNoSuchGame);
+}
+
+TEST_F(EngineTest, FullChangeRingAnswersBusyAndLosesNothing) {
+  Engine& e = Open(/*ring_bytes=*/1 << 12);
+  // Create games until the ring refuses; nothing is read meanwhile.
+  std::vector<std::uint64_t> games;
+  ApplyOutcome o;
+  for (int i = 0; i < 1000; ++i) {
+    o = e.Apply(0, Create(static_cast<std::uint64_t>(i)));
+    if (o.result != CommandResult::kOk) break;
+    games.push_back(o.game_id);
+  }
+  ASSERT_EQ(o.result, CommandResult::kBusy);
+  EXPECT_EQ(e.counters(0).busy.load(), 1u);
+  // The refused create left no game behind.
+  EXPECT_EQ(e.segment().table().Live(), games.size());
+  core::GameState s{};
+  ASSERT_TRUE(e.Snapshot(games[0], s));
+  EXPECT_EQ(s.seq, 1u);
+  // A refused join leaves the game as it was.
+  EXPECT_EQ(e.Apply(0, Join(games[0], 0)).result, CommandResult::kBusy);
+  ASSERT_TRUE(e.Snapshot(games[0], s));
+  EXPECT_EQ(s.player_ids[0], 0u);
+  // Every accepted record is there, and once drained the ring takes more.
+  const auto records = Drain();
+  EXPECT_EQ(records.size(), games.size());
+  EXPECT_EQ(e.Apply(0, Join(games[0], 0)).result, CommandResult::kOk);
+}
+
+TEST_F(EngineTest, CommandsFromAnotherThreadGetTheirAnswers) {
+  Engine& e = Open();
+  std::atomic<bool> done{false};
+  std::vector<shm::CommandResponse> answers;
+  std::thread client([&] {
+    auto c = shm::CommandClient::Register(e.segment());
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    auto send = [&](std::uint64_t id, const Command& cmd) {
+      while (c->TrySend(id, cmd) != shm::WriteResult::kOk) std::this_thread::yield();
+      shm::CommandResponse r{};
+      while (!c->TryReceive(r)) std::this_thread::yield();
+      answers.push_back(r);
+      return r;
+    };
+    const auto created = send(1, Create(9));
+    send(2, Join(created.game_id, 0));
+    send(3, Join(created.game_id, 0));  // seat taken
+    done = true;
+  });
+  for (int i = 0; i < 10'000'000 && !done.load(); ++i) e.ServeOnce(0);
+  client.join();
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(answers[0].request_id, 1u);
+  EXPECT_EQ(answers[0].result, CommandResult::kOk);
+  EXPECT_EQ(answers[0].game_seq, 1u);
+  EXPECT_EQ(answers[1].result, CommandResult::kOk);
+  EXPECT_EQ(answers[1].game_seq, 2u);
+  EXPECT_EQ(answers[2].result, CommandResult::kSeatTaken);
+}
+
+TEST_F(EngineTest, GamesAreCreatedInTheShardThatAppliesTheCommand) {
+  Engine& e = Open(1 << 20, /*shards=*/2);
+  const ApplyOutcome a = e.Apply(0, Create(1));
+  const ApplyOutcome b = e.Apply(1, Create(2));
+  ASSERT_EQ(a.result, CommandResult::kOk);
+  ASSERT_EQ(b.result, CommandResult::kOk);
+  EXPECT_EQ(e.ShardOf(a.game_id), 0u);
+  EXPECT_EQ(e.ShardOf(b.game_id), 1u);
+  // Another shard's game is refused, untouched.
+  EXPECT_EQ(e.Apply(0, Join(b.game_id, 0)).result, CommandResult::kInvalidCommand);
+}
+
+TEST_F(EngineTest, AnEngineInAnotherProcessIsRefusedWhileThisOneLives) {
+  Open();
+  const std::string parent = std::to_string(::getpid());
+  const pid_t child = ::fork();
+  if (child == 0) {
+    EngineOptions o;
+    o.shm_name = name_;
+    o.capacity = 1000;
+    o.ring_bytes = 1 << 20;
+    o.command_ring_bytes = 1 << 16;
+    o.client_slots = 4;
+    auto second = Engine::Open(o);
+    // 0: refused, naming the live engine's pid.
+    ::_exit(!second.ok() && second.status().message().find(parent) != std::string::npos ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the second engine was not refused with the first one's pid";
+}
+
+}  // namespace
+}  // namespace hokm
