@@ -15,9 +15,9 @@
 //
 //    0                   1                   2                   3
 //    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
-//   +-+-------------------------------------------------------------+
-//   |R|                 length (int32, header included)             |
-//   +-+-------------------------------------------------------------+
+//   +---------------------------------------------------------------+
+//   |                 length (int32, header included)               |
+//   +---------------------------------------------------------------+
 //   |        type (int32): >= 0 user, -1 padding, pid while claimed |
 //   +---------------------------------------------------------------+
 //   |                  payload (length - 8 bytes) ...              ...
@@ -61,6 +61,8 @@
 #include <cstring>
 #include <span>
 #include <type_traits>
+
+#include "shm/tsan.h"
 
 namespace hokm::shm {
 
@@ -218,9 +220,13 @@ class Ring {
       const std::uint64_t to_end = capacity_ - (tail & mask_);
       padding = aligned > to_end ? to_end : 0;
       const std::uint64_t needed = aligned + padding;
-      if (needed > capacity_ - (tail - head)) {
+      // Signed: a head cache older than a lap gives used > capacity (look
+      // again), a tail older than the head gives used < 0 (the CAS fails).
+      if (static_cast<std::int64_t>(tail - head) + static_cast<std::int64_t>(needed) >
+          static_cast<std::int64_t>(capacity_)) {
         head = Atomic(trailer_->head.value).load(std::memory_order_acquire);  // as above
-        if (needed > capacity_ - (tail - head)) {
+        if (static_cast<std::int64_t>(tail - head) + static_cast<std::int64_t>(needed) >
+            static_cast<std::int64_t>(capacity_)) {
           Atomic(trailer_->full_count).fetch_add(1, std::memory_order_relaxed);
           return WriteResult::kFull;
         }
@@ -248,7 +254,10 @@ class Ring {
     // Keeps the payload stores below from becoming visible before the claim
     // header: the consumer's unblock scan reads the first non-zero word after
     // a dead claim as the next record's header.
+    // (Hardware ordering only, which ThreadSanitizer does not model.)
+#if !defined(HOKM_TSAN)
     std::atomic_thread_fence(std::memory_order_release);
+#endif
     claim.data = buffer_ + index + kHeaderLength;
     claim.length = length;
     claim.index = index;

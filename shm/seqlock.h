@@ -33,7 +33,23 @@
 #include <cstring>
 #include <type_traits>
 
+#include "shm/tsan.h"
+
+// ThreadSanitizer does not model fences: under it the fences are replaced by
+// release data stores and acquire data loads, stronger with the same effect.
 namespace hokm::shm::seqlock {
+
+#if defined(HOKM_TSAN)
+inline constexpr std::memory_order kDataStoreOrder = std::memory_order_release;
+inline constexpr std::memory_order kDataLoadOrder = std::memory_order_acquire;
+inline void WriterFence() {}
+inline void ReaderFence() {}
+#else
+inline constexpr std::memory_order kDataStoreOrder = std::memory_order_relaxed;
+inline constexpr std::memory_order kDataLoadOrder = std::memory_order_relaxed;
+inline void WriterFence() { std::atomic_thread_fence(std::memory_order_release); }
+inline void ReaderFence() { std::atomic_thread_fence(std::memory_order_acquire); }
+#endif
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -52,13 +68,13 @@ inline void Store(std::uint64_t& sequence, void* dst, const void* src, std::size
   // Release fence: pairs with the acquire fence in Load. If a reader's load
   // sees any word stored below, its second read of the sequence sees s+1 or
   // later, so it retries.
-  std::atomic_thread_fence(std::memory_order_release);
+  WriterFence();
   auto* out = static_cast<std::uint64_t*>(dst);
   const auto* in = static_cast<const std::byte*>(src);
   for (std::size_t i = 0; i < bytes / 8; ++i) {
     std::uint64_t word;
     std::memcpy(&word, in + i * 8, 8);
-    std::atomic_ref<std::uint64_t>(out[i]).store(word, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(out[i]).store(word, kDataStoreOrder);
   }
   // Release: pairs with the acquire load of the sequence in Load.
   seq.store(s + 2, std::memory_order_release);
@@ -84,10 +100,10 @@ inline void Store(std::uint64_t& sequence, void* dst, const void* src, std::size
       continue;
     }
     for (std::size_t i = 0; i < n; ++i) {
-      words[i] = std::atomic_ref<std::uint64_t>(in[i]).load(std::memory_order_relaxed);
+      words[i] = std::atomic_ref<std::uint64_t>(in[i]).load(kDataLoadOrder);
     }
     // Acquire fence: pairs with the release fence in Store (see there).
-    std::atomic_thread_fence(std::memory_order_acquire);
+    ReaderFence();
     const std::uint64_t s2 = seq.load(std::memory_order_relaxed);
     if (s1 == s2) {
       std::memcpy(dst, words, n * 8);

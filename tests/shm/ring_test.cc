@@ -159,6 +159,21 @@ TEST_F(RingTest, FullRingReturnsFullAndLeavesEverythingIntact) {
   EXPECT_EQ(ring_.TryWrite(1, payload.data(), payload.size()), WriteResult::kOk);
 }
 
+TEST_F(RingTest, StaleHeadCacheNeverLetsAProducerOverrunTheConsumer) {
+  Make(1024);
+  SetPositions(1024 * 5);
+  // Another producer stored an old head into the cache after a newer one:
+  // the cache now lags the tail by more than a lap.
+  ring_.trailer()->head_cache.value = 1024 * 3;
+  auto payload = Bytes(56, 2);
+  int written = 0;
+  while (ring_.TryWrite(1, payload.data(), payload.size()) == WriteResult::kOk) {
+    ASSERT_LT(++written, 100);
+  }
+  EXPECT_EQ(written, 16);
+  EXPECT_EQ(ring_.TailPosition() - ring_.HeadPosition(), 1024u);
+}
+
 TEST_F(RingTest, TooLargeAndNegativeTypesAreRefused) {
   Make(1024);
   EXPECT_EQ(ring_.MaxPayload(), 120u);
