@@ -231,7 +231,8 @@ class Worker {
     const char* kind;
     double (*value)(const Worker&);
   };
-  static constexpr Family kFamilies[] = {
+  static std::span<const Family> Families() {
+  static const Family kFamilies[] = {
       {"hokm_sidecar_records_total", "counter", [](const Worker& w) { return double(w.records_.load()); }},
       {"hokm_sidecar_batches_total", "counter", [](const Worker& w) { return double(w.batches_.load()); }},
       {"hokm_sidecar_spilled_records_total", "counter", [](const Worker& w) { return double(w.spilled_.load()); }},
@@ -242,6 +243,8 @@ class Worker {
       {"hokm_sidecar_breaker_opens_total", "counter", [](const Worker& w) { return double(w.breaker_.opens_total()); }},
       {"hokm_sidecar_write_failures_total", "counter", [](const Worker& w) { return double(w.breaker_.failures_total()); }},
   };
+  return kFamilies;
+  }
   std::string Label() const { return "sink=\"" + std::string(name_) + "\""; }
   // Quantiles in ms of a histogram of microseconds (or plain counts).
   static void Quantiles(core::PromText& t, const char* name, const core::LatencyHistogram& h,
@@ -601,7 +604,7 @@ std::string Sidecar::MetricsText() const {
     t.Sample("hokm_sidecar_ring_lag_bytes", static_cast<double>(m.readers[s].ring().Lag()),
              "shard=\"" + std::to_string(s) + "\"");
   }
-  for (const Worker::Family& f : Worker::kFamilies) {
+  for (const Worker::Family& f : Worker::Families()) {
     t.Type(f.name, f.kind);
     for (const Worker* w : {m.redis.get(), m.pg.get()}) t.Sample(f.name, f.value(*w), w->Label());
   }
