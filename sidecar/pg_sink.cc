@@ -555,7 +555,12 @@ Result<PgSink> PgSink::Connect(const PgUrl& url, const Options& options) {
   return PgSink(std::move(impl));
 }
 
-Result<int> PgSink::ApplySchema(const std::filesystem::path& dir) { return impl_->ApplySchema(dir); }
+Status PgSink::ApplySchema(const std::filesystem::path& dir, int* applied) {
+  Result<int> r = impl_->ApplySchema(dir);
+  if (!r.ok()) return r.status();
+  if (applied) *applied = *r;
+  return Status::Ok();
+}
 
 Status PgSink::WriteBatch(std::span<const RecordRef> records, std::string_view checkpoint_name,
                           std::uint64_t checkpoint_position) {
@@ -584,9 +589,9 @@ PgSinkStats PgSink::stats() const {
   PgSinkStats s;
   s.batches = get(c.batches);
   s.failed_batches = get(c.failed_batches);
-  s.records_inserted = get(c.inserted);
-  s.records_duplicate = get(c.duplicate);
-  s.records_dead_lettered = get(c.dead_lettered);
+  s.moves_inserted = get(c.inserted);
+  s.moves_duplicate = get(c.duplicate);
+  s.dead_letters = get(c.dead_lettered);
   s.transactions = get(c.transactions);
   s.rollbacks = get(c.rollbacks);
   s.bisections = get(c.bisections);

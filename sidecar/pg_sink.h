@@ -58,17 +58,17 @@ struct PgSinkOptions {
   // Before writing a batch, give each range of 2^partition_span_bits game
   // ids seen for the first time its own game_moves partition
   // (hokm_ensure_moves_partition); 0 leaves everything in the default
-  // partition. 48 = 2^24 game-id counter values per partition.
-  int partition_span_bits = 48;
+  // partition. 52 = 2^32 creation numbers of 100 us: ~5 days per partition.
+  int partition_span_bits = 52;
 };
 
 // Counters since Connect; a plain copy for /metrics.
 struct PgSinkStats {
   std::uint64_t batches = 0;             // WriteBatch calls that committed
   std::uint64_t failed_batches = 0;      // WriteBatch calls that returned an error
-  std::uint64_t records_inserted = 0;    // new game_moves rows
-  std::uint64_t records_duplicate = 0;   // already in game_moves: skipped
-  std::uint64_t records_dead_lettered = 0;
+  std::uint64_t moves_inserted = 0;      // new game_moves rows
+  std::uint64_t moves_duplicate = 0;     // already in game_moves: skipped
+  std::uint64_t dead_letters = 0;        // records routed to dead_letters
   std::uint64_t transactions = 0;        // committed
   std::uint64_t rollbacks = 0;
   std::uint64_t bisections = 0;          // batches split to find a poison record
@@ -94,8 +94,8 @@ class PgSink {
 
   // Applies dir/NNN_*.sql in NNN order, each file in its own transaction
   // under an advisory lock, skipping versions already in schema_migrations;
-  // returns how many it applied.
-  Result<int> ApplySchema(const std::filesystem::path& dir);
+  // *applied (when given) says how many it applied.
+  Status ApplySchema(const std::filesystem::path& dir, int* applied = nullptr);
 
   // Persists the records and sets checkpoint checkpoint_name to
   // checkpoint_position in the same transaction (an empty name writes no

@@ -1,0 +1,535 @@
+// sinks_test.cc: the Redis and PostgreSQL sinks against the real servers
+// started by `make services`: full games arrive exactly once in both stores,
+// replays change nothing, poison is dead-lettered while the rest commits,
+// checkpoints commit with their batch, the script survives a cache flush.
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "tests/integration/stores.h"
+
+namespace hokm::sidecar::integration {
+namespace {
+
+namespace fb = hokm::fb;
+using namespace hokm::sidecar::testing;
+
+constexpr std::uint64_t kTs0 = 1'790'000'000'000'000'000ull;  // 2026-09, in ns
+
+class SinksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::signal(SIGPIPE, SIG_IGN);
+    ids_ = IdRange::ForThisTest();
+    const RedisUrl redis_url = RedisUrlOrDie();
+    const PgUrl pg_url = PgUrlOrDie();
+    ASSERT_FALSE(HasFailure());
+    RedisSinkOptions redis_options;
+    redis_options.stream_maxlen = 5000;  // keep whole games: the tests count entries
+    auto redis = RedisSink::Connect(redis_url, redis_options);
+    ASSERT_TRUE(redis.ok()) << NotAnswering("redis", redis_url.HostPort(), redis.status());
+    redis_ = std::make_unique<RedisSink>(std::move(redis).value());
+    auto pg = PgSink::Connect(pg_url);
+    ASSERT_TRUE(pg.ok()) << NotAnswering("postgresql", pg_url.HostPort(), pg.status());
+    pg_ = std::make_unique<PgSink>(std::move(pg).value());
+    const Status schema = pg_->ApplySchema(SchemaDir());
+    ASSERT_TRUE(schema.ok()) << schema.message();
+    ASSERT_TRUE(probe_.Connect(redis_url)) << "redis probe could not connect to " << redis_url.HostPort();
+    pq_ = std::make_unique<pqxx::connection>(pg_url.ConnInfo());
+    Clean();
+  }
+
+  void TearDown() override {
+    if (pq_ && std::getenv("HOKM_TEST_KEEP") == nullptr) Clean();
+  }
+
+  // Everything this test's ids may have left in both stores.
+  void Clean() {
+    const std::string games = std::to_string(ids_.FirstGame()) + " AND " + std::to_string(ids_.LastGame());
+    const std::string players = std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer());
+    Exec("DELETE FROM game_moves WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM game_sessions WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM game_participants WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM hands WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM dead_letters WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM players WHERE player_id BETWEEN " + players + ";" +
+         "DELETE FROM sidecar_checkpoint WHERE name = '" + ids_.Checkpoint() + "';");
+    for (const auto& payload : extra_dead_letters_) {
+      Exec("DELETE FROM dead_letters WHERE payload = " + pq_->quote_raw(payload.data(), payload.size()));
+    }
+    std::vector<std::vector<std::string>> cmds;
+    for (std::uint64_t g : used_games_) {
+      cmds.push_back({"DEL", GameKey(g), GameKey(g) + ":moves", GameKey(g) + ":rated"});
+      cmds.push_back({"ZREM", "hokm:active", std::to_string(g)});
+    }
+    for (std::uint64_t p : used_players_) {
+      cmds.push_back({"DEL", PlayerKey(p)});
+      cmds.push_back({"ZREM", "hokm:lb:global", std::to_string(p)});
+    }
+    probe_.Pipeline(cmds);
+  }
+
+  pqxx::result Query(const std::string& sql) {
+    pqxx::nontransaction tx(*pq_);
+    return tx.exec(sql);
+  }
+  void Exec(const std::string& sql) { Query(sql); }
+  long long Count(const std::string& sql) { return Query(sql)[0][0].as<long long>(); }
+
+  std::string InGames(const std::string& column = "game_id") const {
+    return column + " BETWEEN " + std::to_string(ids_.FirstGame()) + " AND " + std::to_string(ids_.LastGame());
+  }
+
+  // n games through the real rules; seats from a pool of pool_size players.
+  std::vector<ScriptedGame> RealGames(int n, int pool_size, std::uint64_t seed) {
+    std::vector<ScriptedGame> games;
+    for (int i = 0; i < n; ++i) {
+      std::array<std::uint64_t, 4> seats{};
+      for (int s = 0; s < 4; ++s) seats[s] = ids_.Player(1 + (i * 7 + s * 3) % pool_size);
+      games.push_back(PlayRealGame(ids_.Game(1 + i), seats, seed + i, kTs0 + std::uint64_t(i) * 1'000'000'000));
+      Track(games.back());
+    }
+    return games;
+  }
+
+  void Track(const ScriptedGame& g) {
+    used_games_.insert(g.game_id);
+    used_players_.insert(g.players.begin(), g.players.end());
+  }
+
+  // Both sinks, batch_size records at a time, checkpoint at each batch's end.
+  void Deliver(const std::vector<RecordRef>& refs, std::size_t batch_size) {
+    for (std::size_t at = 0; at < refs.size(); at += batch_size) {
+      const std::span<const RecordRef> batch(refs.data() + at, std::min(batch_size, refs.size() - at));
+      const Status r = redis_->Write(batch);
+      ASSERT_TRUE(r.ok()) << r.message();
+      const Status p = pg_->WriteBatch(batch, ids_.Checkpoint(), batch.back().position);
+      ASSERT_TRUE(p.ok()) << p.message();
+    }
+  }
+
+  struct PlayerTally {
+    long long games = 0, wins = 0, losses = 0;
+    long long Rating() const { return 1500 + 16 * (wins - losses); }
+  };
+  static std::map<std::uint64_t, PlayerTally> Tally(const std::vector<ScriptedGame>& games) {
+    std::map<std::uint64_t, PlayerTally> t;
+    for (const auto& g : games) {
+      if (g.winner_team < 0) continue;
+      for (int s = 0; s < 4; ++s) {
+        auto& p = t[g.players[s]];
+        ++p.games;
+        ++(s % 2 == g.winner_team ? p.wins : p.losses);
+      }
+    }
+    return t;
+  }
+
+  // What both stores hold for this test's ids, to compare before and after a replay.
+  std::string Snapshot() {
+    std::string s;
+    for (const char* table : {"game_moves", "game_sessions", "game_participants", "hands", "dead_letters"}) {
+      s += std::string(table) + "=" + std::to_string(Count(std::string("SELECT count(*) FROM ") + table + " WHERE " + InGames())) + " ";
+    }
+    for (const auto& row : Query("SELECT player_id, games, wins, losses, rating FROM players WHERE player_id BETWEEN " +
+                                 std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer()) +
+                                 " ORDER BY player_id")) {
+      s += "p" + row[0].as<std::string>() + ":" + row[1].as<std::string>() + "/" + row[2].as<std::string>() + "/" +
+           row[3].as<std::string>() + "/" + row[4].as<std::string>() + " ";
+    }
+    s += Query("SELECT status || hands || points_a || points_b FROM game_sessions WHERE " + InGames() +
+               " ORDER BY game_id LIMIT 1")[0][0].as<std::string>() + " ";
+    for (std::uint64_t g : used_games_) {
+      auto h = probe_.Hash(GameKey(g));
+      s += "g" + std::to_string(g) + ":" + h["seq"] + "/" + h["phase"] + "/" +
+           std::to_string(probe_.Integer({"XLEN", GameKey(g) + ":moves"})) + " ";
+    }
+    for (std::uint64_t p : used_players_) {
+      s += "lb" + std::to_string(p) + ":" + std::to_string(probe_.Score("hokm:lb:global", std::to_string(p)).value_or(-1)) + " ";
+    }
+    return s;
+  }
+
+  IdRange ids_;
+  std::unique_ptr<RedisSink> redis_;
+  std::unique_ptr<PgSink> pg_;
+  RedisProbe probe_;
+  std::unique_ptr<pqxx::connection> pq_;
+  std::set<std::uint64_t> used_games_;
+  std::set<std::uint64_t> used_players_;
+  std::vector<std::vector<std::uint8_t>> extra_dead_letters_;
+};
+
+TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
+  constexpr int kGames = 1000;
+  constexpr int kPool = 64;
+  const std::vector<ScriptedGame> games = RealGames(kGames, kPool, 1000);
+  const auto records = Interleave(games);
+  const std::vector<RecordRef> refs = Refs(records);
+  for (const RecordRef& r : refs) ASSERT_EQ(CheckRecord(r), nullptr);
+  Deliver(refs, 1000);
+  ASSERT_FALSE(HasFailure());
+
+  // PostgreSQL: every record once, every game, seat, hand and player.
+  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()), static_cast<long long>(records.size()));
+  EXPECT_EQ(Count("SELECT count(*) FROM (SELECT game_id FROM game_moves WHERE " + InGames() +
+                  " GROUP BY game_id HAVING count(*) = max(seq) AND min(seq) = 1) g"),
+            kGames);
+  std::size_t hands = 0;
+  for (const auto& g : games) hands += g.hands.size();
+  EXPECT_EQ(Count("SELECT count(*) FROM hands WHERE " + InGames()), static_cast<long long>(hands));
+  EXPECT_EQ(Count("SELECT count(*) FROM game_participants WHERE " + InGames()), 4LL * kGames);
+  std::map<std::uint64_t, const ScriptedGame*> by_id;
+  for (const auto& g : games) by_id[g.game_id] = &g;
+  int checked = 0;
+  for (const auto& row : Query("SELECT game_id, status, winner_team, points_a, points_b, hands, finished_at IS NOT NULL "
+                               "FROM game_sessions WHERE " + InGames())) {
+    const ScriptedGame& g = *by_id.at(row[0].as<std::uint64_t>());
+    EXPECT_EQ(row[1].as<std::string>(), "finished");
+    EXPECT_EQ(row[2].as<int>(), g.winner_team);
+    EXPECT_EQ(row[3].as<int>(), g.points_a);
+    EXPECT_EQ(row[4].as<int>(), g.points_b);
+    EXPECT_EQ(row[5].as<std::size_t>(), g.hands.size());
+    EXPECT_TRUE(row[6].as<bool>());
+    ++checked;
+  }
+  EXPECT_EQ(checked, kGames);
+  // The hands of one game in detail, tricks included.
+  const ScriptedGame& first = games.front();
+  const auto hand_rows = Query("SELECT hand_no, hakem, trump, winner_team, points_awarded, kot, tricks_a, tricks_b "
+                               "FROM hands WHERE game_id = " + std::to_string(first.game_id) + " ORDER BY hand_no");
+  ASSERT_EQ(hand_rows.size(), first.hands.size());
+  for (std::size_t k = 0; k < first.hands.size(); ++k) {
+    const HandSummary& h = first.hands[k];
+    EXPECT_EQ(hand_rows[k][0].as<int>(), h.hand_no);
+    EXPECT_EQ(hand_rows[k][1].as<int>(), h.hakem);
+    EXPECT_EQ(hand_rows[k][2].as<int>(), h.trump);
+    EXPECT_EQ(hand_rows[k][3].as<int>(), h.winner_team);
+    EXPECT_EQ(hand_rows[k][4].as<int>(), h.points_awarded);
+    EXPECT_EQ(hand_rows[k][5].as<bool>(), h.kot);
+    EXPECT_EQ(hand_rows[k][6].as<int>(), h.tricks_a);
+    EXPECT_EQ(hand_rows[k][7].as<int>(), h.tricks_b);
+  }
+  // ts is the engine's ts_ns to the microsecond.
+  const ScriptedGame& last = games.back();
+  const RecordRef last_ref = VerifyRecord(last.records.back().bytes.data(),
+                                          static_cast<std::uint32_t>(last.records.back().bytes.size()), 0);
+  EXPECT_EQ(Count("SELECT (extract(epoch FROM ts) * 1000000)::bigint FROM game_moves WHERE game_id = " +
+                  std::to_string(last.game_id) + " AND seq = " + std::to_string(last.records.size())),
+            static_cast<long long>(last_ref.record->ts_ns() / 1000));
+  EXPECT_EQ(Query("SELECT body->>'winner_team' FROM game_moves WHERE game_id = " + std::to_string(last.game_id) +
+                  " AND seq = " + std::to_string(last.records.size()) + " AND type = 10")[0][0].as<int>(),
+            last.winner_team);
+
+  const auto tally = Tally(games);
+  for (const auto& row : Query("SELECT player_id, games, wins, losses, rating FROM players WHERE player_id BETWEEN " +
+                               std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer()))) {
+    const PlayerTally& t = tally.at(row[0].as<std::uint64_t>());
+    EXPECT_EQ(row[1].as<long long>(), t.games);
+    EXPECT_EQ(row[2].as<long long>(), t.wins);
+    EXPECT_EQ(row[3].as<long long>(), t.losses);
+    EXPECT_EQ(row[4].as<long long>(), t.Rating());
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM players WHERE player_id BETWEEN " + std::to_string(ids_.FirstPlayer()) +
+                  " AND " + std::to_string(ids_.LastPlayer())),
+            kPool);
+
+  // The analytics views answer, and agree with the tables.
+  EXPECT_EQ(Count("SELECT count(*) FROM analytics.player_performance WHERE player_id BETWEEN " +
+                  std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer()) +
+                  " AND win_rate IS NOT NULL"),
+            kPool);
+  EXPECT_EQ(Count("SELECT count(*) FROM analytics.leaderboard WHERE player_id BETWEEN " +
+                  std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer())),
+            kPool);
+  EXPECT_EQ(Count("SELECT count(*) FROM analytics.active_sessions WHERE " + InGames()), 0);
+  EXPECT_GE(Count("SELECT games_finished FROM analytics.game_statistics_summary"), kGames);
+  EXPECT_GE(Count("SELECT hands_total FROM analytics.game_statistics_summary"), static_cast<long long>(hands));
+
+  // Redis: each game's final state and its whole move stream; the leaderboard.
+  for (const auto& g : games) {
+    auto h = probe_.Hash(GameKey(g.game_id));
+    ASSERT_EQ(h["phase"], "finished") << g.game_id;
+    EXPECT_EQ(h["seq"], std::to_string(g.records.size()));
+    EXPECT_EQ(h["winner"], std::to_string(g.winner_team));
+    EXPECT_EQ(h["points_a"], std::to_string(g.points_a));
+    EXPECT_EQ(h["points_b"], std::to_string(g.points_b));
+    EXPECT_EQ(h["s0"], std::to_string(g.players[0]));
+    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}), static_cast<long long>(g.records.size()));
+    const long long ttl = probe_.Integer({"PTTL", GameKey(g.game_id)});
+    EXPECT_GT(ttl, 0);
+    EXPECT_LE(ttl, 15 * 60 * 1000);
+    EXPECT_FALSE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
+  }
+  for (const auto& [player, t] : tally) {
+    EXPECT_EQ(probe_.Score("hokm:lb:global", std::to_string(player)).value_or(-1), static_cast<double>(t.Rating()))
+        << player;
+    EXPECT_GT(probe_.Integer({"PTTL", PlayerKey(player)}), 0);
+  }
+  const RedisSinkStats rs = redis_->stats();
+  EXPECT_EQ(rs.records_applied, records.size());
+  EXPECT_EQ(rs.records_duplicate, 0u);
+  const PgSinkStats ps = pg_->stats();
+  EXPECT_EQ(ps.moves_inserted, records.size());
+  EXPECT_EQ(ps.dead_letters, 0u);
+  std::printf("[ stats    ] %zu records: redis %llu EVALSHA in %llu round trips, %.0f records/s; "
+              "postgresql %llu transactions, %llu round trips, %.0f records/s\n",
+              records.size(), static_cast<unsigned long long>(rs.evalsha_calls),
+              static_cast<unsigned long long>(rs.round_trips), records.size() * 1e6 / double(rs.total_batch_us),
+              static_cast<unsigned long long>(ps.transactions), static_cast<unsigned long long>(ps.round_trips),
+              records.size() * 1e6 / double(ps.total_batch_us));
+}
+
+TEST_F(SinksTest, DeliveringTheSameRecordsAgainChangesNothing) {
+  const std::vector<ScriptedGame> games = RealGames(60, 16, 77);
+  const auto records = Interleave(games);
+  const std::vector<RecordRef> refs = Refs(records);
+  Deliver(refs, 500);
+  ASSERT_FALSE(HasFailure());
+  const std::string before = Snapshot();
+  const RedisSinkStats r0 = redis_->stats();
+  const PgSinkStats p0 = pg_->stats();
+
+  Deliver(refs, 137);  // everything again, cut differently
+  const std::vector<RecordRef> tail(refs.begin() + static_cast<std::ptrdiff_t>(refs.size() / 2), refs.end());
+  Deliver(tail, 1000);  // and the second half a third time
+  ASSERT_FALSE(HasFailure());
+
+  EXPECT_EQ(Snapshot(), before);
+  const std::uint64_t replayed = refs.size() + tail.size();
+  EXPECT_EQ(redis_->stats().records_applied, r0.records_applied);
+  EXPECT_EQ(redis_->stats().records_duplicate - r0.records_duplicate, replayed);
+  EXPECT_EQ(pg_->stats().moves_inserted, p0.moves_inserted);
+  EXPECT_EQ(pg_->stats().moves_duplicate - p0.moves_duplicate, replayed);
+}
+
+TEST_F(SinksTest, PoisonRecordsAreDeadLetteredAndEverythingElseDelivered) {
+  const std::vector<ScriptedGame> games = RealGames(8, 8, 5);
+  // Three kinds of poison, each in the middle of the stream:
+  //  1. bytes that fail FlatBuffers verification,
+  //  2. a record that verifies but CheckRecord refuses (seat 9),
+  //  3. a record both checks pass but PostgreSQL refuses: a CHECK constraint
+  //     on this test's game_moves partition rejects room "POISON!".
+  ScriptedGame poison_game;
+  poison_game.game_id = ids_.Game(500);
+  poison_game.records.push_back(GameCreated(poison_game.game_id, 1, kTs0, "POISON!"));
+  Track(poison_game);
+  OwnedRecord corrupt = CardPlayed(ids_.Game(501), 1, kTs0, 0, 0);
+  corrupt.bytes[0] = 0xF0;
+  corrupt.bytes[1] = 0xFF;
+  const OwnedRecord bad_seat = CardPlayed(ids_.Game(502), 1, kTs0, 9, 0);
+  used_games_.insert(ids_.Game(502));
+  extra_dead_letters_.push_back(corrupt.bytes);
+  Clean();
+
+  const std::string partition =
+      Query("SELECT hokm_ensure_moves_partition(" + std::to_string(ids_.FirstGame()) + ", 48)")[0][0].as<std::string>();
+  Exec("ALTER TABLE " + partition + " DROP CONSTRAINT IF EXISTS hokm_test_poison");
+  Exec("ALTER TABLE " + partition + " ADD CONSTRAINT hokm_test_poison CHECK (body->>'room' IS DISTINCT FROM 'POISON!')");
+
+  auto records = Interleave(games);
+  const std::size_t good = records.size();
+  records.insert(records.begin() + static_cast<std::ptrdiff_t>(good / 4), &corrupt);
+  records.insert(records.begin() + static_cast<std::ptrdiff_t>(good / 2), &bad_seat);
+  records.insert(records.begin() + static_cast<std::ptrdiff_t>(3 * good / 4), &poison_game.records[0]);
+  const std::vector<RecordRef> refs = Refs(records, 1000);
+  ASSERT_EQ(refs[good / 4].record, nullptr);
+
+  Deliver(refs, refs.size());  // one batch: the poison must be bisected out
+  Deliver(refs, 100);          // and again, cut up: still once
+  Exec("ALTER TABLE " + partition + " DROP CONSTRAINT IF EXISTS hokm_test_poison");
+  ASSERT_FALSE(HasFailure());
+
+  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()), static_cast<long long>(good));
+  EXPECT_EQ(Count("SELECT count(*) FROM game_sessions WHERE status = 'finished' AND " + InGames()), 8);
+  const auto dead = Query("SELECT game_id, seq, reason, ring_position, payload FROM dead_letters WHERE " + InGames() +
+                          " OR payload = " + pq_->quote_raw(corrupt.bytes.data(), corrupt.bytes.size()) +
+                          " ORDER BY ring_position");
+  ASSERT_EQ(dead.size(), 3u);
+  EXPECT_TRUE(dead[0][0].is_null());
+  EXPECT_EQ(dead[0][2].as<std::string>(), "failed FlatBuffers verification");
+  EXPECT_EQ(dead[0][3].as<std::uint64_t>(), refs[good / 4].position);
+  EXPECT_EQ(dead[1][0].as<std::uint64_t>(), ids_.Game(502));
+  EXPECT_EQ(dead[1][2].as<std::string>(), "seat not 0..3");
+  EXPECT_EQ(dead[2][0].as<std::uint64_t>(), poison_game.game_id);
+  EXPECT_NE(dead[2][2].as<std::string>().find("hokm_test_poison"), std::string::npos) << dead[2][2].as<std::string>();
+  EXPECT_NE(dead[2][2].as<std::string>().find("23514"), std::string::npos);
+  const pqxx::binarystring payload(dead[2][4]);
+  EXPECT_EQ(payload.str(), std::string(poison_game.records[0].bytes.begin(), poison_game.records[0].bytes.end()));
+  EXPECT_GT(pg_->stats().bisections, 0u);
+  EXPECT_EQ(pg_->ReadCheckpoint(ids_.Checkpoint())->value_or(0), refs.back().position);
+
+  // Redis skipped what failed the checks and applied the rest (PostgreSQL's
+  // own constraint is not Redis's business).
+  EXPECT_EQ(redis_->stats().records_rejected, 4u);
+  EXPECT_EQ(probe_.Hash(GameKey(poison_game.game_id))["room"], "POISON!");
+  EXPECT_TRUE(probe_.Hash(GameKey(ids_.Game(502))).empty());
+  for (const auto& g : games) EXPECT_EQ(probe_.Hash(GameKey(g.game_id))["phase"], "finished");
+}
+
+TEST_F(SinksTest, CheckpointCommitsWithTheBatchAndNeverMovesBack) {
+  const std::string name = ids_.Checkpoint();
+  auto none = pg_->ReadCheckpoint(name);
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_FALSE(none->has_value());
+
+  const std::vector<ScriptedGame> games = RealGames(2, 8, 9);
+  const std::vector<RecordRef> refs = Refs(Interleave(games), 5000);
+  ASSERT_TRUE(pg_->WriteBatch(std::span(refs).first(10), name, refs[9].position).ok());
+  EXPECT_EQ(pg_->ReadCheckpoint(name)->value(), refs[9].position);
+  ASSERT_TRUE(pg_->WriteBatch(std::span(refs).first(5), name, refs[4].position).ok());
+  EXPECT_EQ(pg_->ReadCheckpoint(name)->value(), refs[9].position) << "a replayed older batch moved it back";
+  ASSERT_TRUE(pg_->WriteBatch({}, name, refs[20].position).ok());
+  EXPECT_EQ(pg_->ReadCheckpoint(name)->value(), refs[20].position);
+  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()), 10);
+}
+
+TEST_F(SinksTest, ApplyingTheSchemaAgainAppliesNothing) {
+  int applied = -1;
+  ASSERT_TRUE(pg_->ApplySchema(SchemaDir(), &applied).ok());
+  EXPECT_EQ(applied, 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations WHERE version IN (1, 2)"), 2);
+  const Status missing = pg_->ApplySchema("/nonexistent/schema/dir");
+  EXPECT_FALSE(missing.ok());
+}
+
+TEST_F(SinksTest, RedisReloadsItsScriptAfterTheCacheIsFlushed) {
+  const std::vector<ScriptedGame> games = RealGames(3, 12, 21);
+  const std::vector<RecordRef> refs = Refs(Interleave(games));
+  const std::uint64_t loads = redis_->stats().script_loads;
+  ASSERT_TRUE(redis_->Write(std::span(refs).first(refs.size() / 2)).ok());
+  probe_.Command({"SCRIPT", "FLUSH"});
+  const Status s = redis_->Write(std::span(refs).subspan(refs.size() / 2));
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(redis_->stats().script_loads, loads + 1);
+  for (const auto& g : games) {
+    EXPECT_EQ(probe_.Hash(GameKey(g.game_id))["seq"], std::to_string(g.records.size()));
+    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}), static_cast<long long>(g.records.size()));
+  }
+  EXPECT_TRUE(redis_->Ping());
+}
+
+TEST_F(SinksTest, HashFollowsTheGameMidTrick) {
+  // Scripted (not the rules): a game stopped after two card plays of the first trick.
+  const ScriptedGame g = ScriptGame(ids_.Game(1), {ids_.Player(1), ids_.Player(2), ids_.Player(3), ids_.Player(4)},
+                                    3, kTs0);
+  Track(g);
+  std::vector<const OwnedRecord*> head;
+  int cards = 0;
+  for (const auto& r : g.records) {
+    head.push_back(&r);
+    if (r.type == fb::Body::CardPlayed && ++cards == 2) break;
+  }
+  const std::vector<RecordRef> refs = Refs(head);
+  ASSERT_TRUE(redis_->Write(refs).ok());
+  ASSERT_TRUE(pg_->WriteBatch(refs, "", 0).ok());
+  const auto* hakem_rec = refs[5].record->body_as_HakemChosen();
+  ASSERT_NE(hakem_rec, nullptr);
+  const int hakem = hakem_rec->seat();
+  const auto* c1 = refs[refs.size() - 2].record->body_as_CardPlayed();
+  const auto* c2 = refs.back().record->body_as_CardPlayed();
+  auto h = probe_.Hash(GameKey(g.game_id));
+  EXPECT_EQ(h["phase"], "playing");
+  EXPECT_EQ(h["hakem"], std::to_string(hakem));
+  EXPECT_EQ(h["hand"], "1");
+  EXPECT_EQ(h["turn"], std::to_string((hakem + 2) % 4));
+  EXPECT_EQ(h["trick"], std::to_string(c1->seat()) + ":" + std::to_string(c1->card()) + "," +
+                            std::to_string(c2->seat()) + ":" + std::to_string(c2->card()));
+  EXPECT_EQ(h["s2"], std::to_string(ids_.Player(3)));
+  EXPECT_EQ(h["room"], "R" + std::to_string(g.game_id % 100000));
+  EXPECT_EQ(h["updated_ms"], std::to_string(refs.back().record->ts_ns() / 1'000'000));
+  EXPECT_TRUE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
+  const long long ttl = probe_.Integer({"PTTL", GameKey(g.game_id)});
+  EXPECT_GT(ttl, 15 * 60 * 1000);
+  EXPECT_LE(ttl, 4 * 3600 * 1000);
+  EXPECT_EQ(probe_.Hash(PlayerKey(ids_.Player(2)))["seat"], "1");
+  EXPECT_EQ(Query("SELECT status FROM analytics.active_sessions WHERE game_id = " + std::to_string(g.game_id))[0][0]
+                .as<std::string>(),
+            "playing");
+  EXPECT_EQ(Count("SELECT last_seq FROM analytics.active_sessions WHERE game_id = " + std::to_string(g.game_id)),
+            static_cast<long long>(refs.size()));
+}
+
+TEST_F(SinksTest, AbandonedGamesLeaveRatingsAloneAndLeaveTheActiveSet) {
+  const std::array<std::uint64_t, 4> seats = {ids_.Player(1), ids_.Player(2), ids_.Player(3), ids_.Player(4)};
+  const ScriptedGame g = ScriptGame(ids_.Game(1), seats, 8, kTs0, /*abandon_after_hands=*/2);
+  Track(g);
+  std::vector<const OwnedRecord*> all;
+  for (const auto& r : g.records) all.push_back(&r);
+  // Seat 1 drops its connection and then leaves, after the game ended.
+  std::uint32_t seq = static_cast<std::uint32_t>(g.records.size());
+  const OwnedRecord disconnected = PlayerConnection(g.game_id, ++seq, kTs0 + 1'000'000'000'000ull, 1, seats[1], false);
+  const OwnedRecord left = PlayerLeft(g.game_id, ++seq, kTs0 + 1'000'000'001'000ull, 1, seats[1]);
+  all.push_back(&disconnected);
+  all.push_back(&left);
+  Deliver(Refs(all), 64);
+  ASSERT_FALSE(HasFailure());
+
+  EXPECT_EQ(Query("SELECT status FROM game_sessions WHERE game_id = " + std::to_string(g.game_id))[0][0].as<std::string>(),
+            "abandoned");
+  EXPECT_EQ(Count("SELECT count(*) FROM hands WHERE game_id = " + std::to_string(g.game_id)), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM players WHERE games > 0 AND player_id BETWEEN " +
+                  std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer())),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM game_participants WHERE left_at IS NOT NULL AND game_id = " +
+                  std::to_string(g.game_id)),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM analytics.active_sessions WHERE " + InGames()), 0);
+
+  auto h = probe_.Hash(GameKey(g.game_id));
+  EXPECT_EQ(h["phase"], "abandoned");
+  EXPECT_EQ(h["s1"], "0");
+  EXPECT_FALSE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
+  EXPECT_LE(probe_.Integer({"PTTL", GameKey(g.game_id)}), 15 * 60 * 1000);
+  for (std::uint64_t p : seats) EXPECT_FALSE(probe_.Score("hokm:lb:global", std::to_string(p)).has_value());
+  auto p1 = probe_.Hash(PlayerKey(seats[1]));
+  EXPECT_EQ(p1["connected"], "0");
+  EXPECT_EQ(p1["game"], "0");
+  EXPECT_EQ(probe_.Hash(PlayerKey(seats[0]))["game"], std::to_string(g.game_id));
+}
+
+// Every grouping of records into EVALSHA calls leaves the same state.
+class RedisGroupingTest : public SinksTest,
+                          public ::testing::WithParamInterface<RedisSinkOptions::Grouping> {};
+
+TEST_P(RedisGroupingTest, LeavesTheSameFinalState) {
+  RedisSinkOptions options;
+  options.grouping = GetParam();
+  options.max_records_per_call = 50;
+  options.stream_maxlen = 5000;
+  auto sink = RedisSink::Connect(RedisUrlOrDie(), options);
+  ASSERT_TRUE(sink.ok()) << sink.status().message();
+  const std::vector<ScriptedGame> games = RealGames(12, 12, 31);
+  const auto records = Interleave(games);
+  const std::vector<RecordRef> refs = Refs(records);
+  for (std::size_t at = 0; at < refs.size(); at += 700) {
+    ASSERT_TRUE(sink->Write(std::span(refs).subspan(at, std::min<std::size_t>(700, refs.size() - at))).ok());
+  }
+  for (const auto& g : games) {
+    auto h = probe_.Hash(GameKey(g.game_id));
+    EXPECT_EQ(h["phase"], "finished");
+    EXPECT_EQ(h["seq"], std::to_string(g.records.size()));
+    EXPECT_EQ(h["points_a"], std::to_string(g.points_a));
+    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}), static_cast<long long>(g.records.size()));
+  }
+  for (const auto& [player, t] : Tally(games)) {
+    EXPECT_EQ(probe_.Score("hokm:lb:global", std::to_string(player)).value_or(-1), static_cast<double>(t.Rating()));
+  }
+  const RedisSinkStats s = sink->stats();
+  EXPECT_EQ(s.records_applied, records.size());
+  if (GetParam() == RedisSinkOptions::Grouping::kPerRecord) {
+    EXPECT_EQ(s.evalsha_calls, records.size());
+  } else if (GetParam() == RedisSinkOptions::Grouping::kPacked) {
+    EXPECT_LE(s.evalsha_calls, records.size() / 50 + refs.size() / 700 + 1);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Groupings, RedisGroupingTest,
+                         ::testing::Values(RedisSinkOptions::Grouping::kPerRecord,
+                                           RedisSinkOptions::Grouping::kPerGame,
+                                           RedisSinkOptions::Grouping::kPacked));
+
+}  // namespace
+}  // namespace hokm::sidecar::integration

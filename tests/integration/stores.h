@@ -1,0 +1,231 @@
+// stores.h: the integration tests' way to the REAL servers
+// (scripts/services.sh start): their URLs, raw clients to look at what the
+// sinks wrote, per-test id ranges and cleanup, and whole games played
+// through the real rules (hokm::core) as change-record bytes.
+//
+// A server that does not answer fails the test with how to start it; the
+// tests never skip.
+#pragma once
+
+#include <flatbuffers/flatbuffers.h>
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "core/bots.h"
+#include "core/record_codec.h"
+#include "core/rules.h"
+#include "sidecar/pg_sink.h"
+#include "sidecar/redis_sink.h"
+#include "tests/sidecar/test_records.h"
+
+namespace hokm::sidecar::integration {
+
+using testing::OwnedRecord;
+using testing::ScriptedGame;
+
+inline std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+// HOKM_REDIS_URL, else what scripts/services.sh prints.
+inline std::string RedisUrlString() { return EnvOr("HOKM_REDIS_URL", "redis://127.0.0.1:6390/0"); }
+
+// HOKM_PG_URL, else what scripts/services.sh prints (its password file).
+inline std::string PgUrlString() {
+  if (const char* v = std::getenv("HOKM_PG_URL"); v && *v) return v;
+  std::ifstream in(std::string(HOKM_SOURCE_DIR) + "/.local/pg-password");
+  std::string password;
+  std::getline(in, password);
+  return "postgresql://hokm:" + password + "@127.0.0.1:5440/hokm";
+}
+
+inline std::string SchemaDir() { return std::string(HOKM_SOURCE_DIR) + "/schemas/postgres"; }
+
+inline RedisUrl RedisUrlOrDie() {
+  auto u = ParseRedisUrl(RedisUrlString());
+  EXPECT_TRUE(u.ok()) << "HOKM_REDIS_URL: " << u.status().message();
+  return u.ok() ? *u : RedisUrl{};
+}
+
+inline PgUrl PgUrlOrDie() {
+  auto u = ParsePgUrl(PgUrlString());
+  EXPECT_TRUE(u.ok()) << "HOKM_PG_URL: " << u.status().message();
+  return u.ok() ? *u : PgUrl{};
+}
+
+// The message a test fails with when a store is not there.
+inline std::string NotAnswering(const std::string& what, const std::string& host_port, const Status& s) {
+  return what + " at " + host_port + " not answering: run `make services` (or scripts/services.sh start), " +
+         "or point " + (what == "redis" ? "HOKM_REDIS_URL" : "HOKM_PG_URL") + " at a server. (" + s.message() + ")";
+}
+
+// A raw hiredis connection for looking at what the Redis sink wrote.
+class RedisProbe {
+ public:
+  struct ReplyDeleter {
+    void operator()(redisReply* r) const { freeReplyObject(r); }
+  };
+  using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+  bool Connect(const RedisUrl& url) {
+    ctx_.reset(redisConnectWithTimeout(url.host.c_str(), url.port, timeval{2, 0}));
+    if (!ctx_ || ctx_->err) return false;
+    redisSetTimeout(ctx_.get(), timeval{10, 0});
+    if (!url.password.empty()) Command({"AUTH", url.password});
+    if (url.db != 0) Command({"SELECT", std::to_string(url.db)});
+    return true;
+  }
+
+  Reply Command(const std::vector<std::string>& words) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const auto& w : words) {
+      argv.push_back(w.data());
+      lens.push_back(w.size());
+    }
+    return Reply(static_cast<redisReply*>(
+        redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data())));
+  }
+
+  // Many commands in one pipeline; replies in order.
+  std::vector<Reply> Pipeline(const std::vector<std::vector<std::string>>& commands) {
+    for (const auto& words : commands) {
+      std::vector<const char*> argv;
+      std::vector<std::size_t> lens;
+      for (const auto& w : words) {
+        argv.push_back(w.data());
+        lens.push_back(w.size());
+      }
+      redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data());
+    }
+    std::vector<Reply> replies;
+    for (std::size_t k = 0; k < commands.size(); ++k) {
+      void* raw = nullptr;
+      if (redisGetReply(ctx_.get(), &raw) != REDIS_OK) break;
+      replies.emplace_back(static_cast<redisReply*>(raw));
+    }
+    return replies;
+  }
+
+  long long Integer(const std::vector<std::string>& words) {
+    Reply r = Command(words);
+    return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+  }
+
+  // HGETALL as a map.
+  std::map<std::string, std::string> Hash(const std::string& key) {
+    std::map<std::string, std::string> out;
+    Reply r = Command({"HGETALL", key});
+    if (!r || r->type != REDIS_REPLY_ARRAY) return out;
+    for (std::size_t k = 0; k + 1 < r->elements; k += 2) {
+      out[std::string(r->element[k]->str, r->element[k]->len)] = std::string(r->element[k + 1]->str, r->element[k + 1]->len);
+    }
+    return out;
+  }
+
+  // ZSCORE, or nullopt when absent.
+  std::optional<double> Score(const std::string& key, const std::string& member) {
+    Reply r = Command({"ZSCORE", key, member});
+    if (!r || r->type != REDIS_REPLY_STRING) return std::nullopt;
+    return std::stod(std::string(r->str, r->len));
+  }
+
+ private:
+  struct ContextDeleter {
+    void operator()(redisContext* c) const { redisFree(c); }
+  };
+  std::unique_ptr<redisContext, ContextDeleter> ctx_;
+};
+
+inline std::string GameKey(std::uint64_t g) { return "hokm:g:{" + std::to_string(g) + "}"; }
+inline std::string PlayerKey(std::uint64_t p) { return "hokm:p:{" + std::to_string(p) + "}"; }
+
+// The game and player ids one test owns: games (counter << 24) | 1.., the
+// engine's id shape; players (counter << 16) | 1... counter comes from the
+// clock and the test's name, so runs against a long-lived server do not
+// meet; each test also clears its range before (and after) it runs.
+struct IdRange {
+  std::uint64_t counter = 0;
+
+  static IdRange ForThisTest() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    const std::uint64_t name_hash = std::hash<std::string>{}(std::string(info->test_suite_name()) + "." + info->name());
+    const auto now = static_cast<std::uint64_t>(std::time(nullptr));
+    // (28 bits of seconds << 10 | 10 bits of name) < 2^38: ids fit bigint.
+    return IdRange{((now & ((1ull << 28) - 1)) << 10) | (name_hash & 0x3FF)};
+  }
+  std::uint64_t Game(std::uint64_t i) const { return (counter << 24) | i; }
+  std::uint64_t FirstGame() const { return counter << 24; }
+  std::uint64_t LastGame() const { return (counter << 24) | 0xFFFFFF; }
+  std::uint64_t Player(std::uint64_t i) const { return (counter << 16) | i; }
+  std::uint64_t FirstPlayer() const { return counter << 16; }
+  std::uint64_t LastPlayer() const { return (counter << 16) | 0xFFFF; }
+  std::string Checkpoint() const { return "test-" + std::to_string(counter); }
+};
+
+// What the rules engine emitted for one game, as record bytes, and what the
+// stores should hold afterwards.
+inline ScriptedGame PlayRealGame(std::uint64_t game_id, const std::array<std::uint64_t, 4>& players,
+                                 std::uint64_t seed, std::uint64_t ts0_ns) {
+  namespace core = hokm::core;
+  ScriptedGame g;
+  g.game_id = game_id;
+  g.players = players;
+  core::GameState s{};
+  core::ChangeBuffer out;
+  flatbuffers::FlatBufferBuilder fbb(256);
+  std::uint64_t ts = ts0_ns;
+  int tricks[2] = {0, 0};
+  const auto keep = [&] {
+    for (const core::Change& c : out) {
+      ts += 1'000'000;
+      core::EncodeRecord(c, ts, fbb);
+      g.records.push_back(OwnedRecord{std::vector<std::uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()),
+                                      game_id, c.game_seq, static_cast<hokm::fb::Body>(c.type)});
+      if (c.type == core::RecordType::kTrickWon) {
+        tricks[0] = c.tricks[0];
+        tricks[1] = c.tricks[1];
+      } else if (c.type == core::RecordType::kHandScored) {
+        g.hands.push_back({c.hand_no, c.seat, static_cast<int>(c.suit), c.winner_team, c.points_awarded, tricks[0],
+                           tricks[1], c.kot});
+      } else if (c.type == core::RecordType::kGameFinished) {
+        g.winner_team = c.winner_team;
+        g.points_a = c.points[0];
+        g.points_b = c.points[1];
+      }
+    }
+    out.Clear();
+  };
+  std::string room("T");
+  room += std::to_string(game_id % 1000000);
+  EXPECT_EQ(core::CreateGame(s, game_id, room, seed, core::RulesConfig{}, out), core::CommandResult::kOk);
+  keep();
+  for (int seat = 0; seat < core::kSeats; ++seat) {
+    EXPECT_EQ(core::Join(s, seat, players[seat], out), core::CommandResult::kOk);
+    keep();
+  }
+  core::RandomBot bot(seed);
+  while (core::SeatToAct(s) >= 0) {
+    EXPECT_EQ(core::Apply(s, bot.NextCommand(s), out), core::CommandResult::kOk);
+    keep();
+  }
+  return g;
+}
+
+}  // namespace hokm::sidecar::integration
