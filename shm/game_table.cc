@@ -1,6 +1,8 @@
 // game_table.cc: slot allocation (per-shard Treiber stacks) and snapshots.
 #include "shm/game_table.h"
 
+#include <time.h>
+
 #include <cstring>
 
 namespace hokm::shm {
@@ -26,7 +28,12 @@ void GameTable::Init(void* memory, std::uint32_t capacity, std::uint32_t shards)
   header->capacity = capacity;
   header->shards = shards;
   header->slot_bytes = sizeof(GameSlot);
-  header->creation_counter = 0;
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  const std::uint64_t now_ns =
+      static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(now.tv_nsec);
+  header->creation_counter =
+      now_ns > kCreationEpochUnixNs ? (now_ns - kCreationEpochUnixNs) / kCreationUnitNs : 0;
 }
 
 GameTable::GameTable(void* memory)

@@ -16,7 +16,7 @@
 //
 //   63                                   24 23                    0
 //   +---------------------------------------+----------------------+
-//   | creation number (40 bits, from 1)     | slot index (24 bits) |
+//   | creation number (44 bits)             | slot index (20 bits) |
 //   +---------------------------------------+----------------------+
 //
 // Free-stack head (one per shard, a Treiber stack of slot indices):
@@ -49,7 +49,14 @@
 
 namespace hokm::shm {
 
-inline constexpr int kSlotIndexBits = 24;
+// The creation number of a new table starts at the wall clock in 100 us
+// units since 2024-01-01 and grows by one per game, so ids keep growing
+// across segments (a recreated segment must not reuse ids that PostgreSQL
+// already holds): safe while a segment creates fewer than 10,000 games per
+// second on average over its life; 44 bits of 100 us last until 2079.
+inline constexpr int kSlotIndexBits = 20;
+inline constexpr std::uint64_t kCreationEpochUnixNs = 1'704'067'200'000'000'000ull;  // 2024-01-01
+inline constexpr std::uint64_t kCreationUnitNs = 100'000;
 inline constexpr std::uint32_t kMaxTableCapacity = std::uint32_t{1} << kSlotIndexBits;
 inline constexpr std::uint64_t kSlotIndexMask = kMaxTableCapacity - 1;
 

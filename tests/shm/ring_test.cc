@@ -174,6 +174,28 @@ TEST_F(RingTest, StaleHeadCacheNeverLetsAProducerOverrunTheConsumer) {
   EXPECT_EQ(ring_.TailPosition() - ring_.HeadPosition(), 1024u);
 }
 
+TEST_F(RingTest, ExclusiveProducerWritesTheSameFormat) {
+  Make(1024);
+  SetPositions(1024 * 2 - 16);
+  RingReader reader(ring_);
+  auto payload = Bytes(56, 4);
+  int written = 0;
+  while (ring_.TryWriteExclusive(written + 1, payload.data(), payload.size()) == WriteResult::kOk) {
+    ASSERT_LT(++written, 100);
+  }
+  EXPECT_EQ(written, 15);  // 16 bytes of padding at the wrap, then 15 x 64
+  EXPECT_EQ(ring_.FullCount(), 1u);
+  std::vector<std::int32_t> types;
+  auto got = DrainAll(reader, &types);
+  ASSERT_EQ(got.size(), 15u);
+  for (int i = 0; i < 15; ++i) EXPECT_EQ(types[i], i + 1);
+  RingClaim claim;
+  ASSERT_EQ(ring_.TryClaimExclusive(9, 8, claim), WriteResult::kOk);
+  std::memcpy(claim.data, "claimed!", 8);
+  ring_.Commit(claim);
+  EXPECT_EQ(DrainAll(reader).size(), 1u);
+}
+
 TEST_F(RingTest, TooLargeAndNegativeTypesAreRefused) {
   Make(1024);
   EXPECT_EQ(ring_.MaxPayload(), 120u);
