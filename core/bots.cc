@@ -11,7 +11,7 @@
 namespace hokm::core {
 namespace {
 
-// Fills *cmd for seat: zeroed with memset (Command{} would build a temporary,
+// Fills cmd for seat: zeroed with memset (Command{} would build a temporary,
 // because RulesConfig has member defaults), no card, no suit.
 void StartCommand(const GameState& s, int seat, CommandType type, Command& cmd) {
   std::memset(static_cast<void*>(&cmd), 0, sizeof cmd);
