@@ -21,8 +21,13 @@ namespace fb = hokm::fb;
 using Clock = std::chrono::steady_clock;
 
 // ARGV: 11 settings, then per game: game_id, n, and n records of
-// seq, type, ts_ms, a, b, c, d, event (a..d per type: see PackRecord).
-// Returns {applied, skipped}.
+// seq, type, ts_ms, event, then the type's fields (NF[type] of them; see
+// PackRecord). Returns {applied, skipped}.
+//
+// Per game the hash is read once (3 fields) and written once; values are
+// passed on as the strings they arrived as (no number formatting in Lua).
+// A game that ended gets x_ttl_ms = x_active_ms = kNever, so later records
+// neither refresh its TTL nor put it back into hokm:active.
 constexpr std::string_view kScript = R"lua(#!lua
 local now = tonumber(ARGV[1])
 local maxlen = ARGV[2]
@@ -35,11 +40,20 @@ local active_ms = tonumber(ARGV[8])
 local rating_base = tonumber(ARGV[9])
 local rating_step = tonumber(ARGV[10])
 local publish = ARGV[11] == '1'
+local NEVER = '9007199254740991'
+local NF = {2, 2, 2, 2, 2, 0, 2, 4, 2, 3, 2, 3}
+local NEXT = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '0'}
 local applied, skipped = 0, 0
 local i = 12
 local nargs = #ARGV
 
 local function player_key(pid) return 'hokm:p:{' .. pid .. '}' end
+local function clear_table(f)
+  f['t0'] = ''
+  f['t1'] = ''
+  f['t2'] = ''
+  f['t3'] = ''
+end
 
 while i <= nargs do
   local gid = ARGV[i]
@@ -48,95 +62,99 @@ while i <= nargs do
   local g = 'hokm:g:{' .. gid .. '}'
   local moves = g .. ':moves'
   local channel = 'hokm:events:{' .. gid .. '}'
-  local cur = redis.call('HMGET', g, 'seq', 'trick', 'phase', 'x_ttl_ms', 'x_active_ms')
+  local cur = redis.call('HMGET', g, 'seq', 'x_ttl_ms', 'x_active_ms')
   local seq = tonumber(cur[1]) or 0
-  local trick = cur[2] or ''
-  local trick_changed = false
   local f = {}
-  local last_ts = nil
-  local winner = nil
+  local last_seq, last_ts = nil, nil
+  local ended, winner = false, nil
   for _ = 1, n do
     local rseq = tonumber(ARGV[i])
+    local t = tonumber(ARGV[i + 1])
+    local nf = NF[t] or 0
     if rseq > seq then
-      local t = tonumber(ARGV[i + 1])
       local ts = ARGV[i + 2]
-      local a, b, c, d = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-      local ev = ARGV[i + 7]
+      local ev = ARGV[i + 3]
+      local a, b, c, d = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
       seq = rseq
+      last_seq = ARGV[i]
       last_ts = ts
       applied = applied + 1
-      if t == 7 then -- CardPlayed: a seat, b card
-        if trick == '' then trick = a .. ':' .. b else trick = trick .. ',' .. a .. ':' .. b end
-        trick_changed = true
-        f['turn'] = (tonumber(a) + 1) % 4
-      elseif t == 8 then -- TrickWon: a winner seat, b trick_no, c/d tricks per team
-        trick = ''
-        trick_changed = true
+      if t == 7 then -- CardPlayed: seat, card
+        f['t' .. a] = b
+        f['turn'] = NEXT[a]
+      elseif t == 8 then -- TrickWon: winner seat, trick_no, tricks per team
+        clear_table(f)
         f['turn'] = a
+        f['leader'] = a
         f['trick_no'] = b
         f['tricks_a'] = c
         f['tricks_b'] = d
       elseif t == 6 then -- CardsDealt: stream and event only (hands stay private)
-      elseif t == 1 then -- GameCreated: a room, b target points
+      elseif t == 1 then -- GameCreated: room, target points
         f['phase'] = 'waiting'
         f['room'] = a
         f['target'] = b
-        f['hand'] = 0
-        f['points_a'] = 0
-        f['points_b'] = 0
-        f['tricks_a'] = 0
-        f['tricks_b'] = 0
-        f['trick_no'] = 0
+        f['hand'] = '0'
+        f['points_a'] = '0'
+        f['points_b'] = '0'
+        f['tricks_a'] = '0'
+        f['tricks_b'] = '0'
+        f['trick_no'] = '0'
         f['hakem'] = ''
         f['trump'] = ''
         f['turn'] = ''
+        f['leader'] = ''
         f['winner'] = ''
-        for s = 0, 3 do f['s' .. s] = 0 end
-        trick = ''
-        trick_changed = true
-      elseif t == 2 then -- PlayerJoined: a seat, b player
+        f['s0'] = '0'
+        f['s1'] = '0'
+        f['s2'] = '0'
+        f['s3'] = '0'
+        clear_table(f)
+      elseif t == 2 then -- PlayerJoined: seat, player
         f['s' .. a] = b
         local pk = player_key(b)
-        redis.call('HSET', pk, 'game', gid, 'seat', a, 'connected', 1, 'last_seen', ts)
+        redis.call('HSET', pk, 'game', gid, 'seat', a, 'connected', '1', 'last_seen', ts)
         redis.call('PEXPIRE', pk, ttl_player)
-      elseif t == 3 then -- PlayerLeft: a seat, b player
-        f['s' .. a] = 0
+      elseif t == 3 then -- PlayerLeft: seat, player
+        f['s' .. a] = '0'
         local pk = player_key(b)
         if redis.call('HGET', pk, 'game') == gid then
-          redis.call('HSET', pk, 'game', 0, 'seat', '', 'connected', 0, 'last_seen', ts)
+          redis.call('HSET', pk, 'game', '0', 'seat', '', 'connected', '0', 'last_seen', ts)
           redis.call('PEXPIRE', pk, ttl_player)
         end
-      elseif t == 4 then -- HakemChosen: a seat, b hand_no
+      elseif t == 4 then -- HakemChosen: seat, hand_no
         f['phase'] = 'choosing_trump'
         f['hakem'] = a
         f['hand'] = b
         f['turn'] = a
+        f['leader'] = a
         f['trump'] = ''
-        f['tricks_a'] = 0
-        f['tricks_b'] = 0
-        f['trick_no'] = 0
-        trick = ''
-        trick_changed = true
-      elseif t == 5 then -- TrumpChosen: a seat, b suit
+        f['tricks_a'] = '0'
+        f['tricks_b'] = '0'
+        f['trick_no'] = '0'
+        clear_table(f)
+      elseif t == 5 then -- TrumpChosen: seat, suit
         f['phase'] = 'playing'
         f['trump'] = b
         f['turn'] = a
-      elseif t == 9 then -- HandScored: a hand_no, b/c points, d winner team
-        f['points_a'] = b
-        f['points_b'] = c
-      elseif t == 10 then -- GameFinished: a winner team, b/c points
+      elseif t == 9 then -- HandScored: points per team
+        f['points_a'] = a
+        f['points_b'] = b
+      elseif t == 10 then -- GameFinished: winner team, points per team
         f['phase'] = 'finished'
         f['winner'] = a
         f['points_a'] = b
         f['points_b'] = c
         f['turn'] = ''
+        ended = true
         winner = tonumber(a)
-      elseif t == 11 then -- GameAbandoned: a hand_no, b/c points
+      elseif t == 11 then -- GameAbandoned: points per team
         f['phase'] = 'abandoned'
-        f['points_a'] = b
-        f['points_b'] = c
+        f['points_a'] = a
+        f['points_b'] = b
         f['turn'] = ''
-      elseif t == 12 then -- PlayerConnection: a seat, b player, c connected
+        ended = true
+      elseif t == 12 then -- PlayerConnection: seat, player, connected
         local pk = player_key(b)
         redis.call('HSET', pk, 'game', gid, 'seat', a, 'connected', c, 'last_seen', ts)
         redis.call('PEXPIRE', pk, ttl_player)
@@ -146,18 +164,20 @@ while i <= nargs do
     else
       skipped = skipped + 1
     end
-    i = i + 8
+    i = i + 4 + nf
   end
-  if last_ts then
-    f['seq'] = seq
+  if last_seq then
+    f['seq'] = last_seq
     f['updated_ms'] = last_ts
-    if trick_changed then f['trick'] = trick end
-    local phase = f['phase'] or cur[3]
-    local ended = phase == 'finished' or phase == 'abandoned'
-    local refresh = not ended and now - (tonumber(cur[4]) or 0) >= refresh_ms
-    local activate = not ended and tonumber(last_ts) - (tonumber(cur[5]) or 0) >= active_ms
-    if refresh then f['x_ttl_ms'] = now end
-    if activate then f['x_active_ms'] = last_ts end
+    local refresh = not ended and now - (tonumber(cur[2]) or 0) >= refresh_ms
+    local activate = not ended and tonumber(last_ts) - (tonumber(cur[3]) or 0) >= active_ms
+    if ended then
+      f['x_ttl_ms'] = NEVER
+      f['x_active_ms'] = NEVER
+    else
+      if refresh then f['x_ttl_ms'] = ARGV[1] end
+      if activate then f['x_active_ms'] = last_ts end
+    end
     local flat = {}
     for k, v in pairs(f) do
       flat[#flat + 1] = k
@@ -200,7 +220,6 @@ return {applied, skipped}
 )lua";
 
 constexpr int kSettingsArgs = 11;
-constexpr int kArgsPerRecord = 8;
 
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
@@ -265,94 +284,75 @@ class ArgvBuilder {
   std::size_t start_ = 0;
 };
 
-// Appends a record's seq, type, ts_ms, a, b, c, d, event (see kScript).
+// Appends a record's seq, type, ts_ms, event and its type's fields, as
+// many as the script's NF table says: the script reads them positionally.
 void PackRecord(const fb::ChangeRecord& r, ArgvBuilder& args) {
   args.AddUint(r.game_seq());
   args.AddUint(static_cast<std::uint64_t>(r.body_type()));
   args.AddUint(r.ts_ns() / 1'000'000);
-  std::uint64_t f[4] = {0, 0, 0, 0};
-  std::string_view room;
+  args.Begin();
+  AppendEventJson(r, args.arena());
+  args.End();
+  const auto score = [&](const fb::TeamScore* s) {
+    args.AddUint(s ? s->a() : 0);
+    args.AddUint(s ? s->b() : 0);
+  };
   switch (r.body_type()) {
-    case fb::Body::GameCreated: {
+    case fb::Body::GameCreated: {  // room, target points
       const auto* b = r.body_as_GameCreated();
-      if (b->room()) room = std::string_view(b->room()->c_str(), b->room()->size());
-      f[1] = b->target_points();
+      args.Add(b->room() ? std::string_view(b->room()->c_str(), b->room()->size()) : std::string_view());
+      args.AddUint(b->target_points());
       break;
     }
-    case fb::Body::PlayerJoined:
-      f[0] = r.body_as_PlayerJoined()->seat();
-      f[1] = r.body_as_PlayerJoined()->player_id();
+    case fb::Body::PlayerJoined:  // seat, player
+      args.AddUint(r.body_as_PlayerJoined()->seat());
+      args.AddUint(r.body_as_PlayerJoined()->player_id());
       break;
-    case fb::Body::PlayerLeft:
-      f[0] = r.body_as_PlayerLeft()->seat();
-      f[1] = r.body_as_PlayerLeft()->player_id();
+    case fb::Body::PlayerLeft:  // seat, player
+      args.AddUint(r.body_as_PlayerLeft()->seat());
+      args.AddUint(r.body_as_PlayerLeft()->player_id());
       break;
-    case fb::Body::HakemChosen:
-      f[0] = r.body_as_HakemChosen()->seat();
-      f[1] = r.body_as_HakemChosen()->hand_no();
+    case fb::Body::HakemChosen:  // seat, hand_no
+      args.AddUint(r.body_as_HakemChosen()->seat());
+      args.AddUint(r.body_as_HakemChosen()->hand_no());
       break;
-    case fb::Body::TrumpChosen:
-      f[0] = r.body_as_TrumpChosen()->seat();
-      f[1] = r.body_as_TrumpChosen()->suit();
+    case fb::Body::TrumpChosen:  // seat, suit
+      args.AddUint(r.body_as_TrumpChosen()->seat());
+      args.AddUint(r.body_as_TrumpChosen()->suit());
       break;
-    case fb::Body::CardsDealt:
-      f[0] = r.body_as_CardsDealt()->seat();
+    case fb::Body::CardsDealt:  // none
       break;
-    case fb::Body::CardPlayed:
-      f[0] = r.body_as_CardPlayed()->seat();
-      f[1] = r.body_as_CardPlayed()->card();
+    case fb::Body::CardPlayed:  // seat, card
+      args.AddUint(r.body_as_CardPlayed()->seat());
+      args.AddUint(r.body_as_CardPlayed()->card());
       break;
-    case fb::Body::TrickWon: {
+    case fb::Body::TrickWon: {  // winner seat, trick_no, tricks a, b
       const auto* b = r.body_as_TrickWon();
-      f[0] = b->seat();
-      f[1] = b->trick_no();
-      f[2] = b->tricks() ? b->tricks()->a() : 0;
-      f[3] = b->tricks() ? b->tricks()->b() : 0;
+      args.AddUint(b->seat());
+      args.AddUint(b->trick_no());
+      score(b->tricks());
       break;
     }
-    case fb::Body::HandScored: {
-      const auto* b = r.body_as_HandScored();
-      f[0] = b->hand_no();
-      f[1] = b->points() ? b->points()->a() : 0;
-      f[2] = b->points() ? b->points()->b() : 0;
-      f[3] = b->winner_team();
+    case fb::Body::HandScored:  // points a, b
+      score(r.body_as_HandScored()->points());
       break;
-    }
-    case fb::Body::GameFinished: {
-      const auto* b = r.body_as_GameFinished();
-      f[0] = b->winner_team();
-      f[1] = b->points() ? b->points()->a() : 0;
-      f[2] = b->points() ? b->points()->b() : 0;
+    case fb::Body::GameFinished:  // winner team, points a, b
+      args.AddUint(r.body_as_GameFinished()->winner_team());
+      score(r.body_as_GameFinished()->points());
       break;
-    }
-    case fb::Body::GameAbandoned: {
-      const auto* b = r.body_as_GameAbandoned();
-      f[0] = b->hand_no();
-      f[1] = b->points() ? b->points()->a() : 0;
-      f[2] = b->points() ? b->points()->b() : 0;
+    case fb::Body::GameAbandoned:  // points a, b
+      score(r.body_as_GameAbandoned()->points());
       break;
-    }
-    case fb::Body::PlayerConnection: {
+    case fb::Body::PlayerConnection: {  // seat, player, connected
       const auto* b = r.body_as_PlayerConnection();
-      f[0] = b->seat();
-      f[1] = b->player_id();
-      f[2] = b->connected() ? 1 : 0;
+      args.AddUint(b->seat());
+      args.AddUint(b->player_id());
+      args.AddUint(b->connected() ? 1 : 0);
       break;
     }
     case fb::Body::NONE:
       break;
   }
-  if (r.body_type() == fb::Body::GameCreated) {
-    args.Add(room);
-  } else {
-    args.AddUint(f[0]);
-  }
-  args.AddUint(f[1]);
-  args.AddUint(f[2]);
-  args.AddUint(f[3]);
-  args.Begin();
-  AppendEventJson(r, args.arena());
-  args.End();
 }
 
 bool IsError(const redisReply* r) { return r != nullptr && r->type == REDIS_REPLY_ERROR; }

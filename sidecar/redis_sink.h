@@ -4,9 +4,10 @@
 // Keys (the {ID} hash tag keeps one game's keys on one Cluster slot):
 //
 //   hokm:g:{ID}          hash    phase room target s0..s3 (player per seat, 0 = empty)
-//                                hakem trump turn trick trick_no tricks_a tricks_b
-//                                hand points_a points_b winner seq updated_ms
-//                                (+ x_ttl_ms, x_active_ms: the script's own throttles)
+//                                hakem trump turn leader t0..t3 (the card each seat
+//                                has on the table, '' = none) trick_no tricks_a
+//                                tricks_b hand points_a points_b winner seq updated_ms
+//                                (+ x_ttl_ms, x_active_ms: the script's throttles)
 //                                TTL 4 h, refreshed; 15 min once the game ended
 //   hokm:g:{ID}:moves    stream  one entry per record, field e = the event JSON,
 //                                XADD MAXLEN ~ stream_maxlen; same TTL as the hash
@@ -18,19 +19,20 @@
 //   hokm:lb:global       zset    player -> rating (sidecar/rating.h)
 //   hokm:events:{ID}     pub/sub the event JSON of each applied record
 //
-// phase: waiting, choosing_trump, playing, finished, abandoned. trick: the
-// cards on the table in play order, "seat:card,seat:card". Times are the
-// records' ts in ms.
+// phase: waiting, choosing_trump, playing, finished, abandoned. Times are
+// the records' ts in ms. Cards and suits are numbers as in schemas/hokm.fbs.
 //
 // One Lua script, loaded once (SCRIPT LOAD) and called with EVALSHA (reloaded
 // on NOSCRIPT), applies records. One call carries the records of one or
-// several games; per game it reads the hash once (HMGET), applies each
-// record whose game_seq is above the stored seq (XADD + PUBLISH each), and
-// writes the hash once (HSET). So a card play costs two Redis commands
-// (XADD, PUBLISH) plus its share of one HMGET + HSET per game per call. TTLs
-// are refreshed at most every ttl_refresh_interval and hokm:active at most
-// every active_refresh_interval per game (so its score may lag by that
-// much); both happen at once when a game ends.
+// several games; per game it reads three hash fields (HMGET seq and the two
+// throttles), applies each record whose game_seq is above the stored seq
+// (XADD + PUBLISH each), and writes the hash once (HSET). So a card play
+// costs two Redis commands (XADD, PUBLISH) plus its share of one HMGET +
+// HSET per game per call. The TTLs (game, stream, seated players) are
+// refreshed at most every ttl_refresh_interval per game, so a live game's
+// keys outlive its last record by at least game_ttl - ttl_refresh_interval;
+// hokm:active is updated at most every active_refresh_interval per game, so
+// its score may lag by that much. Both happen at once when a game ends.
 //
 // Thread safety: none; Write/Ping belong to one thread (the sidecar's
 // delivery thread). stats() may be called from any thread.
@@ -71,8 +73,8 @@ struct RedisSinkOptions {
   std::chrono::milliseconds finished_game_ttl = std::chrono::minutes(15);
   std::chrono::milliseconds player_ttl = std::chrono::minutes(30);
   std::chrono::milliseconds rated_marker_ttl = std::chrono::hours(24 * 7);
-  std::chrono::milliseconds ttl_refresh_interval = std::chrono::seconds(60);
-  std::chrono::milliseconds active_refresh_interval = std::chrono::seconds(1);
+  std::chrono::milliseconds ttl_refresh_interval = std::chrono::minutes(10);
+  std::chrono::milliseconds active_refresh_interval = std::chrono::seconds(10);
   bool publish_events = true;
   std::string client_name = "hokm-sidecar";
 };

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS players (
 CREATE INDEX IF NOT EXISTS players_rating ON players (rating DESC);
 
 CREATE TABLE IF NOT EXISTS game_sessions (
-  game_id     bigint PRIMARY KEY,      -- (counter << 24) | slot
+  game_id     bigint PRIMARY KEY,      -- (creation number << 20) | slot
   room        text NOT NULL DEFAULT '',
   seed        numeric(20, 0),          -- the 64-bit shuffle seed, unsigned
   config      jsonb NOT NULL DEFAULT '{}',  -- the GameCreated rule variants
@@ -88,14 +88,14 @@ CREATE TABLE IF NOT EXISTS game_moves_default PARTITION OF game_moves DEFAULT;
 -- 2^span_bits game ids holding game_id has its own partition,
 -- game_moves_<span_bits>_<game_id >> span_bits>, moving any of its rows out
 -- of the default partition first; returns the partition's name. Idempotent
--- and safe to call concurrently. With ids (counter << 24) | slot, span_bits
--- 48 gives 2^24 counter values per partition. Use one span_bits for a
+-- and safe to call concurrently. With ids (creation number << 20) | slot and
+-- creation numbers in 100 us units, span_bits 52 gives ~5 days per partition. Use one span_bits for a
 -- database: ranges of different sizes overlap and ATTACH refuses them.
 --
 -- Archiving a range:
---   ALTER TABLE game_moves DETACH PARTITION game_moves_48_0;
---   pg_dump -t game_moves_48_0 ... ; DROP TABLE game_moves_48_0;
-CREATE OR REPLACE FUNCTION hokm_ensure_moves_partition(p_game_id bigint, p_span_bits integer DEFAULT 48)
+--   ALTER TABLE game_moves DETACH PARTITION game_moves_52_0;
+--   pg_dump -t game_moves_52_0 ... ; DROP TABLE game_moves_52_0;
+CREATE OR REPLACE FUNCTION hokm_ensure_moves_partition(p_game_id bigint, p_span_bits integer DEFAULT 52)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -104,8 +104,8 @@ DECLARE
   hi    bigint;  -- null: the range runs to the top of bigint
   part  text;
 BEGIN
-  IF p_span_bits < 24 OR p_span_bits > 62 THEN
-    RAISE EXCEPTION 'span_bits must be in 24..62, not %', p_span_bits;
+  IF p_span_bits < 20 OR p_span_bits > 62 THEN
+    RAISE EXCEPTION 'span_bits must be in 20..62, not %', p_span_bits;
   END IF;
   IF p_game_id < 0 THEN
     RAISE EXCEPTION 'game_id must not be negative';

@@ -4,6 +4,7 @@
 // transactions per batch. Not a ctest: run it by hand.
 //
 //   hokm-sink-throughput [records=100000] [batch=1000] [concurrent_games=2000]
+//                        [which=all|redis|packed|pg]
 //
 // Records come from concurrent_games games at a time, interleaved as they
 // would reach the change ring; each run uses fresh game ids and deletes
@@ -32,11 +33,11 @@ struct Workload {
 Workload MakeWorkload(std::uint64_t counter, std::size_t want, std::size_t concurrent) {
   Workload w;
   std::uint64_t game = 1;
-  while (w.records.size() < want && game < (1u << 24)) {
+  while (w.records.size() < want && game < (1u << 20)) {
     const std::size_t base = w.games.size();
-    for (std::size_t i = 0; i < concurrent && game < (1u << 24); ++i, ++game) {
+    for (std::size_t i = 0; i < concurrent && game < (1u << 20); ++i, ++game) {
       const std::uint64_t p = (counter << 16) | ((game * 4) & 0xFFFC);
-      w.games.push_back(PlayRealGame((counter << 24) | game, {p, p + 1, p + 2, p + 3}, game, 1'790'000'000'000'000'000ull));
+      w.games.push_back(PlayRealGame((counter << 20) | game, {p, p + 1, p + 2, p + 3}, game, 1'790'000'000'000'000'000ull));
     }
     std::vector<std::size_t> next(w.games.size() - base, 0);
     for (bool any = true; any && w.records.size() < want;) {
@@ -57,6 +58,7 @@ int Run(int argc, char** argv) {
   const std::size_t want = std::min<std::size_t>(argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000, 2'000'000);
   const std::size_t batch = std::max<std::size_t>(1, argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1000);
   const std::size_t concurrent = std::max<std::size_t>(1, argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 2000);
+  const std::string which = argc > 4 ? argv[4] : "all";
   auto redis_url = ParseRedisUrl(RedisUrlString());
   auto pg_url = ParsePgUrl(PgUrlString());
   if (!redis_url.ok() || !pg_url.ok()) {
@@ -100,10 +102,24 @@ int Run(int argc, char** argv) {
     }
   };
 
+  // Redis's own time per EVALSHA (INFO commandstats), to tell server from client.
+  const auto server_usec = [&]() -> double {
+    if (!probe.Connect(*redis_url)) return 0;
+    RedisProbe::Reply r = probe.Command({"INFO", "commandstats"});
+    if (!r || r->type != REDIS_REPLY_STRING) return 0;
+    const std::string text(r->str, r->len);
+    const std::size_t at = text.find("cmdstat_evalsha:");
+    if (at == std::string::npos) return 0;
+    const std::size_t u = text.find("usec=", at);
+    return u == std::string::npos ? 0 : std::strtod(text.c_str() + u + 5, nullptr);
+  };
+
   using G = RedisSinkOptions::Grouping;
   for (auto [grouping, label] : {std::pair{G::kPerRecord, "per record"}, std::pair{G::kPerGame, "per game"},
                                  std::pair{G::kPacked, "packed"}}) {
+    if (which == "pg" || (which == "packed" && grouping != G::kPacked)) continue;
     clean_redis();
+    const double usec0 = server_usec();
     RedisSinkOptions options;
     options.grouping = grouping;
     auto sink = RedisSink::Connect(*redis_url, options);
@@ -113,11 +129,14 @@ int Run(int argc, char** argv) {
     }
     const double rate = run("redis", [&](std::span<const RecordRef> b) { return sink->Write(b); });
     const RedisSinkStats s = sink->stats();
-    std::printf("redis %-10s %9.0f records/s  %6.1f EVALSHA/batch  %5.1f round trips/batch  max batch %.1f ms\n",
+    const double server_us_per_record = (server_usec() - usec0) / double(refs.size());
+    std::printf("redis %-10s %9.0f records/s  %6.1f EVALSHA/batch  %5.1f round trips/batch  max batch %.1f ms  "
+                "redis-server %.2f us/record\n",
                 label, rate, double(s.evalsha_calls) / double(s.batches), double(s.round_trips) / double(s.batches),
-                s.max_batch_us / 1000.0);
+                s.max_batch_us / 1000.0, server_us_per_record);
   }
   clean_redis();
+  if (which != "all" && which != "pg") return 0;
 
   auto pg = PgSink::Connect(*pg_url);
   if (!pg.ok()) {
@@ -143,7 +162,7 @@ int Run(int argc, char** argv) {
 
   pqxx::connection c(pg_url->ConnInfo());
   pqxx::work tx(c);
-  const std::string range = " BETWEEN " + std::to_string(counter << 24) + " AND " + std::to_string((counter << 24) | 0xFFFFFF);
+  const std::string range = " BETWEEN " + std::to_string(counter << 20) + " AND " + std::to_string((counter << 20) | 0xFFFFF);
   const std::string players = " BETWEEN " + std::to_string(counter << 16) + " AND " + std::to_string((counter << 16) | 0xFFFF);
   tx.exec("DELETE FROM game_moves WHERE game_id" + range + "; DELETE FROM game_sessions WHERE game_id" + range +
           "; DELETE FROM game_participants WHERE game_id" + range + "; DELETE FROM hands WHERE game_id" + range +

@@ -325,7 +325,8 @@ TEST_F(SinksTest, PoisonRecordsAreDeadLetteredAndEverythingElseDelivered) {
   Clean();
 
   const std::string partition =
-      Query("SELECT hokm_ensure_moves_partition(" + std::to_string(ids_.FirstGame()) + ", 48)")[0][0].as<std::string>();
+      Query("SELECT hokm_ensure_moves_partition(" + std::to_string(ids_.FirstGame()) + ", " +
+            std::to_string(PgSinkOptions{}.partition_span_bits) + ")")[0][0].as<std::string>();
   Exec("ALTER TABLE " + partition + " DROP CONSTRAINT IF EXISTS hokm_test_poison");
   Exec("ALTER TABLE " + partition + " ADD CONSTRAINT hokm_test_poison CHECK (body->>'room' IS DISTINCT FROM 'POISON!')");
 
@@ -435,8 +436,12 @@ TEST_F(SinksTest, HashFollowsTheGameMidTrick) {
   EXPECT_EQ(h["hakem"], std::to_string(hakem));
   EXPECT_EQ(h["hand"], "1");
   EXPECT_EQ(h["turn"], std::to_string((hakem + 2) % 4));
-  EXPECT_EQ(h["trick"], std::to_string(c1->seat()) + ":" + std::to_string(c1->card()) + "," +
-                            std::to_string(c2->seat()) + ":" + std::to_string(c2->card()));
+  EXPECT_EQ(h["leader"], std::to_string(hakem));
+  EXPECT_EQ(c1->seat(), hakem);
+  EXPECT_EQ(h["t" + std::to_string(c1->seat())], std::to_string(c1->card()));
+  EXPECT_EQ(h["t" + std::to_string(c2->seat())], std::to_string(c2->card()));
+  EXPECT_EQ(h["t" + std::to_string((hakem + 2) % 4)], "");
+  EXPECT_EQ(h["t" + std::to_string((hakem + 3) % 4)], "");
   EXPECT_EQ(h["s2"], std::to_string(ids_.Player(3)));
   EXPECT_EQ(h["room"], "R" + std::to_string(g.game_id % 100000));
   EXPECT_EQ(h["updated_ms"], std::to_string(refs.back().record->ts_ns() / 1'000'000));

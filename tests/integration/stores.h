@@ -156,10 +156,11 @@ class RedisProbe {
 inline std::string GameKey(std::uint64_t g) { return "hokm:g:{" + std::to_string(g) + "}"; }
 inline std::string PlayerKey(std::uint64_t p) { return "hokm:p:{" + std::to_string(p) + "}"; }
 
-// The game and player ids one test owns: games (counter << 24) | 1.., the
-// engine's id shape; players (counter << 16) | 1... counter comes from the
-// clock and the test's name, so runs against a long-lived server do not
-// meet; each test also clears its range before (and after) it runs.
+// The game and player ids one test owns: games (counter << 20) | 1.., the
+// engine's id shape (shm/game_table.h); players (counter << 16) | 1...
+// counter comes from the clock and the test's name, so runs against a
+// long-lived server do not meet; each test also clears its range before
+// (and after) it runs.
 struct IdRange {
   std::uint64_t counter = 0;
 
@@ -170,9 +171,9 @@ struct IdRange {
     // (28 bits of seconds << 10 | 10 bits of name) < 2^38: ids fit bigint.
     return IdRange{((now & ((1ull << 28) - 1)) << 10) | (name_hash & 0x3FF)};
   }
-  std::uint64_t Game(std::uint64_t i) const { return (counter << 24) | i; }
-  std::uint64_t FirstGame() const { return counter << 24; }
-  std::uint64_t LastGame() const { return (counter << 24) | 0xFFFFFF; }
+  std::uint64_t Game(std::uint64_t i) const { return (counter << 20) | i; }
+  std::uint64_t FirstGame() const { return counter << 20; }
+  std::uint64_t LastGame() const { return (counter << 20) | 0xFFFFF; }
   std::uint64_t Player(std::uint64_t i) const { return (counter << 16) | i; }
   std::uint64_t FirstPlayer() const { return counter << 16; }
   std::uint64_t LastPlayer() const { return (counter << 16) | 0xFFFF; }
