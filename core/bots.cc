@@ -23,18 +23,17 @@ void StartCommand(const GameState& s, int seat, CommandType type, Command& cmd) 
 }
 
 // The n-th lowest card of m. REQUIRES: n < CountCards(m).
+// Branch-free binary search by popcounts over halves of 32, 16, ... 1 bits:
+// a random index makes any loop or branch here mispredict.
 Card NthCard(CardMask m, int n) {
-  // Find the 16-bit lane holding it by popcounts, then clear the lower bits
-  // of that lane one by one (at most 15).
-  int base = 0;
-  for (; base < 48; base += 16) {
-    const int in_lane = std::popcount((m >> base) & 0xFFFF);
-    if (n < in_lane) break;
-    n -= in_lane;
+  int pos = 0;
+  for (int width = 32; width > 0; width >>= 1) {
+    const int below = std::popcount((m >> pos) & ((CardMask{1} << width) - 1));
+    const int up = n >= below;  // 0 or 1
+    pos += up * width;
+    n -= up * below;
   }
-  CardMask lane = m >> base;
-  for (; n > 0; --n) lane &= lane - 1;
-  return static_cast<Card>(base + std::countr_zero(lane));
+  return static_cast<Card>(pos);
 }
 
 // The lowest-ranked card of m, ties broken by suit order (clubs first).
