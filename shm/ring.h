@@ -52,7 +52,9 @@
 // once. RingReader is for exactly one consumer thread per ring at a time
 // (across all processes); Lag() and friends may be called from anywhere.
 // A reader and producers in different processes see the same memory; the
-// orderings below are the same for threads and processes.
+// orderings below are the same for threads and processes. Liveness is judged
+// by kill(pid, 0), so producers and consumer must share a pid namespace, and a
+// dead producer not yet reaped by its parent (a zombie) still counts as alive.
 #pragma once
 
 #include <sys/types.h>

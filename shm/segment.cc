@@ -283,7 +283,23 @@ Result<Segment> Segment::AttachExisting(const std::string& name) {
     return Status::Corruption("shared-memory segment '" + name +
                               "' has an inconsistent layout; remove it and " + HowToCreate(name));
   }
-  return Segment(name, std::move(mapping));
+  Segment segment(name, std::move(mapping));
+  // Every ring must carry the capacity the header gives it.
+  bool rings_ok = true;
+  for (std::uint32_t i = 0; i < segment.shards(); ++i) {
+    rings_ok = rings_ok && segment.command_ring(i).trailer()->capacity == header->command_ring_bytes &&
+               segment.change_ring(i).trailer()->capacity == header->change_ring_bytes;
+  }
+  for (std::uint32_t i = 0; i < segment.client_slots(); ++i) {
+    rings_ok = rings_ok && segment.response_ring(i).trailer()->capacity == header->response_ring_bytes;
+  }
+  if (!rings_ok || segment.table().capacity() != header->table_capacity ||
+      segment.table().shards() != header->shard_count) {
+    return Status::Corruption("shared-memory segment '" + name +
+                              "' has a ring or table that does not match its header; remove it and " +
+                              HowToCreate(name));
+  }
+  return segment;
 }
 
 Result<Segment> Segment::Create(const SegmentOptions& options) {

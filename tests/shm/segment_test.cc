@@ -144,6 +144,12 @@ TEST(SegmentTest, AttachRefusesForeignBytes) {
   reinterpret_cast<SegmentHeader*>(created->base())->change_rings.offset += 4096;
   r = Segment::Attach(name.name());
   EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
+  reinterpret_cast<SegmentHeader*>(created->base())->change_rings.offset -= 4096;
+  ASSERT_TRUE(Segment::Attach(name.name()).ok());
+  created->response_ring(2).trailer()->capacity = 7;  // a scribbled trailer
+  r = Segment::Attach(name.name());
+  EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(r.status().message().find("does not match its header"), std::string::npos);
 }
 
 TEST(SegmentTest, BadOptionsAreNamed) {
