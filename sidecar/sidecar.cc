@@ -73,6 +73,7 @@ class Window {
     std::lock_guard lock(mu_);
     if (from < base_) from = base_;
     const std::uint64_t end = base_ + entries_.size();
+    if (from >= end) return 0;
     std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(end - from, max));
     auto first = entries_.begin() + static_cast<std::ptrdiff_t>(from - base_);
     while (n > 0 && !first[static_cast<std::ptrdiff_t>(n) - 1].last_in_message) --n;
