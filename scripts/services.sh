@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# services.sh start|stop|status|env: the project-local redis-server and
+# services.sh start|stop|status|env (and start-/stop-redis, start-/stop-postgres): the project-local redis-server and
 # PostgreSQL 15 the sidecar and the integration tests talk to.
 #
 # Both listen on 127.0.0.1 only and keep their data under .local/ in the repo
@@ -262,11 +262,15 @@ cmd_env() {
 
 case "${1:-}" in
   start) cmd_start ;;
+  start-redis) redis_start ;;
+  start-postgres) pg_start ;;
+  stop-redis) redis_stop ;;
+  stop-postgres) pg_stop ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
   *)
-    echo "usage: $0 start|stop|status|env" >&2
+    echo "usage: $0 start|stop|status|env|start-redis|stop-redis|start-postgres|stop-postgres" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,402 @@
+// pipeline_test.cc: engine -> change ring -> hokm-sidecar (the real binary)
+// -> the real Redis and PostgreSQL, including the sidecar killed mid-batch,
+// each store stopped under load and restarted, and a malformed record.
+//
+// Every test checks exactly-once in PostgreSQL (every (game, seq) the engine
+// published, once) and each game's final state in Redis.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/bots.h"
+#include "core/change_batch.h"
+#include "core/engine.h"
+#include "core/rules.h"
+#include "tests/integration/stores.h"
+
+namespace hokm::sidecar::integration {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Polls `done` until true or the budget ends: waiting on a condition, bounded.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds budget) {
+  const auto deadline = Clock::now() + budget;
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return done();
+}
+
+int WaitExit(pid_t pid, std::chrono::seconds budget) {
+  const auto deadline = Clock::now() + budget;
+  int status = 0;
+  while (Clock::now() < deadline) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1000;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    shm_name_ = "hokm-pipe-" + std::to_string(::getpid()) + "-" + test;
+    spill_dir_ = fs::temp_directory_path() / shm_name_;
+    fs::remove_all(spill_dir_);
+    (void)shm::Segment::Remove(shm_name_);
+    redis_url_ = RedisUrlString();
+    pg_url_ = PgUrlString();
+    RedisProbe probe;
+    ASSERT_TRUE(probe.Connect(RedisUrlOrDie()))
+        << NotAnswering("redis", RedisUrlOrDie().HostPort(), Status::Unavailable("connect failed"));
+    try {
+      pqxx::connection c(PgUrlOrDie().ConnInfo());
+    } catch (const std::exception& e) {
+      FAIL() << NotAnswering("postgres", PgUrlOrDie().HostPort(), Status::Unavailable(e.what()));
+    }
+    player_base_ = IdRange::ForThisTest().counter << 16;
+  }
+  void TearDown() override {
+    engine_.reset();
+    for (pid_t pid : children_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    (void)shm::Segment::Remove(shm_name_);
+    fs::remove_all(spill_dir_);
+  }
+
+  Engine& OpenEngine() {
+    EngineOptions o;
+    o.shm_name = shm_name_;
+    o.capacity = 4096;
+    o.ring_bytes = 64 << 20;
+    o.command_ring_bytes = 1 << 16;
+    o.client_slots = 4;
+    o.reuse_existing = false;
+    auto e = Engine::Open(o);
+    EXPECT_TRUE(e.ok()) << e.status().message();
+    engine_ = std::move(e).value();
+    return *engine_;
+  }
+
+  pid_t StartSidecar(const std::string& redis_url, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url,
+                                     "--pg-url", pg_url_, "--spill-dir", spill_dir_.string(),
+                                     "--metrics-port", "0", "--batch-max-ms", "10", "--drain-and-exit",
+                                     "--drain-timeout-s", "120"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    children_.push_back(pid);
+    return pid;
+  }
+  void Reap(pid_t pid) { std::erase(children_, pid); }
+
+  // Plays `total` complete games, 64 at a time, with the random bot; calls
+  // on_progress(moves) every 1,000 moves. Returns each game's last seq.
+  std::map<std::uint64_t, std::uint32_t> PlayGames(int total, const std::function<void(int)>& on_progress = {}) {
+    std::map<std::uint64_t, std::uint32_t> last_seq;
+    core::RandomBot bot(7);
+    std::vector<std::uint64_t> live;
+    int created = 0, moves = 0;
+    auto create = [&] {
+      core::Command c{};
+      c.type = core::CommandType::kCreateGame;
+      c.seed = 100 + static_cast<std::uint64_t>(created);
+      const ApplyOutcome o = engine_->Apply(0, c);
+      EXPECT_EQ(o.result, core::CommandResult::kOk);
+      for (int seat = 0; seat < 4; ++seat) {
+        core::Command j{};
+        j.type = core::CommandType::kJoin;
+        j.game_id = o.game_id;
+        j.seat = static_cast<std::uint8_t>(seat);
+        j.player_id = player_base_ + 1 + static_cast<std::uint64_t>((created * 4 + seat) % 4000);
+        EXPECT_EQ(engine_->Apply(0, j).result, core::CommandResult::kOk);
+      }
+      live.push_back(o.game_id);
+      ++created;
+    };
+    while (static_cast<int>(live.size()) < 64 && created < total) create();
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (!live.empty() && Clock::now() < deadline) {
+      for (std::size_t i = 0; i < live.size();) {
+        core::GameState s{};
+        EXPECT_TRUE(engine_->Snapshot(live[i], s));
+        const ApplyOutcome o = engine_->Apply(0, bot.NextCommand(s));
+        if (o.result == core::CommandResult::kBusy) continue;  // the sidecar drains the ring
+        EXPECT_EQ(o.result, core::CommandResult::kOk);
+        if (++moves % 1000 == 0 && on_progress) on_progress(moves);
+        if (o.phase == core::Phase::kFinished) {
+          last_seq[live[i]] = o.game_seq;
+          live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
+          if (created < total) create();
+        } else {
+          ++i;
+        }
+      }
+    }
+    EXPECT_TRUE(live.empty()) << "games still running at the deadline";
+    return last_seq;
+  }
+
+  static std::string IdList(const std::map<std::uint64_t, std::uint32_t>& games) {
+    std::string ids;
+    for (const auto& [g, seq] : games) ids += (ids.empty() ? "" : ",") + std::to_string(g);
+    return ids;
+  }
+
+  long long PgMoveCount(const std::map<std::uint64_t, std::uint32_t>& games) {
+    pqxx::connection c(PgUrlOrDie().ConnInfo());
+    pqxx::nontransaction tx(c);
+    return tx.exec1("SELECT count(*) FROM game_moves WHERE game_id IN (" + IdList(games) + ")")[0].as<long long>();
+  }
+
+  // Every (game, seq) from 1 to the game's last, once; sessions, four
+  // participants, and the analytics views answer.
+  void ExpectExactlyOnceInPostgres(const std::map<std::uint64_t, std::uint32_t>& games) {
+    long long expected = 0;
+    for (const auto& [g, seq] : games) expected += seq;
+    pqxx::connection c(PgUrlOrDie().ConnInfo());
+    pqxx::nontransaction tx(c);
+    const std::string ids = IdList(games);
+    const auto moves = tx.exec1("SELECT count(*), count(DISTINCT (game_id, seq)) FROM game_moves WHERE game_id IN (" + ids + ")");
+    EXPECT_EQ(moves[0].as<long long>(), expected) << "game_moves rows";
+    EXPECT_EQ(moves[1].as<long long>(), expected) << "distinct (game_id, seq)";
+    const auto per_game = tx.exec("SELECT game_id, max(seq), count(*) FROM game_moves WHERE game_id IN (" + ids + ") GROUP BY game_id");
+    EXPECT_EQ(per_game.size(), games.size());
+    for (const auto& row : per_game) {
+      const auto it = games.find(row[0].as<std::uint64_t>());
+      ASSERT_NE(it, games.end());
+      EXPECT_EQ(row[1].as<std::uint32_t>(), it->second) << "game " << it->first;
+      EXPECT_EQ(row[2].as<std::uint32_t>(), it->second) << "game " << it->first;
+    }
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM game_sessions WHERE game_id IN (" + ids + ")")[0].as<std::size_t>(), games.size());
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM game_participants WHERE game_id IN (" + ids + ")")[0].as<std::size_t>(), 4 * games.size());
+    for (const char* view : {"player_performance", "game_statistics_summary", "active_sessions", "leaderboard"}) {
+      EXPECT_NO_THROW(tx.exec(std::string("SELECT * FROM analytics.") + view + " LIMIT 5")) << view;
+    }
+  }
+
+  // Each game's hash holds its last seq and phase finished; its stream one
+  // entry per record.
+  void ExpectFinalStateInRedis(const std::map<std::uint64_t, std::uint32_t>& games, const std::string& url) {
+    RedisProbe probe;
+    auto parsed = ParseRedisUrl(url);
+    ASSERT_TRUE(parsed.ok());
+    ASSERT_TRUE(probe.Connect(*parsed));
+    int wrong = 0;
+    for (const auto& [g, seq] : games) {
+      auto h = probe.Hash(GameKey(g));
+      const bool ok = h["seq"] == std::to_string(seq) && h["phase"] == "finished" &&
+                      probe.Integer({"XLEN", GameKey(g) + ":moves"}) == seq;
+      if (!ok && ++wrong <= 3) {
+        ADD_FAILURE() << "game " << g << ": redis seq " << h["seq"] << " phase " << h["phase"] << ", engine seq " << seq;
+      }
+    }
+    EXPECT_EQ(wrong, 0);
+  }
+
+  std::string shm_name_;
+  fs::path spill_dir_;
+  std::string redis_url_, pg_url_;
+  std::uint64_t player_base_ = 0;
+  std::unique_ptr<Engine> engine_;
+  std::vector<pid_t> children_;
+};
+
+TEST_F(PipelineTest, ThousandGamesReachBothStoresExactlyOnce) {
+  OpenEngine();
+  const pid_t sidecar = StartSidecar(redis_url_);
+  const auto games = PlayGames(1000);
+  ASSERT_EQ(games.size(), 1000u);
+  engine_.reset();  // no engine attached: the sidecar drains and exits
+  EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(180)), 0);
+  Reap(sidecar);
+  ExpectExactlyOnceInPostgres(games);
+  ExpectFinalStateInRedis(games, redis_url_);
+}
+
+TEST_F(PipelineTest, SidecarKilledMidBatchRestartsWithoutLossOrDuplicates) {
+  OpenEngine();
+  pid_t sidecar = StartSidecar(redis_url_, {"--batch-max-records", "500"});
+  bool killed = false;
+  const auto games = PlayGames(300, [&](int moves) {
+    if (killed || moves < 20000) return;
+    ASSERT_EQ(::kill(sidecar, SIGKILL), 0);
+    EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(10)), -SIGKILL);
+    Reap(sidecar);
+    killed = true;
+    sidecar = StartSidecar(redis_url_, {"--batch-max-records", "500"});
+  });
+  ASSERT_TRUE(killed);
+  engine_.reset();
+  EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(180)), 0);
+  Reap(sidecar);
+  ExpectExactlyOnceInPostgres(games);
+  ExpectFinalStateInRedis(games, redis_url_);
+}
+
+TEST_F(PipelineTest, MalformedRecordIsDeadLetteredAndEverythingElseDelivered) {
+  Engine& e = OpenEngine();
+  // A change batch whose one frame is not a ChangeRecord.
+  const std::string poison = "this is not a flatbuffer " + shm_name_;
+  alignas(8) std::byte frame[256] = {};
+  const std::size_t size = core::AppendFrame(frame, 0, poison.data(), static_cast<std::uint32_t>(poison.size()));
+  const pid_t sidecar = StartSidecar(redis_url_);
+  auto first = PlayGames(20);
+  ASSERT_EQ(e.segment().change_ring(0).TryWrite(core::kChangeBatchType, frame, size), shm::WriteResult::kOk);
+  auto games = PlayGames(20);
+  games.insert(first.begin(), first.end());
+  engine_.reset();
+  EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(120)), 0);
+  Reap(sidecar);
+  ExpectExactlyOnceInPostgres(games);
+  ExpectFinalStateInRedis(games, redis_url_);
+  pqxx::connection c(PgUrlOrDie().ConnInfo());
+  pqxx::nontransaction tx(c);
+  const auto n = tx.exec_params1("SELECT count(*) FROM dead_letters WHERE position($1::bytea IN payload) > 0",
+                                 pqxx::binarystring(poison))[0].as<int>();
+  EXPECT_EQ(n, 1) << "the malformed record must be in dead_letters exactly once";
+}
+
+// A redis-server of this test's own (with an append-only file, so a restart
+// keeps what it had), stopped under load and restarted.
+class OwnRedis {
+ public:
+  explicit OwnRedis(fs::path dir) : dir_(std::move(dir)) {
+    fs::create_directories(dir_);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    ::close(fd);
+  }
+  ~OwnRedis() { Stop(); }
+  std::string Url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+  bool Start() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const std::string port = std::to_string(port_);
+      ::execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", port.c_str(), "--save", "",
+               "--appendonly", "yes", "--appendfsync", "always", "--dir", dir_.c_str(), "--logfile",
+               (dir_ / "redis.log").c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    RedisUrl url;
+    url.host = "127.0.0.1";
+    url.port = static_cast<std::uint16_t>(port_);
+    return WaitUntil([&] { RedisProbe p; return p.Connect(url) && p.Integer({"DBSIZE"}) >= 0; },
+                     std::chrono::seconds(20));
+  }
+  void Stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);  // redis-server flushes its append-only file and exits
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  fs::path dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+TEST_F(PipelineTest, RedisStoppedUnderLoadThenRestartedConverges) {
+  OwnRedis redis(spill_dir_.string() + "-redis");
+  ASSERT_TRUE(redis.Start()) << "redis-server did not start";
+  OpenEngine();
+  const pid_t sidecar = StartSidecar(redis.Url());
+  // PostgreSQL keeps committing while Redis is down: its checkpoint moves.
+  auto checkpoint = [&] {
+    pqxx::connection c(PgUrlOrDie().ConnInfo());
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params("SELECT position FROM sidecar_checkpoint WHERE name = $1", shm_name_ + ":shard-0");
+    return r.empty() ? -1LL : r[0][0].as<long long>();
+  };
+  long long at_stop = -1;
+  bool restarted = false, pg_moved = false;
+  const auto games = PlayGames(300, [&](int moves) {
+    if (moves == 15000) {
+      redis.Stop();
+      at_stop = checkpoint();
+    }
+    if (moves == 45000 && !restarted) {
+      pg_moved = WaitUntil([&] { return checkpoint() > at_stop; }, std::chrono::seconds(10));
+      restarted = true;
+      ASSERT_TRUE(redis.Start());
+    }
+  });
+  ASSERT_TRUE(restarted) << "the load ended before the outage was over";
+  engine_.reset();
+  EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(180)), 0);
+  Reap(sidecar);
+  ExpectExactlyOnceInPostgres(games);
+  ExpectFinalStateInRedis(games, redis.Url());
+  EXPECT_TRUE(pg_moved) << "PostgreSQL stopped committing while Redis was down";
+}
+
+TEST_F(PipelineTest, PostgresStoppedUnderLoadThenRestartedConverges) {
+  // Stops and restarts the project-local server (scripts/services.sh).
+  const std::string services = std::string(HOKM_SOURCE_DIR) + "/scripts/services.sh";
+  ASSERT_TRUE(fs::exists(std::string(HOKM_SOURCE_DIR) + "/.local/pg/data/PG_VERSION"))
+      << "this test stops and restarts the project-local PostgreSQL; start it with `make services`";
+  OpenEngine();
+  const pid_t sidecar = StartSidecar(redis_url_);
+  bool stopped = false, restarted = false, redis_moved = false;
+  RedisProbe probe;
+  ASSERT_TRUE(probe.Connect(RedisUrlOrDie()));
+  long long keys_at_stop = 0;
+  const auto games = PlayGames(300, [&](int moves) {
+    if (moves == 15000) {
+      ASSERT_EQ(std::system((services + " stop-postgres >/dev/null").c_str()), 0);
+      stopped = true;
+      keys_at_stop = probe.Integer({"DBSIZE"});
+    }
+    if (moves == 45000 && stopped && !restarted) {
+      // Redis keeps taking the games created meanwhile.
+      redis_moved = WaitUntil([&] { return probe.Integer({"DBSIZE"}) > keys_at_stop; }, std::chrono::seconds(10));
+      restarted = true;
+      ASSERT_EQ(std::system((services + " start-postgres >/dev/null").c_str()), 0);
+    }
+  });
+  ASSERT_TRUE(restarted);
+  EXPECT_TRUE(redis_moved) << "Redis stopped taking records while PostgreSQL was down";
+  engine_.reset();
+  EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(180)), 0);
+  Reap(sidecar);
+  ExpectExactlyOnceInPostgres(games);
+  ExpectFinalStateInRedis(games, redis_url_);
+}
+
+}  // namespace
+}  // namespace hokm::sidecar::integration
