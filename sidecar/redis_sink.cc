@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -20,31 +21,28 @@ namespace {
 namespace fb = hokm::fb;
 using Clock = std::chrono::steady_clock;
 
-// ARGV: 11 settings, then per game: game_id, n, and n records of
+// ARGV: 8 settings, then per game: game_id, n, flags, and n records of
 // seq, type, ts_ms, event, then the type's fields (NF[type] of them; see
-// PackRecord). Returns {applied, skipped}.
+// PackRecord). flags: 1 = refresh the TTLs, 2 = update hokm:active (the
+// client throttles both per game). Returns {applied, skipped}.
 //
-// Per game the hash is read once (3 fields) and written once; values are
-// passed on as the strings they arrived as (no number formatting in Lua).
-// A game that ended gets x_ttl_ms = x_active_ms = kNever, so later records
-// neither refresh its TTL nor put it back into hokm:active.
+// The move stream is the idempotency guard: entry ID <seq>-0, and XADD
+// refuses an ID at or below the stream's top, so one command both checks
+// and appends. Per game the hash is then written once (HSET) from the
+// records that went in; values are passed on as the strings they came in as.
 constexpr std::string_view kScript = R"lua(#!lua
-local now = tonumber(ARGV[1])
-local maxlen = ARGV[2]
-local ttl_live = ARGV[3]
-local ttl_done = ARGV[4]
-local ttl_player = ARGV[5]
-local ttl_rated = ARGV[6]
-local refresh_ms = tonumber(ARGV[7])
-local active_ms = tonumber(ARGV[8])
-local rating_base = tonumber(ARGV[9])
-local rating_step = tonumber(ARGV[10])
-local publish = ARGV[11] == '1'
-local NEVER = '9007199254740991'
+local maxlen = ARGV[1]
+local ttl_live = ARGV[2]
+local ttl_done = ARGV[3]
+local ttl_player = ARGV[4]
+local ttl_rated = ARGV[5]
+local rating_base = tonumber(ARGV[6])
+local rating_step = tonumber(ARGV[7])
+local publish = ARGV[8] == '1'
 local NF = {2, 2, 2, 2, 2, 0, 2, 4, 2, 3, 2, 3}
 local NEXT = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '0'}
 local applied, skipped = 0, 0
-local i = 12
+local i = 9
 local nargs = #ARGV
 
 local function player_key(pid) return 'hokm:p:{' .. pid .. '}' end
@@ -58,24 +56,24 @@ end
 while i <= nargs do
   local gid = ARGV[i]
   local n = tonumber(ARGV[i + 1])
-  i = i + 2
+  local flags = tonumber(ARGV[i + 2])
+  i = i + 3
   local g = 'hokm:g:{' .. gid .. '}'
   local moves = g .. ':moves'
   local channel = 'hokm:events:{' .. gid .. '}'
-  local cur = redis.call('HMGET', g, 'seq', 'x_ttl_ms', 'x_active_ms')
-  local seq = tonumber(cur[1]) or 0
   local f = {}
   local last_seq, last_ts = nil, nil
   local ended, winner = false, nil
   for _ = 1, n do
-    local rseq = tonumber(ARGV[i])
     local t = tonumber(ARGV[i + 1])
-    local nf = NF[t] or 0
-    if rseq > seq then
+    local ev = ARGV[i + 3]
+    local added = redis.pcall('XADD', moves, 'MAXLEN', '~', maxlen, ARGV[i] .. '-0', 'e', ev)
+    if type(added) == 'table' and added.err then
+      if not string.find(added.err, 'equal or smaller', 1, true) then return redis.error_reply(added.err) end
+      skipped = skipped + 1
+    else
       local ts = ARGV[i + 2]
-      local ev = ARGV[i + 3]
       local a, b, c, d = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-      seq = rseq
       last_seq = ARGV[i]
       last_ts = ts
       applied = applied + 1
@@ -159,25 +157,13 @@ while i <= nargs do
         redis.call('HSET', pk, 'game', gid, 'seat', a, 'connected', c, 'last_seen', ts)
         redis.call('PEXPIRE', pk, ttl_player)
       end
-      redis.call('XADD', moves, 'MAXLEN', '~', maxlen, '*', 'e', ev)
       if publish then redis.call('PUBLISH', channel, ev) end
-    else
-      skipped = skipped + 1
     end
-    i = i + 4 + nf
+    i = i + 4 + (NF[t] or 0)
   end
   if last_seq then
     f['seq'] = last_seq
     f['updated_ms'] = last_ts
-    local refresh = not ended and now - (tonumber(cur[2]) or 0) >= refresh_ms
-    local activate = not ended and tonumber(last_ts) - (tonumber(cur[3]) or 0) >= active_ms
-    if ended then
-      f['x_ttl_ms'] = NEVER
-      f['x_active_ms'] = NEVER
-    else
-      if refresh then f['x_ttl_ms'] = ARGV[1] end
-      if activate then f['x_active_ms'] = last_ts end
-    end
     local flat = {}
     for k, v in pairs(f) do
       flat[#flat + 1] = k
@@ -188,16 +174,19 @@ while i <= nargs do
       redis.call('PEXPIRE', g, ttl_done)
       redis.call('PEXPIRE', moves, ttl_done)
       redis.call('ZREM', 'hokm:active', gid)
-    else
-      if refresh then
-        redis.call('PEXPIRE', g, ttl_live)
-        redis.call('PEXPIRE', moves, ttl_live)
-        local seats = redis.call('HMGET', g, 's0', 's1', 's2', 's3')
-        for s = 1, 4 do
-          if seats[s] and seats[s] ~= '0' then redis.call('PEXPIRE', player_key(seats[s]), ttl_player) end
+    elseif flags > 0 then
+      -- A game that ended before this call (a late record) stays as it is.
+      local cur = redis.call('HMGET', g, 'phase', 's0', 's1', 's2', 's3')
+      if cur[1] ~= 'finished' and cur[1] ~= 'abandoned' then
+        if flags % 2 == 1 then
+          redis.call('PEXPIRE', g, ttl_live)
+          redis.call('PEXPIRE', moves, ttl_live)
+          for s = 2, 5 do
+            if cur[s] and cur[s] ~= '0' then redis.call('PEXPIRE', player_key(cur[s]), ttl_player) end
+          end
         end
+        if flags >= 2 then redis.call('ZADD', 'hokm:active', last_ts, gid) end
       end
-      if activate then redis.call('ZADD', 'hokm:active', last_ts, gid) end
     end
     if winner and redis.call('SET', g .. ':rated', '1', 'NX', 'PX', ttl_rated) then
       local seats = redis.call('HMGET', g, 's0', 's1', 's2', 's3')
@@ -219,7 +208,7 @@ end
 return {applied, skipped}
 )lua";
 
-constexpr int kSettingsArgs = 11;
+constexpr int kSettingsArgs = 8;
 
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
@@ -369,6 +358,16 @@ struct RedisSink::Impl {
   ContextPtr ctx;
   std::string sha;
 
+  // Per live game: when this sink last had the script refresh its TTLs
+  // (wall ms) and its hokm:active score (record ms). Cleared on any failed
+  // Write, so a refresh that may not have happened is redone.
+  struct Touch {
+    std::uint64_t ttl_ms = 0;
+    std::uint64_t active_ms = 0;
+  };
+  static constexpr std::size_t kMaxTrackedGames = 4'000'000;
+  std::unordered_map<std::uint64_t, Touch> touched;
+
   // Scratch reused by every Write.
   std::vector<std::uint32_t> order;  // indices of the records to send, sorted by game
   std::vector<std::pair<std::uint32_t, std::uint32_t>> calls;  // [begin, end) into order
@@ -485,31 +484,59 @@ struct RedisSink::Impl {
     }
   }
 
+  // The script's flags for one game's run of records: refresh its TTLs
+  // (at most every ttl_refresh_interval) and/or its hokm:active score (at
+  // most every active_refresh_interval of record time).
+  int Throttle(std::uint64_t game_id, const fb::ChangeRecord& last, bool ends, std::uint64_t now_ms) {
+    if (ends) {
+      touched.erase(game_id);
+      return 0;
+    }
+    if (touched.size() >= kMaxTrackedGames) touched.clear();  // forgetting costs one refresh per game
+    Touch& t = touched[game_id];
+    int flags = 0;
+    const auto refresh_ms = static_cast<std::uint64_t>(options.ttl_refresh_interval.count());
+    const auto active_ms = static_cast<std::uint64_t>(options.active_refresh_interval.count());
+    const std::uint64_t ts_ms = last.ts_ns() / 1'000'000;
+    if (t.ttl_ms == 0 || now_ms >= t.ttl_ms + refresh_ms) {
+      flags |= 1;
+      t.ttl_ms = now_ms;
+    }
+    if (t.active_ms == 0 || ts_ms >= t.active_ms + active_ms) {
+      flags |= 2;
+      t.active_ms = std::max<std::uint64_t>(ts_ms, 1);
+    }
+    return flags;
+  }
+
   // Appends EVALSHA for calls[c] to the pipeline.
   bool AppendCall(std::span<const RecordRef> records, std::size_t c, std::uint64_t now_ms) {
     args.Clear();
     args.Add("EVALSHA");
     args.Add(sha);
     args.Add("0");
-    args.AddUint(now_ms);
     args.AddUint(options.stream_maxlen);
     args.AddUint(static_cast<std::uint64_t>(options.game_ttl.count()));
     args.AddUint(static_cast<std::uint64_t>(options.finished_game_ttl.count()));
     args.AddUint(static_cast<std::uint64_t>(options.player_ttl.count()));
     args.AddUint(static_cast<std::uint64_t>(options.rated_marker_ttl.count()));
-    args.AddUint(static_cast<std::uint64_t>(options.ttl_refresh_interval.count()));
-    args.AddUint(static_cast<std::uint64_t>(options.active_refresh_interval.count()));
-    args.AddUint(kRatingBase);
-    args.AddUint(kRatingStep);
+    args.AddUint(static_cast<std::uint64_t>(kRatingBase));
+    args.AddUint(static_cast<std::uint64_t>(kRatingStep));
     args.Add(options.publish_events ? "1" : "0");
-    static_assert(kSettingsArgs == 11);
+    static_assert(kSettingsArgs == 8);
     const auto [begin, end] = calls[c];
     for (std::uint32_t k = begin; k < end;) {
       const std::uint64_t game_id = records[order[k]].record->game_id();
       std::uint32_t run_end = k;
-      while (run_end < end && records[order[run_end]].record->game_id() == game_id) ++run_end;
+      bool ends = false;
+      while (run_end < end && records[order[run_end]].record->game_id() == game_id) {
+        const fb::Body type = records[order[run_end]].record->body_type();
+        ends |= type == fb::Body::GameFinished || type == fb::Body::GameAbandoned;
+        ++run_end;
+      }
       args.AddUint(game_id);
       args.AddUint(run_end - k);
+      args.AddUint(static_cast<std::uint64_t>(Throttle(game_id, *records[order[run_end - 1]].record, ends, now_ms)));
       for (; k < run_end; ++k) PackRecord(*records[order[k]].record, args);
     }
     args.Finish(argv, lens);
@@ -524,6 +551,7 @@ struct RedisSink::Impl {
     if (us > counters.max_us.load(std::memory_order_relaxed)) counters.max_us.store(us, std::memory_order_relaxed);
     Add(counters.total_us, us);
     Add(s.ok() ? counters.batches : counters.failed_batches, 1);
+    if (!s.ok()) touched.clear();
     return s;
   }
 
@@ -572,6 +600,7 @@ struct RedisSink::Impl {
         // are skipped by game_seq when resent.
         if (++reloads > 2) return Status::Internal("redis at " + url.HostPort() + ": NOSCRIPT persists after reloading the script");
         if (Status s = LoadScript(); !s.ok()) return s;
+        touched.clear();  // the refused calls' refreshes did not happen
         next = first_noscript;
         continue;
       }

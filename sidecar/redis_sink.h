@@ -7,10 +7,11 @@
 //                                hakem trump turn leader t0..t3 (the card each seat
 //                                has on the table, '' = none) trick_no tricks_a
 //                                tricks_b hand points_a points_b winner seq updated_ms
-//                                (+ x_ttl_ms, x_active_ms: the script's throttles)
 //                                TTL 4 h, refreshed; 15 min once the game ended
-//   hokm:g:{ID}:moves    stream  one entry per record, field e = the event JSON,
-//                                XADD MAXLEN ~ stream_maxlen; same TTL as the hash
+//   hokm:g:{ID}:moves    stream  one entry per record: ID <game_seq>-0 (a reconnecting
+//                                client reads on with XRANGE key (<seq> +), field e =
+//                                the event JSON; XADD MAXLEN ~ stream_maxlen; TTL as
+//                                the hash
 //   hokm:g:{ID}:rated    string  set once the game's result reached the leaderboard,
 //                                so a replay after the hash expired cannot count it
 //                                twice; TTL 7 days
@@ -24,15 +25,19 @@
 //
 // One Lua script, loaded once (SCRIPT LOAD) and called with EVALSHA (reloaded
 // on NOSCRIPT), applies records. One call carries the records of one or
-// several games; per game it reads three hash fields (HMGET seq and the two
-// throttles), applies each record whose game_seq is above the stored seq
-// (XADD + PUBLISH each), and writes the hash once (HSET). So a card play
-// costs two Redis commands (XADD, PUBLISH) plus its share of one HMGET +
-// HSET per game per call. The TTLs (game, stream, seated players) are
-// refreshed at most every ttl_refresh_interval per game, so a live game's
-// keys outlive its last record by at least game_ttl - ttl_refresh_interval;
-// hokm:active is updated at most every active_refresh_interval per game, so
-// its score may lag by that much. Both happen at once when a game ends.
+// several games. The move stream is the idempotency guard: XADD with ID
+// <game_seq>-0 fails for a game_seq at or below the stream's last one, so
+// one command both checks and appends; the record is then published
+// (PUBLISH), and each game's hash is written once per call (HSET) from the
+// records that went in. A card play therefore costs two Redis commands
+// (XADD, PUBLISH) plus its share of one HSET per game per call; nothing is
+// read back. The sink throttles the rest per game: TTLs (game, stream,
+// seated players) are refreshed at most every ttl_refresh_interval, so a
+// live game's keys outlive its last record by at least game_ttl -
+// ttl_refresh_interval; hokm:active is updated at most every
+// active_refresh_interval of record time, so its score may lag by that
+// much. Both happen at once when a game ends; a record arriving after the
+// end leaves both alone.
 //
 // Thread safety: none; Write/Ping belong to one thread (the sidecar's
 // delivery thread). stats() may be called from any thread.

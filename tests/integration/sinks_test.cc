@@ -446,6 +446,11 @@ TEST_F(SinksTest, HashFollowsTheGameMidTrick) {
   EXPECT_EQ(h["room"], "R" + std::to_string(g.game_id % 100000));
   EXPECT_EQ(h["updated_ms"], std::to_string(refs.back().record->ts_ns() / 1'000'000));
   EXPECT_TRUE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
+  // Stream entry ids are <seq>-0: a reconnecting client reads on after the seq it has.
+  const RedisProbe::Reply after3 = probe_.Command({"XRANGE", GameKey(g.game_id) + ":moves", "(3-0", "+", "COUNT", "1"});
+  ASSERT_TRUE(after3 && after3->type == REDIS_REPLY_ARRAY && after3->elements == 1);
+  EXPECT_EQ(std::string(after3->element[0]->element[0]->str), "4-0");
+  EXPECT_NE(std::string(after3->element[0]->element[1]->element[1]->str).find("\"seq\":4"), std::string::npos);
   const long long ttl = probe_.Integer({"PTTL", GameKey(g.game_id)});
   EXPECT_GT(ttl, 15 * 60 * 1000);
   EXPECT_LE(ttl, 4 * 3600 * 1000);
