@@ -219,7 +219,11 @@ TEST_F(GameTableTest, ReaderHammeringAChangingSlotNeverSeesATornState) {
       std::uint64_t n = 0;
       while (!done.load(std::memory_order_acquire) && !deadline.Expired()) {
         core::GameState s;
-        ASSERT_EQ(table_.ReadGame(a.game_id, s), ReadResult::kOk);
+        const ReadResult result = table_.ReadGame(a.game_id, s);
+        // kBusy: a writer writing back to back outran every attempt (it can
+        // under a sanitizer); that is a refusal, never a torn state.
+        if (result == ReadResult::kBusy) continue;
+        ASSERT_EQ(result, ReadResult::kOk);
         ++n;
         if (s.seed == 0 && s.rng == 0) continue;  // before the first write
         const core::GameState expected = StateFromCounter(s.seed, a.game_id);
@@ -240,6 +244,7 @@ TEST_F(GameTableTest, ReaderHammeringAChangingSlotNeverSeesATornState) {
   EXPECT_FALSE(deadline.Expired());
   EXPECT_EQ(torn.load(), 0u);
   EXPECT_GT(reads.load(), 0u);
+  EXPECT_GT(distinct.load(), 1u);
   EXPECT_EQ(table_.Sequence(a.slot) % 2, 0u);
   core::GameState last;
   ASSERT_TRUE(table_.Read(a.slot, last));
