@@ -32,19 +32,40 @@ CREATE TEMP TABLE IF NOT EXISTS hokm_staging (
   game_id bigint, seq bigint, type smallint, ts_us bigint, body jsonb) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS hokm_new_events (
   game_id bigint, seq bigint, type smallint, ts timestamptz, body jsonb) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS hokm_batch_count (n bigint, replay boolean) ON COMMIT DELETE ROWS;
 )sql";
 
-// Every staged record that was not in game_moves yet goes to
-// hokm_new_events too (bodies of card plays and deals left out: nothing is
-// derived from them); the derived statements read only those rows.
+// Inserts hokm_staging into game_moves. First the fast path, for a batch
+// none of whose records is stored yet (every batch but replays): a plain
+// INSERT, one index descent per row. A duplicate makes it raise
+// unique_violation, which rolls the block's work back (PL/pgSQL runs it as a
+// subtransaction) and takes the replay path: ON CONFLICT DO NOTHING
+// RETURNING, so that only rows really inserted go on. Either way
+// hokm_new_events gets the inserted records but card plays and deals
+// (nothing derives from those) and hokm_batch_count how many were inserted
+// and whether it was a replay. One round trip, no client-side error.
 constexpr const char* kInsertMoves = R"sql(
-WITH ins AS (
+DO $hokm$
+DECLARE
+  n bigint;
+BEGIN
   INSERT INTO game_moves (game_id, seq, type, ts, body)
+  SELECT game_id, seq, type, timestamptz 'epoch' + interval '1 microsecond' * ts_us, body FROM hokm_staging;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  INSERT INTO hokm_new_events
   SELECT game_id, seq, type, timestamptz 'epoch' + interval '1 microsecond' * ts_us, body
-    FROM hokm_staging
-  ON CONFLICT DO NOTHING
-  RETURNING game_id, seq, type, ts, CASE WHEN type IN (6, 7) THEN NULL ELSE body END AS body)
-INSERT INTO hokm_new_events SELECT * FROM ins;
+    FROM hokm_staging WHERE type NOT IN (6, 7);
+  INSERT INTO hokm_batch_count VALUES (n, false);
+EXCEPTION WHEN unique_violation THEN
+  WITH ins AS (
+    INSERT INTO game_moves (game_id, seq, type, ts, body)
+    SELECT game_id, seq, type, timestamptz 'epoch' + interval '1 microsecond' * ts_us, body FROM hokm_staging
+    ON CONFLICT DO NOTHING
+    RETURNING game_id, seq, type, ts, CASE WHEN type IN (6, 7) THEN NULL ELSE body END AS body),
+  counted AS (INSERT INTO hokm_batch_count SELECT count(*), true FROM ins)
+  INSERT INTO hokm_new_events SELECT * FROM ins WHERE type NOT IN (6, 7);
+END
+$hokm$;
 )sql";
 
 // Per record type, what it derives; run in this order (sessions before the
@@ -187,11 +208,13 @@ struct PgSink::Impl {
   // Scratch reused by every batch.
   std::string body;
   std::string sql;
+  std::string sql_dead;
+  std::vector<const char*> reasons;  // CheckRecord per record of the batch
 
   struct Counters {
     std::atomic<std::uint64_t> batches{0}, failed_batches{0}, inserted{0}, duplicate{0}, dead_lettered{0},
-        transactions{0}, rollbacks{0}, bisections{0}, round_trips{0}, reconnects{0}, partitions{0}, last_us{0},
-        max_us{0}, total_us{0};
+        transactions{0}, rollbacks{0}, bisections{0}, round_trips{0}, reconnects{0}, partitions{0}, replay_paths{0},
+        last_us{0}, max_us{0}, total_us{0};
   } counters;
 
   static void Add(std::atomic<std::uint64_t>& c, std::uint64_t v) {
@@ -345,6 +368,20 @@ struct PgSink::Impl {
     sql += ")";
   }
 
+  // The statements after the insert: derived rows for the record types in
+  // the batch (types: bit per Body), the dead letters already in sql_dead,
+  // the checkpoint.
+  void AppendDerived(pqxx::transaction_base& tx, std::uint32_t types, std::string_view name, std::uint64_t position) {
+    if (types & TypeBit(fb::Body::GameCreated)) sql += kDeriveGameCreated;
+    if (types & (TypeBit(fb::Body::PlayerJoined) | TypeBit(fb::Body::PlayerLeft))) sql += kDerivePlayers;
+    if (types & TypeBit(fb::Body::HakemChosen)) sql += kDeriveHakemChosen;
+    if (types & TypeBit(fb::Body::HandScored)) sql += kDeriveHandScored;
+    if (types & TypeBit(fb::Body::GameFinished)) sql += derive_finished;
+    if (types & TypeBit(fb::Body::GameAbandoned)) sql += kDeriveGameAbandoned;
+    sql += sql_dead;
+    AppendCheckpoint(tx, name, position);
+  }
+
   // One transaction for records: staged, inserted, derived, dead-lettered
   // (those failing CheckRecord), checkpointed, committed.
   Attempt TryTransaction(std::span<const RecordRef> records, std::string_view name, std::uint64_t position,
@@ -356,25 +393,28 @@ struct PgSink::Impl {
       pqxx::work tx(*conn);
       ++rt;
       sql.clear();
-      bool first_dead = true;
+      sql_dead.clear();
+      reasons.clear();
       for (const RecordRef& r : records) {
-        if (const char* why = CheckRecord(r)) {
-          AppendDeadLetter(tx, r, why, first_dead);
-          first_dead = false;
+        const char* why = CheckRecord(r);
+        reasons.push_back(why);
+        if (why != nullptr) {
+          std::swap(sql, sql_dead);
+          AppendDeadLetter(tx, r, why, sql.empty());
+          std::swap(sql, sql_dead);
+        } else {
+          ++good;
+          types |= TypeBit(r.record->body_type());
         }
       }
-      if (!first_dead) sql += "\nON CONFLICT (payload_md5) DO NOTHING;\n";
-      *rejected_out = 0;
-      for (const RecordRef& r : records) {
-        if (CheckRecord(r) != nullptr) ++*rejected_out;
-      }
-      good = records.size() - *rejected_out;
+      if (!sql_dead.empty()) sql_dead += "\nON CONFLICT (payload_md5) DO NOTHING;\n";
+      *rejected_out = records.size() - good;
+      *inserted_out = 0;
       if (good > 0) {
         pqxx::stream_to copy(tx, "hokm_staging", std::vector<std::string>{"game_id", "seq", "type", "ts_us", "body"});
-        for (const RecordRef& r : records) {
-          if (CheckRecord(r) != nullptr) continue;
-          const fb::ChangeRecord& rec = *r.record;
-          types |= TypeBit(rec.body_type());
+        for (std::size_t k = 0; k < records.size(); ++k) {
+          if (reasons[k] != nullptr) continue;
+          const fb::ChangeRecord& rec = *records[k].record;
           body.clear();
           AppendBodyJson(rec, body);
           copy << std::make_tuple(static_cast<long long>(rec.game_id()), static_cast<long long>(rec.game_seq()),
@@ -383,18 +423,21 @@ struct PgSink::Impl {
         copy.complete();
         rt += 2;
         sql += kInsertMoves;
-        if (types & TypeBit(fb::Body::GameCreated)) sql += kDeriveGameCreated;
-        if (types & (TypeBit(fb::Body::PlayerJoined) | TypeBit(fb::Body::PlayerLeft))) sql += kDerivePlayers;
-        if (types & TypeBit(fb::Body::HakemChosen)) sql += kDeriveHakemChosen;
-        if (types & TypeBit(fb::Body::HandScored)) sql += kDeriveHandScored;
-        if (types & TypeBit(fb::Body::GameFinished)) sql += derive_finished;
-        if (types & TypeBit(fb::Body::GameAbandoned)) sql += kDeriveGameAbandoned;
+        AppendDerived(tx, types, name, position);
+        sql += "SELECT n, replay FROM hokm_batch_count;";
+        const pqxx::result res = tx.exec(sql);
+        ++rt;
+        if (!res.empty()) {
+          *inserted_out = res[0][0].as<std::uint64_t>();
+          if (res[0][1].as<bool>()) Add(counters.replay_paths, 1);
+        }
+      } else {
+        AppendDerived(tx, 0, name, position);
+        if (!sql.empty()) {
+          tx.exec(sql);
+          ++rt;
+        }
       }
-      AppendCheckpoint(tx, name, position);
-      sql += good > 0 ? "SELECT count(*) FROM hokm_new_events;" : "SELECT 0;";
-      const pqxx::result res = tx.exec(sql);
-      ++rt;
-      *inserted_out = res.empty() ? 0 : res[0][0].as<std::uint64_t>();
       tx.commit();
       ++rt;
     } catch (const std::exception& e) {
@@ -598,6 +641,7 @@ PgSinkStats PgSink::stats() const {
   s.round_trips = get(c.round_trips);
   s.reconnects = get(c.reconnects);
   s.partitions_ensured = get(c.partitions);
+  s.replay_paths = get(c.replay_paths);
   s.last_batch_us = get(c.last_us);
   s.max_batch_us = get(c.max_us);
   s.total_batch_us = get(c.total_us);

@@ -4,21 +4,24 @@
 // One WriteBatch is one transaction (when no record is poison):
 //
 //   BEGIN
-//   COPY hokm_staging FROM STDIN          every record: game_id, seq, type, ts_us, body
-//   INSERT INTO game_moves SELECT ... FROM hokm_staging ON CONFLICT DO NOTHING
-//     RETURNING ...  -> hokm_new_events    the rows really inserted, card plays left out
-//   derived rows from hokm_new_events     game_sessions, game_participants, players,
-//                                         hands: only for record types in the batch
-//   upsert sidecar_checkpoint             same transaction, never moves backwards
+//   COPY hokm_staging FROM STDIN         every record: game_id, seq, type, ts_us, body
+//   INSERT INTO game_moves SELECT ... FROM hokm_staging      (in a DO block, see below)
+//   hokm_new_events <- the inserted records but card plays and deals
+//   derived rows from hokm_new_events    game_sessions, game_participants, players,
+//                                        hands: only for record types in the batch
+//   dead letters, upsert sidecar_checkpoint (never moves backwards)
 //   COMMIT
 //
-// hokm_staging and hokm_new_events are the connection's TEMP tables (ON
-// COMMIT DELETE ROWS). Derived rows come only from records inserted into
-// game_moves in this very transaction, so a record delivered twice changes
-// nothing the second time (no double-counted wins, no rating drift).
-// That takes 5 round trips per batch (BEGIN, COPY start, COPY end + the
-// insert, the derived statements + checkpoint, COMMIT) and one game_moves
-// row per card play.
+// hokm_staging, hokm_new_events and hokm_batch_count are the connection's
+// TEMP tables (ON COMMIT DELETE ROWS). The insert is a plain INSERT (one
+// index descent per row); when a record of the batch is in game_moves
+// already (a replay) it raises unique_violation, and the DO block's
+// handler inserts with ON CONFLICT DO NOTHING RETURNING instead, so that
+// hokm_new_events holds only the rows really inserted. Derived rows come
+// only from those, so a record delivered twice changes nothing the second
+// time (no double-counted wins, no rating drift). A batch costs 5 round
+// trips (BEGIN, COPY start, COPY end, the statements, COMMIT) and one
+// game_moves row per card play.
 //
 // Poison: records failing VerifyRecord/CheckRecord go straight to
 // dead_letters inside the batch's transaction. When PostgreSQL itself
@@ -75,6 +78,7 @@ struct PgSinkStats {
   std::uint64_t round_trips = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t partitions_ensured = 0;
+  std::uint64_t replay_paths = 0;        // batches that met rows already in game_moves
   std::uint64_t last_batch_us = 0;
   std::uint64_t max_batch_us = 0;
   std::uint64_t total_batch_us = 0;

@@ -303,6 +303,8 @@ TEST_F(SinksTest, DeliveringTheSameRecordsAgainChangesNothing) {
   EXPECT_EQ(redis_->stats().records_duplicate - r0.records_duplicate, replayed);
   EXPECT_EQ(pg_->stats().moves_inserted, p0.moves_inserted);
   EXPECT_EQ(pg_->stats().moves_duplicate - p0.moves_duplicate, replayed);
+  EXPECT_GT(pg_->stats().replay_paths, p0.replay_paths);
+  EXPECT_EQ(p0.replay_paths, 0u) << "first delivery took the replay path";
 }
 
 TEST_F(SinksTest, PoisonRecordsAreDeadLetteredAndEverythingElseDelivered) {
