@@ -426,7 +426,10 @@ struct RedisSink::Impl {
     ctx.reset(redisConnectWithTimeout(url.host.c_str(), url.port, connect_tv));
     if (!ctx) return Status::Unavailable("redis at " + url.HostPort() + ": out of memory allocating a context");
     if (ctx->err) {
-      return Lost(std::string("not answering (connect timeout ") + std::to_string(options.connect_timeout.count()) + " ms)");
+      std::string msg = "redis at " + url.HostPort() + " not answering: " + ctx->errstr + " (connect timeout " +
+                        std::to_string(options.connect_timeout.count()) + " ms)";
+      ctx.reset();
+      return Status::Unavailable(std::move(msg));
     }
     if (redisSetTimeout(ctx.get(), ToTimeval(options.io_timeout)) != REDIS_OK) return Lost("setting the I/O timeout failed");
     redisEnableKeepAlive(ctx.get());

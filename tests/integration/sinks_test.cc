@@ -541,7 +541,15 @@ TEST_P(RedisGroupingTest, LeavesTheSameFinalState) {
 INSTANTIATE_TEST_SUITE_P(Groupings, RedisGroupingTest,
                          ::testing::Values(RedisSinkOptions::Grouping::kPerRecord,
                                            RedisSinkOptions::Grouping::kPerGame,
-                                           RedisSinkOptions::Grouping::kPacked));
+                                           RedisSinkOptions::Grouping::kPacked),
+                         [](const ::testing::TestParamInfo<RedisSinkOptions::Grouping>& param) {
+                           switch (param.param) {
+                             case RedisSinkOptions::Grouping::kPerRecord: return std::string("PerRecord");
+                             case RedisSinkOptions::Grouping::kPerGame: return std::string("PerGame");
+                             case RedisSinkOptions::Grouping::kPacked: return std::string("Packed");
+                           }
+                           return std::string("Unknown");
+                         });
 
 }  // namespace
 }  // namespace hokm::sidecar::integration
