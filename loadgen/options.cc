@@ -1,16 +1,68 @@
-// options.cc: hokm-loadgen's flags (CLI11), with ranges checked at parse time.
+// options.cc: hokm-loadgen's flags (CLI11), with ranges checked at parse time
+// and combinations checked by FinalizeOptions.
 #include "loadgen/options.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <limits>
+
+#include "shm/segment.h"
 
 namespace hokm::loadgen {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+}  // namespace
+
+std::uint64_t LoadgenOptions::TotalGamesCap() const {
+  if (total_games != 0) return total_games;
+  if (duration_s > 0) return std::numeric_limits<std::uint64_t>::max();
+  return games;
+}
 
 void AddOptions(CLI::App& app, LoadgenOptions* o) {
-  app.add_option("--games", o->games, "Number of complete games to play (ids 1..N)")
-      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))
+  app.add_option_function<std::string>(
+         "--mode",
+         [o](const std::string& name) {
+           o->mode = name == "shm" ? Mode::kShm : name == "rules" ? Mode::kRules : Mode::kEmbedded;
+         },
+         "embedded: hokm::Engine in this process, one shard per thread (a sidecar can read its "
+         "change rings); shm: drive a running hokm-engine through the segment; rules: the pure "
+         "rules on in-process states (no engine, no ring)")
+      ->check(CLI::IsMember({"embedded", "shm", "rules"}))
+      ->default_str("embedded");
+  app.add_option_function<std::string>(
+         "--baseline", [o](const std::string&) { o->mode = Mode::kSeedBaseline; },
+         "seed: the Redis-centred design for comparison: each game's state as JSON in Redis, "
+         "every command GET + EVALSHA compare-and-set, moves INSERTed into PostgreSQL in batches "
+         "of 50 (seed_moves); no shared memory, no sidecar")
+      ->check(CLI::IsMember({"seed"}));
+  app.add_option("--games", o->games,
+                 "Concurrent games; a finished game is replaced by a new one until --duration "
+                 "or --total-games")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 24))
+      ->capture_default_str();
+  app.add_option("--duration", o->duration_s, "Seconds to play (0: until --total-games)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--total-games", o->total_games,
+                 "Games to start in all (0: no cap; with neither this nor --duration, --games)")
+      ->capture_default_str();
+  app.add_option("--rate", o->rate,
+                 "Card plays per second, open loop: latency counts from each play's intended "
+                 "send time (0 or absent: closed loop, as fast as answers come)")
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--threads", o->threads,
+                 "Threads (embedded: one engine shard each; shm and seed: one client each)")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--seed", o->seed,
-                 "Seed of the run; game i (0-based) is seeded with a mix of this and i")
+                 "Seed of the run; game k (0-based, in start order) is seeded with a mix of this "
+                 "and k")
       ->capture_default_str();
   app.add_option_function<std::string>(
          "--bots",
@@ -20,17 +72,100 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
          "Bot for all four seats: random (uniform legal moves) or greedy")
       ->check(CLI::IsMember({"random", "greedy"}))
       ->default_str("random");
-  app.add_option("--threads", o->threads, "Threads; each plays a contiguous range of games")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  app.add_option("--json", o->json_path,
-                 "Write a JSON summary {games, card_plays, card_plays_per_sec, wall_s, ...}");
+  app.add_option("--pipeline", o->pipeline,
+                 "Commands in flight per thread (shm: default the client's MaxInFlight; seed: "
+                 "default 1, plain request/response)")
+      ->check(CLI::Range(0u, 1u << 20));
+  app.add_flag("--quiet,-q", o->quiet, "No progress line (it is off anyway when stdout is not a terminal)");
+  app.add_option("--json", o->json_path, "Write the JSON report here");
   app.add_option("--dump", o->dump_path,
-                 "Write every change record as one JSON line, in game-id then seq order");
+                 "Write every change record as one JSON line (core/change_json.h), in game-id then "
+                 "seq order (keeps each running game's lines in memory: for small runs)");
+
+  app.add_option("--shm-name", o->shm_name,
+                 "Segment name (default: $HOKM_SHM_NAME, else hokm); embedded creates or "
+                 "re-attaches it, shm attaches to hokm-engine's");
+  app.add_option("--capacity", o->capacity,
+                 "embedded: game slots of a new segment (default max(100000, 2 x --games))")
+      ->check(CLI::Range(0u, shm::kMaxTableCapacity));
+  app.add_option("--ring-mb", o->ring_mb, "embedded: change ring per shard in MiB (power of two)")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
+  app.add_flag("--fresh", o->fresh, "embedded: remove an existing segment of that name first");
+  app.add_flag("--drain", o->drain,
+               "Consume and count the change records here (runs without a sidecar; never with "
+               "one: a ring has one consumer)");
+
+  app.add_option("--sidecar-metrics", o->sidecar_metrics,
+                 "hokm-sidecar's /metrics (sync lag); its /health (drain state) is beside it")
+      ->capture_default_str();
+  app.add_option("--wait-for-sidecar", o->wait_for_sidecar_s,
+                 "Before playing, wait up to this many seconds for the sidecar's /health to "
+                 "answer (embedded: start loadgen first, then hokm-sidecar on the segment)")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--redis-url", o->redis_url, "Redis for --verify and --baseline (default $HOKM_REDIS_URL)");
+  app.add_option("--pg-url", o->pg_url, "PostgreSQL for --verify and --baseline (default $HOKM_PG_URL)");
+  app.add_flag("--verify", o->verify,
+               "After the run, wait until the sidecar has drained, then check every game and move "
+               "against PostgreSQL (exactly once) and Redis; exit 1 when not ok");
+  app.add_option("--verify-timeout-s", o->verify_timeout_s, "Longest wait for the sidecar to drain")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--save-games", o->save_games_path,
+                 "Write every game played (id, last seq, final phase and points) for --verify-only");
+  app.add_option("--verify-only", o->verify_only_path,
+                 "Play nothing: verify the games of a --save-games file against the stores");
+}
+
+std::string FinalizeOptions(LoadgenOptions& o) {
+  if (o.redis_url.empty()) o.redis_url = Env("HOKM_REDIS_URL");
+  if (o.pg_url.empty()) o.pg_url = Env("HOKM_PG_URL");
+  o.shm_name = shm::SegmentNameFrom(o.shm_name);
+  if (o.capacity == 0) {
+    const std::uint64_t want = std::max<std::uint64_t>(100'000, 2 * o.games);
+    o.capacity = static_cast<std::uint32_t>(std::min<std::uint64_t>(want, shm::kMaxTableCapacity));
+  }
+  if ((o.ring_mb & (o.ring_mb - 1)) != 0) return "--ring-mb must be a power of two";
+  const bool seed = o.mode == Mode::kSeedBaseline;
+  const bool needs_stores = o.verify || seed || !o.verify_only_path.empty();
+  if (needs_stores && (o.redis_url.empty() || o.pg_url.empty())) {
+    return "give --redis-url and --pg-url (or HOKM_REDIS_URL and HOKM_PG_URL); "
+           "`eval \"$(scripts/services.sh env)\"` sets both for the local servers";
+  }
+  if (o.drain && (o.mode == Mode::kRules || seed)) {
+    return "--drain reads the engine's change rings: it needs --mode embedded or shm";
+  }
+  if (o.drain && o.verify) {
+    return "--drain consumes the change records itself, so no sidecar can deliver them: "
+           "--verify would find nothing";
+  }
+  if (o.verify && o.mode == Mode::kRules) {
+    return "--mode rules writes nowhere: --verify needs embedded or shm (with hokm-sidecar) "
+           "or --baseline seed";
+  }
+  if (o.games > o.capacity && o.mode == Mode::kEmbedded) {
+    return "--games " + std::to_string(o.games) + " exceeds --capacity " + std::to_string(o.capacity);
+  }
+  if (static_cast<std::uint64_t>(o.threads) > o.games) o.threads = static_cast<int>(o.games);
+  return "";
 }
 
 const char* BotKindName(core::BotKind kind) {
   return kind == core::BotKind::kGreedy ? "greedy" : "random";
+}
+
+const char* ModeName(Mode mode) {
+  switch (mode) {
+    case Mode::kEmbedded:
+      return "embedded";
+    case Mode::kShm:
+      return "shm";
+    case Mode::kRules:
+      return "rules";
+    case Mode::kSeedBaseline:
+      return "seed-baseline";
+  }
+  return "?";
 }
 
 }  // namespace hokm::loadgen

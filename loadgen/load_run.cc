@@ -1,0 +1,234 @@
+// load_run.cc: opening a mode's back end, running the threads with the
+// progress line, and summing their results (see load_run.h).
+#include "loadgen/load_run.h"
+
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "core/engine.h"
+#include "loadgen/dump_writer.h"
+#include "loadgen/ring_drainer.h"
+#include "loadgen/runners.h"
+#include "loadgen/seed_runner.h"
+#include "loadgen/sidecar_probe.h"
+#include "shm/segment.h"
+
+namespace hokm::loadgen {
+namespace {
+
+std::atomic<bool> g_stop_signal{false};
+
+void OnStopSignal(int) { g_stop_signal.store(true, std::memory_order_relaxed); }
+
+unsigned long long U(std::uint64_t v) { return static_cast<unsigned long long>(v); }
+
+}  // namespace
+
+void InstallStopSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  // A store that closes its socket must not kill us through a write.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+LoadRun::LoadRun(const LoadgenOptions& options) : options_(options) {}
+LoadRun::~LoadRun() = default;
+
+const shm::Segment* LoadRun::segment() const {
+  if (engine_) return &engine_->segment();
+  return segment_.get();
+}
+
+Status LoadRun::Open() {
+  const LoadgenOptions& o = options_;
+  if (o.mode == Mode::kEmbedded) {
+    if (o.fresh) (void)shm::Segment::Remove(o.shm_name);
+    EngineOptions eo;
+    eo.shm_name = o.shm_name;
+    eo.capacity = o.capacity;
+    eo.shards = static_cast<std::uint32_t>(o.threads);
+    eo.ring_bytes = std::uint64_t{o.ring_mb} << 20;
+    eo.reuse_existing = true;
+    auto engine = Engine::Open(eo);
+    if (!engine.ok()) return engine.status();
+    engine_ = std::move(engine).value();
+    if (engine_->shards() != static_cast<std::uint32_t>(o.threads)) {
+      return Status::InvalidArgument("segment '" + o.shm_name + "' has " + std::to_string(engine_->shards()) +
+                                     " shards, --threads is " + std::to_string(o.threads) + ": use --fresh");
+    }
+  } else if (o.mode == Mode::kShm) {
+    auto segment = shm::Segment::Attach(o.shm_name);
+    if (!segment.ok()) return segment.status();
+    segment_ = std::make_unique<shm::Segment>(std::move(segment).value());
+    if (!segment_->EngineAlive()) {
+      return Status::Unavailable("no hokm-engine is serving segment '" + o.shm_name +
+                                 "': start one (hokm-engine --shm-name " + o.shm_name + ")");
+    }
+  } else if (o.mode == Mode::kSeedBaseline) {
+    auto setup = PrepareSeedBaseline(o);
+    if (!setup.ok()) return setup.status();
+    seed_ = std::make_unique<SeedSetup>(std::move(setup).value());
+  }
+
+  if (o.wait_for_sidecar_s > 0) {
+    auto metrics = ParseHttpUrl(o.sidecar_metrics);
+    if (!metrics.ok()) return Status::InvalidArgument("--sidecar-metrics: " + metrics.status().message());
+    const HttpUrl health = HealthUrlOf(*metrics);
+    const std::uint64_t deadline = NowNs() + static_cast<std::uint64_t>(o.wait_for_sidecar_s * 1e9);
+    for (;;) {
+      auto body = HttpGet(health, std::chrono::milliseconds(500));
+      if (body.ok()) break;
+      if (NowNs() > deadline || g_stop_signal.load()) {
+        return Status::Unavailable("--wait-for-sidecar: no answer from the sidecar's /health: " +
+                                   body.status().message());
+      }
+      timespec ts{0, 50'000'000};
+      nanosleep(&ts, nullptr);
+    }
+  }
+  return Status::Ok();
+}
+
+void LoadRun::PrintProgress(const std::vector<std::unique_ptr<ThreadResult>>& results,
+                            std::uint64_t games_started, double elapsed_s) {
+  std::uint64_t plays = 0, done = 0, errors = 0, busy = 0;
+  for (const auto& r : results) {
+    plays += r->card_plays.Get();
+    done += r->games_completed.Get();
+    errors += r->errors.Get();
+    busy += r->busy.Get();
+  }
+  const std::uint64_t now = NowNs();
+  const double dt = static_cast<double>(now - last_progress_ns_) / 1e9;
+  const double rate = dt > 0 ? static_cast<double>(plays - last_progress_plays_) / dt : 0.0;
+  last_progress_plays_ = plays;
+  last_progress_ns_ = now;
+  std::string lag = "";
+  if (options_.mode == Mode::kEmbedded || options_.mode == Mode::kShm) {
+    if (!options_.drain) {
+      auto url = ParseHttpUrl(options_.sidecar_metrics);
+      Result<std::string> page = url.ok() ? HttpGet(*url, std::chrono::milliseconds(200))
+                                          : Result<std::string>(url.status());
+      Result<SyncLag> parsed = page.ok() ? ParseSyncLag(*page) : Result<SyncLag>(page.status());
+      if (parsed.ok()) {
+        char text[96];
+        std::snprintf(text, sizeof text, " | sync lag p99 redis %.1f ms, pg %.1f ms", parsed->redis.p99,
+                      parsed->postgres.p99);
+        lag = text;
+      } else {
+        lag = " | sync lag n/a";
+      }
+    }
+  }
+  std::printf("[%6.1f s] card plays/s %9.0f | games done %llu (started %llu)%s | errors %llu | busy %llu\n",
+              elapsed_s, rate, U(done), U(games_started), lag.c_str(), U(errors), U(busy));
+  std::fflush(stdout);
+}
+
+Result<std::unique_ptr<RunTotals>> LoadRun::Play() {
+  const LoadgenOptions& o = options_;
+  const int threads = o.threads;
+  std::unique_ptr<DumpWriter> dump;
+  if (!o.dump_path.empty()) {
+    auto opened = DumpWriter::Open(o.dump_path, threads);
+    if (!opened.ok()) return opened.status();
+    dump = std::move(opened.value());
+  }
+  std::vector<std::unique_ptr<ThreadResult>> results;
+  for (int t = 0; t < threads; ++t) results.push_back(std::make_unique<ThreadResult>());
+
+  RunControl control(o.TotalGamesCap(), o.duration_s);
+  std::unique_ptr<RingDrainer> drainer;
+  if (o.drain && segment() != nullptr) {
+    drainer = std::make_unique<RingDrainer>(*segment(), [&results] {
+      std::uint64_t n = 0;
+      for (const auto& r : results) n += r->records.Get();
+      return n;
+    });
+    drainer->Start();
+  }
+
+  std::vector<std::unique_ptr<ThreadContext>> contexts;
+  for (int t = 0; t < threads; ++t) {
+    const auto ut = static_cast<std::uint64_t>(t);
+    const std::uint64_t lanes = o.games / static_cast<std::uint64_t>(threads) +
+                                (ut < o.games % static_cast<std::uint64_t>(threads) ? 1 : 0);
+    contexts.push_back(std::make_unique<ThreadContext>(ThreadContext{
+        o, control, *results[ut], dump ? &dump->part(t) : nullptr, lanes, o.rate / threads, t}));
+  }
+  std::atomic<int> running{threads};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    ThreadContext& ctx = *contexts[static_cast<std::size_t>(t)];
+    workers.emplace_back([this, &ctx, &running, t] {
+      switch (options_.mode) {
+        case Mode::kEmbedded:
+          RunEmbeddedThread(*engine_, static_cast<std::uint32_t>(t), ctx);
+          break;
+        case Mode::kShm:
+          RunShmThread(*segment_, ctx);
+          break;
+        case Mode::kRules:
+          RunRulesThread(ctx);
+          break;
+        case Mode::kSeedBaseline:
+          RunSeedThread(*seed_, ctx);
+          break;
+      }
+      running.fetch_sub(1, std::memory_order_release);
+    });
+  }
+
+  const bool progress = !o.quiet && isatty(STDOUT_FILENO);
+  last_progress_ns_ = control.start_ns();
+  std::uint64_t next_progress = control.start_ns() + 1'000'000'000ull;
+  while (running.load(std::memory_order_acquire) != 0) {
+    timespec ts{0, 20'000'000};
+    nanosleep(&ts, nullptr);
+    if (g_stop_signal.load(std::memory_order_relaxed)) control.Stop();
+    const std::uint64_t now = NowNs();
+    if (progress && now >= next_progress) {
+      PrintProgress(results, control.games_started(), static_cast<double>(now - control.start_ns()) / 1e9);
+      next_progress += 1'000'000'000ull;
+    }
+  }
+  for (auto& w : workers) w.join();
+
+  auto totals = std::make_unique<RunTotals>();
+  std::uint64_t play_end = control.start_ns();
+  std::string fatal;
+  for (const auto& r : results) {
+    totals->card_plays += r->card_plays.Get();
+    totals->commands += r->commands.Get();
+    totals->records += r->records.Get();
+    totals->games_completed += r->games_completed.Get();
+    totals->busy += r->busy.Get();
+    totals->errors += r->errors.Get();
+    totals->latency_ns.Merge(r->latency_ns);
+    totals->pg_lag_us.Merge(r->pg_lag_us);
+    totals->games.insert(totals->games.end(), r->games.begin(), r->games.end());
+    if (r->play_end_ns > play_end) play_end = r->play_end_ns;
+    if (fatal.empty()) fatal = r->fatal;
+  }
+  totals->games_started = totals->games.size();
+  totals->wall_s = static_cast<double>(play_end - control.start_ns()) / 1e9;
+  if (drainer) drainer->Finish(*totals, 30'000'000'000ull);
+  if (!fatal.empty()) return Status::Unavailable(fatal);
+  if (dump) {
+    const std::uint64_t t0 = NowNs();
+    if (Status s = dump->Finish(); !s.ok()) return s;
+    totals->dump_s = static_cast<double>(NowNs() - t0) / 1e9;
+  }
+  return totals;
+}
+
+}  // namespace hokm::loadgen

@@ -1,0 +1,224 @@
+// shm_runner.cc: --mode shm: drives a running hokm-engine through the
+// segment's command rings, one CommandClient per thread, many games per
+// thread with up to --pipeline commands in flight (one per game at a time).
+// After each answer the game is read back from the segment's game table and
+// the bot decides from that snapshot.
+#include <time.h>
+
+#include <deque>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shm/command_channel.h"
+#include "shm/segment.h"
+#include "loadgen/runners.h"
+
+namespace hokm::loadgen {
+namespace {
+
+// With commands in flight and no answer for this long, check the engine.
+constexpr std::uint64_t kSilenceCheckNs = 5'000'000'000ull;
+constexpr std::uint64_t kSilenceGiveUpNs = 30'000'000'000ull;
+
+// Idle backoff: spin briefly, then yield, then nap, so a waiting loadgen
+// leaves the cores to the engine, sidecar and stores.
+void Backoff(std::uint32_t& idle) {
+  ++idle;
+  if (idle < 32) return;
+  if (idle < 64) {
+    std::this_thread::yield();
+    return;
+  }
+  timespec ts{0, 20'000};
+  nanosleep(&ts, nullptr);
+}
+
+class ShmDriver {
+ public:
+  ShmDriver(const shm::Segment& segment, shm::CommandClient& client, ThreadContext& ctx)
+      : segment_(segment),
+        client_(client),
+        ctx_(ctx),
+        flow_(ctx.options, ctx.control, ctx.result, ctx.dump),
+        lanes_(ctx.lanes),
+        pacer_(ctx.rate, ctx.control.start_ns()) {
+    const std::uint32_t max = client_.MaxInFlight();
+    pipeline_ = ctx.options.pipeline == 0 || ctx.options.pipeline > max ? max : ctx.options.pipeline;
+  }
+
+  void Run() {
+    for (std::uint32_t i = 0; i < lanes_.size(); ++i) {
+      if (flow_.Begin(lanes_[i])) ready_.push_back(i);
+    }
+    Play();
+    ctx_.result.play_end_ns = NowNs();
+    if (!ctx_.result.fatal.empty()) return;
+    AbandonRunning();
+  }
+
+ private:
+  // Sends ready lanes' commands while the pipeline and the pacer allow.
+  // Returns how many it sent.
+  std::size_t Send(std::uint64_t now, bool abandon_only) {
+    std::size_t sent = 0;
+    while (in_flight_ < pipeline_ && !ready_.empty()) {
+      const std::uint32_t index = ready_.front();
+      Lane& lane = lanes_[index];
+      if (lane.step != Lane::Step::kReady) {  // went idle meanwhile
+        ready_.pop_front();
+        continue;
+      }
+      if (abandon_only && !lane.abandoning) {
+        ready_.pop_front();
+        continue;
+      }
+      flow_.Build(lane);
+      if (!lane.timed) {
+        if (pacer_.open_loop() && flow_.IsCardPlay(lane)) {
+          if (!pacer_.Due(now)) break;
+          lane.intended_ns = pacer_.Take();
+        } else {
+          lane.intended_ns = now;
+        }
+        lane.timed = true;
+      }
+      if (client_.TrySend(index, lane.command) != shm::WriteResult::kOk) break;  // ring full
+      ready_.pop_front();
+      lane.step = Lane::Step::kInFlight;
+      if (in_flight_ == 0) last_answer_ns_ = now;  // silence counts from here
+      ++in_flight_;
+      ++sent;
+    }
+    return sent;
+  }
+
+  // Takes every answer there is. Returns how many.
+  std::size_t Receive() {
+    std::size_t n = 0;
+    shm::CommandResponse r;
+    while (client_.TryReceive(r)) {
+      ++n;
+      if (r.request_id >= lanes_.size() || lanes_[r.request_id].step != Lane::Step::kInFlight) {
+        ctx_.result.errors.Add(1);
+        GameFlow::ReportError("an answer to request " + std::to_string(r.request_id) + " nobody sent");
+        continue;
+      }
+      --in_flight_;
+      const auto index = static_cast<std::uint32_t>(r.request_id);
+      Lane& lane = lanes_[index];
+      lane.step = Lane::Step::kReady;
+      if (r.result == core::CommandResult::kOk) {
+        if (!lane.abandoning) ctx_.result.latency_ns.Record(NowNs() - lane.intended_ns);
+        core::GameState snap;
+        const bool have = segment_.table().ReadGame(r.game_id, snap) == shm::ReadResult::kOk;
+        if (flow_.Accepted(lane, r.game_id, r.game_seq, have ? &snap : nullptr) && !stopping_) {
+          flow_.Begin(lane);
+        }
+      } else if (r.result == core::CommandResult::kBusy) {
+        flow_.Busy();
+      } else {
+        flow_.Refused(lane, r.result);
+      }
+      if (lane.step == Lane::Step::kReady) ready_.push_back(index);
+    }
+    if (n != 0) last_answer_ns_ = NowNs();
+    return n;
+  }
+
+  // False (and fatal set) when the engine went silent.
+  bool CheckSilence(std::uint64_t now) {
+    if (in_flight_ == 0 || now <= last_answer_ns_ || now - last_answer_ns_ < kSilenceCheckNs) return true;
+    if (!segment_.EngineAlive() || now - last_answer_ns_ > kSilenceGiveUpNs) {
+      ctx_.result.fatal = "hokm-engine on segment '" + segment_.name() + "' stopped answering (" +
+                          std::to_string(in_flight_) + " commands unanswered)";
+      ctx_.control.Stop();
+      return false;
+    }
+    return true;
+  }
+
+  void Play() {
+    last_answer_ns_ = NowNs();
+    std::uint32_t idle = 0;
+    for (;;) {
+      const std::uint64_t now = NowNs();
+      if (!stopping_ && ctx_.control.Expired(now)) stopping_ = true;
+      if (stopping_ && in_flight_ == 0) return;
+      if (!stopping_ && in_flight_ == 0 && ready_.empty()) return;  // every lane idle
+      const std::size_t sent = stopping_ ? 0 : Send(now, false);
+      const std::size_t got = Receive();
+      if (sent + got != 0) {
+        idle = 0;
+        continue;
+      }
+      if (!CheckSilence(now)) return;
+      if (pacer_.open_loop() && in_flight_ == 0 && !ready_.empty() && pacer_.next_ns() > now) {
+        WaitUntilNs(pacer_.next_ns());
+        continue;
+      }
+      Backoff(idle);
+    }
+  }
+
+  void AbandonRunning() {
+    ready_.clear();
+    for (std::uint32_t i = 0; i < lanes_.size(); ++i) {
+      Lane& lane = lanes_[i];
+      if (lane.game_id == 0) {
+        lane.step = Lane::Step::kIdle;
+        continue;
+      }
+      flow_.BuildAbandon(lane);
+      lane.step = Lane::Step::kReady;
+      ready_.push_back(i);
+    }
+    const std::uint64_t deadline = NowNs() + kAbandonBudgetNs;
+    last_answer_ns_ = NowNs();
+    std::uint32_t idle = 0;
+    while (!ready_.empty() || in_flight_ != 0) {
+      const std::uint64_t now = NowNs();
+      if (now > deadline || !CheckSilence(now)) break;
+      if (Send(now, true) + Receive() != 0) {
+        idle = 0;
+      } else {
+        Backoff(idle);
+      }
+    }
+    for (Lane& lane : lanes_) {
+      if (lane.game_id == 0) continue;
+      ctx_.result.errors.Add(1);
+      GameFlow::ReportError("game " + std::to_string(lane.game_id) + " could not be abandoned at the end");
+      flow_.Leave(lane);
+    }
+    if (in_flight_ != 0) client_.AbandonInFlight();
+  }
+
+  const shm::Segment& segment_;
+  shm::CommandClient& client_;
+  ThreadContext& ctx_;
+  GameFlow flow_;
+  std::vector<Lane> lanes_;
+  Pacer pacer_;
+  std::deque<std::uint32_t> ready_;
+  std::uint32_t pipeline_ = 1;
+  std::uint32_t in_flight_ = 0;
+  std::uint64_t last_answer_ns_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+void RunShmThread(const shm::Segment& segment, ThreadContext& ctx) {
+  auto client = shm::CommandClient::Register(segment);
+  if (!client.ok()) {
+    ctx.result.fatal = client.status().message();
+    ctx.control.Stop();
+    ctx.result.play_end_ns = NowNs();
+    return;
+  }
+  ShmDriver driver(segment, client.value(), ctx);
+  driver.Run();
+}
+
+}  // namespace hokm::loadgen

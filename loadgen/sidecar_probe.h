@@ -1,0 +1,58 @@
+// sidecar_probe.h: what loadgen reads from hokm-sidecar over HTTP on
+// loopback: the sync-lag quantiles from /metrics and the drain state from
+// /health (the JSON of sidecar/sidecar.cc).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "shm/status.h"
+
+namespace hokm::loadgen {
+
+struct HttpUrl {
+  std::string host;
+  std::uint16_t port = 80;
+  std::string path = "/";
+};
+
+// http://host[:port][/path]. Only plain HTTP (the sidecar serves loopback).
+Result<HttpUrl> ParseHttpUrl(std::string_view url);
+
+// GET the URL (HTTP/1.0); the body when the status is 200.
+Result<std::string> HttpGet(const HttpUrl& url, std::chrono::milliseconds timeout);
+
+struct LagQuantiles {
+  double p50 = 0;
+  double p99 = 0;
+  double max = 0;
+};
+struct SyncLag {
+  LagQuantiles redis;
+  LagQuantiles postgres;
+};
+
+// Reads hokm_sidecar_sync_lag_ms{sink=...,quantile=...} from a Prometheus
+// text page. max is quantile "1" (or a hokm_sidecar_sync_lag_ms_max sample)
+// when the sidecar exports one, else its highest quantile (0.999).
+// InvalidArgument when the page has no sync-lag samples.
+Result<SyncLag> ParseSyncLag(std::string_view metrics_text);
+
+struct SidecarHealth {
+  std::uint64_t lag_records = 0;  // read from the rings, not yet in both stores
+  std::uint64_t redis_spill_records = 0;
+  std::uint64_t postgres_spill_records = 0;
+  bool engine_attached = false;
+
+  bool Drained() const { return lag_records == 0 && redis_spill_records == 0 && postgres_spill_records == 0; }
+};
+
+// Parses the sidecar's /health JSON.
+Result<SidecarHealth> ParseSidecarHealth(std::string_view json);
+
+// The /health URL beside a /metrics URL (the path's last part replaced).
+HttpUrl HealthUrlOf(HttpUrl metrics_url);
+
+}  // namespace hokm::loadgen
