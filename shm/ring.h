@@ -405,6 +405,10 @@ class RingReader {
         continue;  // the header is padding now
       }
       const std::uint64_t next = position + Align(static_cast<std::uint64_t>(length));
+      if (index + (next - position) > ring_.Capacity()) {
+        corrupt_ = true;  // no record crosses the end of the data
+        break;
+      }
       const std::int32_t type = TypeOf(header);
       if (type != kPaddingType) {
         handler(RingRecord{type,
@@ -431,6 +435,9 @@ class RingReader {
 
   std::uint64_t read_position() const { return read_position_; }
   std::uint64_t committed_position() const { return committed_; }
+  // True once Peek met a header whose length runs past the end of the data:
+  // the ring was overwritten by something else. Peek stops there for good.
+  bool corrupted() const { return corrupt_; }
 
  private:
   // Slow path of Peek at a header that is not a whole record (`header` is 0
@@ -452,6 +459,7 @@ class RingReader {
   std::uint64_t stuck_since_ns_ = 0;
   std::uint64_t last_pid_check_ns_ = 0;
   std::uint32_t empty_polls_ = 0;
+  bool corrupt_ = false;
 };
 
 }  // namespace hokm::shm

@@ -196,6 +196,19 @@ TEST_F(RingTest, ExclusiveProducerWritesTheSameFormat) {
   EXPECT_EQ(DrainAll(reader).size(), 1u);
 }
 
+TEST_F(RingTest, AScribbledLengthStopsTheReaderInsteadOfReadingPastTheData) {
+  Make(1024);
+  RingReader reader(ring_);
+  ASSERT_EQ(ring_.TryWrite(1, "good----", 8), WriteResult::kOk);
+  ASSERT_EQ(ring_.TryWrite(2, "scribble", 8), WriteResult::kOk);
+  ring_.HeaderAt(16).store(ring_detail::MakeHeader(4000, 2));  // runs past the end
+  std::vector<std::int32_t> types;
+  EXPECT_EQ(reader.Peek([&](const RingRecord& r) { types.push_back(r.type); }, 10), 1u);
+  EXPECT_EQ(types, (std::vector<std::int32_t>{1}));
+  EXPECT_TRUE(reader.corrupted());
+  EXPECT_EQ(reader.read_position(), 16u);
+}
+
 TEST_F(RingTest, TooLargeAndNegativeTypesAreRefused) {
   Make(1024);
   EXPECT_EQ(ring_.MaxPayload(), 120u);
