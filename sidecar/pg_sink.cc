@@ -1,4 +1,4 @@
-// pg_sink.cc: the PostgreSQL sink: schema migrations, the COPY-staged batch
+// pg_sink.cc: the PostgreSQL sink: schema migrations, the COPY batch
 // transaction, the derived rows, bisection of poison batches, checkpoints.
 #include "sidecar/pg_sink.h"
 
@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "sidecar/pg_text.h"
 #include "sidecar/rating.h"
 #include "sidecar/record_json.h"
 
@@ -27,66 +28,47 @@ constexpr std::uint64_t kMaxBigint = static_cast<std::uint64_t>(std::numeric_lim
 // pg_advisory_xact_lock key serializing schema migrations ("hokm" in ASCII).
 constexpr std::int64_t kMigrationLockKey = 0x686f6b6d;
 
+// Replays only (see TryTransaction): the batch is staged in the
+// connection's TEMP table, inserted with ON CONFLICT DO NOTHING, and the
+// keys of the rows really inserted come back to the client.
 constexpr const char* kCreateTempTables = R"sql(
 CREATE TEMP TABLE IF NOT EXISTS hokm_staging (
-  game_id bigint, seq bigint, type smallint, ts_us bigint, body jsonb) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS hokm_new_events (
   game_id bigint, seq bigint, type smallint, ts timestamptz, body jsonb) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS hokm_batch_count (n bigint, replay boolean) ON COMMIT DELETE ROWS;
 )sql";
 
-// Inserts hokm_staging into game_moves. First the fast path, for a batch
-// none of whose records is stored yet (every batch but replays): a plain
-// INSERT, one index descent per row. A duplicate makes it raise
-// unique_violation, which rolls the block's work back (PL/pgSQL runs it as a
-// subtransaction) and takes the replay path: ON CONFLICT DO NOTHING
-// RETURNING, so that only rows really inserted go on. Either way
-// hokm_new_events gets the inserted records but card plays and deals
-// (nothing derives from those) and hokm_batch_count how many were inserted
-// and whether it was a replay. One round trip, no client-side error.
-constexpr const char* kInsertMoves = R"sql(
-DO $hokm$
-DECLARE
-  n bigint;
-BEGIN
+constexpr const char* kInsertStaged = R"sql(
+WITH ins AS (
   INSERT INTO game_moves (game_id, seq, type, ts, body)
-  SELECT game_id, seq, type, timestamptz 'epoch' + interval '1 microsecond' * ts_us, body FROM hokm_staging;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  INSERT INTO hokm_new_events
-  SELECT game_id, seq, type, timestamptz 'epoch' + interval '1 microsecond' * ts_us, body
-    FROM hokm_staging WHERE type NOT IN (6, 7);
-  INSERT INTO hokm_batch_count VALUES (n, false);
-EXCEPTION WHEN unique_violation THEN
-  WITH ins AS (
-    INSERT INTO game_moves (game_id, seq, type, ts, body)
-    SELECT game_id, seq, type, timestamptz 'epoch' + interval '1 microsecond' * ts_us, body FROM hokm_staging
-    ON CONFLICT DO NOTHING
-    RETURNING game_id, seq, type, ts, CASE WHEN type IN (6, 7) THEN NULL ELSE body END AS body),
-  counted AS (INSERT INTO hokm_batch_count SELECT count(*), true FROM ins)
-  INSERT INTO hokm_new_events SELECT * FROM ins WHERE type NOT IN (6, 7);
-END
-$hokm$;
+  SELECT game_id, seq, type, ts, body FROM hokm_staging
+  ON CONFLICT DO NOTHING
+  RETURNING game_id, seq)
+SELECT game_id, seq FROM ins
 )sql";
 
-// Per record type, what it derives; run in this order (sessions before the
-// rows that update them, participants before the results that rate them).
+// What the records inserted in this transaction derive, per record type;
+// {rows} is a VALUES list the client builds from exactly those records, so a
+// record stored before (a replay) derives nothing twice. Run in this order:
+// sessions before the rows that update them, seats before the results that
+// rate their players.
+
+// v(game_id, room, seed, config, ts)
 constexpr const char* kDeriveGameCreated = R"sql(
 INSERT INTO game_sessions (game_id, room, seed, config, status, created_at)
-SELECT game_id, body->>'room', (body->>'seed')::numeric, body - 'room' - 'seed', 'waiting', ts
-  FROM hokm_new_events WHERE type = 1
+SELECT game_id::bigint, room, seed::numeric, config::jsonb, 'waiting', ts::timestamptz
+  FROM (VALUES {rows}) v(game_id, room, seed, config, ts)
 ON CONFLICT (game_id) DO NOTHING;
 )sql";
 
-// The latest join or leave per seat in the batch wins; a leave keeps the
-// seat's row with left_at set.
-constexpr const char* kDerivePlayers = R"sql(
+// v(game_id, seq, type, seat, player_id, ts): joins (2) and leaves (3). The
+// latest per seat wins; a leave keeps the seat's row with left_at set.
+constexpr const char* kDeriveSeats = R"sql(
 INSERT INTO players (player_id)
-SELECT DISTINCT (body->>'player_id')::bigint FROM hokm_new_events WHERE type = 2
+SELECT DISTINCT player_id::bigint FROM (VALUES {rows}) v(game_id, seq, type, seat, player_id, ts) WHERE type = 2
 ON CONFLICT (player_id) DO NOTHING;
 INSERT INTO game_participants AS gp (game_id, seat, player_id, team, joined_at, left_at)
-SELECT DISTINCT ON (game_id, seat) game_id, seat, player_id, seat % 2, ts, CASE WHEN type = 3 THEN ts END
-  FROM (SELECT game_id, seq, type, ts, (body->>'seat')::smallint AS seat, (body->>'player_id')::bigint AS player_id
-          FROM hokm_new_events WHERE type IN (2, 3)) e
+SELECT DISTINCT ON (game_id, seat) game_id::bigint, seat::smallint, player_id::bigint, (seat % 2)::smallint,
+       ts::timestamptz, CASE WHEN type = 3 THEN ts::timestamptz END
+  FROM (VALUES {rows}) v(game_id, seq, type, seat, player_id, ts)
  ORDER BY game_id, seat, seq DESC
 ON CONFLICT (game_id, seat) DO UPDATE
    SET player_id = EXCLUDED.player_id,
@@ -95,47 +77,53 @@ ON CONFLICT (game_id, seat) DO UPDATE
        left_at = EXCLUDED.left_at;
 )sql";
 
-constexpr const char* kDeriveHakemChosen = R"sql(
+// v(game_id): games whose first hakem was chosen.
+constexpr const char* kDeriveFirstHakem = R"sql(
 UPDATE game_sessions s SET status = 'playing'
-  FROM (SELECT DISTINCT game_id FROM hokm_new_events WHERE type = 4) e
- WHERE s.game_id = e.game_id AND s.status = 'waiting';
+  FROM (VALUES {rows}) v(game_id)
+ WHERE s.game_id = v.game_id::bigint AND s.status = 'waiting';
 )sql";
 
-// A hand's trick counts are those of its last TrickWon: the row just
-// before the HandScored in game_moves (a primary-key probe).
+// v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot,
+// points_a, points_b, ts). A hand's trick counts are those of its last
+// TrickWon: the row just before the HandScored (a primary-key probe).
 constexpr const char* kDeriveHandScored = R"sql(
 INSERT INTO hands (game_id, hand_no, hakem, trump, winner_team, points_awarded, kot, tricks_a, tricks_b, scored_at)
-SELECT e.game_id, (e.body->>'hand_no')::integer, (e.body->>'hakem')::smallint, (e.body->>'trump')::smallint,
-       (e.body->>'winner_team')::smallint, (e.body->>'points_awarded')::smallint, (e.body->>'kot')::boolean,
-       coalesce((t.body->'tricks'->>'a')::smallint, 0), coalesce((t.body->'tricks'->>'b')::smallint, 0), e.ts
-  FROM hokm_new_events e
+SELECT v.game_id::bigint, v.hand_no::integer, v.hakem::smallint, v.trump::smallint, v.winner_team::smallint,
+       v.points_awarded::smallint, v.kot::boolean,
+       coalesce((t.body->'tricks'->>'a')::smallint, 0), coalesce((t.body->'tricks'->>'b')::smallint, 0),
+       v.ts::timestamptz
+  FROM (VALUES {rows}) v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot, points_a, points_b, ts)
   LEFT JOIN LATERAL (SELECT m.body FROM game_moves m
-                      WHERE m.game_id = e.game_id AND m.seq < e.seq AND m.type = 8
+                      WHERE m.game_id = v.game_id::bigint AND m.seq < v.seq::bigint AND m.type = 8
                       ORDER BY m.seq DESC LIMIT 1) t ON true
- WHERE e.type = 9
 ON CONFLICT (game_id, hand_no) DO NOTHING;
 UPDATE game_sessions s
    SET hands = greatest(s.hands, h.hand_no), points_a = h.points_a, points_b = h.points_b
-  FROM (SELECT DISTINCT ON (game_id) game_id, (body->>'hand_no')::integer AS hand_no,
-               (body->'points'->>'a')::smallint AS points_a, (body->'points'->>'b')::smallint AS points_b
-          FROM hokm_new_events WHERE type = 9 ORDER BY game_id, seq DESC) h
+  FROM (SELECT DISTINCT ON (game_id) game_id::bigint AS game_id, hand_no::integer AS hand_no,
+               points_a::smallint AS points_a, points_b::smallint AS points_b
+          FROM (VALUES {rows}) v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot,
+                                 points_a, points_b, ts)
+         ORDER BY game_id, seq DESC) h
  WHERE s.game_id = h.game_id;
 )sql";
 
-// Ratings move by fixed steps (sidecar/rating.h), summed per player over
-// the batch's finished games; {base} and {step} are filled in at start-up.
+// v(game_id, winner, points_a, points_b, ts). Ratings move by fixed steps
+// (sidecar/rating.h), summed per player over the batch's finished games;
+// {base} and {step} are filled in at start-up.
 constexpr const char* kDeriveGameFinished = R"sql(
 UPDATE game_sessions s
-   SET status = 'finished', finished_at = e.ts, winner_team = (e.body->>'winner_team')::smallint,
-       points_a = (e.body->'points'->>'a')::smallint, points_b = (e.body->'points'->>'b')::smallint
-  FROM hokm_new_events e
- WHERE e.type = 10 AND s.game_id = e.game_id;
+   SET status = 'finished', finished_at = v.ts::timestamptz, winner_team = v.winner::smallint,
+       points_a = v.points_a::smallint, points_b = v.points_b::smallint
+  FROM (VALUES {rows}) v(game_id, winner, points_a, points_b, ts)
+ WHERE s.game_id = v.game_id::bigint;
 INSERT INTO players AS p (player_id, games, wins, losses, rating, updated_at)
 SELECT gp.player_id, count(*), count(*) FILTER (WHERE gp.team = w.winner),
        count(*) FILTER (WHERE gp.team <> w.winner),
        {base} + {step} * (count(*) FILTER (WHERE gp.team = w.winner) - count(*) FILTER (WHERE gp.team <> w.winner)),
        now()
-  FROM (SELECT game_id, (body->>'winner_team')::smallint AS winner FROM hokm_new_events WHERE type = 10) w
+  FROM (SELECT game_id::bigint AS game_id, winner::smallint AS winner
+          FROM (VALUES {rows}) v(game_id, winner, points_a, points_b, ts)) w
   JOIN game_participants gp ON gp.game_id = w.game_id AND gp.left_at IS NULL
  GROUP BY gp.player_id
 ON CONFLICT (player_id) DO UPDATE
@@ -143,13 +131,102 @@ ON CONFLICT (player_id) DO UPDATE
        rating = p.rating + (EXCLUDED.rating - {base}), updated_at = now();
 )sql";
 
+// v(game_id, points_a, points_b, ts)
 constexpr const char* kDeriveGameAbandoned = R"sql(
 UPDATE game_sessions s
-   SET status = 'abandoned', finished_at = e.ts,
-       points_a = (e.body->'points'->>'a')::smallint, points_b = (e.body->'points'->>'b')::smallint
-  FROM hokm_new_events e
- WHERE e.type = 11 AND s.game_id = e.game_id;
+   SET status = 'abandoned', finished_at = v.ts::timestamptz,
+       points_a = v.points_a::smallint, points_b = v.points_b::smallint
+  FROM (VALUES {rows}) v(game_id, points_a, points_b, ts)
+ WHERE s.game_id = v.game_id::bigint;
 )sql";
+
+// The VALUES rows of the derived statements, one list per statement.
+struct DerivedRows {
+  std::string created, seats, first_hakem, hands, finished, abandoned;
+
+  void Clear() {
+    for (std::string* s : {&created, &seats, &first_hakem, &hands, &finished, &abandoned}) s->clear();
+  }
+
+  // Appends the record's row to its list; card plays, deals, tricks and the
+  // like derive nothing.
+  void Add(const fb::ChangeRecord& r) {
+    const auto open = [](std::string& list) -> std::string& {
+      list.append(list.empty() ? "(" : ",(");
+      return list;
+    };
+    const auto num = [](std::string& list, std::uint64_t v) -> std::string& {
+      AppendPgInt(v, list);
+      list.push_back(',');
+      return list;
+    };
+    const auto close_ts = [&](std::string& list) {
+      list.push_back('\'');
+      AppendPgTimestamp(r.ts_ns(), list);
+      list.append("')");
+    };
+    const std::uint64_t g = r.game_id();
+    switch (r.body_type()) {
+      case fb::Body::GameCreated: {
+        const auto* b = r.body_as_GameCreated();
+        std::string& l = num(open(created), g);
+        AppendPgQuoted(b->room() ? std::string_view(b->room()->c_str(), b->room()->size()) : std::string_view(), l);
+        l.push_back(',');
+        num(l, b->seed());
+        std::string config = "{\"play_all_tricks\":";
+        config += b->play_all_tricks() ? "true" : "false";
+        config += ",\"kot_points_hakem_team\":" + std::to_string(b->kot_points_hakem_team());
+        config += ",\"kot_points_opponents\":" + std::to_string(b->kot_points_opponents());
+        config += ",\"target_points\":" + std::to_string(b->target_points());
+        config += ",\"first_hakem\":" + std::to_string(b->first_hakem()) + "}";
+        AppendPgQuoted(config, l);
+        l.push_back(',');
+        close_ts(l);
+        break;
+      }
+      case fb::Body::PlayerJoined:
+      case fb::Body::PlayerLeft: {
+        const bool join = r.body_type() == fb::Body::PlayerJoined;
+        const std::uint8_t seat = join ? r.body_as_PlayerJoined()->seat() : r.body_as_PlayerLeft()->seat();
+        const std::uint64_t player = join ? r.body_as_PlayerJoined()->player_id() : r.body_as_PlayerLeft()->player_id();
+        std::string& l = num(num(num(num(num(open(seats), g), r.game_seq()), join ? 2 : 3), seat), player);
+        close_ts(l);
+        break;
+      }
+      case fb::Body::HakemChosen:
+        if (r.body_as_HakemChosen()->hand_no() <= 1) {
+          AppendPgInt(g, open(first_hakem));
+          first_hakem.push_back(')');
+        }
+        break;
+      case fb::Body::HandScored: {
+        const auto* b = r.body_as_HandScored();
+        std::string& l = num(num(num(num(num(num(num(open(hands), g), r.game_seq()), b->hand_no()), b->hakem()),
+                                     b->trump()), b->winner_team()), b->points_awarded());
+        l.append(b->kot() ? "true," : "false,");
+        num(num(l, b->points() ? b->points()->a() : 0), b->points() ? b->points()->b() : 0);
+        close_ts(l);
+        break;
+      }
+      case fb::Body::GameFinished: {
+        const auto* b = r.body_as_GameFinished();
+        std::string& l = num(num(num(num(open(finished), g), b->winner_team()), b->points() ? b->points()->a() : 0),
+                             b->points() ? b->points()->b() : 0);
+        close_ts(l);
+        break;
+      }
+      case fb::Body::GameAbandoned: {
+        const auto* b = r.body_as_GameAbandoned();
+        std::string& l =
+            num(num(num(open(abandoned), g), b->points() ? b->points()->a() : 0), b->points() ? b->points()->b() : 0);
+        close_ts(l);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+};
 
 std::string ReplaceAll(std::string s, std::string_view from, std::string_view to) {
   for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
@@ -158,7 +235,6 @@ std::string ReplaceAll(std::string s, std::string_view from, std::string_view to
   return s;
 }
 
-std::uint32_t TypeBit(fb::Body t) { return 1u << static_cast<unsigned>(t); }
 
 // The first line of a server message (the rest is libpqxx's query echo).
 std::string FirstLine(std::string_view what) {
@@ -179,14 +255,8 @@ bool IsTransient(const std::string& sqlstate) {
   return cls == "08" || cls == "53" || cls == "57" || cls == "58" || cls == "40" || sqlstate == "55P03";
 }
 
-void AppendHexBytea(const std::uint8_t* bytes, std::uint32_t size, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.append("'\\x");
-  for (std::uint32_t k = 0; k < size; ++k) {
-    out.push_back(kHex[bytes[k] >> 4]);
-    out.push_back(kHex[bytes[k] & 15]);
-  }
-  out.append("'::bytea");
+std::uint64_t Micros(Clock::duration d) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
 std::string SqlInt(std::uint64_t v) { return v > kMaxBigint ? std::string("NULL") : std::to_string(v); }
@@ -207,14 +277,17 @@ struct PgSink::Impl {
 
   // Scratch reused by every batch.
   std::string body;
+  std::string ts;
   std::string sql;
   std::string sql_dead;
   std::vector<const char*> reasons;  // CheckRecord per record of the batch
+  DerivedRows derived;
+  std::set<std::pair<std::int64_t, std::int64_t>> inserted_keys;  // replay path: (game_id, seq) inserted
 
   struct Counters {
     std::atomic<std::uint64_t> batches{0}, failed_batches{0}, inserted{0}, duplicate{0}, dead_lettered{0},
         transactions{0}, rollbacks{0}, bisections{0}, round_trips{0}, reconnects{0}, partitions{0}, replay_paths{0},
-        last_us{0}, max_us{0}, total_us{0};
+        last_us{0}, max_us{0}, total_us{0}, copy_us{0}, statements_us{0}, commit_us{0};
   } counters;
 
   static void Add(std::atomic<std::uint64_t>& c, std::uint64_t v) {
@@ -332,122 +405,162 @@ struct PgSink::Impl {
     return Status::Ok();
   }
 
-  // A string literal (standard_conforming_strings is on since 9.1).
-  void AppendQuoted(pqxx::transaction_base& tx, std::string_view s) {
-    sql += '\'';
-    sql += tx.esc(std::string(s));
-    sql += '\'';
-  }
-
-  void AppendCheckpoint(pqxx::transaction_base& tx, std::string_view name, std::uint64_t position) {
+  void AppendCheckpoint(std::string_view name, std::uint64_t position) {
     if (name.empty()) return;
     sql += "INSERT INTO sidecar_checkpoint (name, position, updated_at) VALUES (";
-    AppendQuoted(tx, name);
+    AppendPgQuoted(name, sql);
     sql += ", " + std::to_string(static_cast<std::int64_t>(position));
     sql += ", now()) ON CONFLICT (name) DO UPDATE SET position = greatest(sidecar_checkpoint.position, "
            "EXCLUDED.position), updated_at = now();\n";
   }
 
-  void AppendDeadLetter(pqxx::transaction_base& tx, const RecordRef& r, std::string_view reason, bool first) {
-    if (first) {
-      sql += "INSERT INTO dead_letters (game_id, seq, record_type, ring_position, reason, payload) VALUES\n";
-    } else {
-      sql += ",\n";
-    }
-    sql += "(";
+  // Appends a row of an INSERT INTO dead_letters to out (the INSERT itself
+  // when first).
+  static void AppendDeadLetter(const RecordRef& r, std::string_view reason, bool first, std::string& out) {
+    out += first ? "INSERT INTO dead_letters (game_id, seq, record_type, ring_position, reason, payload) VALUES\n"
+                 : ",\n";
+    out += "(";
     if (r.record) {
-      sql += SqlInt(r.record->game_id()) + ", " + std::to_string(r.record->game_seq()) + ", " +
+      out += SqlInt(r.record->game_id()) + ", " + std::to_string(r.record->game_seq()) + ", " +
              std::to_string(static_cast<unsigned>(r.record->body_type()));
     } else {
-      sql += "NULL, NULL, NULL";
+      out += "NULL, NULL, NULL";
     }
-    sql += ", " + SqlInt(r.position) + ", ";
-    AppendQuoted(tx, reason);
-    sql += ", ";
-    AppendHexBytea(r.bytes, r.size, sql);
-    sql += ")";
+    out += ", " + SqlInt(r.position) + ", ";
+    // Reasons from the server may hold any text; keep them valid and short.
+    AppendPgQuoted(reason.substr(0, 1000), out);
+    out += ", ";
+    AppendPgBytea(r.bytes, r.size, out);
+    out += ")";
   }
 
-  // The statements after the insert: derived rows for the record types in
-  // the batch (types: bit per Body), the dead letters already in sql_dead,
-  // the checkpoint.
-  void AppendDerived(pqxx::transaction_base& tx, std::uint32_t types, std::string_view name, std::uint64_t position) {
-    if (types & TypeBit(fb::Body::GameCreated)) sql += kDeriveGameCreated;
-    if (types & (TypeBit(fb::Body::PlayerJoined) | TypeBit(fb::Body::PlayerLeft))) sql += kDerivePlayers;
-    if (types & TypeBit(fb::Body::HakemChosen)) sql += kDeriveHakemChosen;
-    if (types & TypeBit(fb::Body::HandScored)) sql += kDeriveHandScored;
-    if (types & TypeBit(fb::Body::GameFinished)) sql += derive_finished;
-    if (types & TypeBit(fb::Body::GameAbandoned)) sql += kDeriveGameAbandoned;
+  // The statements after the insert: what derived.* holds, the dead
+  // letters in sql_dead, the checkpoint.
+  void AppendDerived(std::string_view name, std::uint64_t position) {
+    const auto add = [&](const std::string& tmpl, const std::string& rows) {
+      if (!rows.empty()) sql += ReplaceAll(tmpl, "{rows}", rows);
+    };
+    add(kDeriveGameCreated, derived.created);
+    add(kDeriveSeats, derived.seats);
+    add(kDeriveFirstHakem, derived.first_hakem);
+    add(kDeriveHandScored, derived.hands);
+    add(derive_finished, derived.finished);
+    add(kDeriveGameAbandoned, derived.abandoned);
     sql += sql_dead;
-    AppendCheckpoint(tx, name, position);
+    AppendCheckpoint(name, position);
   }
 
-  // One transaction for records: staged, inserted, derived, dead-lettered
-  // (those failing CheckRecord), checkpointed, committed.
+  // Streams the records that passed CheckRecord into table with COPY.
+  void CopyRecords(pqxx::transaction_base& tx, const char* table, std::span<const RecordRef> records) {
+    pqxx::stream_to copy(tx, table, std::vector<std::string>{"game_id", "seq", "type", "ts", "body"});
+    for (std::size_t k = 0; k < records.size(); ++k) {
+      if (reasons[k] != nullptr) continue;
+      const fb::ChangeRecord& rec = *records[k].record;
+      ts.clear();
+      AppendPgTimestamp(rec.ts_ns(), ts);
+      body.clear();
+      AppendBodyJson(rec, body);
+      copy << std::make_tuple(static_cast<long long>(rec.game_id()), static_cast<long long>(rec.game_seq()),
+                              static_cast<int>(rec.body_type()), ts, body);
+    }
+    copy.complete();
+  }
+
+  // One transaction for records: inserted, derived, dead-lettered (those
+  // failing CheckRecord), checkpointed, committed.
+  //
+  // Fast path (every batch but replays): COPY straight into game_moves,
+  // then the derived statements for all of the batch's records. A record
+  // already stored makes the COPY fail with unique_violation; the
+  // transaction is then redone on the replay path: COPY into the TEMP
+  // staging table, INSERT ... ON CONFLICT DO NOTHING RETURNING the keys
+  // inserted, derived statements for those records only.
   Attempt TryTransaction(std::span<const RecordRef> records, std::string_view name, std::uint64_t position,
                          std::uint64_t* inserted_out, std::uint64_t* rejected_out) {
-    std::uint32_t types = 0;
     std::uint64_t good = 0;
     std::uint64_t rt = 0;
+    sql_dead.clear();
+    reasons.clear();
+    for (const RecordRef& r : records) {
+      const char* why = CheckRecord(r);
+      reasons.push_back(why);
+      if (why != nullptr) {
+        AppendDeadLetter(r, why, sql_dead.empty(), sql_dead);
+      } else {
+        ++good;
+      }
+    }
+    if (!sql_dead.empty()) sql_dead += "\nON CONFLICT (payload_md5) DO NOTHING;\n";
+    *rejected_out = records.size() - good;
+    *inserted_out = 0;
+    const auto finish = [&](Attempt a) {
+      Add(counters.round_trips, rt);
+      Add(a.status.ok() ? counters.transactions : counters.rollbacks, 1);
+      return a;
+    };
+
+    const auto t_begin = Clock::now();
     try {
       pqxx::work tx(*conn);
       ++rt;
-      sql.clear();
-      sql_dead.clear();
-      reasons.clear();
-      for (const RecordRef& r : records) {
-        const char* why = CheckRecord(r);
-        reasons.push_back(why);
-        if (why != nullptr) {
-          std::swap(sql, sql_dead);
-          AppendDeadLetter(tx, r, why, sql.empty());
-          std::swap(sql, sql_dead);
-        } else {
-          ++good;
-          types |= TypeBit(r.record->body_type());
-        }
-      }
-      if (!sql_dead.empty()) sql_dead += "\nON CONFLICT (payload_md5) DO NOTHING;\n";
-      *rejected_out = records.size() - good;
-      *inserted_out = 0;
       if (good > 0) {
-        pqxx::stream_to copy(tx, "hokm_staging", std::vector<std::string>{"game_id", "seq", "type", "ts_us", "body"});
-        for (std::size_t k = 0; k < records.size(); ++k) {
-          if (reasons[k] != nullptr) continue;
-          const fb::ChangeRecord& rec = *records[k].record;
-          body.clear();
-          AppendBodyJson(rec, body);
-          copy << std::make_tuple(static_cast<long long>(rec.game_id()), static_cast<long long>(rec.game_seq()),
-                                  static_cast<int>(rec.body_type()), static_cast<long long>(rec.ts_ns() / 1000), body);
-        }
-        copy.complete();
+        CopyRecords(tx, "game_moves", records);
         rt += 2;
-        sql += kInsertMoves;
-        AppendDerived(tx, types, name, position);
-        sql += "SELECT n, replay FROM hokm_batch_count;";
-        const pqxx::result res = tx.exec(sql);
-        ++rt;
-        if (!res.empty()) {
-          *inserted_out = res[0][0].as<std::uint64_t>();
-          if (res[0][1].as<bool>()) Add(counters.replay_paths, 1);
-        }
-      } else {
-        AppendDerived(tx, 0, name, position);
-        if (!sql.empty()) {
-          tx.exec(sql);
-          ++rt;
-        }
       }
+      const auto t_copied = Clock::now();
+      sql.clear();
+      derived.Clear();
+      for (std::size_t k = 0; k < records.size(); ++k) {
+        if (reasons[k] == nullptr) derived.Add(*records[k].record);
+      }
+      AppendDerived(name, position);
+      if (!sql.empty()) {
+        tx.exec(sql);
+        ++rt;
+      }
+      const auto t_derived = Clock::now();
       tx.commit();
       ++rt;
+      Add(counters.copy_us, Micros(t_copied - t_begin));
+      Add(counters.statements_us, Micros(t_derived - t_copied));
+      Add(counters.commit_us, Micros(Clock::now() - t_derived));
+      *inserted_out = good;
+      return finish({Status::Ok(), false});
+    } catch (const pqxx::sql_error& e) {
+      // unique_violation: a record of the batch is stored already.
+      if (e.sqlstate() != "23505") return finish(Classify(e));
     } catch (const std::exception& e) {
-      Add(counters.round_trips, rt);
-      Add(counters.rollbacks, 1);
-      return Classify(e);
+      return finish(Classify(e));
     }
-    Add(counters.round_trips, rt);
-    Add(counters.transactions, 1);
-    return {Status::Ok(), false};
+    Add(counters.rollbacks, 1);
+    Add(counters.replay_paths, 1);
+
+    try {
+      pqxx::work tx(*conn);
+      ++rt;
+      CopyRecords(tx, "hokm_staging", records);
+      rt += 2;
+      const pqxx::result keys = tx.exec(kInsertStaged);
+      ++rt;
+      inserted_keys.clear();
+      for (const auto& row : keys) inserted_keys.emplace(row[0].as<std::int64_t>(), row[1].as<std::int64_t>());
+      sql.clear();
+      derived.Clear();
+      for (std::size_t k = 0; k < records.size(); ++k) {
+        if (reasons[k] != nullptr) continue;
+        const fb::ChangeRecord& rec = *records[k].record;
+        if (inserted_keys.count({static_cast<std::int64_t>(rec.game_id()), rec.game_seq()}) != 0) derived.Add(rec);
+      }
+      AppendDerived(name, position);
+      tx.exec(sql);
+      ++rt;
+      tx.commit();
+      ++rt;
+      *inserted_out = inserted_keys.size();
+      return finish({Status::Ok(), false});
+    } catch (const std::exception& e) {
+      return finish(Classify(e));
+    }
   }
 
   // Commits records (bisecting around poison); the checkpoint of every
@@ -477,9 +590,9 @@ struct PgSink::Impl {
       pqxx::work tx(*conn);
       ++rt;
       sql.clear();
-      AppendDeadLetter(tx, r, reason, true);
+      AppendDeadLetter(r, reason, true, sql);
       sql += "\nON CONFLICT (payload_md5) DO NOTHING;\n";
-      AppendCheckpoint(tx, name, position);
+      AppendCheckpoint(name, position);
       tx.exec(sql);
       ++rt;
       tx.commit();
@@ -642,6 +755,9 @@ PgSinkStats PgSink::stats() const {
   s.reconnects = get(c.reconnects);
   s.partitions_ensured = get(c.partitions);
   s.replay_paths = get(c.replay_paths);
+  s.copy_us = get(c.copy_us);
+  s.statements_us = get(c.statements_us);
+  s.commit_us = get(c.commit_us);
   s.last_batch_us = get(c.last_us);
   s.max_batch_us = get(c.max_us);
   s.total_batch_us = get(c.total_us);

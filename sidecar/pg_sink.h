@@ -82,6 +82,10 @@ struct PgSinkStats {
   std::uint64_t last_batch_us = 0;
   std::uint64_t max_batch_us = 0;
   std::uint64_t total_batch_us = 0;
+  // Where committed transactions spent their time (sums, microseconds):
+  std::uint64_t copy_us = 0;        // BEGIN + COPY into staging
+  std::uint64_t statements_us = 0;  // insert, derived rows, checkpoint
+  std::uint64_t commit_us = 0;
 };
 
 class PgSink {

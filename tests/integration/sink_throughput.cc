@@ -152,9 +152,11 @@ int Run(int argc, char** argv) {
     return pg->WriteBatch(b, checkpoint, b.back().position);
   });
   const PgSinkStats s = pg->stats();
-  std::printf("postgresql        %9.0f records/s  %6.1f transactions/batch  %5.1f round trips/batch  max batch %.1f ms\n",
+  std::printf("postgresql        %9.0f records/s  %6.1f transactions/batch  %5.1f round trips/batch  max batch %.1f ms\n"
+              "                  per record: %.2f us COPY, %.2f us statements, %.2f us COMMIT\n",
               rate, double(s.transactions) / double(s.batches), double(s.round_trips) / double(s.batches),
-              s.max_batch_us / 1000.0);
+              s.max_batch_us / 1000.0, double(s.copy_us) / refs.size(), double(s.statements_us) / refs.size(),
+              double(s.commit_us) / refs.size());
   const double replay = run("postgresql replay", [&](std::span<const RecordRef> b) {
     return pg->WriteBatch(b, checkpoint, b.back().position);
   });
