@@ -14,7 +14,7 @@
 //
 // Game id (64 bits), growing with time so PostgreSQL can partition by range:
 //
-//   63                                   24 23                    0
+//   63                                   20 19                    0
 //   +---------------------------------------+----------------------+
 //   | creation number (44 bits)             | slot index (20 bits) |
 //   +---------------------------------------+----------------------+
