@@ -4,28 +4,28 @@
 // One WriteBatch is one transaction (when no record is poison):
 //
 //   BEGIN
-//   COPY hokm_staging FROM STDIN         every record: game_id, seq, type, ts_us, body
-//   INSERT INTO game_moves SELECT ... FROM hokm_staging      (in a DO block, see below)
-//   hokm_new_events <- the inserted records but card plays and deals
-//   derived rows from hokm_new_events    game_sessions, game_participants, players,
-//                                        hands: only for record types in the batch
+//   COPY game_moves FROM STDIN           every record: game_id, seq, type, ts, body
+//   derived rows                         game_sessions, game_participants, players,
+//                                        hands: VALUES lists of the batch's records of
+//                                        the types that derive anything (not card plays)
 //   dead letters, upsert sidecar_checkpoint (never moves backwards)
 //   COMMIT
 //
-// hokm_staging, hokm_new_events and hokm_batch_count are the connection's
-// TEMP tables (ON COMMIT DELETE ROWS). The insert is a plain INSERT (one
-// index descent per row); when a record of the batch is in game_moves
-// already (a replay) it raises unique_violation, and the DO block's
-// handler inserts with ON CONFLICT DO NOTHING RETURNING instead, so that
-// hokm_new_events holds only the rows really inserted. Derived rows come
-// only from those, so a record delivered twice changes nothing the second
-// time (no double-counted wins, no rating drift). A batch costs 5 round
-// trips (BEGIN, COPY start, COPY end, the statements, COMMIT) and one
-// game_moves row per card play.
+// That is 5 round trips (BEGIN, COPY start, COPY end, the statements,
+// COMMIT) and one game_moves row per card play, with nothing staged. When a
+// record of the batch is in game_moves already (a replay after a restart),
+// the COPY fails with unique_violation and the batch is redone on the
+// replay path: COPY into the connection's TEMP table hokm_staging, INSERT
+// INTO game_moves ... ON CONFLICT DO NOTHING RETURNING the keys inserted,
+// and derived rows from those records only (6 more round trips). Derived
+// rows thus come only from records inserted in the same transaction, so a
+// record delivered twice changes nothing the second time (no
+// double-counted wins, no rating drift).
 //
 // Poison: records failing VerifyRecord/CheckRecord go straight to
 // dead_letters inside the batch's transaction. When PostgreSQL itself
-// refuses a batch for its data (SQLSTATE class 22 or 23), the batch is
+// refuses a batch for its data (SQLSTATE class 22 or 23, a replay's
+// duplicate key aside), the batch is
 // split in halves, each committed on its own with the checkpoint at its last
 // record, down to the single record, which is dead-lettered with the
 // server's message; everything else commits. Other errors are returned as
@@ -83,7 +83,7 @@ struct PgSinkStats {
   std::uint64_t max_batch_us = 0;
   std::uint64_t total_batch_us = 0;
   // Where committed transactions spent their time (sums, microseconds):
-  std::uint64_t copy_us = 0;        // BEGIN + COPY into staging
+  std::uint64_t copy_us = 0;        // BEGIN + COPY into game_moves (fast path)
   std::uint64_t statements_us = 0;  // insert, derived rows, checkpoint
   std::uint64_t commit_us = 0;
 };
