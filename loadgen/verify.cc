@@ -212,10 +212,11 @@ Status WaitForSidecarDrain(const LoadgenOptions& options, const shm::Segment* se
     Result<SidecarHealth> health = body.ok() ? ParseSidecarHealth(*body) : Result<SidecarHealth>(body.status());
     if (ring_lag == 0) {
       if (health.ok() && health->Drained()) return Status::Ok();
-      if (!health.ok() && segment != nullptr) {
+      if (!health.ok()) {
         std::fprintf(stderr,
-                     "hokm-loadgen: verify: the change rings are empty; sidecar /health at %s:%u%s not "
-                     "answering (%s), so its spill queues are not checked\n",
+                     "hokm-loadgen: verify: %s; sidecar /health at %s:%u%s not answering (%s), so its "
+                     "spill queues are not checked\n",
+                     segment != nullptr ? "the change rings are empty" : "no segment to look at",
                      health_url.host.c_str(), health_url.port, health_url.path.c_str(),
                      health.status().message().c_str());
         return Status::Ok();

@@ -42,9 +42,10 @@ struct VerifyResult {
 
 // Polls until every change ring of `segment` (when given) is empty and the
 // sidecar's /health reports no lag and empty spill queues, for at most
-// options.verify_timeout_s. When /health does not answer, empty rings are
-// enough (a sidecar run with --drain-and-exit may be gone). Unavailable on
-// timeout, saying what was still pending.
+// options.verify_timeout_s. When /health does not answer, empty rings (or
+// no segment, for --verify-only) are enough: a sidecar run with
+// --drain-and-exit may be gone. Unavailable on timeout, saying what was
+// still pending.
 Status WaitForSidecarDrain(const LoadgenOptions& options, const shm::Segment* segment);
 
 // Checks `games` in the stores of `mode`'s layout. Fails only when a store

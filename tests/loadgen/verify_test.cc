@@ -1,0 +1,351 @@
+// verify_test.cc: hokm-loadgen's --verify against the real servers: a small
+// embedded run through the real hokm-sidecar verifies ok, then a Redis game
+// altered on purpose and a move row deleted on purpose each make
+// --verify-only report ok: false (and exit 1); the JSON report has exactly
+// the keys of the contract. The same for --baseline seed and its own tables.
+//
+// Integration tests (label `integration`): they need `make services` (or
+// HOKM_REDIS_URL / HOKM_PG_URL) and fail, never skip, when a server is
+// missing.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shm/segment.h"
+#include "tests/integration/stores.h"
+
+namespace hokm::loadgen {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using sidecar::integration::NotAnswering;
+using sidecar::integration::PgUrlOrDie;
+using sidecar::integration::PgUrlString;
+using sidecar::integration::RedisProbe;
+using sidecar::integration::RedisUrlOrDie;
+using sidecar::integration::RedisUrlString;
+
+// Polls `done` until true or the budget ends: waiting on a condition, bounded.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds budget) {
+  const auto deadline = Clock::now() + budget;
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+// Exit code, -signal, or -1000 when it had to be killed at the deadline.
+int WaitExit(pid_t pid, std::chrono::seconds budget) {
+  int status = 0;
+  const bool exited = WaitUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, budget);
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1000;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+// A loopback port nobody listens on right now.
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+const std::set<std::string> kReportKeys = {"mode",     "games_completed", "card_plays", "records",
+                                           "wall_s",   "card_plays_per_sec", "apply_latency_ns",
+                                           "sync_lag_ms", "busy", "errors"};
+
+std::set<std::string> Keys(const nlohmann::json& j) {
+  std::set<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.insert(it.key());
+  return keys;
+}
+
+// Every key of the contract, nested ones included, and no other.
+void ExpectReportKeys(const nlohmann::json& j, bool with_verify) {
+  std::set<std::string> want = kReportKeys;
+  if (with_verify) want.insert("verify");
+  EXPECT_EQ(Keys(j), want);
+  EXPECT_EQ(Keys(j.at("apply_latency_ns")), (std::set<std::string>{"p50", "p99", "p999", "max"}));
+  EXPECT_EQ(Keys(j.at("sync_lag_ms")), (std::set<std::string>{"redis", "postgres"}));
+  EXPECT_EQ(Keys(j.at("sync_lag_ms").at("redis")), (std::set<std::string>{"p50", "p99", "max"}));
+  EXPECT_EQ(Keys(j.at("sync_lag_ms").at("postgres")), (std::set<std::string>{"p50", "p99", "max"}));
+  if (with_verify) {
+    EXPECT_EQ(Keys(j.at("verify")), (std::set<std::string>{"games", "pg_games", "pg_moves", "redis_games", "lost",
+                                                           "duplicated", "mismatched", "ok"}));
+  }
+}
+
+struct SavedGame {
+  std::uint64_t id = 0;
+  std::uint32_t last_seq = 0;
+};
+
+class LoadgenVerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    shm_name_ = "hokm-lgv-" + std::to_string(::getpid()) + "-" + test;
+    dir_ = fs::temp_directory_path() / shm_name_;
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    (void)shm::Segment::Remove(shm_name_);
+    redis_url_ = RedisUrlString();
+    pg_url_ = PgUrlString();
+    metrics_port_ = FreePort();
+    metrics_url_ = "http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics";
+    RedisProbe probe;
+    ASSERT_TRUE(probe.Connect(RedisUrlOrDie()))
+        << NotAnswering("redis", RedisUrlOrDie().HostPort(), Status::Unavailable("connect failed"));
+    try {
+      pqxx::connection c(PgUrlOrDie().ConnInfo());
+    } catch (const std::exception& e) {
+      FAIL() << NotAnswering("postgres", PgUrlOrDie().HostPort(), Status::Unavailable(e.what()));
+    }
+  }
+
+  void TearDown() override {
+    for (pid_t pid : children_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    (void)shm::Segment::Remove(shm_name_);
+    if (!games_.empty()) CleanStores();
+    fs::remove_all(dir_);
+  }
+
+  // Runs a binary with stdout and stderr into `log`; returns its pid.
+  pid_t Spawn(std::vector<std::string> args, const fs::path& log) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    children_.push_back(pid);
+    return pid;
+  }
+  int Finish(pid_t pid, std::chrono::seconds budget) {
+    const int code = WaitExit(pid, budget);
+    std::erase(children_, pid);
+    return code;
+  }
+  static std::string Slurp(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::vector<std::string> Loadgen(std::vector<std::string> extra) {
+    std::vector<std::string> args = {HOKM_LOADGEN_BIN, "--redis-url", redis_url_, "--pg-url", pg_url_,
+                                     "--sidecar-metrics", metrics_url_, "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  // --verify-only of the saved games: exit code and report.
+  int VerifyOnly(const std::string& name, nlohmann::json& report) {
+    const fs::path json = dir_ / (name + ".json");
+    const fs::path log = dir_ / (name + ".log");
+    const int code = Finish(Spawn(Loadgen({"--verify-only", games_file_.string(), "--json", json.string()}), log),
+                            std::chrono::seconds(120));
+    report = nlohmann::json::parse(Slurp(json), nullptr, false);
+    EXPECT_FALSE(report.is_discarded()) << "no JSON report; loadgen said:\n" << Slurp(log);
+    return code;
+  }
+
+  void LoadSavedGames() {
+    std::ifstream in(games_file_);
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line)) << "empty --save-games file";
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      SavedGame g;
+      f >> g.id >> g.last_seq;
+      games_.push_back(g);
+    }
+  }
+
+  std::string IdList() const {
+    std::string ids;
+    for (const SavedGame& g : games_) {
+      if (!ids.empty()) ids += ',';
+      ids += std::to_string(g.id);
+    }
+    return ids;
+  }
+
+  // Removes this test's games from both stores.
+  void CleanStores() {
+    try {
+      pqxx::connection c(PgUrlOrDie().ConnInfo());
+      pqxx::nontransaction tx(c);
+      const std::string in = " WHERE game_id IN (" + IdList() + ")";
+      if (seed_) {
+        tx.exec("DELETE FROM seed_moves" + in);
+      } else {
+        for (const char* t : {"game_moves", "hands", "game_participants", "game_sessions"}) {
+          tx.exec(std::string("DELETE FROM ") + t + in);
+        }
+      }
+    } catch (const std::exception&) {
+      // Best effort: a test that failed on the server already said why.
+    }
+    RedisProbe probe;
+    if (!probe.Connect(RedisUrlOrDie())) return;
+    std::vector<std::vector<std::string>> dels;
+    for (const SavedGame& g : games_) {
+      const std::string id = std::to_string(g.id);
+      if (seed_) {
+        dels.push_back({"DEL", "seed:g:{" + id + "}"});
+      } else {
+        dels.push_back({"DEL", "hokm:g:{" + id + "}", "hokm:g:{" + id + "}:moves", "hokm:g:{" + id + "}:rated"});
+        dels.push_back({"ZREM", "hokm:active", id});
+      }
+    }
+    probe.Pipeline(dels);
+  }
+
+  std::string shm_name_;
+  fs::path dir_;
+  fs::path games_file_;
+  std::string redis_url_, pg_url_, metrics_url_;
+  int metrics_port_ = 0;
+  std::vector<pid_t> children_;
+  std::vector<SavedGame> games_;
+  bool seed_ = false;
+};
+
+TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
+  games_file_ = dir_ / "games.txt";
+  const fs::path report_path = dir_ / "run.json";
+  // Loadgen creates the segment and waits for the sidecar, which attaches
+  // to it once it exists.
+  const pid_t loadgen = Spawn(Loadgen({"--mode", "embedded", "--shm-name", shm_name_, "--fresh", "--games", "50",
+                                       "--threads", "2", "--verify", "--verify-timeout-s", "120",
+                                       "--wait-for-sidecar", "60", "--json", report_path.string(),
+                                       "--save-games", games_file_.string()}),
+                              dir_ / "loadgen.log");
+  ASSERT_TRUE(WaitUntil([&] { return shm::Segment::Attach(shm_name_).ok(); }, std::chrono::seconds(30)))
+      << "loadgen did not create the segment:\n" << Slurp(dir_ / "loadgen.log");
+  const pid_t sidecar = Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url",
+                               pg_url_, "--spill-dir", (dir_ / "spill").string(), "--metrics-port",
+                               std::to_string(metrics_port_), "--batch-max-ms", "10", "--drain-and-exit",
+                               "--drain-timeout-s", "120"},
+                              dir_ / "sidecar.log");
+  const int loadgen_code = Finish(loadgen, std::chrono::seconds(300));
+  EXPECT_EQ(Finish(sidecar, std::chrono::seconds(180)), 0) << Slurp(dir_ / "sidecar.log");
+  ASSERT_NO_FATAL_FAILURE(LoadSavedGames());
+  ASSERT_EQ(loadgen_code, 0) << Slurp(dir_ / "loadgen.log");
+  ASSERT_EQ(games_.size(), 50u);
+
+  const nlohmann::json run = nlohmann::json::parse(Slurp(report_path));
+  ExpectReportKeys(run, true);
+  EXPECT_EQ(run["mode"], "embedded");
+  EXPECT_EQ(run["games_completed"], 50);
+  EXPECT_GT(run["card_plays"].get<long long>(), 0);
+  EXPECT_EQ(run["errors"], 0);
+  EXPECT_EQ(run["verify"]["ok"], true) << run.dump();
+  EXPECT_EQ(run["verify"]["games"], 50);
+
+  // A Redis game altered on purpose.
+  RedisProbe probe;
+  ASSERT_TRUE(probe.Connect(RedisUrlOrDie()));
+  const std::string key = "hokm:g:{" + std::to_string(games_[0].id) + "}";
+  const std::string seq = probe.Hash(key)["seq"];
+  ASSERT_EQ(seq, std::to_string(games_[0].last_seq));
+  ASSERT_EQ(probe.Integer({"HSET", key, "seq", "999999"}), 0);
+  nlohmann::json report;
+  EXPECT_EQ(VerifyOnly("altered", report), 1);
+  ExpectReportKeys(report, true);
+  EXPECT_EQ(report["verify"]["ok"], false);
+  EXPECT_EQ(report["verify"]["mismatched"], 1);
+  EXPECT_EQ(report["verify"]["lost"], 0);
+
+  // Put back, it verifies again: the alteration was what it caught.
+  ASSERT_EQ(probe.Integer({"HSET", key, "seq", seq}), 0);
+  EXPECT_EQ(VerifyOnly("restored", report), 0);
+  EXPECT_EQ(report["verify"]["ok"], true);
+
+  // A move row deleted on purpose.
+  {
+    pqxx::connection c(PgUrlOrDie().ConnInfo());
+    pqxx::nontransaction tx(c);
+    const auto deleted =
+        tx.exec("DELETE FROM game_moves WHERE game_id = " + std::to_string(games_[1].id) + " AND seq = 10");
+    ASSERT_EQ(deleted.affected_rows(), 1u);
+  }
+  EXPECT_EQ(VerifyOnly("deleted", report), 1);
+  EXPECT_EQ(report["verify"]["ok"], false);
+  EXPECT_EQ(report["verify"]["lost"], 1);
+  EXPECT_EQ(report["verify"]["mismatched"], 0);
+  EXPECT_EQ(report["verify"]["duplicated"], 0);
+}
+
+TEST_F(LoadgenVerifyTest, SeedBaselineVerifiesItsOwnTablesAndCatchesADeletedRow) {
+  seed_ = true;
+  games_file_ = dir_ / "games.txt";
+  const fs::path report_path = dir_ / "seed.json";
+  const int code = Finish(Spawn(Loadgen({"--baseline", "seed", "--games", "20", "--threads", "2", "--pipeline", "4",
+                                         "--verify", "--json", report_path.string(), "--save-games",
+                                         games_file_.string()}),
+                                dir_ / "seed.log"),
+                          std::chrono::seconds(300));
+  ASSERT_NO_FATAL_FAILURE(LoadSavedGames());
+  ASSERT_EQ(code, 0) << Slurp(dir_ / "seed.log");
+  const nlohmann::json run = nlohmann::json::parse(Slurp(report_path));
+  ExpectReportKeys(run, true);
+  EXPECT_EQ(run["mode"], "seed-baseline");
+  EXPECT_EQ(run["games_completed"], 20);
+  EXPECT_EQ(run["verify"]["ok"], true) << run.dump();
+  EXPECT_EQ(run["verify"]["pg_moves"], run["records"]);
+  ASSERT_EQ(games_.size(), 20u);
+
+  {
+    pqxx::connection c(PgUrlOrDie().ConnInfo());
+    pqxx::nontransaction tx(c);
+    const auto deleted = tx.exec("DELETE FROM seed_moves WHERE game_id = " + std::to_string(games_[0].id) +
+                                 " AND seq = " + std::to_string(games_[0].last_seq));
+    ASSERT_EQ(deleted.affected_rows(), 1u);
+  }
+  nlohmann::json report;
+  EXPECT_EQ(VerifyOnly("deleted", report), 1);
+  ExpectReportKeys(report, true);
+  EXPECT_EQ(report["mode"], "seed-baseline");
+  EXPECT_EQ(report["verify"]["ok"], false);
+  EXPECT_EQ(report["verify"]["lost"], 1);
+}
+
+}  // namespace
+}  // namespace hokm::loadgen
