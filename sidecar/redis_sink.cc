@@ -359,14 +359,12 @@ struct RedisSink::Impl {
   std::string sha;
 
   // Per live game: when this sink last had the script refresh its TTLs
-  // (wall ms) and its hokm:active score (record ms). Cleared on any failed
-  // Write, so a refresh that may not have happened is redone.
-  struct Touch {
-    std::uint64_t ttl_ms = 0;
-    std::uint64_t active_ms = 0;
-  };
-  static constexpr std::size_t kMaxTrackedGames = 4'000'000;
-  std::unordered_map<std::uint64_t, Touch> touched;
+  // (wall clock) and its hokm:active score (record time), in whole seconds
+  // packed as ttl_s << 32 | active_s: about 40 bytes a game. Cleared on any
+  // failed Write, so a refresh that may not have happened is redone, and
+  // when it outgrows kMaxTrackedGames (each game then refreshes once more).
+  static constexpr std::size_t kMaxTrackedGames = std::size_t{1} << 21;
+  std::unordered_map<std::uint64_t, std::uint64_t> touched;
 
   // Scratch reused by every Write.
   std::vector<std::uint32_t> order;  // indices of the records to send, sorted by game
@@ -495,20 +493,24 @@ struct RedisSink::Impl {
       touched.erase(game_id);
       return 0;
     }
-    if (touched.size() >= kMaxTrackedGames) touched.clear();  // forgetting costs one refresh per game
-    Touch& t = touched[game_id];
+    if (touched.size() >= kMaxTrackedGames) touched.clear();
+    std::uint64_t& packed = touched[game_id];
+    auto ttl_s = static_cast<std::uint32_t>(packed >> 32);
+    auto active_s = static_cast<std::uint32_t>(packed);
+    const auto now_s = static_cast<std::uint32_t>(now_ms / 1000);
+    const auto ts_s = static_cast<std::uint32_t>(last.ts_ns() / 1'000'000'000);
+    const auto refresh_s = static_cast<std::uint64_t>(options.ttl_refresh_interval.count()) / 1000;
+    const auto active_every_s = static_cast<std::uint64_t>(options.active_refresh_interval.count()) / 1000;
     int flags = 0;
-    const auto refresh_ms = static_cast<std::uint64_t>(options.ttl_refresh_interval.count());
-    const auto active_ms = static_cast<std::uint64_t>(options.active_refresh_interval.count());
-    const std::uint64_t ts_ms = last.ts_ns() / 1'000'000;
-    if (t.ttl_ms == 0 || now_ms >= t.ttl_ms + refresh_ms) {
+    if (ttl_s == 0 || std::uint64_t{now_s} >= ttl_s + refresh_s) {
       flags |= 1;
-      t.ttl_ms = now_ms;
+      ttl_s = std::max<std::uint32_t>(now_s, 1);
     }
-    if (t.active_ms == 0 || ts_ms >= t.active_ms + active_ms) {
+    if (active_s == 0 || std::uint64_t{ts_s} >= active_s + active_every_s) {
       flags |= 2;
-      t.active_ms = std::max<std::uint64_t>(ts_ms, 1);
+      active_s = std::max<std::uint32_t>(ts_s, 1);
     }
+    packed = std::uint64_t{ttl_s} << 32 | active_s;
     return flags;
   }
 
@@ -607,6 +609,10 @@ struct RedisSink::Impl {
         next = first_noscript;
         continue;
       }
+      // After a failed call, later calls may hold later records of the same
+      // game: sending them would leave a gap the guard then keeps. Stop; the
+      // caller retries the whole batch.
+      if (!first_error.ok()) return first_error;
       next = stop;
     }
     return first_error;

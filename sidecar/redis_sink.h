@@ -36,8 +36,8 @@
 // live game's keys outlive its last record by at least game_ttl -
 // ttl_refresh_interval; hokm:active is updated at most every
 // active_refresh_interval of record time, so its score may lag by that
-// much. Both happen at once when a game ends; a record arriving after the
-// end leaves both alone.
+// much (both with 1 s resolution). Both happen at once when a game ends; a
+// record arriving after the end leaves both alone.
 //
 // Thread safety: none; Write/Ping belong to one thread (the sidecar's
 // delivery thread). stats() may be called from any thread.
@@ -114,9 +114,11 @@ class RedisSink {
 
   // Applies the records; Ok only once every reply arrived and none was an
   // error. Records failing CheckRecord are skipped (and counted). On
-  // Unavailable (connection lost, timeout) the connection is dropped and
-  // the next call reconnects; some records may have been applied, which is
-  // harmless: a retry skips them by game_seq.
+  // Unavailable (connection lost, timeout, Redis out of memory or busy) the
+  // connection is dropped when it is the cause, and the next call
+  // reconnects; some records may have been applied, which is harmless: a
+  // retry skips them by game_seq. After a failed EVALSHA no further calls
+  // are sent.
   // REQUIRES: each game's records appear in game_seq order.
   Status Write(std::span<const RecordRef> records);
 
