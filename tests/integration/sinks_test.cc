@@ -502,6 +502,53 @@ TEST_F(SinksTest, AbandonedGamesLeaveRatingsAloneAndLeaveTheActiveSet) {
   EXPECT_EQ(probe_.Hash(PlayerKey(seats[0]))["game"], std::to_string(g.game_id));
 }
 
+TEST_F(SinksTest, LosingTheConnectionIsUnavailableAndTheNextCallReconnects) {
+  const std::string name = "hokm-test-" + std::to_string(ids_.counter);
+  RedisSinkOptions redis_options;
+  redis_options.client_name = name;
+  auto redis = RedisSink::Connect(RedisUrlOrDie(), redis_options);
+  ASSERT_TRUE(redis.ok()) << redis.status().message();
+  PgSinkOptions pg_options;
+  pg_options.application_name = name;
+  auto pg = PgSink::Connect(PgUrlOrDie(), pg_options);
+  ASSERT_TRUE(pg.ok()) << pg.status().message();
+
+  const std::vector<ScriptedGame> games = RealGames(2, 8, 41);
+  const std::vector<RecordRef> refs = Refs(Interleave(games));
+  const auto first = std::span(refs).first(refs.size() / 2);
+  const auto second = std::span(refs).subspan(refs.size() / 2);
+  ASSERT_TRUE(redis->Write(first).ok());
+  ASSERT_TRUE(pg->WriteBatch(first, ids_.Checkpoint(), first.back().position).ok());
+
+  // The servers drop the sinks' connections.
+  EXPECT_EQ(probe_.Integer({"CLIENT", "KILL", "ID", [&] {
+              const RedisProbe::Reply list = probe_.Command({"CLIENT", "LIST"});
+              const std::string text(list->str, list->len);
+              const std::size_t at = text.find(" name=" + name + " ");
+              const std::size_t line = text.rfind("id=", at);
+              return text.substr(line + 3, text.find(' ', line) - line - 3);
+            }()}),
+            1);
+  Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + name + "'");
+
+  const Status r = redis->Write(second);
+  EXPECT_EQ(r.code(), Status::Code::kUnavailable) << r.message();
+  const Status p = pg->WriteBatch(second, ids_.Checkpoint(), second.back().position);
+  EXPECT_EQ(p.code(), Status::Code::kUnavailable) << p.message();
+
+  // Retried, the same batches go through on fresh connections.
+  const Status r2 = redis->Write(second);
+  ASSERT_TRUE(r2.ok()) << r2.message();
+  const Status p2 = pg->WriteBatch(second, ids_.Checkpoint(), second.back().position);
+  ASSERT_TRUE(p2.ok()) << p2.message();
+  EXPECT_EQ(redis->stats().reconnects, 1u);
+  EXPECT_EQ(pg->stats().reconnects, 1u);
+  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()), static_cast<long long>(refs.size()));
+  for (const auto& g : games) {
+    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}), static_cast<long long>(g.records.size()));
+  }
+}
+
 // Every grouping of records into EVALSHA calls leaves the same state.
 class RedisGroupingTest : public SinksTest,
                           public ::testing::WithParamInterface<RedisSinkOptions::Grouping> {};
