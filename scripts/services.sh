@@ -4,7 +4,9 @@
 #
 # Both listen on 127.0.0.1 only and keep their data under .local/ in the repo
 # (git-ignored). `start` is idempotent: when both already run it only prints
-# their URLs. Ports: HOKM_REDIS_PORT (6390), HOKM_PG_PORT (5440).
+# their URLs. Ports: HOKM_REDIS_PORT (6390), HOKM_PG_PORT (5440); the
+# PostgreSQL binaries: HOKM_PG_BIN (/usr/lib/postgresql/15/bin); how long to
+# wait for either to answer: HOKM_SERVICES_TIMEOUT_S (60).
 #
 #   .local/redis/            redis.pid, redis.log (no persistence: --save '')
 #   .local/pg/data/          the cluster (initdb); hokm.conf holds our settings
