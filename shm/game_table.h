@@ -184,7 +184,8 @@ class GameTable {
   std::uint64_t GameIdAt(std::uint32_t slot) const {
     return Atomic(slots_[slot].game_id).load(std::memory_order_relaxed);
   }
-  // Even when idle, odd during a write; grows by 2 per write.
+  // Even when idle, odd during a write; grows by 2 per write. Acquire:
+  // pairs with the final release store of seqlock::Store.
   std::uint64_t Sequence(std::uint32_t slot) const {
     return Atomic(slots_[slot].sequence).load(std::memory_order_acquire);
   }

@@ -233,6 +233,9 @@ class Ring {
   }
 
   // Observers: may be called from any thread; values may be stale at once.
+  // Their acquires pair with the CAS / store of the tail in Claim (relaxed
+  // there: observers learn only a number) and with the release store of the
+  // head in RingReader::CommitTo.
   std::uint64_t TailPosition() const {
     return Atomic(trailer_->tail.value).load(std::memory_order_acquire);
   }
