@@ -4,6 +4,7 @@
 // visit; the answer is there when Apply returns.
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -54,6 +55,7 @@ void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read) {
 
   std::uint64_t now = NowNs();
   std::uint64_t last_accepted = now;
+  std::uint64_t busy_pause_ns = 0;
   bool any = true;
   while (any && !ctx.control.Expired(now)) {
     any = false;
@@ -76,13 +78,16 @@ void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read) {
       if (o.result == core::CommandResult::kOk) {
         result.latency_ns.Record(now - lane.intended_ns);
         last_accepted = now;
+        busy_pause_ns = 0;
         core::GameState snap;
         const bool have = read(o.game_id, snap);
         if (flow.Accepted(lane, o.game_id, o.game_seq, have ? &snap : nullptr)) flow.Begin(lane);
       } else if (o.result == core::CommandResult::kBusy) {
         flow.Busy();
-        // The ring is full: give its consumer the CPU rather than spin.
-        timespec pause{0, 20'000};
+        // The ring is full until its consumer catches up: give it the CPU
+        // rather than spin (50 us, doubling to 2 ms while Busy persists).
+        busy_pause_ns = busy_pause_ns == 0 ? 50'000 : std::min<std::uint64_t>(2 * busy_pause_ns, 2'000'000);
+        timespec pause{0, static_cast<long>(busy_pause_ns)};
         nanosleep(&pause, nullptr);
         if (now - last_accepted > kBusyGiveUpNs) {
           result.fatal =
@@ -118,10 +123,12 @@ void WaitUntilNs(std::uint64_t when_ns) {
   for (;;) {
     const std::uint64_t now = NowNs();
     if (now >= when_ns) return;
+    // Sleep through all but the last stretch (a wake-up is late by tens of
+    // microseconds even with the 1 us timer slack main sets), spin that.
     const std::uint64_t left = when_ns - now;
-    if (left > 200'000) {
-      timespec ts{static_cast<time_t>((left - 100'000) / 1'000'000'000),
-                  static_cast<long>((left - 100'000) % 1'000'000'000)};
+    if (left > 80'000) {
+      const std::uint64_t nap = left - 60'000;
+      timespec ts{static_cast<time_t>(nap / 1'000'000'000), static_cast<long>(nap % 1'000'000'000)};
       nanosleep(&ts, nullptr);
     }
   }

@@ -5,6 +5,7 @@
 // the bot decides from that snapshot.
 #include <time.h>
 
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <thread>
@@ -45,6 +46,7 @@ class ShmDriver {
         pacer_(ctx.rate, ctx.control.start_ns()) {
     const std::uint32_t max = client_.MaxInFlight();
     pipeline_ = ctx.options.pipeline == 0 || ctx.options.pipeline > max ? max : ctx.options.pipeline;
+    window_ = pipeline_;
   }
 
   void Run() {
@@ -62,7 +64,8 @@ class ShmDriver {
   // Returns how many it sent.
   std::size_t Send(std::uint64_t now, bool abandon_only) {
     std::size_t sent = 0;
-    while (in_flight_ < pipeline_ && !ready_.empty()) {
+    if (now < send_after_ns_) return 0;
+    while (in_flight_ < window_ && !ready_.empty()) {
       const std::uint32_t index = ready_.front();
       Lane& lane = lanes_[index];
       if (lane.step != Lane::Step::kReady) {  // went idle meanwhile
@@ -96,6 +99,7 @@ class ShmDriver {
   // Takes every answer there is. Returns how many.
   std::size_t Receive() {
     std::size_t n = 0;
+    bool saw_busy = false;
     shm::CommandResponse r;
     while (client_.TryReceive(r)) {
       ++n;
@@ -117,12 +121,25 @@ class ShmDriver {
         }
       } else if (r.result == core::CommandResult::kBusy) {
         flow_.Busy();
+        saw_busy = true;
       } else {
         flow_.Refused(lane, r.result);
       }
       if (lane.step == Lane::Step::kReady) ready_.push_back(index);
     }
     if (n != 0) last_answer_ns_ = NowNs();
+    // Busy: the change ring is full until its consumer catches up. Resending
+    // at once would only burn the CPU the consumer needs, so sending pauses
+    // (50 us, doubling to 2 ms while Busy persists) and the window drops to
+    // one command, then doubles with every answer that got through.
+    if (saw_busy) {
+      busy_pause_ns_ = busy_pause_ns_ == 0 ? 50'000 : std::min<std::uint64_t>(2 * busy_pause_ns_, 2'000'000);
+      send_after_ns_ = last_answer_ns_ + busy_pause_ns_;
+      window_ = 1;
+    } else if (n != 0) {
+      busy_pause_ns_ = 0;
+      window_ = std::min(pipeline_, 2 * window_);
+    }
     return n;
   }
 
@@ -202,8 +219,11 @@ class ShmDriver {
   Pacer pacer_;
   std::deque<std::uint32_t> ready_;
   std::uint32_t pipeline_ = 1;
+  std::uint32_t window_ = 1;  // commands that may be in flight now (<= pipeline_)
   std::uint32_t in_flight_ = 0;
   std::uint64_t last_answer_ns_ = 0;
+  std::uint64_t send_after_ns_ = 0;  // Busy backoff: no sends before this
+  std::uint64_t busy_pause_ns_ = 0;
   bool stopping_ = false;
 };
 
