@@ -24,7 +24,8 @@ namespace {
 namespace fb = hokm::fb;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::uint64_t kMaxBigint = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+constexpr std::uint64_t kMaxBigint =
+    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 // pg_advisory_xact_lock key serializing schema migrations ("hokm" in ASCII).
 constexpr std::int64_t kMigrationLockKey = 0x686f6b6d;
 
@@ -145,7 +146,8 @@ struct DerivedRows {
   std::string created, seats, first_hakem, hands, finished, abandoned;
 
   void Clear() {
-    for (std::string* s : {&created, &seats, &first_hakem, &hands, &finished, &abandoned}) s->clear();
+    for (std::string* s : {&created, &seats, &first_hakem, &hands, &finished, &abandoned})
+      s->clear();
   }
 
   // Appends the record's row to its list; card plays, deals, tricks and the
@@ -170,7 +172,9 @@ struct DerivedRows {
       case fb::Body::GameCreated: {
         const auto* b = r.body_as_GameCreated();
         std::string& l = num(open(created), g);
-        AppendPgQuoted(b->room() ? std::string_view(b->room()->c_str(), b->room()->size()) : std::string_view(), l);
+        AppendPgQuoted(b->room() ? std::string_view(b->room()->c_str(), b->room()->size())
+                                 : std::string_view(),
+                       l);
         l.push_back(',');
         num(l, b->seed());
         std::string config = "{\"play_all_tricks\":";
@@ -187,9 +191,12 @@ struct DerivedRows {
       case fb::Body::PlayerJoined:
       case fb::Body::PlayerLeft: {
         const bool join = r.body_type() == fb::Body::PlayerJoined;
-        const std::uint8_t seat = join ? r.body_as_PlayerJoined()->seat() : r.body_as_PlayerLeft()->seat();
-        const std::uint64_t player = join ? r.body_as_PlayerJoined()->player_id() : r.body_as_PlayerLeft()->player_id();
-        std::string& l = num(num(num(num(num(open(seats), g), r.game_seq()), join ? 2 : 3), seat), player);
+        const std::uint8_t seat =
+            join ? r.body_as_PlayerJoined()->seat() : r.body_as_PlayerLeft()->seat();
+        const std::uint64_t player =
+            join ? r.body_as_PlayerJoined()->player_id() : r.body_as_PlayerLeft()->player_id();
+        std::string& l =
+            num(num(num(num(num(open(seats), g), r.game_seq()), join ? 2 : 3), seat), player);
         close_ts(l);
         break;
       }
@@ -201,8 +208,11 @@ struct DerivedRows {
         break;
       case fb::Body::HandScored: {
         const auto* b = r.body_as_HandScored();
-        std::string& l = num(num(num(num(num(num(num(open(hands), g), r.game_seq()), b->hand_no()), b->hakem()),
-                                     b->trump()), b->winner_team()), b->points_awarded());
+        std::string& l =
+            num(num(num(num(num(num(num(open(hands), g), r.game_seq()), b->hand_no()), b->hakem()),
+                        b->trump()),
+                    b->winner_team()),
+                b->points_awarded());
         l.append(b->kot() ? "true," : "false,");
         num(num(l, b->points() ? b->points()->a() : 0), b->points() ? b->points()->b() : 0);
         close_ts(l);
@@ -210,15 +220,16 @@ struct DerivedRows {
       }
       case fb::Body::GameFinished: {
         const auto* b = r.body_as_GameFinished();
-        std::string& l = num(num(num(num(open(finished), g), b->winner_team()), b->points() ? b->points()->a() : 0),
-                             b->points() ? b->points()->b() : 0);
+        std::string& l = num(
+            num(num(num(open(finished), g), b->winner_team()), b->points() ? b->points()->a() : 0),
+            b->points() ? b->points()->b() : 0);
         close_ts(l);
         break;
       }
       case fb::Body::GameAbandoned: {
         const auto* b = r.body_as_GameAbandoned();
-        std::string& l =
-            num(num(num(open(abandoned), g), b->points() ? b->points()->a() : 0), b->points() ? b->points()->b() : 0);
+        std::string& l = num(num(num(open(abandoned), g), b->points() ? b->points()->a() : 0),
+                             b->points() ? b->points()->b() : 0);
         close_ts(l);
         break;
       }
@@ -235,7 +246,6 @@ std::string ReplaceAll(std::string s, std::string_view from, std::string_view to
   return s;
 }
 
-
 // The first line of a server message (the rest is libpqxx's query echo).
 std::string FirstLine(std::string_view what) {
   const std::size_t nl = what.find('\n');
@@ -243,7 +253,8 @@ std::string FirstLine(std::string_view what) {
 }
 
 bool IsRecordFault(const std::string& sqlstate) {
-  return sqlstate.size() == 5 && (sqlstate.compare(0, 2, "22") == 0 || sqlstate.compare(0, 2, "23") == 0);
+  return sqlstate.size() == 5 &&
+         (sqlstate.compare(0, 2, "22") == 0 || sqlstate.compare(0, 2, "23") == 0);
 }
 
 // SQLSTATE classes a retry can outlast: connection (08), resources (53),
@@ -252,14 +263,18 @@ bool IsRecordFault(const std::string& sqlstate) {
 bool IsTransient(const std::string& sqlstate) {
   if (sqlstate.size() != 5) return false;
   const std::string cls = sqlstate.substr(0, 2);
-  return cls == "08" || cls == "53" || cls == "57" || cls == "58" || cls == "40" || sqlstate == "55P03";
+  return cls == "08" || cls == "53" || cls == "57" || cls == "58" || cls == "40" ||
+         sqlstate == "55P03";
 }
 
 std::uint64_t Micros(Clock::duration d) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
-std::string SqlInt(std::uint64_t v) { return v > kMaxBigint ? std::string("NULL") : std::to_string(v); }
+std::string SqlInt(std::uint64_t v) {
+  return v > kMaxBigint ? std::string("NULL") : std::to_string(v);
+}
 
 struct Attempt {
   Status status;
@@ -273,7 +288,7 @@ struct PgSink::Impl {
   Options options;
   std::unique_ptr<pqxx::connection> conn;
   std::set<std::int64_t> known_blocks;  // game_id >> span_bits with a partition
-  std::string derive_finished;           // kDeriveGameFinished with the rating constants
+  std::string derive_finished;          // kDeriveGameFinished with the rating constants
 
   // Scratch reused by every batch.
   std::string body;
@@ -282,12 +297,14 @@ struct PgSink::Impl {
   std::string sql_dead;
   std::vector<const char*> reasons;  // CheckRecord per record of the batch
   DerivedRows derived;
-  std::set<std::pair<std::int64_t, std::int64_t>> inserted_keys;  // replay path: (game_id, seq) inserted
+  std::set<std::pair<std::int64_t, std::int64_t>>
+      inserted_keys;  // replay path: (game_id, seq) inserted
 
   struct Counters {
-    std::atomic<std::uint64_t> batches{0}, failed_batches{0}, inserted{0}, duplicate{0}, dead_lettered{0},
-        transactions{0}, rollbacks{0}, bisections{0}, round_trips{0}, reconnects{0}, partitions{0}, replay_paths{0},
-        last_us{0}, max_us{0}, total_us{0}, copy_us{0}, statements_us{0}, commit_us{0};
+    std::atomic<std::uint64_t> batches{0}, failed_batches{0}, inserted{0}, duplicate{0},
+        dead_lettered{0}, transactions{0}, rollbacks{0}, bisections{0}, round_trips{0},
+        reconnects{0}, partitions{0}, replay_paths{0}, last_us{0}, max_us{0}, total_us{0},
+        copy_us{0}, statements_us{0}, commit_us{0};
   } counters;
 
   static void Add(std::atomic<std::uint64_t>& c, std::uint64_t v) {
@@ -301,7 +318,8 @@ struct PgSink::Impl {
   Attempt Classify(const std::exception& e) {
     if (const auto* sql_err = dynamic_cast<const pqxx::sql_error*>(&e)) {
       const std::string& state = sql_err->sqlstate();
-      const std::string msg = Where() + ": " + FirstLine(sql_err->what()) + " (SQLSTATE " + state + ")";
+      const std::string msg =
+          Where() + ": " + FirstLine(sql_err->what()) + " (SQLSTATE " + state + ")";
       if (IsRecordFault(state)) return {Status::InvalidArgument(msg), true};
       if (IsTransient(state)) {
         if (state.compare(0, 2, "08") == 0 || state.compare(0, 2, "57") == 0) conn.reset();
@@ -317,9 +335,10 @@ struct PgSink::Impl {
     }
     if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
       conn.reset();
-      return {Status::Unavailable(Where() + ": commit outcome unknown (connection lost during COMMIT); "
-                                            "replaying the batch is safe"),
-              false};
+      return {
+          Status::Unavailable(Where() + ": commit outcome unknown (connection lost during COMMIT); "
+                                        "replaying the batch is safe"),
+          false};
     }
     return {Status::Internal(Where() + ": " + FirstLine(e.what())), false};
   }
@@ -336,7 +355,8 @@ struct PgSink::Impl {
       }
       conninfo += "'";
     };
-    add("connect_timeout", std::to_string(std::max<std::int64_t>(1, options.connect_timeout.count())));
+    add("connect_timeout",
+        std::to_string(std::max<std::int64_t>(1, options.connect_timeout.count())));
     add("application_name", options.application_name);
     add("options", "-c statement_timeout=" + std::to_string(options.statement_timeout.count()) +
                        " -c client_min_messages=warning");
@@ -386,7 +406,8 @@ struct PgSink::Impl {
     for (const RecordRef& r : records) {
       if (CheckRecord(r) != nullptr) continue;
       const auto block = static_cast<std::int64_t>(r.record->game_id() >> bits);
-      if (known_blocks.count(block) == 0 && std::find(fresh.begin(), fresh.end(), block) == fresh.end()) {
+      if (known_blocks.count(block) == 0 &&
+          std::find(fresh.begin(), fresh.end(), block) == fresh.end()) {
         fresh.push_back(block);
       }
     }
@@ -410,14 +431,18 @@ struct PgSink::Impl {
     sql += "INSERT INTO sidecar_checkpoint (name, position, updated_at) VALUES (";
     AppendPgQuoted(name, sql);
     sql += ", " + std::to_string(static_cast<std::int64_t>(position));
-    sql += ", now()) ON CONFLICT (name) DO UPDATE SET position = greatest(sidecar_checkpoint.position, "
-           "EXCLUDED.position), updated_at = now();\n";
+    sql +=
+        ", now()) ON CONFLICT (name) DO UPDATE SET position = "
+        "greatest(sidecar_checkpoint.position, "
+        "EXCLUDED.position), updated_at = now();\n";
   }
 
   // Appends a row of an INSERT INTO dead_letters to out (the INSERT itself
   // when first).
-  static void AppendDeadLetter(const RecordRef& r, std::string_view reason, bool first, std::string& out) {
-    out += first ? "INSERT INTO dead_letters (game_id, seq, record_type, ring_position, reason, payload) VALUES\n"
+  static void AppendDeadLetter(const RecordRef& r, std::string_view reason, bool first,
+                               std::string& out) {
+    out += first ? "INSERT INTO dead_letters (game_id, seq, record_type, ring_position, reason, "
+                   "payload) VALUES\n"
                  : ",\n";
     out += "(";
     if (r.record) {
@@ -451,8 +476,10 @@ struct PgSink::Impl {
   }
 
   // Streams the records that passed CheckRecord into table with COPY.
-  void CopyRecords(pqxx::transaction_base& tx, const char* table, std::span<const RecordRef> records) {
-    pqxx::stream_to copy(tx, table, std::vector<std::string>{"game_id", "seq", "type", "ts", "body"});
+  void CopyRecords(pqxx::transaction_base& tx, const char* table,
+                   std::span<const RecordRef> records) {
+    pqxx::stream_to copy(tx, table,
+                         std::vector<std::string>{"game_id", "seq", "type", "ts", "body"});
     for (std::size_t k = 0; k < records.size(); ++k) {
       if (reasons[k] != nullptr) continue;
       const fb::ChangeRecord& rec = *records[k].record;
@@ -460,7 +487,8 @@ struct PgSink::Impl {
       AppendPgTimestamp(rec.ts_ns(), ts);
       body.clear();
       AppendBodyJson(rec, body);
-      copy << std::make_tuple(static_cast<long long>(rec.game_id()), static_cast<long long>(rec.game_seq()),
+      copy << std::make_tuple(static_cast<long long>(rec.game_id()),
+                              static_cast<long long>(rec.game_seq()),
                               static_cast<int>(rec.body_type()), ts, body);
     }
     copy.complete();
@@ -475,8 +503,9 @@ struct PgSink::Impl {
   // transaction is then redone on the replay path: COPY into the TEMP
   // staging table, INSERT ... ON CONFLICT DO NOTHING RETURNING the keys
   // inserted, derived statements for those records only.
-  Attempt TryTransaction(std::span<const RecordRef> records, std::string_view name, std::uint64_t position,
-                         std::uint64_t* inserted_out, std::uint64_t* rejected_out) {
+  Attempt TryTransaction(std::span<const RecordRef> records, std::string_view name,
+                         std::uint64_t position, std::uint64_t* inserted_out,
+                         std::uint64_t* rejected_out) {
     std::uint64_t good = 0;
     std::uint64_t rt = 0;
     sql_dead.clear();
@@ -543,13 +572,15 @@ struct PgSink::Impl {
       const pqxx::result keys = tx.exec(kInsertStaged);
       ++rt;
       inserted_keys.clear();
-      for (const auto& row : keys) inserted_keys.emplace(row[0].as<std::int64_t>(), row[1].as<std::int64_t>());
+      for (const auto& row : keys)
+        inserted_keys.emplace(row[0].as<std::int64_t>(), row[1].as<std::int64_t>());
       sql.clear();
       derived.Clear();
       for (std::size_t k = 0; k < records.size(); ++k) {
         if (reasons[k] != nullptr) continue;
         const fb::ChangeRecord& rec = *records[k].record;
-        if (inserted_keys.count({static_cast<std::int64_t>(rec.game_id()), rec.game_seq()}) != 0) derived.Add(rec);
+        if (inserted_keys.count({static_cast<std::int64_t>(rec.game_id()), rec.game_seq()}) != 0)
+          derived.Add(rec);
       }
       AppendDerived(name, position);
       tx.exec(sql);
@@ -565,7 +596,8 @@ struct PgSink::Impl {
 
   // Commits records (bisecting around poison); the checkpoint of every
   // committed part is its last record's position, the whole's is position.
-  Status WriteRange(std::span<const RecordRef> records, std::string_view name, std::uint64_t position) {
+  Status WriteRange(std::span<const RecordRef> records, std::string_view name,
+                    std::uint64_t position) {
     std::uint64_t inserted = 0;
     std::uint64_t rejected = 0;
     Attempt a = TryTransaction(records, name, position, &inserted, &rejected);
@@ -584,7 +616,8 @@ struct PgSink::Impl {
     return WriteRange(records.subspan(half), name, position);
   }
 
-  Status DeadLetter(const RecordRef& r, const std::string& reason, std::string_view name, std::uint64_t position) {
+  Status DeadLetter(const RecordRef& r, const std::string& reason, std::string_view name,
+                    std::uint64_t position) {
     std::uint64_t rt = 0;
     try {
       pqxx::work tx(*conn);
@@ -601,7 +634,9 @@ struct PgSink::Impl {
       Add(counters.round_trips, rt);
       Add(counters.rollbacks, 1);
       Attempt a = Classify(e);
-      if (a.record_fault) return Status::Internal(Where() + ": could not dead-letter a record: " + a.status.message());
+      if (a.record_fault)
+        return Status::Internal(Where() +
+                                ": could not dead-letter a record: " + a.status.message());
       return a.status;
     }
     Add(counters.round_trips, rt);
@@ -610,15 +645,17 @@ struct PgSink::Impl {
     return Status::Ok();
   }
 
-  Status WriteBatch(std::span<const RecordRef> records, std::string_view name, std::uint64_t position) {
+  Status WriteBatch(std::span<const RecordRef> records, std::string_view name,
+                    std::uint64_t position) {
     const auto t0 = Clock::now();
     Status s = EnsureOpen();
     if (s.ok()) s = EnsurePartitions(records);
     if (s.ok() && (!records.empty() || !name.empty())) s = WriteRange(records, name, position);
-    const auto us =
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+    const auto us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
     counters.last_us.store(us, std::memory_order_relaxed);
-    if (us > counters.max_us.load(std::memory_order_relaxed)) counters.max_us.store(us, std::memory_order_relaxed);
+    if (us > counters.max_us.load(std::memory_order_relaxed))
+      counters.max_us.store(us, std::memory_order_relaxed);
     Add(counters.total_us, us);
     Add(s.ok() ? counters.batches : counters.failed_batches, 1);
     return s;
@@ -634,14 +671,16 @@ struct PgSink::Impl {
       int version = 0;
       const auto [end, err] = std::from_chars(file.data(), file.data() + file.size(), version);
       if (err != std::errc() || end == file.data() || *end != '_' || version <= 0) {
-        return Status::InvalidArgument("schema file " + entry.path().string() + " is not named NNN_name.sql");
+        return Status::InvalidArgument("schema file " + entry.path().string() +
+                                       " is not named NNN_name.sql");
       }
       if (!files.emplace(version, entry.path()).second) {
-        return Status::InvalidArgument("two schema files have version " + std::to_string(version) + " in " +
-                                       dir.string());
+        return Status::InvalidArgument("two schema files have version " + std::to_string(version) +
+                                       " in " + dir.string());
       }
     }
-    if (ec) return Status::IoError("cannot list schema directory " + dir.string() + ": " + ec.message());
+    if (ec)
+      return Status::IoError("cannot list schema directory " + dir.string() + ": " + ec.message());
     if (files.empty()) return Status::NotFound("no NNN_*.sql schema files in " + dir.string());
     int applied = 0;
     try {
@@ -649,7 +688,8 @@ struct PgSink::Impl {
         pqxx::work tx(*conn);
         tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
         tx.exec(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text "
+            "NOT NULL, "
             "applied_at timestamptz NOT NULL DEFAULT now())");
         tx.commit();
       }
@@ -660,10 +700,12 @@ struct PgSink::Impl {
         text << in.rdbuf();
         pqxx::work tx(*conn);
         tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
-        if (!tx.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1", version).empty()) continue;
+        if (!tx.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1", version).empty())
+          continue;
         tx.exec(text.str());
         const std::string name = path.filename().string();
-        tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name);
+        tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version,
+                       name);
         if (tx.exec("SELECT to_regclass('public.audit_log') IS NOT NULL")[0][0].as<bool>()) {
           tx.exec_params(
               "INSERT INTO audit_log (action, details) VALUES ('schema_migration', "
@@ -685,8 +727,8 @@ struct PgSink::Impl {
     if (Status s = EnsureOpen(); !s.ok()) return s;
     try {
       pqxx::nontransaction tx(*conn);
-      const pqxx::result r =
-          tx.exec_params("SELECT position FROM sidecar_checkpoint WHERE name = $1", std::string(name));
+      const pqxx::result r = tx.exec_params(
+          "SELECT position FROM sidecar_checkpoint WHERE name = $1", std::string(name));
       Add(counters.round_trips, 1);
       if (r.empty()) return std::optional<std::uint64_t>();
       return std::optional<std::uint64_t>(static_cast<std::uint64_t>(r[0][0].as<std::int64_t>()));
@@ -705,8 +747,9 @@ Result<PgSink> PgSink::Connect(const PgUrl& url, const Options& options) {
   auto impl = std::make_unique<Impl>();
   impl->url = url;
   impl->options = options;
-  impl->derive_finished = ReplaceAll(ReplaceAll(kDeriveGameFinished, "{base}", std::to_string(kRatingBase)), "{step}",
-                                     std::to_string(kRatingStep));
+  impl->derive_finished =
+      ReplaceAll(ReplaceAll(kDeriveGameFinished, "{base}", std::to_string(kRatingBase)), "{step}",
+                 std::to_string(kRatingStep));
   if (Status s = impl->Open(); !s.ok()) return s;
   return PgSink(std::move(impl));
 }
@@ -741,7 +784,9 @@ bool PgSink::Ping() {
 
 PgSinkStats PgSink::stats() const {
   const auto& c = impl_->counters;
-  const auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  const auto get = [](const std::atomic<std::uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);
+  };
   PgSinkStats s;
   s.batches = get(c.batches);
   s.failed_batches = get(c.failed_batches);

@@ -67,18 +67,18 @@ struct PgSinkOptions {
 
 // Counters since Connect; a plain copy for /metrics.
 struct PgSinkStats {
-  std::uint64_t batches = 0;             // WriteBatch calls that committed
-  std::uint64_t failed_batches = 0;      // WriteBatch calls that returned an error
-  std::uint64_t moves_inserted = 0;      // new game_moves rows
-  std::uint64_t moves_duplicate = 0;     // already in game_moves: skipped
-  std::uint64_t dead_letters = 0;        // records routed to dead_letters
-  std::uint64_t transactions = 0;        // committed
+  std::uint64_t batches = 0;          // WriteBatch calls that committed
+  std::uint64_t failed_batches = 0;   // WriteBatch calls that returned an error
+  std::uint64_t moves_inserted = 0;   // new game_moves rows
+  std::uint64_t moves_duplicate = 0;  // already in game_moves: skipped
+  std::uint64_t dead_letters = 0;     // records routed to dead_letters
+  std::uint64_t transactions = 0;     // committed
   std::uint64_t rollbacks = 0;
-  std::uint64_t bisections = 0;          // batches split to find a poison record
+  std::uint64_t bisections = 0;  // batches split to find a poison record
   std::uint64_t round_trips = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t partitions_ensured = 0;
-  std::uint64_t replay_paths = 0;        // batches that met rows already in game_moves
+  std::uint64_t replay_paths = 0;  // batches that met rows already in game_moves
   std::uint64_t last_batch_us = 0;
   std::uint64_t max_batch_us = 0;
   std::uint64_t total_batch_us = 0;

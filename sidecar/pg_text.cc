@@ -32,7 +32,8 @@ void AppendPgTimestamp(std::uint64_t ts_ns, std::string& out) {
   const std::uint32_t mp = (5 * doy + 2) / 153;
   const std::uint32_t day = doy - (153 * mp + 2) / 5 + 1;
   const std::uint32_t month = mp < 10 ? mp + 3 : mp - 9;
-  const auto year = static_cast<std::uint32_t>(static_cast<std::int64_t>(yoe) + era * 400 + (month <= 2 ? 1 : 0));
+  const auto year =
+      static_cast<std::uint32_t>(static_cast<std::int64_t>(yoe) + era * 400 + (month <= 2 ? 1 : 0));
   AppendPadded(year, 4, out);
   out.push_back('-');
   AppendPadded(month, 2, out);

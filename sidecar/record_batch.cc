@@ -10,7 +10,8 @@ namespace {
 
 namespace fb = hokm::fb;
 
-constexpr std::uint64_t kMaxBigint = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+constexpr std::uint64_t kMaxBigint =
+    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
 // Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF) without NUL.
 bool IsCleanUtf8(std::string_view s) {
@@ -56,7 +57,8 @@ bool Seat(std::uint8_t s) { return s < 4; }
 RecordRef VerifyRecord(const std::uint8_t* bytes, std::uint32_t size, std::uint64_t position) {
   flatbuffers::Verifier verifier(bytes, size);
   const bool ok = bytes != nullptr && size > 0 && verifier.VerifyBuffer<fb::ChangeRecord>(nullptr);
-  return RecordRef{ok ? flatbuffers::GetRoot<fb::ChangeRecord>(bytes) : nullptr, bytes, size, position};
+  return RecordRef{ok ? flatbuffers::GetRoot<fb::ChangeRecord>(bytes) : nullptr, bytes, size,
+                   position};
 }
 
 const char* CheckRecord(const fb::ChangeRecord& r) {

@@ -70,7 +70,8 @@ void AppendBodyFields(const fb::ChangeRecord& r, ObjectWriter& w) {
   switch (r.body_type()) {
     case fb::Body::GameCreated: {
       const auto* b = r.body_as_GameCreated();
-      w.String("room", b->room() ? std::string_view(b->room()->c_str(), b->room()->size()) : std::string_view());
+      w.String("room", b->room() ? std::string_view(b->room()->c_str(), b->room()->size())
+                                 : std::string_view());
       w.Uint("seed", b->seed());
       w.Bool("play_all_tricks", b->play_all_tricks());
       w.Uint("kot_points_hakem_team", b->kot_points_hakem_team());

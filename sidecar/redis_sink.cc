@@ -228,9 +228,9 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
 }
 
 std::uint64_t NowMs() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
 
 // Arguments of one command: bytes in one arena, pointers taken at the end
@@ -289,7 +289,8 @@ void PackRecord(const fb::ChangeRecord& r, ArgvBuilder& args) {
   switch (r.body_type()) {
     case fb::Body::GameCreated: {  // room, target points
       const auto* b = r.body_as_GameCreated();
-      args.Add(b->room() ? std::string_view(b->room()->c_str(), b->room()->size()) : std::string_view());
+      args.Add(b->room() ? std::string_view(b->room()->c_str(), b->room()->size())
+                         : std::string_view());
       args.AddUint(b->target_points());
       break;
     }
@@ -347,7 +348,8 @@ void PackRecord(const fb::ChangeRecord& r, ArgvBuilder& args) {
 bool IsError(const redisReply* r) { return r != nullptr && r->type == REDIS_REPLY_ERROR; }
 
 std::string_view ReplyText(const redisReply* r) {
-  return r && r->str ? std::string_view(r->str, static_cast<std::size_t>(r->len)) : std::string_view();
+  return r && r->str ? std::string_view(r->str, static_cast<std::size_t>(r->len))
+                     : std::string_view();
 }
 
 }  // namespace
@@ -374,11 +376,14 @@ struct RedisSink::Impl {
   std::vector<std::size_t> lens;
 
   struct Counters {
-    std::atomic<std::uint64_t> batches{0}, failed_batches{0}, applied{0}, duplicate{0}, rejected{0}, evalsha{0},
-        round_trips{0}, script_loads{0}, reconnects{0}, last_us{0}, max_us{0}, total_us{0};
+    std::atomic<std::uint64_t> batches{0}, failed_batches{0}, applied{0}, duplicate{0}, rejected{0},
+        evalsha{0}, round_trips{0}, script_loads{0}, reconnects{0}, last_us{0}, max_us{0},
+        total_us{0};
   } counters;
 
-  static void Add(std::atomic<std::uint64_t>& c, std::uint64_t v) { c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed); }
+  static void Add(std::atomic<std::uint64_t>& c, std::uint64_t v) {
+    c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+  }
 
   Status Lost(std::string_view what) {
     std::string msg = "redis at " + url.HostPort() + ": " + std::string(what);
@@ -395,14 +400,16 @@ struct RedisSink::Impl {
       a.push_back(w.data());
       l.push_back(w.size());
     }
-    return ReplyPtr(static_cast<redisReply*>(redisCommandArgv(ctx.get(), static_cast<int>(a.size()), a.data(), l.data())));
+    return ReplyPtr(static_cast<redisReply*>(
+        redisCommandArgv(ctx.get(), static_cast<int>(a.size()), a.data(), l.data())));
   }
 
   // Errors that pass once the server recovers (memory, a busy script,
   // loading, failover) are Unavailable; anything else is Internal.
   Status ReplyError(std::string_view text) const {
     std::string msg = "redis at " + url.HostPort() + ": EVALSHA failed: " + std::string(text);
-    for (std::string_view transient : {"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"}) {
+    for (std::string_view transient :
+         {"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"}) {
       if (text.substr(0, transient.size()) == transient) return Status::Unavailable(std::move(msg));
     }
     return Status::Internal(std::move(msg));
@@ -412,7 +419,8 @@ struct RedisSink::Impl {
     ReplyPtr r = Command({"SCRIPT", "LOAD", kScript});
     if (!r) return Lost("SCRIPT LOAD failed");
     if (r->type != REDIS_REPLY_STRING) {
-      return Status::Internal("redis at " + url.HostPort() + ": SCRIPT LOAD refused: " + std::string(ReplyText(r.get())));
+      return Status::Internal("redis at " + url.HostPort() +
+                              ": SCRIPT LOAD refused: " + std::string(ReplyText(r.get())));
     }
     sha.assign(r->str, static_cast<std::size_t>(r->len));
     Add(counters.script_loads, 1);
@@ -422,21 +430,27 @@ struct RedisSink::Impl {
   Status Open() {
     const timeval connect_tv = ToTimeval(options.connect_timeout);
     ctx.reset(redisConnectWithTimeout(url.host.c_str(), url.port, connect_tv));
-    if (!ctx) return Status::Unavailable("redis at " + url.HostPort() + ": out of memory allocating a context");
+    if (!ctx)
+      return Status::Unavailable("redis at " + url.HostPort() +
+                                 ": out of memory allocating a context");
     if (ctx->err) {
-      std::string msg = "redis at " + url.HostPort() + " not answering: " + ctx->errstr + " (connect timeout " +
-                        std::to_string(options.connect_timeout.count()) + " ms)";
+      std::string msg = "redis at " + url.HostPort() + " not answering: " + ctx->errstr +
+                        " (connect timeout " + std::to_string(options.connect_timeout.count()) +
+                        " ms)";
       ctx.reset();
       return Status::Unavailable(std::move(msg));
     }
-    if (redisSetTimeout(ctx.get(), ToTimeval(options.io_timeout)) != REDIS_OK) return Lost("setting the I/O timeout failed");
+    if (redisSetTimeout(ctx.get(), ToTimeval(options.io_timeout)) != REDIS_OK)
+      return Lost("setting the I/O timeout failed");
     redisEnableKeepAlive(ctx.get());
     if (!url.password.empty()) {
-      ReplyPtr r = url.username.empty() ? Command({"AUTH", url.password}) : Command({"AUTH", url.username, url.password});
+      ReplyPtr r = url.username.empty() ? Command({"AUTH", url.password})
+                                        : Command({"AUTH", url.username, url.password});
       if (!r) return Lost("AUTH failed");
       if (IsError(r.get())) {
         ctx.reset();
-        return Status::InvalidArgument("redis at " + url.HostPort() + ": AUTH refused: " + std::string(ReplyText(r.get())));
+        return Status::InvalidArgument("redis at " + url.HostPort() +
+                                       ": AUTH refused: " + std::string(ReplyText(r.get())));
       }
     }
     if (url.db != 0) {
@@ -445,7 +459,8 @@ struct RedisSink::Impl {
       if (!r) return Lost("SELECT failed");
       if (IsError(r.get())) {
         ctx.reset();
-        return Status::InvalidArgument("redis at " + url.HostPort() + ": SELECT " + db + " refused: " + std::string(ReplyText(r.get())));
+        return Status::InvalidArgument("redis at " + url.HostPort() + ": SELECT " + db +
+                                       " refused: " + std::string(ReplyText(r.get())));
       }
     }
     if (!options.client_name.empty()) {
@@ -470,14 +485,16 @@ struct RedisSink::Impl {
     Add(counters.rejected, records.size() - order.size());
     const auto game = [&](std::uint32_t k) { return records[k].record->game_id(); };
     if (options.grouping != Options::Grouping::kPerRecord) {
-      std::stable_sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) { return game(x) < game(y); });
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::uint32_t x, std::uint32_t y) { return game(x) < game(y); });
     }
     const std::uint32_t max_per_call = std::max<std::uint32_t>(1, options.max_records_per_call);
     std::uint32_t begin = 0;
     for (std::uint32_t k = 1; k <= order.size(); ++k) {
-      const bool end = k == order.size() || k - begin >= max_per_call ||
-                       options.grouping == Options::Grouping::kPerRecord ||
-                       (options.grouping == Options::Grouping::kPerGame && game(order[k]) != game(order[k - 1]));
+      const bool end =
+          k == order.size() || k - begin >= max_per_call ||
+          options.grouping == Options::Grouping::kPerRecord ||
+          (options.grouping == Options::Grouping::kPerGame && game(order[k]) != game(order[k - 1]));
       if (end) {
         calls.emplace_back(begin, k);
         begin = k;
@@ -488,7 +505,8 @@ struct RedisSink::Impl {
   // The script's flags for one game's run of records: refresh its TTLs
   // (at most every ttl_refresh_interval) and/or its hokm:active score (at
   // most every active_refresh_interval of record time).
-  int Throttle(std::uint64_t game_id, const fb::ChangeRecord& last, bool ends, std::uint64_t now_ms) {
+  int Throttle(std::uint64_t game_id, const fb::ChangeRecord& last, bool ends,
+               std::uint64_t now_ms) {
     if (ends) {
       touched.erase(game_id);
       return 0;
@@ -500,7 +518,8 @@ struct RedisSink::Impl {
     const auto now_s = static_cast<std::uint32_t>(now_ms / 1000);
     const auto ts_s = static_cast<std::uint32_t>(last.ts_ns() / 1'000'000'000);
     const auto refresh_s = static_cast<std::uint64_t>(options.ttl_refresh_interval.count()) / 1000;
-    const auto active_every_s = static_cast<std::uint64_t>(options.active_refresh_interval.count()) / 1000;
+    const auto active_every_s =
+        static_cast<std::uint64_t>(options.active_refresh_interval.count()) / 1000;
     int flags = 0;
     if (ttl_s == 0 || std::uint64_t{now_s} >= ttl_s + refresh_s) {
       flags |= 1;
@@ -541,19 +560,23 @@ struct RedisSink::Impl {
       }
       args.AddUint(game_id);
       args.AddUint(run_end - k);
-      args.AddUint(static_cast<std::uint64_t>(Throttle(game_id, *records[order[run_end - 1]].record, ends, now_ms)));
+      args.AddUint(static_cast<std::uint64_t>(
+          Throttle(game_id, *records[order[run_end - 1]].record, ends, now_ms)));
       for (; k < run_end; ++k) PackRecord(*records[order[k]].record, args);
     }
     args.Finish(argv, lens);
-    return redisAppendCommandArgv(ctx.get(), static_cast<int>(argv.size()), argv.data(), lens.data()) == REDIS_OK;
+    return redisAppendCommandArgv(ctx.get(), static_cast<int>(argv.size()), argv.data(),
+                                  lens.data()) == REDIS_OK;
   }
 
   Status Write(std::span<const RecordRef> records) {
     const auto t0 = Clock::now();
     Status s = WriteAll(records);
-    const auto us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+    const auto us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
     counters.last_us.store(us, std::memory_order_relaxed);
-    if (us > counters.max_us.load(std::memory_order_relaxed)) counters.max_us.store(us, std::memory_order_relaxed);
+    if (us > counters.max_us.load(std::memory_order_relaxed))
+      counters.max_us.store(us, std::memory_order_relaxed);
     Add(counters.total_us, us);
     Add(s.ok() ? counters.batches : counters.failed_batches, 1);
     if (!s.ok()) touched.clear();
@@ -580,7 +603,8 @@ struct RedisSink::Impl {
       std::size_t first_noscript = stop;
       for (std::size_t c = next; c < stop; ++c) {
         void* raw = nullptr;
-        if (redisGetReply(ctx.get(), &raw) != REDIS_OK) return Lost("reading an EVALSHA reply failed");
+        if (redisGetReply(ctx.get(), &raw) != REDIS_OK)
+          return Lost("reading an EVALSHA reply failed");
         ReplyPtr r(static_cast<redisReply*>(raw));
         if (IsError(r.get())) {
           const std::string_view text = ReplyText(r.get());
@@ -591,9 +615,12 @@ struct RedisSink::Impl {
           }
           continue;
         }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_INTEGER ||
             r->element[1]->type != REDIS_REPLY_INTEGER) {
-          if (first_error.ok()) first_error = Status::Internal("redis at " + url.HostPort() + ": unexpected EVALSHA reply");
+          if (first_error.ok())
+            first_error =
+                Status::Internal("redis at " + url.HostPort() + ": unexpected EVALSHA reply");
           continue;
         }
         Add(counters.applied, static_cast<std::uint64_t>(r->element[0]->integer));
@@ -603,7 +630,9 @@ struct RedisSink::Impl {
         // The script cache was flushed (restart, SCRIPT FLUSH): load it again
         // and resend from the first refused call; calls after it that did run
         // are skipped by game_seq when resent.
-        if (++reloads > 2) return Status::Internal("redis at " + url.HostPort() + ": NOSCRIPT persists after reloading the script");
+        if (++reloads > 2)
+          return Status::Internal("redis at " + url.HostPort() +
+                                  ": NOSCRIPT persists after reloading the script");
         if (Status s = LoadScript(); !s.ok()) return s;
         touched.clear();  // the refused calls' refreshes did not happen
         next = first_noscript;
@@ -646,7 +675,9 @@ bool RedisSink::Ping() {
 
 RedisSinkStats RedisSink::stats() const {
   const auto& c = impl_->counters;
-  const auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  const auto get = [](const std::atomic<std::uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);
+  };
   RedisSinkStats s;
   s.batches = get(c.batches);
   s.failed_batches = get(c.failed_batches);

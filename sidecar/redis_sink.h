@@ -86,13 +86,13 @@ struct RedisSinkOptions {
 
 // Counters since Connect; a plain copy for /metrics.
 struct RedisSinkStats {
-  std::uint64_t batches = 0;           // Write calls that succeeded
-  std::uint64_t failed_batches = 0;    // Write calls that returned an error
-  std::uint64_t records_applied = 0;   // game_seq above the stored seq
-  std::uint64_t records_duplicate = 0; // at or below the stored seq: skipped
-  std::uint64_t records_rejected = 0;  // failed VerifyRecord/CheckRecord: skipped
+  std::uint64_t batches = 0;            // Write calls that succeeded
+  std::uint64_t failed_batches = 0;     // Write calls that returned an error
+  std::uint64_t records_applied = 0;    // game_seq above the stored seq
+  std::uint64_t records_duplicate = 0;  // at or below the stored seq: skipped
+  std::uint64_t records_rejected = 0;   // failed VerifyRecord/CheckRecord: skipped
   std::uint64_t evalsha_calls = 0;
-  std::uint64_t round_trips = 0;       // pipeline windows flushed and drained
+  std::uint64_t round_trips = 0;  // pipeline windows flushed and drained
   std::uint64_t script_loads = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t last_batch_us = 0;

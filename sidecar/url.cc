@@ -57,7 +57,8 @@ bool IsHostChar(char c) {
 
 bool IsIpv6Char(char c) { return HexValue(c) >= 0 || c == ':' || c == '.' || c == '%'; }
 
-std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view authority, Authority* out) {
+std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view authority,
+                                      Authority* out) {
   const std::size_t at = authority.rfind('@');
   if (at != std::string_view::npos) {
     const std::string_view userinfo = authority.substr(0, at);
@@ -65,12 +66,14 @@ std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view au
     const std::size_t colon = userinfo.find(':');
     const std::string_view user = userinfo.substr(0, colon);
     if (!PercentDecode(user, &out->user)) {
-      return Failure{UrlError::kBadPercentEncoding, std::string(kind) + " URL: bad %-escape in the user name"};
+      return Failure{UrlError::kBadPercentEncoding,
+                     std::string(kind) + " URL: bad %-escape in the user name"};
     }
     if (colon != std::string_view::npos) {
       out->has_password = true;
       if (!PercentDecode(userinfo.substr(colon + 1), &out->password)) {
-        return Failure{UrlError::kBadPercentEncoding, std::string(kind) + " URL: bad %-escape in the password"};
+        return Failure{UrlError::kBadPercentEncoding,
+                       std::string(kind) + " URL: bad %-escape in the password"};
       }
     }
   }
@@ -80,15 +83,18 @@ std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view au
   if (!authority.empty() && authority.front() == '[') {
     const std::size_t close = authority.find(']');
     if (close == std::string_view::npos) {
-      return Failure{UrlError::kBadHost, std::string(kind) + " URL: '[' of an IPv6 host is not closed"};
+      return Failure{UrlError::kBadHost,
+                     std::string(kind) + " URL: '[' of an IPv6 host is not closed"};
     }
     host = authority.substr(1, close - 1);
     for (char c : host) {
-      if (!IsIpv6Char(c)) return Failure{UrlError::kBadHost, std::string(kind) + " URL: bad IPv6 host"};
+      if (!IsIpv6Char(c))
+        return Failure{UrlError::kBadHost, std::string(kind) + " URL: bad IPv6 host"};
     }
     std::string_view rest = authority.substr(close + 1);
     if (!rest.empty()) {
-      if (rest.front() != ':') return Failure{UrlError::kBadHost, std::string(kind) + " URL: junk after ']'"};
+      if (rest.front() != ':')
+        return Failure{UrlError::kBadHost, std::string(kind) + " URL: junk after ']'"};
       port = rest.substr(1);
       has_port = true;
     }
@@ -100,18 +106,23 @@ std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view au
       has_port = true;
     }
     for (char c : host) {
-      if (!IsHostChar(c)) return Failure{UrlError::kBadHost, std::string(kind) + " URL: host has a character a host name cannot hold"};
+      if (!IsHostChar(c))
+        return Failure{UrlError::kBadHost,
+                       std::string(kind) + " URL: host has a character a host name cannot hold"};
     }
   }
   if (host.empty()) return Failure{UrlError::kMissingHost, std::string(kind) + " URL: no host"};
   if (!PercentDecode(host, &out->host)) {
-    return Failure{UrlError::kBadPercentEncoding, std::string(kind) + " URL: bad %-escape in the host"};
+    return Failure{UrlError::kBadPercentEncoding,
+                   std::string(kind) + " URL: bad %-escape in the host"};
   }
   if (has_port) {
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
-      return Failure{UrlError::kBadPort, std::string(kind) + " URL: port is not a number in 1..65535"};
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
+        value > 65535) {
+      return Failure{UrlError::kBadPort,
+                     std::string(kind) + " URL: port is not a number in 1..65535"};
     }
     out->port = static_cast<std::uint16_t>(value);
   }
@@ -144,17 +155,28 @@ void AppendConnValue(std::string& out, std::string_view key, std::string_view va
 
 const char* UrlErrorName(UrlError e) {
   switch (e) {
-    case UrlError::kNone: return "none";
-    case UrlError::kEmpty: return "empty";
-    case UrlError::kBadScheme: return "bad scheme";
-    case UrlError::kBadPercentEncoding: return "bad percent-encoding";
-    case UrlError::kMissingHost: return "missing host";
-    case UrlError::kBadHost: return "bad host";
-    case UrlError::kBadPort: return "bad port";
-    case UrlError::kBadDatabase: return "bad database";
-    case UrlError::kMissingUser: return "missing user";
-    case UrlError::kMissingDatabase: return "missing database";
-    case UrlError::kBadQuery: return "bad query";
+    case UrlError::kNone:
+      return "none";
+    case UrlError::kEmpty:
+      return "empty";
+    case UrlError::kBadScheme:
+      return "bad scheme";
+    case UrlError::kBadPercentEncoding:
+      return "bad percent-encoding";
+    case UrlError::kMissingHost:
+      return "missing host";
+    case UrlError::kBadHost:
+      return "bad host";
+    case UrlError::kBadPort:
+      return "bad port";
+    case UrlError::kBadDatabase:
+      return "bad database";
+    case UrlError::kMissingUser:
+      return "missing user";
+    case UrlError::kMissingDatabase:
+      return "missing database";
+    case UrlError::kBadQuery:
+      return "bad query";
   }
   return "unknown";
 }
@@ -207,7 +229,8 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
   if (url.empty()) return Fail({UrlError::kEmpty, "redis URL is empty"}, error);
   constexpr std::string_view kScheme = "redis://";
   if (url.substr(0, kScheme.size()) != kScheme) {
-    return Fail({UrlError::kBadScheme, "redis URL must start with redis:// (TLS, rediss://, is not supported)"},
+    return Fail({UrlError::kBadScheme,
+                 "redis URL must start with redis:// (TLS, rediss://, is not supported)"},
                 error);
   }
   std::string_view rest = url.substr(kScheme.size());
@@ -229,7 +252,9 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
       int value = 0;
       const auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), value);
       if (ec != std::errc() || end != db.data() + db.size() || value < 0) {
-        return Fail({UrlError::kBadDatabase, "redis URL: database (/db) is not a number in 0..2147483647"}, error);
+        return Fail(
+            {UrlError::kBadDatabase, "redis URL: database (/db) is not a number in 0..2147483647"},
+            error);
       }
       out.db = value;
     }
@@ -241,14 +266,17 @@ Result<PgUrl> ParsePgUrl(std::string_view url, UrlError* error) {
   if (error) *error = UrlError::kNone;
   if (url.empty()) return Fail({UrlError::kEmpty, "postgresql URL is empty"}, error);
   std::string_view rest;
-  for (std::string_view scheme : {std::string_view("postgresql://"), std::string_view("postgres://")}) {
+  for (std::string_view scheme :
+       {std::string_view("postgresql://"), std::string_view("postgres://")}) {
     if (url.substr(0, scheme.size()) == scheme) {
       rest = url.substr(scheme.size());
       break;
     }
   }
   if (rest.data() == nullptr) {
-    return Fail({UrlError::kBadScheme, "postgresql URL must start with postgresql:// or postgres://"}, error);
+    return Fail(
+        {UrlError::kBadScheme, "postgresql URL must start with postgresql:// or postgres://"},
+        error);
   }
   const std::size_t at = rest.rfind('@', rest.find('?'));
   const std::size_t slash = rest.find('/', at == std::string_view::npos ? 0 : at);
@@ -256,22 +284,32 @@ Result<PgUrl> ParsePgUrl(std::string_view url, UrlError* error) {
   const std::string_view authority = rest.substr(0, std::min(slash, query_mark));
   Authority a;
   if (auto f = ParseAuthority("postgresql", authority, &a)) return Fail(*f, error);
-  if (a.user.empty()) return Fail({UrlError::kMissingUser, "postgresql URL: no user (postgresql://user@host/db)"}, error);
+  if (a.user.empty())
+    return Fail({UrlError::kMissingUser, "postgresql URL: no user (postgresql://user@host/db)"},
+                error);
   PgUrl out;
   out.host = std::move(a.host);
   out.port = a.port.value_or(5432);
   out.user = std::move(a.user);
   out.password = std::move(a.password);
-  if (slash == std::string_view::npos || (query_mark != std::string_view::npos && query_mark < slash)) {
-    return Fail({UrlError::kMissingDatabase, "postgresql URL: no database (postgresql://user@host/db)"}, error);
+  if (slash == std::string_view::npos ||
+      (query_mark != std::string_view::npos && query_mark < slash)) {
+    return Fail(
+        {UrlError::kMissingDatabase, "postgresql URL: no database (postgresql://user@host/db)"},
+        error);
   }
   const std::string_view db =
-      rest.substr(slash + 1, query_mark == std::string_view::npos ? std::string_view::npos : query_mark - slash - 1);
+      rest.substr(slash + 1, query_mark == std::string_view::npos ? std::string_view::npos
+                                                                  : query_mark - slash - 1);
   if (db.empty()) {
-    return Fail({UrlError::kMissingDatabase, "postgresql URL: no database (postgresql://user@host/db)"}, error);
+    return Fail(
+        {UrlError::kMissingDatabase, "postgresql URL: no database (postgresql://user@host/db)"},
+        error);
   }
   if (!PercentDecode(db, &out.dbname)) {
-    return Fail({UrlError::kBadPercentEncoding, "postgresql URL: bad %-escape in the database name"}, error);
+    return Fail(
+        {UrlError::kBadPercentEncoding, "postgresql URL: bad %-escape in the database name"},
+        error);
   }
   if (query_mark != std::string_view::npos) {
     std::string_view query = rest.substr(query_mark + 1);
@@ -282,12 +320,16 @@ Result<PgUrl> ParsePgUrl(std::string_view url, UrlError* error) {
       if (pair.empty()) continue;
       const std::size_t eq = pair.find('=');
       if (eq == std::string_view::npos || eq == 0) {
-        return Fail({UrlError::kBadQuery, "postgresql URL: a ?key=value parameter lacks its key or '='"}, error);
+        return Fail(
+            {UrlError::kBadQuery, "postgresql URL: a ?key=value parameter lacks its key or '='"},
+            error);
       }
       std::string key;
       std::string value;
       if (!PercentDecode(pair.substr(0, eq), &key) || !PercentDecode(pair.substr(eq + 1), &value)) {
-        return Fail({UrlError::kBadPercentEncoding, "postgresql URL: bad %-escape in a ?key=value parameter"}, error);
+        return Fail({UrlError::kBadPercentEncoding,
+                     "postgresql URL: bad %-escape in a ?key=value parameter"},
+                    error);
       }
       out.params[std::move(key)] = std::move(value);
     }

@@ -26,12 +26,12 @@ enum class UrlError : std::uint8_t {
   kBadScheme,           // not redis:// (or postgresql:// / postgres://)
   kBadPercentEncoding,  // '%' not followed by two hex digits
   kMissingHost,
-  kBadHost,             // unclosed '[' or characters a host cannot hold
-  kBadPort,             // not a number in 1..65535
-  kBadDatabase,         // redis: not a number in 0..2^31-1
-  kMissingUser,         // postgresql: user is required
-  kMissingDatabase,     // postgresql: /dbname is required
-  kBadQuery,            // postgresql: a ?k=v pair without '=' or with an empty key
+  kBadHost,          // unclosed '[' or characters a host cannot hold
+  kBadPort,          // not a number in 1..65535
+  kBadDatabase,      // redis: not a number in 0..2^31-1
+  kMissingUser,      // postgresql: user is required
+  kMissingDatabase,  // postgresql: /dbname is required
+  kBadQuery,         // postgresql: a ?k=v pair without '=' or with an empty key
 };
 
 const char* UrlErrorName(UrlError e);

@@ -37,7 +37,8 @@ Workload MakeWorkload(std::uint64_t counter, std::size_t want, std::size_t concu
     const std::size_t base = w.games.size();
     for (std::size_t i = 0; i < concurrent && game < (1u << 20); ++i, ++game) {
       const std::uint64_t p = (counter << 16) | ((game * 4) & 0xFFFC);
-      w.games.push_back(PlayRealGame((counter << 20) | game, {p, p + 1, p + 2, p + 3}, game, 1'790'000'000'000'000'000ull));
+      w.games.push_back(PlayRealGame((counter << 20) | game, {p, p + 1, p + 2, p + 3}, game,
+                                     1'790'000'000'000'000'000ull));
     }
     std::vector<std::size_t> next(w.games.size() - base, 0);
     for (bool any = true; any && w.records.size() < want;) {
@@ -55,17 +56,22 @@ Workload MakeWorkload(std::uint64_t counter, std::size_t want, std::size_t concu
 
 int Run(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
-  const std::size_t want = std::min<std::size_t>(argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000, 2'000'000);
-  const std::size_t batch = std::max<std::size_t>(1, argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1000);
-  const std::size_t concurrent = std::max<std::size_t>(1, argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 2000);
+  const std::size_t want =
+      std::min<std::size_t>(argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000, 2'000'000);
+  const std::size_t batch =
+      std::max<std::size_t>(1, argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1000);
+  const std::size_t concurrent =
+      std::max<std::size_t>(1, argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 2000);
   const std::string which = argc > 4 ? argv[4] : "all";
   auto redis_url = ParseRedisUrl(RedisUrlString());
   auto pg_url = ParsePgUrl(PgUrlString());
   if (!redis_url.ok() || !pg_url.ok()) {
-    std::fprintf(stderr, "bad URL: %s %s\n", redis_url.status().message().c_str(), pg_url.status().message().c_str());
+    std::fprintf(stderr, "bad URL: %s %s\n", redis_url.status().message().c_str(),
+                 pg_url.status().message().c_str());
     return 2;
   }
-  const std::uint64_t counter = ((static_cast<std::uint64_t>(std::time(nullptr)) & ((1ull << 28) - 1)) << 10) | 0x3FF;
+  const std::uint64_t counter =
+      ((static_cast<std::uint64_t>(std::time(nullptr)) & ((1ull << 28) - 1)) << 10) | 0x3FF;
   std::printf("building %zu records (%zu concurrent games)...\n", want, concurrent);
   const Workload w = MakeWorkload(counter, want, concurrent);
   const std::vector<RecordRef> refs = testing::Refs(w.records);
@@ -89,7 +95,8 @@ int Run(int argc, char** argv) {
     if (!probe.Connect(*redis_url)) return;
     std::vector<std::vector<std::string>> cmds;
     for (const auto& g : w.games) {
-      cmds.push_back({"DEL", GameKey(g.game_id), GameKey(g.game_id) + ":moves", GameKey(g.game_id) + ":rated"});
+      cmds.push_back({"DEL", GameKey(g.game_id), GameKey(g.game_id) + ":moves",
+                      GameKey(g.game_id) + ":rated"});
       cmds.push_back({"ZREM", "hokm:active", std::to_string(g.game_id)});
       for (std::uint64_t p : g.players) {
         cmds.push_back({"DEL", PlayerKey(p)});
@@ -97,8 +104,9 @@ int Run(int argc, char** argv) {
       }
     }
     for (std::size_t at = 0; at < cmds.size(); at += 10000) {
-      probe.Pipeline(std::vector<std::vector<std::string>>(cmds.begin() + static_cast<std::ptrdiff_t>(at),
-                                                           cmds.begin() + static_cast<std::ptrdiff_t>(std::min(at + 10000, cmds.size()))));
+      probe.Pipeline(std::vector<std::vector<std::string>>(
+          cmds.begin() + static_cast<std::ptrdiff_t>(at),
+          cmds.begin() + static_cast<std::ptrdiff_t>(std::min(at + 10000, cmds.size()))));
     }
   };
 
@@ -115,8 +123,9 @@ int Run(int argc, char** argv) {
   };
 
   using G = RedisSinkOptions::Grouping;
-  for (auto [grouping, label] : {std::pair{G::kPerRecord, "per record"}, std::pair{G::kPerGame, "per game"},
-                                 std::pair{G::kPacked, "packed"}}) {
+  for (auto [grouping, label] :
+       {std::pair{G::kPerRecord, "per record"}, std::pair{G::kPerGame, "per game"},
+        std::pair{G::kPacked, "packed"}}) {
     if (which == "pg" || (which == "packed" && grouping != G::kPacked)) continue;
     clean_redis();
     const double usec0 = server_usec();
@@ -124,23 +133,27 @@ int Run(int argc, char** argv) {
     options.grouping = grouping;
     auto sink = RedisSink::Connect(*redis_url, options);
     if (!sink.ok()) {
-      std::fprintf(stderr, "%s\n", NotAnswering("redis", redis_url->HostPort(), sink.status()).c_str());
+      std::fprintf(stderr, "%s\n",
+                   NotAnswering("redis", redis_url->HostPort(), sink.status()).c_str());
       return 1;
     }
     const double rate = run("redis", [&](std::span<const RecordRef> b) { return sink->Write(b); });
     const RedisSinkStats s = sink->stats();
     const double server_us_per_record = (server_usec() - usec0) / double(refs.size());
-    std::printf("redis %-10s %9.0f records/s  %6.1f EVALSHA/batch  %5.1f round trips/batch  max batch %.1f ms  "
-                "redis-server %.2f us/record\n",
-                label, rate, double(s.evalsha_calls) / double(s.batches), double(s.round_trips) / double(s.batches),
-                s.max_batch_us / 1000.0, server_us_per_record);
+    std::printf(
+        "redis %-10s %9.0f records/s  %6.1f EVALSHA/batch  %5.1f round trips/batch  max batch %.1f "
+        "ms  "
+        "redis-server %.2f us/record\n",
+        label, rate, double(s.evalsha_calls) / double(s.batches),
+        double(s.round_trips) / double(s.batches), s.max_batch_us / 1000.0, server_us_per_record);
   }
   clean_redis();
   if (which != "all" && which != "pg") return 0;
 
   auto pg = PgSink::Connect(*pg_url);
   if (!pg.ok()) {
-    std::fprintf(stderr, "%s\n", NotAnswering("postgresql", pg_url->HostPort(), pg.status()).c_str());
+    std::fprintf(stderr, "%s\n",
+                 NotAnswering("postgresql", pg_url->HostPort(), pg.status()).c_str());
     return 1;
   }
   if (Status s = pg->ApplySchema(SchemaDir()); !s.ok()) {
@@ -152,11 +165,13 @@ int Run(int argc, char** argv) {
     return pg->WriteBatch(b, checkpoint, b.back().position);
   });
   const PgSinkStats s = pg->stats();
-  std::printf("postgresql        %9.0f records/s  %6.1f transactions/batch  %5.1f round trips/batch  max batch %.1f ms\n"
-              "                  per record: %.2f us COPY, %.2f us statements, %.2f us COMMIT\n",
-              rate, double(s.transactions) / double(s.batches), double(s.round_trips) / double(s.batches),
-              s.max_batch_us / 1000.0, double(s.copy_us) / refs.size(), double(s.statements_us) / refs.size(),
-              double(s.commit_us) / refs.size());
+  std::printf(
+      "postgresql        %9.0f records/s  %6.1f transactions/batch  %5.1f round trips/batch  max "
+      "batch %.1f ms\n"
+      "                  per record: %.2f us COPY, %.2f us statements, %.2f us COMMIT\n",
+      rate, double(s.transactions) / double(s.batches), double(s.round_trips) / double(s.batches),
+      s.max_batch_us / 1000.0, double(s.copy_us) / refs.size(),
+      double(s.statements_us) / refs.size(), double(s.commit_us) / refs.size());
   const double replay = run("postgresql replay", [&](std::span<const RecordRef> b) {
     return pg->WriteBatch(b, checkpoint, b.back().position);
   });
@@ -164,12 +179,15 @@ int Run(int argc, char** argv) {
 
   pqxx::connection c(pg_url->ConnInfo());
   pqxx::work tx(c);
-  const std::string range = " BETWEEN " + std::to_string(counter << 20) + " AND " + std::to_string((counter << 20) | 0xFFFFF);
-  const std::string players = " BETWEEN " + std::to_string(counter << 16) + " AND " + std::to_string((counter << 16) | 0xFFFF);
-  tx.exec("DELETE FROM game_moves WHERE game_id" + range + "; DELETE FROM game_sessions WHERE game_id" + range +
-          "; DELETE FROM game_participants WHERE game_id" + range + "; DELETE FROM hands WHERE game_id" + range +
-          "; DELETE FROM players WHERE player_id" + players + "; DELETE FROM sidecar_checkpoint WHERE name = " +
-          tx.quote(checkpoint));
+  const std::string range = " BETWEEN " + std::to_string(counter << 20) + " AND " +
+                            std::to_string((counter << 20) | 0xFFFFF);
+  const std::string players = " BETWEEN " + std::to_string(counter << 16) + " AND " +
+                              std::to_string((counter << 16) | 0xFFFF);
+  tx.exec("DELETE FROM game_moves WHERE game_id" + range +
+          "; DELETE FROM game_sessions WHERE game_id" + range +
+          "; DELETE FROM game_participants WHERE game_id" + range +
+          "; DELETE FROM hands WHERE game_id" + range + "; DELETE FROM players WHERE player_id" +
+          players + "; DELETE FROM sidecar_checkpoint WHERE name = " + tx.quote(checkpoint));
   tx.commit();
   return 0;
 }

@@ -36,7 +36,8 @@ class SinksTest : public ::testing::Test {
     pg_ = std::make_unique<PgSink>(std::move(pg).value());
     const Status schema = pg_->ApplySchema(SchemaDir());
     ASSERT_TRUE(schema.ok()) << schema.message();
-    ASSERT_TRUE(probe_.Connect(redis_url)) << "redis probe could not connect to " << redis_url.HostPort();
+    ASSERT_TRUE(probe_.Connect(redis_url))
+        << "redis probe could not connect to " << redis_url.HostPort();
     pq_ = std::make_unique<pqxx::connection>(pg_url.ConnInfo());
     Clean();
   }
@@ -47,8 +48,10 @@ class SinksTest : public ::testing::Test {
 
   // Everything this test's ids may have left in both stores.
   void Clean() {
-    const std::string games = std::to_string(ids_.FirstGame()) + " AND " + std::to_string(ids_.LastGame());
-    const std::string players = std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer());
+    const std::string games =
+        std::to_string(ids_.FirstGame()) + " AND " + std::to_string(ids_.LastGame());
+    const std::string players =
+        std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer());
     Exec("DELETE FROM game_moves WHERE game_id BETWEEN " + games + ";" +
          "DELETE FROM game_sessions WHERE game_id BETWEEN " + games + ";" +
          "DELETE FROM game_participants WHERE game_id BETWEEN " + games + ";" +
@@ -57,7 +60,8 @@ class SinksTest : public ::testing::Test {
          "DELETE FROM players WHERE player_id BETWEEN " + players + ";" +
          "DELETE FROM sidecar_checkpoint WHERE name = '" + ids_.Checkpoint() + "';");
     for (const auto& payload : extra_dead_letters_) {
-      Exec("DELETE FROM dead_letters WHERE payload = " + pq_->quote_raw(payload.data(), payload.size()));
+      Exec("DELETE FROM dead_letters WHERE payload = " +
+           pq_->quote_raw(payload.data(), payload.size()));
     }
     std::vector<std::vector<std::string>> cmds;
     for (std::uint64_t g : used_games_) {
@@ -79,7 +83,8 @@ class SinksTest : public ::testing::Test {
   long long Count(const std::string& sql) { return Query(sql)[0][0].as<long long>(); }
 
   std::string InGames(const std::string& column = "game_id") const {
-    return column + " BETWEEN " + std::to_string(ids_.FirstGame()) + " AND " + std::to_string(ids_.LastGame());
+    return column + " BETWEEN " + std::to_string(ids_.FirstGame()) + " AND " +
+           std::to_string(ids_.LastGame());
   }
 
   // n games through the real rules; seats from a pool of pool_size players.
@@ -88,7 +93,8 @@ class SinksTest : public ::testing::Test {
     for (int i = 0; i < n; ++i) {
       std::array<std::uint64_t, 4> seats{};
       for (int s = 0; s < 4; ++s) seats[s] = ids_.Player(1 + (i * 7 + s * 3) % pool_size);
-      games.push_back(PlayRealGame(ids_.Game(1 + i), seats, seed + i, kTs0 + std::uint64_t(i) * 1'000'000'000));
+      games.push_back(
+          PlayRealGame(ids_.Game(1 + i), seats, seed + i, kTs0 + std::uint64_t(i) * 1'000'000'000));
       Track(games.back());
     }
     return games;
@@ -102,7 +108,8 @@ class SinksTest : public ::testing::Test {
   // Both sinks, batch_size records at a time, checkpoint at each batch's end.
   void Deliver(const std::vector<RecordRef>& refs, std::size_t batch_size) {
     for (std::size_t at = 0; at < refs.size(); at += batch_size) {
-      const std::span<const RecordRef> batch(refs.data() + at, std::min(batch_size, refs.size() - at));
+      const std::span<const RecordRef> batch(refs.data() + at,
+                                             std::min(batch_size, refs.size() - at));
       const Status r = redis_->Write(batch);
       ASSERT_TRUE(r.ok()) << r.message();
       const Status p = pg_->WriteBatch(batch, ids_.Checkpoint(), batch.back().position);
@@ -130,24 +137,33 @@ class SinksTest : public ::testing::Test {
   // What both stores hold for this test's ids, to compare before and after a replay.
   std::string Snapshot() {
     std::string s;
-    for (const char* table : {"game_moves", "game_sessions", "game_participants", "hands", "dead_letters"}) {
-      s += std::string(table) + "=" + std::to_string(Count(std::string("SELECT count(*) FROM ") + table + " WHERE " + InGames())) + " ";
+    for (const char* table :
+         {"game_moves", "game_sessions", "game_participants", "hands", "dead_letters"}) {
+      s += std::string(table) + "=" +
+           std::to_string(
+               Count(std::string("SELECT count(*) FROM ") + table + " WHERE " + InGames())) +
+           " ";
     }
-    for (const auto& row : Query("SELECT player_id, games, wins, losses, rating FROM players WHERE player_id BETWEEN " +
-                                 std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer()) +
-                                 " ORDER BY player_id")) {
-      s += "p" + row[0].as<std::string>() + ":" + row[1].as<std::string>() + "/" + row[2].as<std::string>() + "/" +
-           row[3].as<std::string>() + "/" + row[4].as<std::string>() + " ";
+    for (const auto& row : Query(
+             "SELECT player_id, games, wins, losses, rating FROM players WHERE player_id BETWEEN " +
+             std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer()) +
+             " ORDER BY player_id")) {
+      s += "p" + row[0].as<std::string>() + ":" + row[1].as<std::string>() + "/" +
+           row[2].as<std::string>() + "/" + row[3].as<std::string>() + "/" +
+           row[4].as<std::string>() + " ";
     }
-    s += Query("SELECT status || hands || points_a || points_b FROM game_sessions WHERE " + InGames() +
-               " ORDER BY game_id LIMIT 1")[0][0].as<std::string>() + " ";
+    s += Query("SELECT status || hands || points_a || points_b FROM game_sessions WHERE " +
+               InGames() + " ORDER BY game_id LIMIT 1")[0][0]
+             .as<std::string>() +
+         " ";
     for (std::uint64_t g : used_games_) {
       auto h = probe_.Hash(GameKey(g));
       s += "g" + std::to_string(g) + ":" + h["seq"] + "/" + h["phase"] + "/" +
            std::to_string(probe_.Integer({"XLEN", GameKey(g) + ":moves"})) + " ";
     }
     for (std::uint64_t p : used_players_) {
-      s += "lb" + std::to_string(p) + ":" + std::to_string(probe_.Score("hokm:lb:global", std::to_string(p)).value_or(-1)) + " ";
+      s += "lb" + std::to_string(p) + ":" +
+           std::to_string(probe_.Score("hokm:lb:global", std::to_string(p)).value_or(-1)) + " ";
     }
     return s;
   }
@@ -173,7 +189,8 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
   ASSERT_FALSE(HasFailure());
 
   // PostgreSQL: every record once, every game, seat, hand and player.
-  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()), static_cast<long long>(records.size()));
+  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()),
+            static_cast<long long>(records.size()));
   EXPECT_EQ(Count("SELECT count(*) FROM (SELECT game_id FROM game_moves WHERE " + InGames() +
                   " GROUP BY game_id HAVING count(*) = max(seq) AND min(seq) = 1) g"),
             kGames);
@@ -184,8 +201,10 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
   std::map<std::uint64_t, const ScriptedGame*> by_id;
   for (const auto& g : games) by_id[g.game_id] = &g;
   int checked = 0;
-  for (const auto& row : Query("SELECT game_id, status, winner_team, points_a, points_b, hands, finished_at IS NOT NULL "
-                               "FROM game_sessions WHERE " + InGames())) {
+  for (const auto& row : Query("SELECT game_id, status, winner_team, points_a, points_b, hands, "
+                               "finished_at IS NOT NULL "
+                               "FROM game_sessions WHERE " +
+                               InGames())) {
     const ScriptedGame& g = *by_id.at(row[0].as<std::uint64_t>());
     EXPECT_EQ(row[1].as<std::string>(), "finished");
     EXPECT_EQ(row[2].as<int>(), g.winner_team);
@@ -198,8 +217,10 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
   EXPECT_EQ(checked, kGames);
   // The hands of one game in detail, tricks included.
   const ScriptedGame& first = games.front();
-  const auto hand_rows = Query("SELECT hand_no, hakem, trump, winner_team, points_awarded, kot, tricks_a, tricks_b "
-                               "FROM hands WHERE game_id = " + std::to_string(first.game_id) + " ORDER BY hand_no");
+  const auto hand_rows = Query(
+      "SELECT hand_no, hakem, trump, winner_team, points_awarded, kot, tricks_a, tricks_b "
+      "FROM hands WHERE game_id = " +
+      std::to_string(first.game_id) + " ORDER BY hand_no");
   ASSERT_EQ(hand_rows.size(), first.hands.size());
   for (std::size_t k = 0; k < first.hands.size(); ++k) {
     const HandSummary& h = first.hands[k];
@@ -214,26 +235,31 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
   }
   // ts is the engine's ts_ns to the microsecond.
   const ScriptedGame& last = games.back();
-  const RecordRef last_ref = VerifyRecord(last.records.back().bytes.data(),
-                                          static_cast<std::uint32_t>(last.records.back().bytes.size()), 0);
-  EXPECT_EQ(Count("SELECT (extract(epoch FROM ts) * 1000000)::bigint FROM game_moves WHERE game_id = " +
-                  std::to_string(last.game_id) + " AND seq = " + std::to_string(last.records.size())),
-            static_cast<long long>(last_ref.record->ts_ns() / 1000));
-  EXPECT_EQ(Query("SELECT body->>'winner_team' FROM game_moves WHERE game_id = " + std::to_string(last.game_id) +
-                  " AND seq = " + std::to_string(last.records.size()) + " AND type = 10")[0][0].as<int>(),
+  const RecordRef last_ref =
+      VerifyRecord(last.records.back().bytes.data(),
+                   static_cast<std::uint32_t>(last.records.back().bytes.size()), 0);
+  EXPECT_EQ(
+      Count("SELECT (extract(epoch FROM ts) * 1000000)::bigint FROM game_moves WHERE game_id = " +
+            std::to_string(last.game_id) + " AND seq = " + std::to_string(last.records.size())),
+      static_cast<long long>(last_ref.record->ts_ns() / 1000));
+  EXPECT_EQ(Query("SELECT body->>'winner_team' FROM game_moves WHERE game_id = " +
+                  std::to_string(last.game_id) +
+                  " AND seq = " + std::to_string(last.records.size()) + " AND type = 10")[0][0]
+                .as<int>(),
             last.winner_team);
 
   const auto tally = Tally(games);
-  for (const auto& row : Query("SELECT player_id, games, wins, losses, rating FROM players WHERE player_id BETWEEN " +
-                               std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer()))) {
+  for (const auto& row :
+       Query("SELECT player_id, games, wins, losses, rating FROM players WHERE player_id BETWEEN " +
+             std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer()))) {
     const PlayerTally& t = tally.at(row[0].as<std::uint64_t>());
     EXPECT_EQ(row[1].as<long long>(), t.games);
     EXPECT_EQ(row[2].as<long long>(), t.wins);
     EXPECT_EQ(row[3].as<long long>(), t.losses);
     EXPECT_EQ(row[4].as<long long>(), t.Rating());
   }
-  EXPECT_EQ(Count("SELECT count(*) FROM players WHERE player_id BETWEEN " + std::to_string(ids_.FirstPlayer()) +
-                  " AND " + std::to_string(ids_.LastPlayer())),
+  EXPECT_EQ(Count("SELECT count(*) FROM players WHERE player_id BETWEEN " +
+                  std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer())),
             kPool);
 
   // The analytics views answer, and agree with the tables.
@@ -246,7 +272,8 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
             kPool);
   EXPECT_EQ(Count("SELECT count(*) FROM analytics.active_sessions WHERE " + InGames()), 0);
   EXPECT_GE(Count("SELECT games_finished FROM analytics.game_statistics_summary"), kGames);
-  EXPECT_GE(Count("SELECT hands_total FROM analytics.game_statistics_summary"), static_cast<long long>(hands));
+  EXPECT_GE(Count("SELECT hands_total FROM analytics.game_statistics_summary"),
+            static_cast<long long>(hands));
 
   // Redis: each game's final state and its whole move stream; the leaderboard.
   for (const auto& g : games) {
@@ -257,14 +284,16 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
     EXPECT_EQ(h["points_a"], std::to_string(g.points_a));
     EXPECT_EQ(h["points_b"], std::to_string(g.points_b));
     EXPECT_EQ(h["s0"], std::to_string(g.players[0]));
-    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}), static_cast<long long>(g.records.size()));
+    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}),
+              static_cast<long long>(g.records.size()));
     const long long ttl = probe_.Integer({"PTTL", GameKey(g.game_id)});
     EXPECT_GT(ttl, 0);
     EXPECT_LE(ttl, 15 * 60 * 1000);
     EXPECT_FALSE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
   }
   for (const auto& [player, t] : tally) {
-    EXPECT_EQ(probe_.Score("hokm:lb:global", std::to_string(player)).value_or(-1), static_cast<double>(t.Rating()))
+    EXPECT_EQ(probe_.Score("hokm:lb:global", std::to_string(player)).value_or(-1),
+              static_cast<double>(t.Rating()))
         << player;
     EXPECT_GT(probe_.Integer({"PTTL", PlayerKey(player)}), 0);
   }
@@ -274,12 +303,15 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
   const PgSinkStats ps = pg_->stats();
   EXPECT_EQ(ps.moves_inserted, records.size());
   EXPECT_EQ(ps.dead_letters, 0u);
-  std::printf("[ stats    ] %zu records: redis %llu EVALSHA in %llu round trips, %.0f records/s; "
-              "postgresql %llu transactions, %llu round trips, %.0f records/s\n",
-              records.size(), static_cast<unsigned long long>(rs.evalsha_calls),
-              static_cast<unsigned long long>(rs.round_trips), records.size() * 1e6 / double(rs.total_batch_us),
-              static_cast<unsigned long long>(ps.transactions), static_cast<unsigned long long>(ps.round_trips),
-              records.size() * 1e6 / double(ps.total_batch_us));
+  std::printf(
+      "[ stats    ] %zu records: redis %llu EVALSHA in %llu round trips, %.0f records/s; "
+      "postgresql %llu transactions, %llu round trips, %.0f records/s\n",
+      records.size(), static_cast<unsigned long long>(rs.evalsha_calls),
+      static_cast<unsigned long long>(rs.round_trips),
+      records.size() * 1e6 / double(rs.total_batch_us),
+      static_cast<unsigned long long>(ps.transactions),
+      static_cast<unsigned long long>(ps.round_trips),
+      records.size() * 1e6 / double(ps.total_batch_us));
 }
 
 TEST_F(SinksTest, DeliveringTheSameRecordsAgainChangesNothing) {
@@ -293,7 +325,8 @@ TEST_F(SinksTest, DeliveringTheSameRecordsAgainChangesNothing) {
   const PgSinkStats p0 = pg_->stats();
 
   Deliver(refs, 137);  // everything again, cut differently
-  const std::vector<RecordRef> tail(refs.begin() + static_cast<std::ptrdiff_t>(refs.size() / 2), refs.end());
+  const std::vector<RecordRef> tail(refs.begin() + static_cast<std::ptrdiff_t>(refs.size() / 2),
+                                    refs.end());
   Deliver(tail, 1000);  // and the second half a third time
   ASSERT_FALSE(HasFailure());
 
@@ -328,15 +361,18 @@ TEST_F(SinksTest, PoisonRecordsAreDeadLetteredAndEverythingElseDelivered) {
 
   const std::string partition =
       Query("SELECT hokm_ensure_moves_partition(" + std::to_string(ids_.FirstGame()) + ", " +
-            std::to_string(PgSinkOptions{}.partition_span_bits) + ")")[0][0].as<std::string>();
+            std::to_string(PgSinkOptions{}.partition_span_bits) + ")")[0][0]
+          .as<std::string>();
   Exec("ALTER TABLE " + partition + " DROP CONSTRAINT IF EXISTS hokm_test_poison");
-  Exec("ALTER TABLE " + partition + " ADD CONSTRAINT hokm_test_poison CHECK (body->>'room' IS DISTINCT FROM 'POISON!')");
+  Exec("ALTER TABLE " + partition +
+       " ADD CONSTRAINT hokm_test_poison CHECK (body->>'room' IS DISTINCT FROM 'POISON!')");
 
   auto records = Interleave(games);
   const std::size_t good = records.size();
   records.insert(records.begin() + static_cast<std::ptrdiff_t>(good / 4), &corrupt);
   records.insert(records.begin() + static_cast<std::ptrdiff_t>(good / 2), &bad_seat);
-  records.insert(records.begin() + static_cast<std::ptrdiff_t>(3 * good / 4), &poison_game.records[0]);
+  records.insert(records.begin() + static_cast<std::ptrdiff_t>(3 * good / 4),
+                 &poison_game.records[0]);
   const std::vector<RecordRef> refs = Refs(records, 1000);
   ASSERT_EQ(refs[good / 4].record, nullptr);
 
@@ -345,11 +381,14 @@ TEST_F(SinksTest, PoisonRecordsAreDeadLetteredAndEverythingElseDelivered) {
   Exec("ALTER TABLE " + partition + " DROP CONSTRAINT IF EXISTS hokm_test_poison");
   ASSERT_FALSE(HasFailure());
 
-  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()), static_cast<long long>(good));
-  EXPECT_EQ(Count("SELECT count(*) FROM game_sessions WHERE status = 'finished' AND " + InGames()), 8);
-  const auto dead = Query("SELECT game_id, seq, reason, ring_position, payload FROM dead_letters WHERE " + InGames() +
-                          " OR payload = " + pq_->quote_raw(corrupt.bytes.data(), corrupt.bytes.size()) +
-                          " ORDER BY ring_position");
+  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()),
+            static_cast<long long>(good));
+  EXPECT_EQ(Count("SELECT count(*) FROM game_sessions WHERE status = 'finished' AND " + InGames()),
+            8);
+  const auto dead = Query(
+      "SELECT game_id, seq, reason, ring_position, payload FROM dead_letters WHERE " + InGames() +
+      " OR payload = " + pq_->quote_raw(corrupt.bytes.data(), corrupt.bytes.size()) +
+      " ORDER BY ring_position");
   ASSERT_EQ(dead.size(), 3u);
   EXPECT_TRUE(dead[0][0].is_null());
   EXPECT_EQ(dead[0][2].as<std::string>(), "failed FlatBuffers verification");
@@ -357,10 +396,12 @@ TEST_F(SinksTest, PoisonRecordsAreDeadLetteredAndEverythingElseDelivered) {
   EXPECT_EQ(dead[1][0].as<std::uint64_t>(), ids_.Game(502));
   EXPECT_EQ(dead[1][2].as<std::string>(), "seat not 0..3");
   EXPECT_EQ(dead[2][0].as<std::uint64_t>(), poison_game.game_id);
-  EXPECT_NE(dead[2][2].as<std::string>().find("hokm_test_poison"), std::string::npos) << dead[2][2].as<std::string>();
+  EXPECT_NE(dead[2][2].as<std::string>().find("hokm_test_poison"), std::string::npos)
+      << dead[2][2].as<std::string>();
   EXPECT_NE(dead[2][2].as<std::string>().find("23514"), std::string::npos);
   const pqxx::binarystring payload(dead[2][4]);
-  EXPECT_EQ(payload.str(), std::string(poison_game.records[0].bytes.begin(), poison_game.records[0].bytes.end()));
+  EXPECT_EQ(payload.str(),
+            std::string(poison_game.records[0].bytes.begin(), poison_game.records[0].bytes.end()));
   EXPECT_GT(pg_->stats().bisections, 0u);
   EXPECT_EQ(pg_->ReadCheckpoint(ids_.Checkpoint())->value_or(0), refs.back().position);
 
@@ -383,7 +424,8 @@ TEST_F(SinksTest, CheckpointCommitsWithTheBatchAndNeverMovesBack) {
   ASSERT_TRUE(pg_->WriteBatch(std::span(refs).first(10), name, refs[9].position).ok());
   EXPECT_EQ(pg_->ReadCheckpoint(name)->value(), refs[9].position);
   ASSERT_TRUE(pg_->WriteBatch(std::span(refs).first(5), name, refs[4].position).ok());
-  EXPECT_EQ(pg_->ReadCheckpoint(name)->value(), refs[9].position) << "a replayed older batch moved it back";
+  EXPECT_EQ(pg_->ReadCheckpoint(name)->value(), refs[9].position)
+      << "a replayed older batch moved it back";
   ASSERT_TRUE(pg_->WriteBatch({}, name, refs[20].position).ok());
   EXPECT_EQ(pg_->ReadCheckpoint(name)->value(), refs[20].position);
   EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()), 10);
@@ -409,15 +451,16 @@ TEST_F(SinksTest, RedisReloadsItsScriptAfterTheCacheIsFlushed) {
   EXPECT_EQ(redis_->stats().script_loads, loads + 1);
   for (const auto& g : games) {
     EXPECT_EQ(probe_.Hash(GameKey(g.game_id))["seq"], std::to_string(g.records.size()));
-    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}), static_cast<long long>(g.records.size()));
+    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}),
+              static_cast<long long>(g.records.size()));
   }
   EXPECT_TRUE(redis_->Ping());
 }
 
 TEST_F(SinksTest, HashFollowsTheGameMidTrick) {
   // Scripted (not the rules): a game stopped after two card plays of the first trick.
-  const ScriptedGame g = ScriptGame(ids_.Game(1), {ids_.Player(1), ids_.Player(2), ids_.Player(3), ids_.Player(4)},
-                                    3, kTs0);
+  const ScriptedGame g = ScriptGame(
+      ids_.Game(1), {ids_.Player(1), ids_.Player(2), ids_.Player(3), ids_.Player(4)}, 3, kTs0);
   Track(g);
   std::vector<const OwnedRecord*> head;
   int cards = 0;
@@ -449,45 +492,54 @@ TEST_F(SinksTest, HashFollowsTheGameMidTrick) {
   EXPECT_EQ(h["updated_ms"], std::to_string(refs.back().record->ts_ns() / 1'000'000));
   EXPECT_TRUE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
   // Stream entry ids are <seq>-0: a reconnecting client reads on after the seq it has.
-  const RedisProbe::Reply after3 = probe_.Command({"XRANGE", GameKey(g.game_id) + ":moves", "(3-0", "+", "COUNT", "1"});
+  const RedisProbe::Reply after3 =
+      probe_.Command({"XRANGE", GameKey(g.game_id) + ":moves", "(3-0", "+", "COUNT", "1"});
   ASSERT_TRUE(after3 && after3->type == REDIS_REPLY_ARRAY && after3->elements == 1);
   EXPECT_EQ(std::string(after3->element[0]->element[0]->str), "4-0");
-  EXPECT_NE(std::string(after3->element[0]->element[1]->element[1]->str).find("\"seq\":4"), std::string::npos);
+  EXPECT_NE(std::string(after3->element[0]->element[1]->element[1]->str).find("\"seq\":4"),
+            std::string::npos);
   const long long ttl = probe_.Integer({"PTTL", GameKey(g.game_id)});
   EXPECT_GT(ttl, 15 * 60 * 1000);
   EXPECT_LE(ttl, 4 * 3600 * 1000);
   EXPECT_EQ(probe_.Hash(PlayerKey(ids_.Player(2)))["seat"], "1");
-  EXPECT_EQ(Query("SELECT status FROM analytics.active_sessions WHERE game_id = " + std::to_string(g.game_id))[0][0]
+  EXPECT_EQ(Query("SELECT status FROM analytics.active_sessions WHERE game_id = " +
+                  std::to_string(g.game_id))[0][0]
                 .as<std::string>(),
             "playing");
-  EXPECT_EQ(Count("SELECT last_seq FROM analytics.active_sessions WHERE game_id = " + std::to_string(g.game_id)),
+  EXPECT_EQ(Count("SELECT last_seq FROM analytics.active_sessions WHERE game_id = " +
+                  std::to_string(g.game_id)),
             static_cast<long long>(refs.size()));
 }
 
 TEST_F(SinksTest, AbandonedGamesLeaveRatingsAloneAndLeaveTheActiveSet) {
-  const std::array<std::uint64_t, 4> seats = {ids_.Player(1), ids_.Player(2), ids_.Player(3), ids_.Player(4)};
+  const std::array<std::uint64_t, 4> seats = {ids_.Player(1), ids_.Player(2), ids_.Player(3),
+                                              ids_.Player(4)};
   const ScriptedGame g = ScriptGame(ids_.Game(1), seats, 8, kTs0, /*abandon_after_hands=*/2);
   Track(g);
   std::vector<const OwnedRecord*> all;
   for (const auto& r : g.records) all.push_back(&r);
   // Seat 1 drops its connection and then leaves, after the game ended.
   std::uint32_t seq = static_cast<std::uint32_t>(g.records.size());
-  const OwnedRecord disconnected = PlayerConnection(g.game_id, ++seq, kTs0 + 1'000'000'000'000ull, 1, seats[1], false);
+  const OwnedRecord disconnected =
+      PlayerConnection(g.game_id, ++seq, kTs0 + 1'000'000'000'000ull, 1, seats[1], false);
   const OwnedRecord left = PlayerLeft(g.game_id, ++seq, kTs0 + 1'000'000'001'000ull, 1, seats[1]);
   all.push_back(&disconnected);
   all.push_back(&left);
   Deliver(Refs(all), 64);
   ASSERT_FALSE(HasFailure());
 
-  EXPECT_EQ(Query("SELECT status FROM game_sessions WHERE game_id = " + std::to_string(g.game_id))[0][0].as<std::string>(),
-            "abandoned");
+  EXPECT_EQ(
+      Query("SELECT status FROM game_sessions WHERE game_id = " + std::to_string(g.game_id))[0][0]
+          .as<std::string>(),
+      "abandoned");
   EXPECT_EQ(Count("SELECT count(*) FROM hands WHERE game_id = " + std::to_string(g.game_id)), 2);
   EXPECT_EQ(Count("SELECT count(*) FROM players WHERE games > 0 AND player_id BETWEEN " +
                   std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer())),
             0);
-  EXPECT_EQ(Count("SELECT count(*) FROM game_participants WHERE left_at IS NOT NULL AND game_id = " +
-                  std::to_string(g.game_id)),
-            1);
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM game_participants WHERE left_at IS NOT NULL AND game_id = " +
+            std::to_string(g.game_id)),
+      1);
   EXPECT_EQ(Count("SELECT count(*) FROM analytics.active_sessions WHERE " + InGames()), 0);
 
   auto h = probe_.Hash(GameKey(g.game_id));
@@ -495,7 +547,8 @@ TEST_F(SinksTest, AbandonedGamesLeaveRatingsAloneAndLeaveTheActiveSet) {
   EXPECT_EQ(h["s1"], "0");
   EXPECT_FALSE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
   EXPECT_LE(probe_.Integer({"PTTL", GameKey(g.game_id)}), 15 * 60 * 1000);
-  for (std::uint64_t p : seats) EXPECT_FALSE(probe_.Score("hokm:lb:global", std::to_string(p)).has_value());
+  for (std::uint64_t p : seats)
+    EXPECT_FALSE(probe_.Score("hokm:lb:global", std::to_string(p)).has_value());
   auto p1 = probe_.Hash(PlayerKey(seats[1]));
   EXPECT_EQ(p1["connected"], "0");
   EXPECT_EQ(p1["game"], "0");
@@ -521,15 +574,17 @@ TEST_F(SinksTest, LosingTheConnectionIsUnavailableAndTheNextCallReconnects) {
   ASSERT_TRUE(pg->WriteBatch(first, ids_.Checkpoint(), first.back().position).ok());
 
   // The servers drop the sinks' connections.
-  EXPECT_EQ(probe_.Integer({"CLIENT", "KILL", "ID", [&] {
-              const RedisProbe::Reply list = probe_.Command({"CLIENT", "LIST"});
-              const std::string text(list->str, list->len);
-              const std::size_t at = text.find(" name=" + name + " ");
-              const std::size_t line = text.rfind("id=", at);
-              return text.substr(line + 3, text.find(' ', line) - line - 3);
-            }()}),
+  EXPECT_EQ(probe_.Integer({"CLIENT", "KILL", "ID",
+                            [&] {
+                              const RedisProbe::Reply list = probe_.Command({"CLIENT", "LIST"});
+                              const std::string text(list->str, list->len);
+                              const std::size_t at = text.find(" name=" + name + " ");
+                              const std::size_t line = text.rfind("id=", at);
+                              return text.substr(line + 3, text.find(' ', line) - line - 3);
+                            }()}),
             1);
-  Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + name + "'");
+  Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + name +
+       "'");
 
   const Status r = redis->Write(second);
   EXPECT_EQ(r.code(), Status::Code::kUnavailable) << r.message();
@@ -543,9 +598,11 @@ TEST_F(SinksTest, LosingTheConnectionIsUnavailableAndTheNextCallReconnects) {
   ASSERT_TRUE(p2.ok()) << p2.message();
   EXPECT_EQ(redis->stats().reconnects, 1u);
   EXPECT_EQ(pg->stats().reconnects, 1u);
-  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()), static_cast<long long>(refs.size()));
+  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()),
+            static_cast<long long>(refs.size()));
   for (const auto& g : games) {
-    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}), static_cast<long long>(g.records.size()));
+    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}),
+              static_cast<long long>(g.records.size()));
   }
 }
 
@@ -564,17 +621,21 @@ TEST_P(RedisGroupingTest, LeavesTheSameFinalState) {
   const auto records = Interleave(games);
   const std::vector<RecordRef> refs = Refs(records);
   for (std::size_t at = 0; at < refs.size(); at += 700) {
-    ASSERT_TRUE(sink->Write(std::span(refs).subspan(at, std::min<std::size_t>(700, refs.size() - at))).ok());
+    ASSERT_TRUE(
+        sink->Write(std::span(refs).subspan(at, std::min<std::size_t>(700, refs.size() - at)))
+            .ok());
   }
   for (const auto& g : games) {
     auto h = probe_.Hash(GameKey(g.game_id));
     EXPECT_EQ(h["phase"], "finished");
     EXPECT_EQ(h["seq"], std::to_string(g.records.size()));
     EXPECT_EQ(h["points_a"], std::to_string(g.points_a));
-    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}), static_cast<long long>(g.records.size()));
+    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}),
+              static_cast<long long>(g.records.size()));
   }
   for (const auto& [player, t] : Tally(games)) {
-    EXPECT_EQ(probe_.Score("hokm:lb:global", std::to_string(player)).value_or(-1), static_cast<double>(t.Rating()));
+    EXPECT_EQ(probe_.Score("hokm:lb:global", std::to_string(player)).value_or(-1),
+              static_cast<double>(t.Rating()));
   }
   const RedisSinkStats s = sink->stats();
   EXPECT_EQ(s.records_applied, records.size());
@@ -591,9 +652,12 @@ INSTANTIATE_TEST_SUITE_P(Groupings, RedisGroupingTest,
                                            RedisSinkOptions::Grouping::kPacked),
                          [](const ::testing::TestParamInfo<RedisSinkOptions::Grouping>& param) {
                            switch (param.param) {
-                             case RedisSinkOptions::Grouping::kPerRecord: return std::string("PerRecord");
-                             case RedisSinkOptions::Grouping::kPerGame: return std::string("PerGame");
-                             case RedisSinkOptions::Grouping::kPacked: return std::string("Packed");
+                             case RedisSinkOptions::Grouping::kPerRecord:
+                               return std::string("PerRecord");
+                             case RedisSinkOptions::Grouping::kPerGame:
+                               return std::string("PerGame");
+                             case RedisSinkOptions::Grouping::kPacked:
+                               return std::string("Packed");
                            }
                            return std::string("Unknown");
                          });

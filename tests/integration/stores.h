@@ -70,9 +70,12 @@ inline PgUrl PgUrlOrDie() {
 }
 
 // The message a test fails with when a store is not there.
-inline std::string NotAnswering(const std::string& what, const std::string& host_port, const Status& s) {
-  return what + " at " + host_port + " not answering: run `make services` (or scripts/services.sh start), " +
-         "or point " + (what == "redis" ? "HOKM_REDIS_URL" : "HOKM_PG_URL") + " at a server. (" + s.message() + ")";
+inline std::string NotAnswering(const std::string& what, const std::string& host_port,
+                                const Status& s) {
+  return what + " at " + host_port +
+         " not answering: run `make services` (or scripts/services.sh start), " + "or point " +
+         (what == "redis" ? "HOKM_REDIS_URL" : "HOKM_PG_URL") + " at a server. (" + s.message() +
+         ")";
 }
 
 // A raw hiredis connection for looking at what the Redis sink wrote.
@@ -134,7 +137,8 @@ class RedisProbe {
     Reply r = Command({"HGETALL", key});
     if (!r || r->type != REDIS_REPLY_ARRAY) return out;
     for (std::size_t k = 0; k + 1 < r->elements; k += 2) {
-      out[std::string(r->element[k]->str, r->element[k]->len)] = std::string(r->element[k + 1]->str, r->element[k + 1]->len);
+      out[std::string(r->element[k]->str, r->element[k]->len)] =
+          std::string(r->element[k + 1]->str, r->element[k + 1]->len);
     }
     return out;
   }
@@ -166,7 +170,8 @@ struct IdRange {
 
   static IdRange ForThisTest() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    const std::uint64_t name_hash = std::hash<std::string>{}(std::string(info->test_suite_name()) + "." + info->name());
+    const std::uint64_t name_hash =
+        std::hash<std::string>{}(std::string(info->test_suite_name()) + "." + info->name());
     const auto now = static_cast<std::uint64_t>(std::time(nullptr));
     // (28 bits of seconds << 10 | 10 bits of name) < 2^38: ids fit bigint.
     return IdRange{((now & ((1ull << 28) - 1)) << 10) | (name_hash & 0x3FF)};
@@ -197,14 +202,15 @@ inline ScriptedGame PlayRealGame(std::uint64_t game_id, const std::array<std::ui
     for (const core::Change& c : out) {
       ts += 1'000'000;
       core::EncodeRecord(c, ts, fbb);
-      g.records.push_back(OwnedRecord{std::vector<std::uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()),
-                                      game_id, c.game_seq, static_cast<hokm::fb::Body>(c.type)});
+      g.records.push_back(OwnedRecord{
+          std::vector<std::uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()),
+          game_id, c.game_seq, static_cast<hokm::fb::Body>(c.type)});
       if (c.type == core::RecordType::kTrickWon) {
         tricks[0] = c.tricks[0];
         tricks[1] = c.tricks[1];
       } else if (c.type == core::RecordType::kHandScored) {
-        g.hands.push_back({c.hand_no, c.seat, static_cast<int>(c.suit), c.winner_team, c.points_awarded, tricks[0],
-                           tricks[1], c.kot});
+        g.hands.push_back({c.hand_no, c.seat, static_cast<int>(c.suit), c.winner_team,
+                           c.points_awarded, tricks[0], tricks[1], c.kot});
       } else if (c.type == core::RecordType::kGameFinished) {
         g.winner_team = c.winner_team;
         g.points_a = c.points[0];
@@ -215,7 +221,8 @@ inline ScriptedGame PlayRealGame(std::uint64_t game_id, const std::array<std::ui
   };
   std::string room("T");
   room += std::to_string(game_id % 1000000);
-  EXPECT_EQ(core::CreateGame(s, game_id, room, seed, core::RulesConfig{}, out), core::CommandResult::kOk);
+  EXPECT_EQ(core::CreateGame(s, game_id, room, seed, core::RulesConfig{}, out),
+            core::CommandResult::kOk);
   keep();
   for (int seat = 0; seat < core::kSeats; ++seat) {
     EXPECT_EQ(core::Join(s, seat, players[seat], out), core::CommandResult::kOk);

@@ -18,7 +18,8 @@ TEST(PgTextTest, TimestampsAreUtcToTheMicrosecond) {
   EXPECT_EQ(Ts(0), "1970-01-01 00:00:00.000000+00");
   EXPECT_EQ(Ts(1'790'000'000'123'456'789ull), "2026-09-21 14:13:20.123456+00");
   EXPECT_EQ(Ts(951'782'400'000'000'000ull), "2000-02-29 00:00:00.000000+00");  // leap day
-  EXPECT_EQ(Ts(18'446'744'073'709'551'615ull), "2554-07-21 23:34:33.709551+00");  // the largest ts_ns
+  EXPECT_EQ(Ts(18'446'744'073'709'551'615ull),
+            "2554-07-21 23:34:33.709551+00");  // the largest ts_ns
 }
 
 TEST(PgTextTest, TimestampsAgreeWithGmtimeOverManyDays) {
@@ -27,8 +28,8 @@ TEST(PgTextTest, TimestampsAgreeWithGmtimeOverManyDays) {
     std::tm tm{};
     gmtime_r(&t, &tm);
     char want[64];
-    std::snprintf(want, sizeof want, "%04d-%02d-%02d %02d:%02d:%02d.000000+00", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    std::snprintf(want, sizeof want, "%04d-%02d-%02d %02d:%02d:%02d.000000+00", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     ASSERT_EQ(Ts(s * 1'000'000'000ull), want) << s;
   }
 }

@@ -52,7 +52,8 @@ TEST(RecordCheckTest, CorruptBytesFailVerificationAndTheCheckSaysSo) {
 
 TEST(RecordCheckTest, RecordWithoutIdentifierStillVerifies) {
   flatbuffers::FlatBufferBuilder fbb;
-  fbb.Finish(fb::CreateChangeRecord(fbb, 3, 1, 1, fb::Body::CardPlayed, fb::CreateCardPlayed(fbb, 0, 0).Union()));
+  fbb.Finish(fb::CreateChangeRecord(fbb, 3, 1, 1, fb::Body::CardPlayed,
+                                    fb::CreateCardPlayed(fbb, 0, 0).Union()));
   EXPECT_NE(VerifyRecord(fbb.GetBufferPointer(), fbb.GetSize(), 1).record, nullptr);
 }
 
@@ -95,11 +96,19 @@ TEST(RecordCheckTest, RefusesWhatTheStoresCannotHold) {
 
 TEST(RecordCheckTest, AcceptsEveryTypeAtItsLimits) {
   const std::vector<OwnedRecord> good = {
-      GameCreated((1ull << 63) - 1, 1, 1, "\xD8\xA7\xD9\x84\xD9\x81\x41"),  // Persian letters + 'A', 7 bytes
-      PlayerJoined(1, 2, 1, 3, (1ull << 63) - 1), PlayerLeft(1, 3, 1, 3, 9), HakemChosen(1, 4, 1, 3, 65535),
-      TrumpChosen(1, 5, 1, 3, 3), CardsDealt(1, 6, 1, 3, std::vector<std::uint8_t>(13, 51)),
-      CardPlayed(1, 7, 1, 3, 51), TrickWon(1, 8, 1, 3, 13, 7, 6), HandScored(1, 9, 1, 2, 3, 3, 1, 3, 0, 3, true),
-      GameFinished(1, 10, 1, 1, 2, 7), GameAbandoned(1, 11, 1, 4, 1, 1), PlayerConnection(1, 12, 1, 3, 5, false)};
+      GameCreated((1ull << 63) - 1, 1, 1,
+                  "\xD8\xA7\xD9\x84\xD9\x81\x41"),  // Persian letters + 'A', 7 bytes
+      PlayerJoined(1, 2, 1, 3, (1ull << 63) - 1),
+      PlayerLeft(1, 3, 1, 3, 9),
+      HakemChosen(1, 4, 1, 3, 65535),
+      TrumpChosen(1, 5, 1, 3, 3),
+      CardsDealt(1, 6, 1, 3, std::vector<std::uint8_t>(13, 51)),
+      CardPlayed(1, 7, 1, 3, 51),
+      TrickWon(1, 8, 1, 3, 13, 7, 6),
+      HandScored(1, 9, 1, 2, 3, 3, 1, 3, 0, 3, true),
+      GameFinished(1, 10, 1, 1, 2, 7),
+      GameAbandoned(1, 11, 1, 4, 1, 1),
+      PlayerConnection(1, 12, 1, 3, 5, false)};
   for (const OwnedRecord& r : good) {
     EXPECT_EQ(CheckRecord(Ref(r)), nullptr) << RecordTypeName(r.type);
   }
@@ -118,8 +127,10 @@ TEST(RecordJsonTest, BodyHasTheSchemaFieldNames) {
                   {"points_awarded", 2},
                   {"points", {{"a", 5}, {"b", 1}}},
                   {"kot", true}}));
-  EXPECT_EQ(Body(PlayerConnection(1, 1, 1, 1, 77, false)), json({{"seat", 1}, {"player_id", 77}, {"connected", false}}));
-  EXPECT_EQ(Body(GameAbandoned(1, 1, 1, 2, 3, 4)), json({{"hand_no", 2}, {"points", {{"a", 3}, {"b", 4}}}}));
+  EXPECT_EQ(Body(PlayerConnection(1, 1, 1, 1, 77, false)),
+            json({{"seat", 1}, {"player_id", 77}, {"connected", false}}));
+  EXPECT_EQ(Body(GameAbandoned(1, 1, 1, 2, 3, 4)),
+            json({{"hand_no", 2}, {"points", {{"a", 3}, {"b", 4}}}}));
 }
 
 TEST(RecordJsonTest, SixtyFourBitValuesAreExact) {

@@ -18,8 +18,10 @@ TEST(SinkOfflineTest, RedisConnectToAClosedPortIsUnavailableAndNamesTheServer) {
   auto sink = RedisSink::Connect(*url, options);
   ASSERT_FALSE(sink.ok());
   EXPECT_EQ(sink.status().code(), Status::Code::kUnavailable);
-  EXPECT_NE(sink.status().message().find("127.0.0.1:1"), std::string::npos) << sink.status().message();
-  EXPECT_EQ(sink.status().message().find("topsecret"), std::string::npos) << sink.status().message();
+  EXPECT_NE(sink.status().message().find("127.0.0.1:1"), std::string::npos)
+      << sink.status().message();
+  EXPECT_EQ(sink.status().message().find("topsecret"), std::string::npos)
+      << sink.status().message();
 }
 
 TEST(SinkOfflineTest, PgConnectToAClosedPortIsUnavailableAndNamesTheServer) {
@@ -29,8 +31,10 @@ TEST(SinkOfflineTest, PgConnectToAClosedPortIsUnavailableAndNamesTheServer) {
   auto sink = PgSink::Connect(*url);
   ASSERT_FALSE(sink.ok());
   EXPECT_EQ(sink.status().code(), Status::Code::kUnavailable);
-  EXPECT_NE(sink.status().message().find("127.0.0.1:1"), std::string::npos) << sink.status().message();
-  EXPECT_EQ(sink.status().message().find("topsecret"), std::string::npos) << sink.status().message();
+  EXPECT_NE(sink.status().message().find("127.0.0.1:1"), std::string::npos)
+      << sink.status().message();
+  EXPECT_EQ(sink.status().message().find("topsecret"), std::string::npos)
+      << sink.status().message();
 }
 
 TEST(SinkOfflineTest, RedisScriptDeclaresItselfLua) {

@@ -34,39 +34,48 @@ struct OwnedRecord {
 
 using BodyFn = std::function<flatbuffers::Offset<void>(flatbuffers::FlatBufferBuilder&)>;
 
-inline OwnedRecord MakeRecord(std::uint64_t game_id, std::uint32_t seq, std::uint64_t ts_ns, fb::Body type,
-                              const BodyFn& body) {
+inline OwnedRecord MakeRecord(std::uint64_t game_id, std::uint32_t seq, std::uint64_t ts_ns,
+                              fb::Body type, const BodyFn& body) {
   flatbuffers::FlatBufferBuilder fbb(128);
   const auto b = body ? body(fbb) : flatbuffers::Offset<void>();
   fb::FinishChangeRecordBuffer(fbb, fb::CreateChangeRecord(fbb, game_id, seq, ts_ns, type, b));
-  return OwnedRecord{std::vector<std::uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()),
-                     game_id, seq, type};
+  return OwnedRecord{
+      std::vector<std::uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()),
+      game_id, seq, type};
 }
 
-inline OwnedRecord GameCreated(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, const std::string& room,
-                               std::uint64_t seed = 42) {
+inline OwnedRecord GameCreated(std::uint64_t g, std::uint32_t seq, std::uint64_t ts,
+                               const std::string& room, std::uint64_t seed = 42) {
   return MakeRecord(g, seq, ts, fb::Body::GameCreated, [&](flatbuffers::FlatBufferBuilder& fbb) {
     return fb::CreateGameCreated(fbb, fbb.CreateString(room), seed, false, 2, 3, 7, 0).Union();
   });
 }
-inline OwnedRecord PlayerJoined(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat, std::uint64_t player) {
+inline OwnedRecord PlayerJoined(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat,
+                                std::uint64_t player) {
   return MakeRecord(g, seq, ts, fb::Body::PlayerJoined, [&](flatbuffers::FlatBufferBuilder& fbb) {
     return fb::CreatePlayerJoined(fbb, static_cast<std::uint8_t>(seat), player).Union();
   });
 }
-inline OwnedRecord PlayerLeft(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat, std::uint64_t player) {
+inline OwnedRecord PlayerLeft(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat,
+                              std::uint64_t player) {
   return MakeRecord(g, seq, ts, fb::Body::PlayerLeft, [&](flatbuffers::FlatBufferBuilder& fbb) {
     return fb::CreatePlayerLeft(fbb, static_cast<std::uint8_t>(seat), player).Union();
   });
 }
-inline OwnedRecord HakemChosen(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat, int hand_no) {
+inline OwnedRecord HakemChosen(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat,
+                               int hand_no) {
   return MakeRecord(g, seq, ts, fb::Body::HakemChosen, [&](flatbuffers::FlatBufferBuilder& fbb) {
-    return fb::CreateHakemChosen(fbb, static_cast<std::uint8_t>(seat), static_cast<std::uint16_t>(hand_no)).Union();
+    return fb::CreateHakemChosen(fbb, static_cast<std::uint8_t>(seat),
+                                 static_cast<std::uint16_t>(hand_no))
+        .Union();
   });
 }
-inline OwnedRecord TrumpChosen(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat, int suit) {
+inline OwnedRecord TrumpChosen(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat,
+                               int suit) {
   return MakeRecord(g, seq, ts, fb::Body::TrumpChosen, [&](flatbuffers::FlatBufferBuilder& fbb) {
-    return fb::CreateTrumpChosen(fbb, static_cast<std::uint8_t>(seat), static_cast<std::uint8_t>(suit)).Union();
+    return fb::CreateTrumpChosen(fbb, static_cast<std::uint8_t>(seat),
+                                 static_cast<std::uint8_t>(suit))
+        .Union();
   });
 }
 inline OwnedRecord CardsDealt(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat,
@@ -75,36 +84,44 @@ inline OwnedRecord CardsDealt(std::uint64_t g, std::uint32_t seq, std::uint64_t 
     return fb::CreateCardsDealtDirect(fbb, static_cast<std::uint8_t>(seat), &cards).Union();
   });
 }
-inline OwnedRecord CardPlayed(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat, int card) {
+inline OwnedRecord CardPlayed(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat,
+                              int card) {
   return MakeRecord(g, seq, ts, fb::Body::CardPlayed, [&](flatbuffers::FlatBufferBuilder& fbb) {
-    return fb::CreateCardPlayed(fbb, static_cast<std::uint8_t>(seat), static_cast<std::uint8_t>(card)).Union();
-  });
-}
-inline OwnedRecord TrickWon(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat, int trick_no, int a,
-                            int b) {
-  return MakeRecord(g, seq, ts, fb::Body::TrickWon, [&](flatbuffers::FlatBufferBuilder& fbb) {
-    const fb::TeamScore tricks(static_cast<std::uint8_t>(a), static_cast<std::uint8_t>(b));
-    return fb::CreateTrickWon(fbb, static_cast<std::uint8_t>(seat), static_cast<std::uint8_t>(trick_no), &tricks)
+    return fb::CreateCardPlayed(fbb, static_cast<std::uint8_t>(seat),
+                                static_cast<std::uint8_t>(card))
         .Union();
   });
 }
-inline OwnedRecord HandScored(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int hand_no, int hakem, int trump,
-                              int winner, int awarded, int pa, int pb, bool kot) {
+inline OwnedRecord TrickWon(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat,
+                            int trick_no, int a, int b) {
+  return MakeRecord(g, seq, ts, fb::Body::TrickWon, [&](flatbuffers::FlatBufferBuilder& fbb) {
+    const fb::TeamScore tricks(static_cast<std::uint8_t>(a), static_cast<std::uint8_t>(b));
+    return fb::CreateTrickWon(fbb, static_cast<std::uint8_t>(seat),
+                              static_cast<std::uint8_t>(trick_no), &tricks)
+        .Union();
+  });
+}
+inline OwnedRecord HandScored(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int hand_no,
+                              int hakem, int trump, int winner, int awarded, int pa, int pb,
+                              bool kot) {
   return MakeRecord(g, seq, ts, fb::Body::HandScored, [&](flatbuffers::FlatBufferBuilder& fbb) {
     const fb::TeamScore points(static_cast<std::uint8_t>(pa), static_cast<std::uint8_t>(pb));
-    return fb::CreateHandScored(fbb, static_cast<std::uint16_t>(hand_no), static_cast<std::uint8_t>(hakem),
-                                static_cast<std::uint8_t>(trump), static_cast<std::uint8_t>(winner),
+    return fb::CreateHandScored(fbb, static_cast<std::uint16_t>(hand_no),
+                                static_cast<std::uint8_t>(hakem), static_cast<std::uint8_t>(trump),
+                                static_cast<std::uint8_t>(winner),
                                 static_cast<std::uint8_t>(awarded), &points, kot)
         .Union();
   });
 }
-inline OwnedRecord GameFinished(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int winner, int pa, int pb) {
+inline OwnedRecord GameFinished(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int winner,
+                                int pa, int pb) {
   return MakeRecord(g, seq, ts, fb::Body::GameFinished, [&](flatbuffers::FlatBufferBuilder& fbb) {
     const fb::TeamScore points(static_cast<std::uint8_t>(pa), static_cast<std::uint8_t>(pb));
     return fb::CreateGameFinished(fbb, static_cast<std::uint8_t>(winner), &points).Union();
   });
 }
-inline OwnedRecord GameAbandoned(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int hand_no, int pa, int pb) {
+inline OwnedRecord GameAbandoned(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int hand_no,
+                                 int pa, int pb) {
   return MakeRecord(g, seq, ts, fb::Body::GameAbandoned, [&](flatbuffers::FlatBufferBuilder& fbb) {
     const fb::TeamScore points(static_cast<std::uint8_t>(pa), static_cast<std::uint8_t>(pb));
     return fb::CreateGameAbandoned(fbb, static_cast<std::uint16_t>(hand_no), &points).Union();
@@ -112,9 +129,11 @@ inline OwnedRecord GameAbandoned(std::uint64_t g, std::uint32_t seq, std::uint64
 }
 inline OwnedRecord PlayerConnection(std::uint64_t g, std::uint32_t seq, std::uint64_t ts, int seat,
                                     std::uint64_t player, bool connected) {
-  return MakeRecord(g, seq, ts, fb::Body::PlayerConnection, [&](flatbuffers::FlatBufferBuilder& fbb) {
-    return fb::CreatePlayerConnection(fbb, static_cast<std::uint8_t>(seat), player, connected).Union();
-  });
+  return MakeRecord(
+      g, seq, ts, fb::Body::PlayerConnection, [&](flatbuffers::FlatBufferBuilder& fbb) {
+        return fb::CreatePlayerConnection(fbb, static_cast<std::uint8_t>(seat), player, connected)
+            .Union();
+      });
 }
 
 // What a scripted game should leave in the stores.
@@ -132,8 +151,9 @@ struct ScriptedGame {
 };
 
 // A complete game (or one abandoned after abandon_after_hands hands when >= 0).
-inline ScriptedGame ScriptGame(std::uint64_t game_id, const std::array<std::uint64_t, 4>& players, std::uint64_t seed,
-                               std::uint64_t ts0_ns, int abandon_after_hands = -1) {
+inline ScriptedGame ScriptGame(std::uint64_t game_id, const std::array<std::uint64_t, 4>& players,
+                               std::uint64_t seed, std::uint64_t ts0_ns,
+                               int abandon_after_hands = -1) {
   std::mt19937_64 rng(seed);
   ScriptedGame g;
   g.game_id = game_id;
@@ -161,14 +181,15 @@ inline ScriptedGame ScriptGame(std::uint64_t game_id, const std::array<std::uint
     std::array<std::vector<std::uint8_t>, 4> hands;
     for (int s = 0; s < 4; ++s) hands[s].assign(deck.begin() + 13 * s, deck.begin() + 13 * (s + 1));
     out.push_back(HakemChosen(game_id, ++seq, next_ts(), hakem, hand_no));
-    out.push_back(CardsDealt(game_id, ++seq, next_ts(), hakem,
-                             std::vector<std::uint8_t>(hands[hakem].begin(), hands[hakem].begin() + 5)));
+    out.push_back(
+        CardsDealt(game_id, ++seq, next_ts(), hakem,
+                   std::vector<std::uint8_t>(hands[hakem].begin(), hands[hakem].begin() + 5)));
     const int trump = static_cast<int>(rng() % 4);
     out.push_back(TrumpChosen(game_id, ++seq, next_ts(), hakem, trump));
     for (int k = 0; k < 4; ++k) {
       const int s = (hakem + k) % 4;
-      std::vector<std::uint8_t> rest = s == hakem ? std::vector<std::uint8_t>(hands[s].begin() + 5, hands[s].end())
-                                                  : hands[s];
+      std::vector<std::uint8_t> rest =
+          s == hakem ? std::vector<std::uint8_t>(hands[s].begin() + 5, hands[s].end()) : hands[s];
       out.push_back(CardsDealt(game_id, ++seq, next_ts(), s, rest));
     }
     int tricks[2] = {0, 0};
@@ -189,8 +210,8 @@ inline ScriptedGame ScriptGame(std::uint64_t game_id, const std::array<std::uint
     const bool kot = tricks[1 - hand_winner] == 0;
     const int awarded = !kot ? 1 : (hand_winner == hakem % 2 ? 2 : 3);
     points[hand_winner] += awarded;
-    out.push_back(HandScored(game_id, ++seq, next_ts(), hand_no, hakem, trump, hand_winner, awarded, points[0],
-                             points[1], kot));
+    out.push_back(HandScored(game_id, ++seq, next_ts(), hand_no, hakem, trump, hand_winner, awarded,
+                             points[0], points[1], kot));
     g.hands.push_back({hand_no, hakem, trump, hand_winner, awarded, tricks[0], tricks[1], kot});
     if (hand_winner != hakem % 2) hakem = (hakem + 1) % 4;
   }
@@ -219,11 +240,13 @@ inline std::vector<const OwnedRecord*> Interleave(const std::vector<ScriptedGame
 }
 
 // RecordRefs (verified) for records, positions first_position + 1, + 2, ...
-inline std::vector<RecordRef> Refs(const std::vector<const OwnedRecord*>& records, std::uint64_t first_position = 0) {
+inline std::vector<RecordRef> Refs(const std::vector<const OwnedRecord*>& records,
+                                   std::uint64_t first_position = 0) {
   std::vector<RecordRef> refs;
   refs.reserve(records.size());
   for (const OwnedRecord* r : records) {
-    refs.push_back(VerifyRecord(r->bytes.data(), static_cast<std::uint32_t>(r->bytes.size()), ++first_position));
+    refs.push_back(VerifyRecord(r->bytes.data(), static_cast<std::uint32_t>(r->bytes.size()),
+                                ++first_position));
   }
   return refs;
 }

@@ -77,7 +77,8 @@ TEST_P(RedisUrlErrorTest, RefusesWithTypedErrorAndNoPasswordInTheMessage) {
 
 INSTANTIATE_TEST_SUITE_P(
     Errors, RedisUrlErrorTest,
-    ::testing::Values(BadUrl{"", UrlError::kEmpty}, BadUrl{"http://:hunter2@h:1", UrlError::kBadScheme},
+    ::testing::Values(BadUrl{"", UrlError::kEmpty},
+                      BadUrl{"http://:hunter2@h:1", UrlError::kBadScheme},
                       BadUrl{"rediss://:hunter2@h:1", UrlError::kBadScheme},
                       BadUrl{"redis://:hunter2@h:0/0", UrlError::kBadPort},
                       BadUrl{"redis://:hunter2@h:70000/0", UrlError::kBadPort},
@@ -112,7 +113,8 @@ TEST(PgUrlTest, AcceptsPostgresSchemeDefaultPortAndNoPassword) {
 }
 
 TEST(PgUrlTest, QueryParametersGoToLibpqAndPasswordsInThemAreRedacted) {
-  auto u = ParsePgUrl("postgresql://u:p@h:1/d?sslmode=disable&password=hunter2&application_name=a%20b");
+  auto u =
+      ParsePgUrl("postgresql://u:p@h:1/d?sslmode=disable&password=hunter2&application_name=a%20b");
   ASSERT_TRUE(u.ok()) << u.status().message();
   EXPECT_EQ(u->params.at("sslmode"), "disable");
   EXPECT_EQ(u->params.at("application_name"), "a b");
@@ -138,7 +140,8 @@ TEST_P(PgUrlErrorTest, RefusesWithTypedErrorAndNoPasswordInTheMessage) {
 
 INSTANTIATE_TEST_SUITE_P(
     Errors, PgUrlErrorTest,
-    ::testing::Values(BadUrl{"", UrlError::kEmpty}, BadUrl{"mysql://u:hunter2@h/d", UrlError::kBadScheme},
+    ::testing::Values(BadUrl{"", UrlError::kEmpty},
+                      BadUrl{"mysql://u:hunter2@h/d", UrlError::kBadScheme},
                       BadUrl{"postgresql://h:5440/d", UrlError::kMissingUser},
                       BadUrl{"postgresql://:hunter2@h:5440/d", UrlError::kMissingUser},
                       BadUrl{"postgresql://u:hunter2@h:5440", UrlError::kMissingDatabase},
