@@ -44,8 +44,12 @@ sanitize: setup
 	  (cd build-$$san && ctest --output-on-failure --timeout 600 -L shm) || exit 1; \
 	done
 
+# The main job: local servers (unless HOKM_REDIS_URL / HOKM_PG_URL are set),
+# hokm-engine + hokm-sidecar + hokm-loadgen --verify for about a minute, then
+# a clean shutdown. ARGS are appended to hokm-loadgen's (the last one wins).
+RUN_ARGS ?= --games 10000 --duration 60 --bots greedy --rate 40000 --threads 1
 run: setup build
-	$(BUILD_DIR)/bin/hokm-loadgen --games 100000 --bots greedy $(ARGS)
+	HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/run_pipeline.sh $(RUN_ARGS) $(ARGS)
 
 bench: setup build
 	mkdir -p bench/results

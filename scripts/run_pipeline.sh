@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# run_pipeline.sh [LOADGEN ARGS...]: the main job. Starts hokm-engine and
+# hokm-sidecar on a fresh segment, drives them with hokm-loadgen --verify,
+# then stops what it started: SIGTERM to the engine, after which the sidecar
+# drains and exits. Needs HOKM_REDIS_URL / HOKM_PG_URL (scripts/with_services.sh
+# sets them). Exits with hokm-loadgen's status (non-zero when verify fails).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${HOKM_BIN:-$ROOT/build/bin}
+SHM=${HOKM_SHM_NAME:-hokm-run}
+LOGS=$ROOT/.local/run
+ENGINE_METRICS=${HOKM_ENGINE_METRICS_PORT:-9464}
+SIDECAR_METRICS=${HOKM_SIDECAR_METRICS_PORT:-9465}
+mkdir -p "$LOGS"
+
+engine_pid="" sidecar_pid=""
+cleanup() {
+  [[ -n "$engine_pid" ]] && kill "$engine_pid" 2>/dev/null || true
+  [[ -n "$sidecar_pid" ]] && kill "$sidecar_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+echo "run: hokm-engine on /dev/shm/$SHM (log $LOGS/engine.log)"
+"$BIN/hokm-engine" --shm-name "$SHM" --fresh --metrics-port "$ENGINE_METRICS" \
+  ${HOKM_ENGINE_ARGS:-} >"$LOGS/engine.log" 2>&1 &
+engine_pid=$!
+for _ in $(seq 1 200); do
+  grep -q "serving" "$LOGS/engine.log" 2>/dev/null && break
+  kill -0 "$engine_pid" 2>/dev/null || { cat "$LOGS/engine.log"; echo "run: hokm-engine failed" >&2; exit 1; }
+  sleep 0.05
+done
+
+echo "run: hokm-sidecar (log $LOGS/sidecar.log)"
+rm -rf "$LOGS/spill"
+"$BIN/hokm-sidecar" --shm-name "$SHM" --spill-dir "$LOGS/spill" --metrics-port "$SIDECAR_METRICS" \
+  --drain-and-exit >"$LOGS/sidecar.log" 2>&1 &
+sidecar_pid=$!
+
+status=0
+"$BIN/hokm-loadgen" --mode shm --shm-name "$SHM" --verify \
+  --sidecar-metrics "http://127.0.0.1:$SIDECAR_METRICS/metrics" "$@" || status=$?
+
+echo "run: stopping hokm-engine; hokm-sidecar drains and exits"
+kill -TERM "$engine_pid"
+wait "$engine_pid" || status=$((status ? status : 1))
+engine_pid=""
+wait "$sidecar_pid" || { echo "run: hokm-sidecar exited with $?; see $LOGS/sidecar.log" >&2; status=$((status ? status : 1)); }
+sidecar_pid=""
+tail -n 2 "$LOGS/sidecar.log"
+exit "$status"
