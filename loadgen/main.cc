@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "loadgen/clock.h"
 #include "loadgen/load_run.h"
 #include "loadgen/options.h"
 #include "loadgen/report.h"
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (std::string e = FinalizeOptions(options); !e.empty()) return Fail(e);
   InstallStopSignals();
+  InitClock();
 
   RunSummary summary;
   summary.mode = options.mode;

@@ -6,8 +6,6 @@
 // at any time (progress); everything else is read after the thread joined.
 #pragma once
 
-#include <time.h>
-
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -15,15 +13,9 @@
 
 #include "core/game_state.h"
 #include "core/latency_histogram.h"
+#include "loadgen/clock.h"
 
 namespace hokm::loadgen {
-
-// CLOCK_MONOTONIC in nanoseconds: every interval loadgen measures.
-inline std::uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 // One game as the engine (or the baseline) left it: what --verify expects
 // the stores to hold.

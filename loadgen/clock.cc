@@ -1,0 +1,48 @@
+// clock.cc: TSC calibration for NowNs (see clock.h).
+#include "loadgen/clock.h"
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace hokm::loadgen {
+
+ClockCalibration g_clock;
+
+namespace {
+
+bool InvariantTsc() {
+#if defined(__x86_64__)
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    return line.find(" constant_tsc") != std::string::npos && line.find(" nonstop_tsc") != std::string::npos;
+  }
+#endif
+  return false;
+}
+
+}  // namespace
+
+const char* InitClock() {
+  static char description[64] = "clock_gettime(CLOCK_MONOTONIC)";
+#if defined(__x86_64__)
+  if (!InvariantTsc()) return description;
+  const std::uint64_t ns0 = MonotonicNs();
+  const std::uint64_t tsc0 = __rdtsc();
+  timespec nap{0, 20'000'000};
+  nanosleep(&nap, nullptr);
+  const std::uint64_t ns1 = MonotonicNs();
+  const std::uint64_t tsc1 = __rdtsc();
+  if (tsc1 <= tsc0 || ns1 <= ns0) return description;
+  g_clock.ns_per_tick = static_cast<double>(ns1 - ns0) / static_cast<double>(tsc1 - tsc0);
+  g_clock.base_ns = ns1;
+  g_clock.base_tsc = tsc1;
+  g_clock.use_tsc = true;
+  std::snprintf(description, sizeof description, "tsc %.3f GHz", 1.0 / g_clock.ns_per_tick);
+#endif
+  return description;
+}
+
+}  // namespace hokm::loadgen
