@@ -73,8 +73,8 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
       ->check(CLI::IsMember({"random", "greedy"}))
       ->default_str("random");
   app.add_option("--pipeline", o->pipeline,
-                 "Commands in flight per thread (shm: default the client's MaxInFlight; seed: "
-                 "default 1, plain request/response)")
+                 "Commands in flight per thread (shm: default 64, one engine batch, at most the "
+                 "client's MaxInFlight; seed: default 1, plain request/response)")
       ->check(CLI::Range(0u, 1u << 20));
   app.add_flag("--quiet,-q", o->quiet, "No progress line (it is off anyway when stdout is not a terminal)");
   app.add_option("--json", o->json_path, "Write the JSON report here");
