@@ -52,6 +52,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   auto segment = options.reuse_existing ? shm::Segment::OpenOrCreate(so) : shm::Segment::Create(so);
   if (!segment.ok()) return segment.status();
   if (Status s = segment->ClaimEngine(); !s.ok()) return s;
+  // A previous engine may have been killed inside a slot write.
+  const shm::GameTable::Repair repair = segment->table().RepairTornSlots();
+  if (repair.from_journal + repair.freed != 0) {
+    std::fprintf(stderr, "hokm-engine: repaired %u slot(s) from the journal, freed %u torn slot(s)\n",
+                 repair.from_journal, repair.freed);
+  }
   return std::unique_ptr<Engine>(new Engine(std::move(segment).value()));
 }
 
@@ -132,6 +138,8 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
     out.result = CommandResult::kBusy;
     return out;
   }
+  // Journal first: a restarted engine finishes a Write this one was killed in.
+  table.WriteJournal(shard_index, slot, next);
   table.Write(slot, next);
   out.game_seq = next.seq;
   out.records = static_cast<std::uint8_t>(shard.changes.count);

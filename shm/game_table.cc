@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include <vector>
+
 #include <cstring>
 
 namespace hokm::shm {
@@ -100,7 +102,12 @@ bool GameTable::Free(std::uint64_t game_id) {
   SlotSnapshot empty;
   std::memset(static_cast<void*>(&empty), 0, sizeof(empty));
   seqlock::Store(s.sequence, &s.game_id, &empty, sizeof(empty));
+  PushFree(slot);
+  return true;
+}
 
+void GameTable::PushFree(std::uint32_t slot) {
+  GameSlot& s = slots_[slot];
   ShardFreeList& list = free_lists_[ShardOfSlot(slot)];
   Atomic(list.live).fetch_sub(1, std::memory_order_relaxed);
   auto head_ref = Atomic(list.head);
@@ -112,9 +119,51 @@ bool GameTable::Free(std::uint64_t game_id) {
     // and the slot's final state go with the slot to its next owner.
     if (head_ref.compare_exchange_weak(head, desired, std::memory_order_release,
                                        std::memory_order_relaxed)) {
-      return true;
+      return;
     }
   }
+}
+
+GameTable::Repair GameTable::RepairTornSlots() {
+  Repair repair;
+  std::vector<bool> journaled(capacity_, false);
+  for (std::uint32_t shard = 0; shard < shards_; ++shard) {
+    GameSlot& j = slots_[capacity_ + shard];
+    const std::uint64_t seq = Atomic(j.sequence).load(std::memory_order_acquire);
+    const std::uint32_t target = Atomic(j.reserved).load(std::memory_order_relaxed);
+    // An odd journal: its writer died before touching the target slot.
+    if (seq == 0 || (seq & 1) != 0 || target >= capacity_) continue;
+    GameSlot& t = slots_[target];
+    const std::uint64_t t_seq = Atomic(t.sequence).load(std::memory_order_acquire);
+    if ((t_seq & 1) == 0) continue;
+    // Finish the torn Write with the journal's copy, then close the seqlock.
+    auto* out = reinterpret_cast<std::uint64_t*>(&t.game);
+    const auto* in = reinterpret_cast<const std::uint64_t*>(&j.game);
+    for (std::size_t i = 0; i < sizeof(core::GameState) / 8; ++i) {
+      std::atomic_ref<std::uint64_t>(out[i]).store(std::atomic_ref<std::uint64_t>(
+          const_cast<std::uint64_t&>(in[i])).load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+    Atomic(t.sequence).store(t_seq + 1, std::memory_order_release);
+    journaled[target] = true;
+    ++repair.from_journal;
+  }
+  for (std::uint32_t slot = 0; slot < capacity_; ++slot) {
+    GameSlot& s = slots_[slot];
+    const std::uint64_t seq = Atomic(s.sequence).load(std::memory_order_acquire);
+    if ((seq & 1) == 0 || journaled[slot]) continue;
+    // A torn Allocate or Free: nothing of this game is owed to anyone.
+    SlotSnapshot empty;
+    std::memset(static_cast<void*>(&empty), 0, sizeof(empty));
+    auto* out = reinterpret_cast<std::uint64_t*>(&s.game_id);
+    const auto* in = reinterpret_cast<const std::uint64_t*>(&empty);
+    for (std::size_t i = 0; i < sizeof(empty) / 8; ++i) {
+      std::atomic_ref<std::uint64_t>(out[i]).store(in[i], std::memory_order_relaxed);
+    }
+    Atomic(s.sequence).store(seq + 1, std::memory_order_release);
+    PushFree(slot);
+    ++repair.freed;
+  }
+  return repair;
 }
 
 bool GameTable::Read(std::uint32_t slot, core::GameState& out, std::uint64_t* game_id,

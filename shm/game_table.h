@@ -10,6 +10,7 @@
 //   | ShardFreeList x shards   (128 each)  |  tagged free-stack head, bump index
 //   +--------------------------------------+ SlotsOffset(shards), 128-aligned
 //   | GameSlot x capacity       (192 each) |
+//   | journal GameSlot x shards (192 each) |  last state each shard's writer began
 //   +--------------------------------------+
 //
 // Game id (64 bits), growing with time so PostgreSQL can partition by range:
@@ -121,8 +122,10 @@ class GameTable {
     return sizeof(GameTableHeader) + std::size_t{shards} * sizeof(ShardFreeList);
   }
   // Bytes a table of `capacity` games over `shards` shards needs.
+  // After the `capacity` game slots come `shards` journal slots (see
+  // WriteJournal).
   static constexpr std::size_t RequiredBytes(std::uint32_t capacity, std::uint32_t shards) {
-    return SlotsOffset(shards) + std::size_t{capacity} * sizeof(GameSlot);
+    return SlotsOffset(shards) + (std::size_t{capacity} + shards) * sizeof(GameSlot);
   }
   static constexpr bool IsValidShape(std::uint32_t capacity, std::uint32_t shards) {
     return capacity >= 1 && capacity <= kMaxTableCapacity && shards >= 1 && shards <= capacity;
@@ -176,6 +179,27 @@ class GameTable {
     GameSlot& s = slots_[slot];
     seqlock::Store(s.sequence, &s.game, &state, sizeof(core::GameState));
   }
+  // Crash safety of Write. A writer killed inside Write leaves that slot's
+  // sequence odd, its state half old, half new. So the shard's writer first
+  // records the new state in the shard's journal slot (WriteJournal), then
+  // Writes the game's slot. The next writer, before anything else, calls
+  // RepairTornSlots: a slot left odd that its shard's journal names gets the
+  // journal's state; any other slot left odd (a torn Allocate or Free: the
+  // game had no published records yet, or all of them) is freed. Returns the
+  // number of slots repaired and freed.
+  // REQUIRES: the caller is shard's writer (WriteJournal); no writer of any
+  // shard runs (RepairTornSlots).
+  void WriteJournal(std::uint32_t shard, std::uint32_t slot, const core::GameState& state) {
+    GameSlot& j = slots_[capacity_ + shard];
+    Atomic(j.reserved).store(slot, std::memory_order_relaxed);
+    seqlock::Store(j.sequence, &j.game, &state, sizeof(core::GameState));
+  }
+  struct Repair {
+    std::uint32_t from_journal = 0;
+    std::uint32_t freed = 0;
+  };
+  Repair RepairTornSlots();
+
   // The writer's own view of its slot: plain reads, no copy.
   // REQUIRES: the caller is the slot's writer (anyone else uses Read).
   const core::GameState& Unsafe(std::uint32_t slot) const { return slots_[slot].game; }
@@ -196,6 +220,8 @@ class GameTable {
   GameSlot* slots() const { return slots_; }
 
  private:
+  void PushFree(std::uint32_t slot);
+
   GameTableHeader* header_ = nullptr;
   ShardFreeList* free_lists_ = nullptr;
   GameSlot* slots_ = nullptr;

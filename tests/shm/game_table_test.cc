@@ -39,7 +39,8 @@ class GameTableTest : public ::testing::Test {
 TEST_F(GameTableTest, SlotFitsTheBudget) {
   EXPECT_LE(sizeof(GameSlot), 256u);
   EXPECT_EQ(sizeof(GameSlot) % 64, 0u);
-  EXPECT_EQ(GameTable::RequiredBytes(1'000'000, 1), 256u + 1'000'000u * sizeof(GameSlot));
+  // 1,000,000 games plus one journal slot for the one shard.
+  EXPECT_EQ(GameTable::RequiredBytes(1'000'000, 1), 256u + 1'000'001u * sizeof(GameSlot));
 }
 
 TEST_F(GameTableTest, AllocateGivesGrowingIdsThatFindTheirSlot) {
@@ -257,6 +258,72 @@ TEST_F(GameTableTest, ReadGivesUpOnASlotLeftMidWrite) {
   table_.slots()[a.slot].sequence += 1;  // as if the writer died mid-write
   core::GameState s;
   EXPECT_EQ(table_.ReadGame(a.game_id, s), ReadResult::kBusy);
+}
+
+
+// A writer killed inside Write: the slot's sequence is odd and its words
+// half old, half new. The journal written before it completes the write.
+TEST_F(GameTableTest, TornWriteIsFinishedFromTheShardJournal) {
+  Make(16, 2);
+  auto a = table_.Allocate(1);
+  ASSERT_TRUE(a.has_value());
+  core::GameState before{}, after{};
+  before.game_id = after.game_id = a->game_id;
+  before.seq = 5;
+  after.seq = 6;
+  after.points[0] = 3;
+  table_.Write(a->slot, before);
+  table_.WriteJournal(1, a->slot, after);
+  // Tear it: sequence odd, only the first word of `after` stored.
+  GameSlot& slot = table_.slots()[a->slot];
+  slot.sequence += 1;
+  std::memcpy(static_cast<void*>(&slot.game), &after, 8);
+  core::GameState read{};
+  EXPECT_EQ(table_.ReadGame(a->game_id, read), ReadResult::kBusy);
+
+  const GameTable::Repair repair = table_.RepairTornSlots();
+  EXPECT_EQ(repair.from_journal, 1u);
+  EXPECT_EQ(repair.freed, 0u);
+  ASSERT_EQ(table_.ReadGame(a->game_id, read), ReadResult::kOk);
+  EXPECT_EQ(read.seq, 6u);
+  EXPECT_EQ(read.points[0], 3);
+  EXPECT_EQ(table_.Sequence(a->slot) % 2, 0u);
+}
+
+// A slot torn with no journal naming it (a torn Allocate or Free) is freed
+// and handed out again.
+TEST_F(GameTableTest, TornSlotWithoutJournalIsFreed) {
+  Make(1, 1);
+  auto a = table_.Allocate(0);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(table_.Allocate(0).has_value());  // full
+  table_.slots()[a->slot].sequence += 1;          // torn
+  const GameTable::Repair repair = table_.RepairTornSlots();
+  EXPECT_EQ(repair.freed, 1u);
+  EXPECT_EQ(table_.Find(a->game_id), -1);
+  auto b = table_.Allocate(0);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->slot, a->slot);
+}
+
+// A journal left odd (its writer died while journaling) never touches the
+// game's slot, which is still whole.
+TEST_F(GameTableTest, OddJournalLeavesTheSlotAlone) {
+  Make(4, 1);
+  auto a = table_.Allocate(0);
+  ASSERT_TRUE(a.has_value());
+  core::GameState state{};
+  state.game_id = a->game_id;
+  state.seq = 9;
+  table_.Write(a->slot, state);
+  core::GameState other = state;
+  other.seq = 10;
+  table_.WriteJournal(0, a->slot, other);
+  table_.slots()[4].sequence += 1;  // the journal slot, torn
+  EXPECT_EQ(table_.RepairTornSlots().from_journal, 0u);
+  core::GameState read{};
+  ASSERT_EQ(table_.ReadGame(a->game_id, read), ReadResult::kOk);
+  EXPECT_EQ(read.seq, 9u);
 }
 
 }  // namespace
