@@ -82,7 +82,8 @@ bool Engine::Publish(Shard& shard, const core::ChangeBuffer& changes) {
     length = core::AppendFrame(shard.staging, length, shard.fbb.GetBufferPointer(),
                                static_cast<std::uint32_t>(shard.fbb.GetSize()));
   }
-  return shard.change_ring.TryWrite(core::kChangeBatchType, shard.staging, length) ==
+  // The shard thread is its change ring's only producer: no CAS needed.
+  return shard.change_ring.TryWriteExclusive(core::kChangeBatchType, shard.staging, length) ==
          shm::WriteResult::kOk;
 }
 
