@@ -7,7 +7,9 @@
 // are joined before Play returns.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "loadgen/options.h"
 #include "loadgen/run_stats.h"
