@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 ARGS ?=
 SANITIZERS ?= thread address
 
-.PHONY: all setup configure build test unit-test sanitize run bench services services-stop clean
+.PHONY: all setup configure build test sanitize run bench bench-smoke services services-stop clean
 
 all: build
 
@@ -29,10 +29,12 @@ services-stop:
 
 # Everything: unit, multi-process and integration tests (servers started
 # unless HOKM_REDIS_URL / HOKM_PG_URL are given), then the shared-memory
-# code again under ThreadSanitizer and AddressSanitizer.
+# code again under ThreadSanitizer and AddressSanitizer, then the benchmark
+# smoke.
 test: setup build
 	scripts/with_services.sh sh -c 'cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600'
 	$(MAKE) --no-print-directory sanitize
+	$(MAKE) --no-print-directory bench-smoke
 
 # The ring, table and segment tests under each sanitizer, in build-<san>/.
 sanitize: setup
@@ -51,10 +53,20 @@ RUN_ARGS ?= --games 10000 --duration 60 --bots greedy --rate 40000 --threads 1
 run: setup build
 	HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/run_pipeline.sh $(RUN_ARGS) $(ARGS)
 
+# hokm-bench (JSON in bench/results/), then ours vs the Redis-centred
+# baseline on the same servers, back to back, with the ratio.
+BENCH_SECONDS ?= 30
 bench: setup build
 	mkdir -p bench/results
 	$(BUILD_DIR)/bin/hokm-bench --benchmark_out=bench/results/hokm-bench.json \
 	  --benchmark_out_format=json $(ARGS)
+	HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/bench_compare.sh $(BENCH_SECONDS)
+
+# What CI runs after the tests: every benchmark briefly, and both loadgen
+# runs for a few seconds, so the benchmarks keep building and running.
+bench-smoke: setup build
+	$(BUILD_DIR)/bin/hokm-bench --benchmark_min_time=0.01 >/dev/null
+	HOKM_BENCH_GAMES=500 HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/bench_compare.sh 3
 
 clean:
 	rm -rf $(BUILD_DIR) $(addprefix build-,$(SANITIZERS))
