@@ -62,6 +62,14 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
 }
 
 Engine::Engine(shm::Segment segment) : segment_(std::move(segment)) {
+  // Map every page writable now, not on the hot path: a first touch is a
+  // page fault of a microsecond or more, once per 4 KiB of ring and table.
+  // Adding 0 atomically changes nothing even if another process writes the
+  // word meanwhile.
+  for (std::size_t at = 0; at < segment_.size(); at += 4096) {
+    std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(segment_.base() + at))
+        .fetch_add(0, std::memory_order_relaxed);
+  }
   for (std::uint32_t i = 0; i < segment_.shards(); ++i) {
     auto shard = std::make_unique<Shard>();
     shard->index = i;
