@@ -25,6 +25,9 @@ std::uint64_t LoadgenOptions::TotalGamesCap() const {
 }
 
 void AddOptions(CLI::App& app, LoadgenOptions* o) {
+  // An option given twice takes the last value: `make run ARGS=...` appends
+  // to the default scenario's options.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option_function<std::string>(
          "--mode",
          [o](const std::string& name) {
