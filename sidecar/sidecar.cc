@@ -534,10 +534,6 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
   std::uint32_t idle = 0;
   const auto drain_deadline = SteadyClock::now() + std::chrono::seconds(m.options.drain_timeout_s);
   int exit_code = 0;
-  if (m.options.drain_and_exit) {
-    m.redis->SetDraining();
-    m.pg->SetDraining();
-  }
   while (!stop.load(std::memory_order_relaxed)) {
     std::size_t read = 0;
     for (std::uint32_t s = 0; s < m.readers.size(); ++s) {
@@ -559,10 +555,17 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
       continue;
     }
     if (m.options.drain_and_exit) {
+      // Once no engine is attached nothing more is coming: stop waiting
+      // for PostgreSQL batches to fill.
+      const bool engine_alive = m.segment.EngineAlive();
+      if (!engine_alive) {
+        m.redis->SetDraining();
+        m.pg->SetDraining();
+      }
       bool rings_empty = true;
       for (auto& r : m.readers) rings_empty &= r.read_position() >= r.ring().TailPosition();
       const bool delivered = upto == m.window.End() && m.redis->SpillEmpty() && m.pg->SpillEmpty();
-      if (!m.segment.EngineAlive() && rings_empty && delivered) {
+      if (!engine_alive && rings_empty && delivered) {
         Log("drained: no engine attached, rings empty, both stores have every record");
         break;
       }
