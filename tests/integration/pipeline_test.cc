@@ -24,6 +24,7 @@
 #include "core/change_batch.h"
 #include "core/engine.h"
 #include "core/rules.h"
+#include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 
 namespace hokm::sidecar::integration {
@@ -32,28 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// Polls `done` until true or the budget ends: waiting on a condition, bounded.
-bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds budget) {
-  const auto deadline = Clock::now() + budget;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return done();
-}
-
-int WaitExit(pid_t pid, std::chrono::seconds budget) {
-  const auto deadline = Clock::now() + budget;
-  int status = 0;
-  while (Clock::now() < deadline) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  return -1000;
-}
+using proc::WaitExit;
+using proc::WaitUntil;
 
 class PipelineTest : public ::testing::Test {
  protected:

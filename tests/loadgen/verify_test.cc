@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "shm/segment.h"
+#include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 
 namespace hokm::loadgen {
@@ -41,27 +42,8 @@ using sidecar::integration::RedisProbe;
 using sidecar::integration::RedisUrlOrDie;
 using sidecar::integration::RedisUrlString;
 
-// Polls `done` until true or the budget ends: waiting on a condition, bounded.
-bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds budget) {
-  const auto deadline = Clock::now() + budget;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
-
-// Exit code, -signal, or -1000 when it had to be killed at the deadline.
-int WaitExit(pid_t pid, std::chrono::seconds budget) {
-  int status = 0;
-  const bool exited = WaitUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, budget);
-  if (!exited) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    return -1000;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
+using proc::WaitExit;
+using proc::WaitUntil;
 
 // A loopback port nobody listens on right now.
 int FreePort() {
