@@ -19,6 +19,7 @@
 #include "core/rules.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
+#include "tests/integration/process_util.h"
 
 namespace hokm {
 namespace {
@@ -27,13 +28,8 @@ using Clock = std::chrono::steady_clock;
 using core::CommandResult;
 
 pid_t StartEngine(const std::string& name) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl(HOKM_ENGINE_BIN, HOKM_ENGINE_BIN, "--shm-name", name.c_str(), "--capacity", "2000",
-            "--ring-mb", "16", "--metrics-port", "0", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  return pid;
+  return proc::Spawn({HOKM_ENGINE_BIN, "--shm-name", name, "--capacity", "2000", "--ring-mb", "16",
+                      "--metrics-port", "0"});
 }
 
 // Waits (bounded) until the segment exists and `pid` is its engine.

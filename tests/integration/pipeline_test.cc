@@ -86,14 +86,7 @@ class PipelineTest : public ::testing::Test {
                                      "--metrics-port", "0", "--batch-max-ms", "10", "--drain-and-exit",
                                      "--drain-timeout-s", "120"};
     args.insert(args.end(), extra.begin(), extra.end());
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
+    const pid_t pid = proc::Spawn(std::move(args));
     children_.push_back(pid);
     return pid;
   }

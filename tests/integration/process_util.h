@@ -1,15 +1,37 @@
-// process_util.h: bounded waits for the integration tests that run the real
-// binaries: polling a condition with a deadline, and reaping a child.
+// process_util.h: for the tests that run the real binaries: starting a
+// child, polling a condition with a deadline, and reaping a child.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <functional>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace hokm::proc {
+
+// Starts args[0] with args in a child process; its stdout and stderr go to
+// `log` when given, else stay the parent's. Returns the child's pid.
+inline pid_t Spawn(std::vector<std::string> args, const char* log = nullptr) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (log != nullptr) {
+      const int fd = ::open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
 
 // Polls `done` until true or the budget ends: waiting on a condition, bounded.
 inline bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds budget) {

@@ -123,17 +123,7 @@ class LoadgenVerifyTest : public ::testing::Test {
 
   // Runs a binary with stdout and stderr into `log`; returns its pid.
   pid_t Spawn(std::vector<std::string> args, const fs::path& log) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
+    const pid_t pid = proc::Spawn(std::move(args), log.c_str());
     children_.push_back(pid);
     return pid;
   }
