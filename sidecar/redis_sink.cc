@@ -6,8 +6,11 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <bit>
 #include <charconv>
+#include <cstdint>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -21,15 +24,20 @@ namespace {
 namespace fb = hokm::fb;
 using Clock = std::chrono::steady_clock;
 
-// ARGV: 8 settings, then per game: game_id, n, flags, and n records of
-// seq, type, ts_ms, event, then the type's fields (NF[type] of them; see
-// PackRecord). flags: 1 = refresh the TTLs, 2 = update hokm:active (the
-// client throttles both per game). Returns {applied, skipped}.
+// The guarded path (DESIGN §5): records of games whose stored state this
+// sink does not know, and the records with effects beyond the game's own
+// keys. ARGV: 8 settings, then per game: game_id, flags, nf, nf values (the
+// hash fields the records set, as field/value pairs built by HashDelta,
+// seq and updated_ms included), n, and n records of seq, type, ts_ms,
+// event and NF[type] extras (see PackRecord). flags: 1 = refresh the TTLs,
+// 2 = update hokm:active (the client throttles both per game). Returns
+// {applied, skipped}.
 //
 // The move stream is the idempotency guard: entry ID <seq>-0, and XADD
 // refuses an ID at or below the stream's top, so one command both checks
-// and appends. Per game the hash is then written once (HSET) from the
-// records that went in; values are passed on as the strings they came in as.
+// and appends. The records that go in are a suffix of the game's run (the
+// guard is monotonic), so once any went in, writing the run's fields
+// leaves the hash exactly where applying the records one by one would.
 constexpr std::string_view kScript = R"lua(#!lua
 local maxlen = ARGV[1]
 local ttl_live = ARGV[2]
@@ -39,30 +47,25 @@ local ttl_rated = ARGV[5]
 local rating_base = tonumber(ARGV[6])
 local rating_step = tonumber(ARGV[7])
 local publish = ARGV[8] == '1'
-local NF = {2, 2, 2, 2, 2, 0, 2, 4, 2, 3, 2, 3}
-local NEXT = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '0'}
+local NF = {0, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 3}
 local applied, skipped = 0, 0
 local i = 9
 local nargs = #ARGV
 
 local function player_key(pid) return 'hokm:p:{' .. pid .. '}' end
-local function clear_table(f)
-  f['t0'] = ''
-  f['t1'] = ''
-  f['t2'] = ''
-  f['t3'] = ''
-end
 
 while i <= nargs do
   local gid = ARGV[i]
-  local n = tonumber(ARGV[i + 1])
-  local flags = tonumber(ARGV[i + 2])
-  i = i + 3
+  local flags = tonumber(ARGV[i + 1])
+  local nf = tonumber(ARGV[i + 2])
+  local fields = i + 3
+  i = fields + nf
+  local n = tonumber(ARGV[i])
+  i = i + 1
   local g = 'hokm:g:{' .. gid .. '}'
   local moves = g .. ':moves'
   local channel = 'hokm:events:{' .. gid .. '}'
-  local f = {}
-  local last_seq, last_ts = nil, nil
+  local last_ts = nil
   local ended, winner = false, nil
   for _ = 1, n do
     local t = tonumber(ARGV[i + 1])
@@ -73,103 +76,34 @@ while i <= nargs do
       skipped = skipped + 1
     else
       local ts = ARGV[i + 2]
-      local a, b, c, d = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-      last_seq = ARGV[i]
       last_ts = ts
       applied = applied + 1
-      if t == 7 then -- CardPlayed: seat, card
-        f['t' .. a] = b
-        f['turn'] = NEXT[a]
-      elseif t == 8 then -- TrickWon: winner seat, trick_no, tricks per team
-        clear_table(f)
-        f['turn'] = a
-        f['leader'] = a
-        f['trick_no'] = b
-        f['tricks_a'] = c
-        f['tricks_b'] = d
-      elseif t == 6 then -- CardsDealt: stream and event only (hands stay private)
-      elseif t == 1 then -- GameCreated: room, target points
-        f['phase'] = 'waiting'
-        f['room'] = a
-        f['target'] = b
-        f['hand'] = '0'
-        f['points_a'] = '0'
-        f['points_b'] = '0'
-        f['tricks_a'] = '0'
-        f['tricks_b'] = '0'
-        f['trick_no'] = '0'
-        f['hakem'] = ''
-        f['trump'] = ''
-        f['turn'] = ''
-        f['leader'] = ''
-        f['winner'] = ''
-        f['s0'] = '0'
-        f['s1'] = '0'
-        f['s2'] = '0'
-        f['s3'] = '0'
-        clear_table(f)
-      elseif t == 2 then -- PlayerJoined: seat, player
-        f['s' .. a] = b
-        local pk = player_key(b)
-        redis.call('HSET', pk, 'game', gid, 'seat', a, 'connected', '1', 'last_seen', ts)
+      if t == 2 then -- PlayerJoined: seat, player
+        local pk = player_key(ARGV[i + 5])
+        redis.call('HSET', pk, 'game', gid, 'seat', ARGV[i + 4], 'connected', '1', 'last_seen', ts)
         redis.call('PEXPIRE', pk, ttl_player)
       elseif t == 3 then -- PlayerLeft: seat, player
-        f['s' .. a] = '0'
-        local pk = player_key(b)
+        local pk = player_key(ARGV[i + 5])
         if redis.call('HGET', pk, 'game') == gid then
           redis.call('HSET', pk, 'game', '0', 'seat', '', 'connected', '0', 'last_seen', ts)
           redis.call('PEXPIRE', pk, ttl_player)
         end
-      elseif t == 4 then -- HakemChosen: seat, hand_no
-        f['phase'] = 'choosing_trump'
-        f['hakem'] = a
-        f['hand'] = b
-        f['turn'] = a
-        f['leader'] = a
-        f['trump'] = ''
-        f['tricks_a'] = '0'
-        f['tricks_b'] = '0'
-        f['trick_no'] = '0'
-        clear_table(f)
-      elseif t == 5 then -- TrumpChosen: seat, suit
-        f['phase'] = 'playing'
-        f['trump'] = b
-        f['turn'] = a
-      elseif t == 9 then -- HandScored: points per team
-        f['points_a'] = a
-        f['points_b'] = b
-      elseif t == 10 then -- GameFinished: winner team, points per team
-        f['phase'] = 'finished'
-        f['winner'] = a
-        f['points_a'] = b
-        f['points_b'] = c
-        f['turn'] = ''
+      elseif t == 10 then -- GameFinished: winner team
         ended = true
-        winner = tonumber(a)
-      elseif t == 11 then -- GameAbandoned: points per team
-        f['phase'] = 'abandoned'
-        f['points_a'] = a
-        f['points_b'] = b
-        f['turn'] = ''
+        winner = tonumber(ARGV[i + 4])
+      elseif t == 11 then -- GameAbandoned
         ended = true
       elseif t == 12 then -- PlayerConnection: seat, player, connected
-        local pk = player_key(b)
-        redis.call('HSET', pk, 'game', gid, 'seat', a, 'connected', c, 'last_seen', ts)
+        local pk = player_key(ARGV[i + 5])
+        redis.call('HSET', pk, 'game', gid, 'seat', ARGV[i + 4], 'connected', ARGV[i + 6], 'last_seen', ts)
         redis.call('PEXPIRE', pk, ttl_player)
       end
       if publish then redis.call('PUBLISH', channel, ev) end
     end
     i = i + 4 + (NF[t] or 0)
   end
-  if last_seq then
-    f['seq'] = last_seq
-    f['updated_ms'] = last_ts
-    local flat = {}
-    for k, v in pairs(f) do
-      flat[#flat + 1] = k
-      flat[#flat + 1] = v
-    end
-    redis.call('HSET', g, unpack(flat))
+  if last_ts then
+    if nf > 0 then redis.call('HSET', g, unpack(ARGV, fields, fields + nf - 1)) end
     if ended then
       redis.call('PEXPIRE', g, ttl_done)
       redis.call('PEXPIRE', moves, ttl_done)
@@ -233,6 +167,12 @@ std::uint64_t NowMs() {
                                         .count());
 }
 
+void AppendUint(std::uint64_t v, std::string& out) {
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(res.ptr - buf));
+}
+
 // Arguments of one command: bytes in one arena, pointers taken at the end
 // (the arena may move while it grows).
 class ArgvBuilder {
@@ -247,9 +187,9 @@ class ArgvBuilder {
     End();
   }
   void AddUint(std::uint64_t v) {
-    char buf[24];
-    const auto res = std::to_chars(buf, buf + sizeof buf, v);
-    Add(std::string_view(buf, static_cast<std::size_t>(res.ptr - buf)));
+    Begin();
+    AppendUint(v, arena_);
+    End();
   }
   // For arguments written straight into the arena (the event JSON).
   void Begin() { start_ = arena_.size(); }
@@ -273,76 +213,197 @@ class ArgvBuilder {
   std::size_t start_ = 0;
 };
 
-// Appends a record's seq, type, ts_ms, event and its type's fields, as
-// many as the script's NF table says: the script reads them positionally.
-void PackRecord(const fb::ChangeRecord& r, ArgvBuilder& args) {
+// The hash fields of hokm:g:{ID} (redis_sink.h lists them). HashDelta is
+// the one place that says which fields each record type sets.
+enum Field : std::uint8_t {
+  kPhase, kRoom, kTarget, kHand, kPointsA, kPointsB, kTricksA, kTricksB, kTrickNo, kHakem,
+  kTrump, kTurn, kLeader, kWinner, kS0, kS1, kS2, kS3, kT0, kT1, kT2, kT3, kSeq, kUpdatedMs,
+  kFieldCount
+};
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
+    "phase", "room", "target", "hand", "points_a", "points_b", "tricks_a", "tricks_b",
+    "trick_no", "hakem", "trump", "turn", "leader", "winner", "s0", "s1", "s2", "s3",
+    "t0", "t1", "t2", "t3", "seq", "updated_ms"};
+
+// The fields a run of one game's records sets, each at its last value: the
+// net effect of applying the records in order.
+class HashDelta {
+ public:
+  void Clear() { set_ = 0; }
+
+  void Apply(const fb::ChangeRecord& r) {
+    const auto score = [&](const fb::TeamScore* s, Field a, Field b) {
+      Num(a, s ? s->a() : 0);
+      Num(b, s ? s->b() : 0);
+    };
+    switch (r.body_type()) {
+      case fb::Body::GameCreated: {
+        const auto* b = r.body_as_GameCreated();
+        Text(kPhase, "waiting");
+        Text(kRoom, b->room() ? std::string_view(b->room()->c_str(), b->room()->size())
+                              : std::string_view());
+        Num(kTarget, b->target_points());
+        for (Field f : {kHand, kPointsA, kPointsB, kTricksA, kTricksB, kTrickNo, kS0, kS1, kS2, kS3})
+          Num(f, 0);
+        for (Field f : {kHakem, kTrump, kTurn, kLeader, kWinner}) Text(f, "");
+        ClearTable();
+        break;
+      }
+      case fb::Body::PlayerJoined:
+        Num(Seat(kS0, r.body_as_PlayerJoined()->seat()), r.body_as_PlayerJoined()->player_id());
+        break;
+      case fb::Body::PlayerLeft:
+        Num(Seat(kS0, r.body_as_PlayerLeft()->seat()), 0);
+        break;
+      case fb::Body::HakemChosen: {
+        const auto* b = r.body_as_HakemChosen();
+        Text(kPhase, "choosing_trump");
+        for (Field f : {kHakem, kTurn, kLeader}) Num(f, b->seat());
+        Num(kHand, b->hand_no());
+        Text(kTrump, "");
+        for (Field f : {kTricksA, kTricksB, kTrickNo}) Num(f, 0);
+        ClearTable();
+        break;
+      }
+      case fb::Body::TrumpChosen:
+        Text(kPhase, "playing");
+        Num(kTrump, r.body_as_TrumpChosen()->suit());
+        Num(kTurn, r.body_as_TrumpChosen()->seat());
+        break;
+      case fb::Body::CardsDealt:  // hands stay private
+        break;
+      case fb::Body::CardPlayed: {
+        const auto* b = r.body_as_CardPlayed();
+        Num(Seat(kT0, b->seat()), b->card());
+        Num(kTurn, (b->seat() + 1u) % 4u);
+        break;
+      }
+      case fb::Body::TrickWon: {
+        const auto* b = r.body_as_TrickWon();
+        ClearTable();
+        Num(kTurn, b->seat());
+        Num(kLeader, b->seat());
+        Num(kTrickNo, b->trick_no());
+        score(b->tricks(), kTricksA, kTricksB);
+        break;
+      }
+      case fb::Body::HandScored:
+        score(r.body_as_HandScored()->points(), kPointsA, kPointsB);
+        break;
+      case fb::Body::GameFinished:
+        Text(kPhase, "finished");
+        Num(kWinner, r.body_as_GameFinished()->winner_team());
+        score(r.body_as_GameFinished()->points(), kPointsA, kPointsB);
+        Text(kTurn, "");
+        break;
+      case fb::Body::GameAbandoned:
+        Text(kPhase, "abandoned");
+        score(r.body_as_GameAbandoned()->points(), kPointsA, kPointsB);
+        Text(kTurn, "");
+        break;
+      case fb::Body::PlayerConnection:  // the player's hash only
+      case fb::Body::NONE:
+        break;
+    }
+    Num(kSeq, r.game_seq());
+    Num(kUpdatedMs, r.ts_ns() / 1'000'000);
+  }
+
+  // How many arguments AppendTo adds: a field and a value per field set.
+  std::uint64_t args() const { return 2u * static_cast<std::uint64_t>(std::popcount(set_)); }
+
+  // Appends the field/value pairs.
+  void AppendTo(ArgvBuilder& args) const {
+    for (std::uint32_t f = 0; f < kFieldCount; ++f) {
+      if ((set_ >> f & 1u) == 0) continue;
+      args.Add(kFieldNames[f]);
+      if (text_[f].data() != nullptr) {
+        args.Add(text_[f]);
+      } else {
+        args.AddUint(num_[f]);
+      }
+    }
+  }
+
+ private:
+  // The field of seat `seat` in the run s0..s3 or t0..t3 (seats are 0..3:
+  // CheckRecord has verified that).
+  static Field Seat(Field first, std::uint32_t seat) {
+    return static_cast<Field>(first + (seat & 3u));
+  }
+  void Num(Field f, std::uint64_t v) {
+    set_ |= 1u << f;
+    num_[f] = v;
+    text_[f] = {};
+  }
+  void Text(Field f, std::string_view v) {
+    set_ |= 1u << f;
+    text_[f] = v.data() ? v : std::string_view("", 0);
+  }
+  void ClearTable() {
+    for (Field f : {kT0, kT1, kT2, kT3}) Text(f, "");
+  }
+
+  std::uint32_t set_ = 0;
+  std::array<std::uint64_t, kFieldCount> num_{};
+  std::array<std::string_view, kFieldCount> text_{};
+};
+static_assert(kFieldCount <= 32);
+
+// Record types the direct path carries: their effects stay on the game's own
+// keys and the player's hash. The others (a game's creation, leaving,
+// connection changes, the end with its rating) take the guarded path.
+bool Direct(fb::Body type) {
+  switch (type) {
+    case fb::Body::PlayerJoined:
+    case fb::Body::HakemChosen:
+    case fb::Body::TrumpChosen:
+    case fb::Body::CardsDealt:
+    case fb::Body::CardPlayed:
+    case fb::Body::TrickWon:
+    case fb::Body::HandScored:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Appends a record's seq, type, ts_ms and event, then the extras the script
+// reads for its type (the script's NF table): seat and player for
+// PlayerJoined and PlayerLeft, the winner team for GameFinished, seat,
+// player and connected for PlayerConnection. Returns the event's argument
+// index, so the direct path can pass the same bytes to PUBLISH.
+std::size_t PackRecord(const fb::ChangeRecord& r, ArgvBuilder& args) {
   args.AddUint(r.game_seq());
   args.AddUint(static_cast<std::uint64_t>(r.body_type()));
   args.AddUint(r.ts_ns() / 1'000'000);
+  const std::size_t event = args.size();
   args.Begin();
   AppendEventJson(r, args.arena());
   args.End();
-  const auto score = [&](const fb::TeamScore* s) {
-    args.AddUint(s ? s->a() : 0);
-    args.AddUint(s ? s->b() : 0);
-  };
   switch (r.body_type()) {
-    case fb::Body::GameCreated: {  // room, target points
-      const auto* b = r.body_as_GameCreated();
-      args.Add(b->room() ? std::string_view(b->room()->c_str(), b->room()->size())
-                         : std::string_view());
-      args.AddUint(b->target_points());
-      break;
-    }
-    case fb::Body::PlayerJoined:  // seat, player
+    case fb::Body::PlayerJoined:
       args.AddUint(r.body_as_PlayerJoined()->seat());
       args.AddUint(r.body_as_PlayerJoined()->player_id());
       break;
-    case fb::Body::PlayerLeft:  // seat, player
+    case fb::Body::PlayerLeft:
       args.AddUint(r.body_as_PlayerLeft()->seat());
       args.AddUint(r.body_as_PlayerLeft()->player_id());
       break;
-    case fb::Body::HakemChosen:  // seat, hand_no
-      args.AddUint(r.body_as_HakemChosen()->seat());
-      args.AddUint(r.body_as_HakemChosen()->hand_no());
-      break;
-    case fb::Body::TrumpChosen:  // seat, suit
-      args.AddUint(r.body_as_TrumpChosen()->seat());
-      args.AddUint(r.body_as_TrumpChosen()->suit());
-      break;
-    case fb::Body::CardsDealt:  // none
-      break;
-    case fb::Body::CardPlayed:  // seat, card
-      args.AddUint(r.body_as_CardPlayed()->seat());
-      args.AddUint(r.body_as_CardPlayed()->card());
-      break;
-    case fb::Body::TrickWon: {  // winner seat, trick_no, tricks a, b
-      const auto* b = r.body_as_TrickWon();
-      args.AddUint(b->seat());
-      args.AddUint(b->trick_no());
-      score(b->tricks());
-      break;
-    }
-    case fb::Body::HandScored:  // points a, b
-      score(r.body_as_HandScored()->points());
-      break;
-    case fb::Body::GameFinished:  // winner team, points a, b
+    case fb::Body::GameFinished:
       args.AddUint(r.body_as_GameFinished()->winner_team());
-      score(r.body_as_GameFinished()->points());
       break;
-    case fb::Body::GameAbandoned:  // points a, b
-      score(r.body_as_GameAbandoned()->points());
-      break;
-    case fb::Body::PlayerConnection: {  // seat, player, connected
+    case fb::Body::PlayerConnection: {
       const auto* b = r.body_as_PlayerConnection();
       args.AddUint(b->seat());
       args.AddUint(b->player_id());
       args.AddUint(b->connected() ? 1 : 0);
       break;
     }
-    case fb::Body::NONE:
+    default:
       break;
   }
+  return event;
 }
 
 bool IsError(const redisReply* r) { return r != nullptr && r->type == REDIS_REPLY_ERROR; }
@@ -360,25 +421,54 @@ struct RedisSink::Impl {
   ContextPtr ctx;
   std::string sha;
 
-  // Per live game: when this sink last had the script refresh its TTLs
-  // (wall clock) and its hokm:active score (record time), in whole seconds
-  // packed as ttl_s << 32 | active_s: about 40 bytes a game. Cleared on any
-  // failed Write, so a refresh that may not have happened is redone, and
-  // when it outgrows kMaxTrackedGames (each game then refreshes once more).
+  // What this sink knows of each live game it has written: about 48 bytes
+  // a game. Cleared on any failed Write (a refresh or a write that may not
+  // have happened is then redone, guarded) and when it outgrows
+  // kMaxTrackedGames (each game then takes the guarded path once more).
+  struct GameMemo {
+    // The last game_seq this sink knows is stored; 0 = not known, so the
+    // game's next records take the guarded path.
+    std::uint64_t stored_seq = 0;
+    std::uint32_t ttl_s = 0;     // wall clock of the last TTL refresh, whole seconds
+    std::uint32_t active_s = 0;  // record time of the last hokm:active update
+  };
   static constexpr std::size_t kMaxTrackedGames = std::size_t{1} << 21;
-  std::unordered_map<std::uint64_t, std::uint64_t> touched;
+  std::unordered_map<std::uint64_t, GameMemo> games;
+
+  // One game's records in this Write, in order: order[begin, end).
+  struct Run {
+    std::uint32_t begin = 0, end = 0;
+    std::uint64_t game_id = 0;
+    std::uint64_t last_seq = 0;
+    int flags = 0;
+    bool ends = false;
+    bool direct = false;
+  };
+  // What goes down the pipeline: one EVALSHA for the guarded runs
+  // guarded_runs[first, end), or the commands of the direct run runs[first].
+  struct Unit {
+    std::uint32_t first = 0, end = 0;
+    std::uint32_t records = 0;
+    bool guarded = false;
+  };
+  enum class Expect : std::uint8_t { kEval, kXadd, kPlain };
 
   // Scratch reused by every Write.
   std::vector<std::uint32_t> order;  // indices of the records to send, sorted by game
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> calls;  // [begin, end) into order
+  std::vector<Run> runs;
+  std::vector<std::uint32_t> guarded_runs;  // indices into runs, by EVALSHA
+  std::vector<Unit> units;
+  std::vector<std::pair<Expect, std::uint32_t>> expected;  // per command in flight: kind, unit
+  HashDelta delta;
   ArgvBuilder args;
+  std::string key, moves_key, channel, event, player_key;
   std::vector<const char*> argv;
   std::vector<std::size_t> lens;
 
   struct Counters {
     std::atomic<std::uint64_t> batches{0}, failed_batches{0}, applied{0}, duplicate{0}, rejected{0},
-        evalsha{0}, round_trips{0}, script_loads{0}, reconnects{0}, last_us{0}, max_us{0},
-        total_us{0};
+        evalsha{0}, commands{0}, direct{0}, round_trips{0}, script_loads{0}, reconnects{0},
+        last_us{0}, max_us{0}, total_us{0};
   } counters;
 
   static void Add(std::atomic<std::uint64_t>& c, std::uint64_t v) {
@@ -406,8 +496,9 @@ struct RedisSink::Impl {
 
   // Errors that pass once the server recovers (memory, a busy script,
   // loading, failover) are Unavailable; anything else is Internal.
-  Status ReplyError(std::string_view text) const {
-    std::string msg = "redis at " + url.HostPort() + ": EVALSHA failed: " + std::string(text);
+  Status ReplyError(std::string_view command, std::string_view text) const {
+    std::string msg = "redis at " + url.HostPort() + ": " + std::string(command) +
+                      " failed: " + std::string(text);
     for (std::string_view transient :
          {"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"}) {
       if (text.substr(0, transient.size()) == transient) return Status::Unavailable(std::move(msg));
@@ -428,6 +519,7 @@ struct RedisSink::Impl {
   }
 
   Status Open() {
+    games.clear();  // a new connection knows nothing of what the last one wrote
     const timeval connect_tv = ToTimeval(options.connect_timeout);
     ctx.reset(redisConnectWithTimeout(url.host.c_str(), url.port, connect_tv));
     if (!ctx)
@@ -476,65 +568,123 @@ struct RedisSink::Impl {
     return Open();
   }
 
-  void PlanCalls(std::span<const RecordRef> records) {
-    order.clear();
-    calls.clear();
-    for (std::uint32_t k = 0; k < records.size(); ++k) {
-      if (CheckRecord(records[k]) == nullptr) order.push_back(k);
-    }
-    Add(counters.rejected, records.size() - order.size());
-    const auto game = [&](std::uint32_t k) { return records[k].record->game_id(); };
-    if (options.grouping != Options::Grouping::kPerRecord) {
-      std::stable_sort(order.begin(), order.end(),
-                       [&](std::uint32_t x, std::uint32_t y) { return game(x) < game(y); });
-    }
-    const std::uint32_t max_per_call = std::max<std::uint32_t>(1, options.max_records_per_call);
-    std::uint32_t begin = 0;
-    for (std::uint32_t k = 1; k <= order.size(); ++k) {
-      const bool end =
-          k == order.size() || k - begin >= max_per_call ||
-          options.grouping == Options::Grouping::kPerRecord ||
-          (options.grouping == Options::Grouping::kPerGame && game(order[k]) != game(order[k - 1]));
-      if (end) {
-        calls.emplace_back(begin, k);
-        begin = k;
-      }
-    }
-  }
-
-  // The script's flags for one game's run of records: refresh its TTLs
-  // (at most every ttl_refresh_interval) and/or its hokm:active score (at
-  // most every active_refresh_interval of record time).
-  int Throttle(std::uint64_t game_id, const fb::ChangeRecord& last, bool ends,
-               std::uint64_t now_ms) {
-    if (ends) {
-      touched.erase(game_id);
-      return 0;
-    }
-    if (touched.size() >= kMaxTrackedGames) touched.clear();
-    std::uint64_t& packed = touched[game_id];
-    auto ttl_s = static_cast<std::uint32_t>(packed >> 32);
-    auto active_s = static_cast<std::uint32_t>(packed);
+  // The TTL and hokm:active flags for a game's run (see the script): TTLs
+  // at most every ttl_refresh_interval of wall clock, hokm:active at most
+  // every active_refresh_interval of record time.
+  int Throttle(GameMemo& memo, const fb::ChangeRecord& last, std::uint64_t now_ms) const {
     const auto now_s = static_cast<std::uint32_t>(now_ms / 1000);
     const auto ts_s = static_cast<std::uint32_t>(last.ts_ns() / 1'000'000'000);
     const auto refresh_s = static_cast<std::uint64_t>(options.ttl_refresh_interval.count()) / 1000;
     const auto active_every_s =
         static_cast<std::uint64_t>(options.active_refresh_interval.count()) / 1000;
     int flags = 0;
-    if (ttl_s == 0 || std::uint64_t{now_s} >= ttl_s + refresh_s) {
+    if (memo.ttl_s == 0 || std::uint64_t{now_s} >= memo.ttl_s + refresh_s) {
       flags |= 1;
-      ttl_s = std::max<std::uint32_t>(now_s, 1);
+      memo.ttl_s = std::max<std::uint32_t>(now_s, 1);
     }
-    if (active_s == 0 || std::uint64_t{ts_s} >= active_s + active_every_s) {
+    if (memo.active_s == 0 || std::uint64_t{ts_s} >= memo.active_s + active_every_s) {
       flags |= 2;
-      active_s = std::max<std::uint32_t>(ts_s, 1);
+      memo.active_s = std::max<std::uint32_t>(ts_s, 1);
     }
-    packed = std::uint64_t{ttl_s} << 32 | active_s;
     return flags;
   }
 
-  // Appends EVALSHA for calls[c] to the pipeline.
-  bool AppendCall(std::span<const RecordRef> records, std::size_t c, std::uint64_t now_ms) {
+  // Splits the records into runs (one game's records in order, at most
+  // max_records_per_call each), chooses each run's path, and packs the
+  // guarded runs into EVALSHA calls as options.grouping says.
+  void Plan(std::span<const RecordRef> records, std::uint64_t now_ms) {
+    order.clear();
+    runs.clear();
+    guarded_runs.clear();
+    units.clear();
+    for (std::uint32_t k = 0; k < records.size(); ++k) {
+      if (CheckRecord(records[k]) == nullptr) order.push_back(k);
+    }
+    const auto rec = [&](std::uint32_t k) -> const fb::ChangeRecord& {
+      return *records[order[k]].record;
+    };
+    using G = Options::Grouping;
+    if (options.grouping != G::kPerRecord) {
+      std::stable_sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) {
+        return records[x].record->game_id() < records[y].record->game_id();
+      });
+    }
+    const std::uint32_t max_run =
+        options.grouping == G::kPerRecord ? 1 : std::max<std::uint32_t>(1, options.max_records_per_call);
+    if (games.size() >= kMaxTrackedGames) games.clear();
+    std::size_t open_call = SIZE_MAX;  // the EVALSHA guarded runs join
+
+    for (std::uint32_t k = 0; k < order.size();) {
+      Run run;
+      run.begin = k;
+      run.game_id = rec(k).game_id();
+      bool direct = options.direct_path;
+      while (k < order.size() && k - run.begin < max_run && rec(k).game_id() == run.game_id) {
+        const fb::Body type = rec(k).body_type();
+        run.ends |= type == fb::Body::GameFinished || type == fb::Body::GameAbandoned;
+        direct &= Direct(type);
+        ++k;
+      }
+      run.end = k;
+      run.last_seq = rec(k - 1).game_seq();
+      GameMemo& memo = games[run.game_id];
+      run.flags = run.ends ? 0 : Throttle(memo, rec(k - 1), now_ms);
+      // Direct only when every earlier record of the game is known stored
+      // and no TTL refresh (which reads the seats back) is due.
+      run.direct = direct && memo.stored_seq != 0 && rec(run.begin).game_seq() > memo.stored_seq &&
+                   (run.flags & 1) == 0;
+      if (run.ends) {
+        games.erase(run.game_id);
+      } else {
+        // Direct: known once it succeeds (a failed Write forgets everything).
+        // Guarded: known only once its EVALSHA answers (see Drain).
+        memo.stored_seq = run.direct ? run.last_seq : 0;
+      }
+      const auto r = static_cast<std::uint32_t>(runs.size());
+      const bool follows_own_direct_run =
+          !runs.empty() && runs.back().direct && runs.back().game_id == run.game_id;
+      runs.push_back(run);
+      const std::uint32_t n = run.end - run.begin;
+      if (run.direct) {
+        units.push_back({r, r + 1, n, false});
+        continue;
+      }
+      // A guarded run joins the open EVALSHA (the last one) when grouping
+      // packs, the call stays within max_records_per_call, and the run does
+      // not continue a direct run of its game (the call may have been
+      // queued before that run).
+      guarded_runs.push_back(r);
+      const auto g = static_cast<std::uint32_t>(guarded_runs.size());
+      if (open_call < units.size() && options.grouping == G::kPacked && !follows_own_direct_run &&
+          units[open_call].records + n <= max_run) {
+        units[open_call].end = g;
+        units[open_call].records += n;
+      } else {
+        open_call = units.size();
+        units.push_back({g - 1, g, n, true});
+      }
+    }
+    Add(counters.rejected, records.size() - order.size());
+  }
+
+  bool Append(Expect kind, std::uint32_t unit) {
+    args.Finish(argv, lens);
+    expected.emplace_back(kind, unit);
+    return redisAppendCommandArgv(ctx.get(), static_cast<int>(argv.size()), argv.data(),
+                                  lens.data()) == REDIS_OK;
+  }
+
+  void GameKeys(std::uint64_t game_id) {
+    char id[24];
+    const auto res = std::to_chars(id, id + sizeof id, game_id);
+    const std::string_view ids(id, static_cast<std::size_t>(res.ptr - id));
+    key.assign("hokm:g:{").append(ids).append("}");
+    moves_key.assign(key).append(":moves");
+    channel.assign("hokm:events:{").append(ids).append("}");
+  }
+
+  // Appends the EVALSHA of a unit of guarded runs.
+  bool AppendGuarded(std::span<const RecordRef> records, std::uint32_t u) {
     args.Clear();
     args.Add("EVALSHA");
     args.Add(sha);
@@ -548,25 +698,164 @@ struct RedisSink::Impl {
     args.AddUint(static_cast<std::uint64_t>(kRatingStep));
     args.Add(options.publish_events ? "1" : "0");
     static_assert(kSettingsArgs == 8);
-    const auto [begin, end] = calls[c];
-    for (std::uint32_t k = begin; k < end;) {
-      const std::uint64_t game_id = records[order[k]].record->game_id();
-      std::uint32_t run_end = k;
-      bool ends = false;
-      while (run_end < end && records[order[run_end]].record->game_id() == game_id) {
-        const fb::Body type = records[order[run_end]].record->body_type();
-        ends |= type == fb::Body::GameFinished || type == fb::Body::GameAbandoned;
-        ++run_end;
-      }
-      args.AddUint(game_id);
-      args.AddUint(run_end - k);
-      args.AddUint(static_cast<std::uint64_t>(
-          Throttle(game_id, *records[order[run_end - 1]].record, ends, now_ms)));
-      for (; k < run_end; ++k) PackRecord(*records[order[k]].record, args);
+    for (std::uint32_t g = units[u].first; g < units[u].end; ++g) {
+      const Run& run = runs[guarded_runs[g]];
+      delta.Clear();
+      for (std::uint32_t k = run.begin; k < run.end; ++k) delta.Apply(*records[order[k]].record);
+      args.AddUint(run.game_id);
+      args.AddUint(static_cast<std::uint64_t>(run.flags));
+      args.AddUint(delta.args());
+      delta.AppendTo(args);
+      args.AddUint(run.end - run.begin);
+      for (std::uint32_t k = run.begin; k < run.end; ++k) PackRecord(*records[order[k]].record, args);
     }
-    args.Finish(argv, lens);
-    return redisAppendCommandArgv(ctx.get(), static_cast<int>(argv.size()), argv.data(),
-                                  lens.data()) == REDIS_OK;
+    Add(counters.evalsha, 1);
+    return Append(Expect::kEval, u);
+  }
+
+  // Appends a direct run's commands: the hash first (HSET of the run's
+  // fields), then per record XADD (the guard: ID <seq>-0), PUBLISH and,
+  // for a join, the player's hash. The hash goes first so that a pipeline
+  // cut short (a crash) can only leave the stream behind the hash; the
+  // guarded path then adds the missing entries and writes the same fields
+  // again.
+  bool AppendDirect(std::span<const RecordRef> records, std::uint32_t u) {
+    const Run& run = runs[units[u].first];
+    GameKeys(run.game_id);
+    delta.Clear();
+    for (std::uint32_t k = run.begin; k < run.end; ++k) delta.Apply(*records[order[k]].record);
+    args.Clear();
+    args.Add("HSET");
+    args.Add(key);
+    delta.AppendTo(args);
+    if (!Append(Expect::kPlain, u)) return false;
+    std::uint64_t commands = 1;
+    for (std::uint32_t k = run.begin; k < run.end; ++k) {
+      const fb::ChangeRecord& r = *records[order[k]].record;
+      event.clear();
+      AppendEventJson(r, event);
+      args.Clear();
+      args.Add("XADD");
+      args.Add(moves_key);
+      args.Add("MAXLEN");
+      args.Add("~");
+      args.AddUint(options.stream_maxlen);
+      args.Begin();
+      AppendUint(r.game_seq(), args.arena());
+      args.arena().append("-0");
+      args.End();
+      args.Add("e");
+      args.Add(event);
+      if (!Append(Expect::kXadd, u)) return false;
+      ++commands;
+      if (options.publish_events) {
+        args.Clear();
+        args.Add("PUBLISH");
+        args.Add(channel);
+        args.Add(event);
+        if (!Append(Expect::kPlain, u)) return false;
+        ++commands;
+      }
+      if (r.body_type() == fb::Body::PlayerJoined) {
+        const auto* b = r.body_as_PlayerJoined();
+        player_key.assign("hokm:p:{");
+        AppendUint(b->player_id(), player_key);
+        player_key.append("}");
+        args.Clear();
+        args.Add("HSET");
+        args.Add(player_key);
+        args.Add("game");
+        args.AddUint(run.game_id);
+        args.Add("seat");
+        args.AddUint(b->seat());
+        args.Add("connected");
+        args.Add("1");
+        args.Add("last_seen");
+        args.AddUint(r.ts_ns() / 1'000'000);
+        if (!Append(Expect::kPlain, u)) return false;
+        args.Clear();
+        args.Add("PEXPIRE");
+        args.Add(player_key);
+        args.AddUint(static_cast<std::uint64_t>(options.player_ttl.count()));
+        if (!Append(Expect::kPlain, u)) return false;
+        commands += 2;
+      }
+    }
+    if ((run.flags & 2) != 0) {
+      args.Clear();
+      args.Add("ZADD");
+      args.Add("hokm:active");
+      args.AddUint(records[order[run.end - 1]].record->ts_ns() / 1'000'000);
+      args.AddUint(run.game_id);
+      if (!Append(Expect::kPlain, u)) return false;
+      ++commands;
+    }
+    Add(counters.commands, commands);
+    Add(counters.direct, run.end - run.begin);
+    return true;
+  }
+
+  // After a guarded call answered: its games' stored seq is known when it
+  // skipped nothing (else they stay unknown and take the guarded path again).
+  void Learn(std::uint32_t u, bool skipped_any) {
+    for (std::uint32_t g = units[u].first; g < units[u].end; ++g) {
+      const Run& run = runs[guarded_runs[g]];
+      if (run.ends) continue;
+      auto it = games.find(run.game_id);
+      if (it == games.end()) continue;
+      it->second.stored_seq = skipped_any ? 0 : std::max(it->second.stored_seq, run.last_seq);
+    }
+  }
+
+  // Reads every reply of the commands in flight (errors included, so the
+  // connection stays in step with the pipeline).
+  Status Drain(bool* noscript, Status* first_error) {
+    Add(counters.round_trips, 1);
+    for (const auto& [kind, u] : expected) {
+      void* raw = nullptr;
+      if (redisGetReply(ctx.get(), &raw) != REDIS_OK) return Lost("reading a reply failed");
+      ReplyPtr r(static_cast<redisReply*>(raw));
+      const std::string_view text = IsError(r.get()) ? ReplyText(r.get()) : std::string_view();
+      switch (kind) {
+        case Expect::kEval:
+          if (IsError(r.get())) {
+            if (text.substr(0, 8) == "NOSCRIPT") {
+              *noscript = true;
+            } else if (first_error->ok()) {
+              *first_error = ReplyError("EVALSHA", text);
+            }
+          } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                     r->element[0]->type != REDIS_REPLY_INTEGER ||
+                     r->element[1]->type != REDIS_REPLY_INTEGER) {
+            if (first_error->ok())
+              *first_error =
+                  Status::Internal("redis at " + url.HostPort() + ": unexpected EVALSHA reply");
+          } else {
+            Add(counters.applied, static_cast<std::uint64_t>(r->element[0]->integer));
+            Add(counters.duplicate, static_cast<std::uint64_t>(r->element[1]->integer));
+            Learn(u, r->element[1]->integer != 0);
+          }
+          break;
+        case Expect::kXadd:
+          if (!IsError(r.get())) {
+            Add(counters.applied, 1);
+          } else if (text.find("equal or smaller") != std::string_view::npos) {
+            // Stored already, though this sink thought not: someone else
+            // writes these keys. Counted; the game goes guarded again.
+            Add(counters.duplicate, 1);
+            if (auto it = games.find(runs[units[u].first].game_id); it != games.end())
+              it->second.stored_seq = 0;
+          } else if (first_error->ok()) {
+            *first_error = ReplyError("XADD", text);
+          }
+          break;
+        case Expect::kPlain:
+          if (IsError(r.get()) && first_error->ok()) *first_error = ReplyError("command", text);
+          break;
+      }
+    }
+    expected.clear();
+    return Status::Ok();
   }
 
   Status Write(std::span<const RecordRef> records) {
@@ -579,70 +868,47 @@ struct RedisSink::Impl {
       counters.max_us.store(us, std::memory_order_relaxed);
     Add(counters.total_us, us);
     Add(s.ok() ? counters.batches : counters.failed_batches, 1);
-    if (!s.ok()) touched.clear();
+    if (!s.ok()) games.clear();
     return s;
   }
 
   Status WriteAll(std::span<const RecordRef> records) {
-    if (Status s = EnsureOpen(); !s.ok()) return s;
-    PlanCalls(records);
-    const std::uint64_t now_ms = NowMs();
-    const std::size_t window = std::max<std::uint32_t>(1, options.max_calls_in_flight);
-    int reloads = 0;
+    for (int reloads = 0;; ++reloads) {
+      if (Status s = EnsureOpen(); !s.ok()) return s;
+      Plan(records, NowMs());
+      bool noscript = false;
+      Status s = Send(records, &noscript);
+      if (!noscript) return s;
+      // The script cache was flushed (a restart, SCRIPT FLUSH): load it again
+      // and send the whole batch again, every game guarded: what did run is
+      // skipped by game_seq.
+      if (reloads == 2)
+        return Status::Internal("redis at " + url.HostPort() +
+                                ": NOSCRIPT persists after reloading the script");
+      if (Status l = LoadScript(); !l.ok()) return l;
+      games.clear();
+    }
+  }
+
+  // Pipelines the planned units, draining the replies every
+  // max_calls_in_flight EVALSHA or max_commands_in_flight commands. After
+  // a failed command no further window is sent: later records of the same
+  // game would leave a gap the guard then keeps. The caller retries the
+  // whole batch.
+  Status Send(std::span<const RecordRef> records, bool* noscript) {
+    expected.clear();
     Status first_error;
-    std::size_t next = 0;
-    while (next < calls.size()) {
-      const std::size_t stop = std::min(calls.size(), next + window);
-      for (std::size_t c = next; c < stop; ++c) {
-        if (!AppendCall(records, c, now_ms)) return Lost("queueing EVALSHA failed");
-      }
-      Add(counters.evalsha, stop - next);
-      Add(counters.round_trips, 1);
-      // Every reply of the window is read, errors included, so the
-      // connection stays in step with the pipeline.
-      std::size_t first_noscript = stop;
-      for (std::size_t c = next; c < stop; ++c) {
-        void* raw = nullptr;
-        if (redisGetReply(ctx.get(), &raw) != REDIS_OK)
-          return Lost("reading an EVALSHA reply failed");
-        ReplyPtr r(static_cast<redisReply*>(raw));
-        if (IsError(r.get())) {
-          const std::string_view text = ReplyText(r.get());
-          if (text.substr(0, 8) == "NOSCRIPT") {
-            first_noscript = std::min(first_noscript, c);
-          } else if (first_error.ok()) {
-            first_error = ReplyError(text);
-          }
-          continue;
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_INTEGER ||
-            r->element[1]->type != REDIS_REPLY_INTEGER) {
-          if (first_error.ok())
-            first_error =
-                Status::Internal("redis at " + url.HostPort() + ": unexpected EVALSHA reply");
-          continue;
-        }
-        Add(counters.applied, static_cast<std::uint64_t>(r->element[0]->integer));
-        Add(counters.duplicate, static_cast<std::uint64_t>(r->element[1]->integer));
-      }
-      if (first_noscript < stop) {
-        // The script cache was flushed (restart, SCRIPT FLUSH): load it again
-        // and resend from the first refused call; calls after it that did run
-        // are skipped by game_seq when resent.
-        if (++reloads > 2)
-          return Status::Internal("redis at " + url.HostPort() +
-                                  ": NOSCRIPT persists after reloading the script");
-        if (Status s = LoadScript(); !s.ok()) return s;
-        touched.clear();  // the refused calls' refreshes did not happen
-        next = first_noscript;
-        continue;
-      }
-      // After a failed call, later calls may hold later records of the same
-      // game: sending them would leave a gap the guard then keeps. Stop; the
-      // caller retries the whole batch.
-      if (!first_error.ok()) return first_error;
-      next = stop;
+    std::uint32_t evals = 0;
+    const std::uint32_t max_evals = std::max<std::uint32_t>(1, options.max_calls_in_flight);
+    const std::uint32_t max_commands = std::max<std::uint32_t>(1, options.max_commands_in_flight);
+    for (std::uint32_t u = 0; u < units.size(); ++u) {
+      const bool queued = units[u].guarded ? AppendGuarded(records, u) : AppendDirect(records, u);
+      if (!queued) return Lost("queueing a command failed");
+      evals += units[u].guarded ? 1 : 0;
+      if (u + 1 < units.size() && evals < max_evals && expected.size() < max_commands) continue;
+      if (Status s = Drain(noscript, &first_error); !s.ok()) return s;
+      if (*noscript || !first_error.ok()) return first_error;
+      evals = 0;
     }
     return first_error;
   }
@@ -685,6 +951,8 @@ RedisSinkStats RedisSink::stats() const {
   s.records_duplicate = get(c.duplicate);
   s.records_rejected = get(c.rejected);
   s.evalsha_calls = get(c.evalsha);
+  s.direct_commands = get(c.commands);
+  s.direct_records = get(c.direct);
   s.round_trips = get(c.round_trips);
   s.script_loads = get(c.script_loads);
   s.reconnects = get(c.reconnects);

@@ -23,21 +23,38 @@
 // phase: waiting, choosing_trump, playing, finished, abandoned. Times are
 // the records' ts in ms. Cards and suits are numbers as in schemas/hokm.fbs.
 //
-// One Lua script, loaded once (SCRIPT LOAD) and called with EVALSHA (reloaded
-// on NOSCRIPT), applies records. One call carries the records of one or
-// several games. The move stream is the idempotency guard: XADD with ID
-// <game_seq>-0 fails for a game_seq at or below the stream's last one, so
-// one command both checks and appends; the record is then published
-// (PUBLISH), and each game's hash is written once per call (HSET) from the
-// records that went in. A card play therefore costs two Redis commands
-// (XADD, PUBLISH) plus its share of one HSET per game per call; nothing is
-// read back. The sink throttles the rest per game: TTLs (game, stream,
-// seated players) are refreshed at most every ttl_refresh_interval, so a
-// live game's keys outlive its last record by at least game_ttl -
-// ttl_refresh_interval; hokm:active is updated at most every
-// active_refresh_interval of record time, so its score may lag by that
-// much (both with 1 s resolution). Both happen at once when a game ends; a
-// record arriving after the end leaves both alone.
+// Two paths, chosen per game for each run of its records in a batch:
+//
+//  * Direct (the steady state): the sink knows the game's stored game_seq
+//    (it wrote or confirmed it on this connection) and the records only
+//    touch the game's own keys and the joining player's hash (joins, hakem,
+//    trump, deals, card plays, tricks, hand scores). It pipelines plain
+//    commands: one HSET of the fields the run sets (computed here, once per
+//    game per batch), then per record XADD with ID <game_seq>-0 and
+//    PUBLISH. A card play costs two commands plus its share of the HSET;
+//    no Lua runs.
+//  * Guarded: a game it has not confirmed (first seen since connecting, or
+//    after any failure), and the records with effects beyond the game
+//    (creation, a player leaving, connection changes, the end with its
+//    rating), and the periodic TTL refresh. One Lua script, loaded once
+//    (SCRIPT LOAD) and called with EVALSHA (reloaded on NOSCRIPT), packs
+//    the runs of several games in one call. The move stream is the
+//    idempotency guard: XADD with ID <game_seq>-0 fails for a game_seq at
+//    or below the stream's last one, so one command both checks and
+//    appends; the hash is written only when some record went in. A call
+//    that skipped nothing confirms its games.
+//
+// Either way the records go in at most once: the direct path never sends a
+// record the sink does not know to be new, and writes the hash before the
+// stream, so a pipeline cut short leaves at worst the stream behind the
+// hash, which the guarded replay repairs (it adds the missing entries and
+// writes the same fields again). The sink throttles the rest per game:
+// TTLs (game, stream, seated players) are refreshed at most every
+// ttl_refresh_interval, so a live game's keys outlive its last record by
+// at least game_ttl - ttl_refresh_interval; hokm:active is updated at most
+// every active_refresh_interval of record time, so its score may lag by
+// that much (both with 1 s resolution). Both happen at once when a game
+// ends; a record arriving after the end leaves both alone.
 //
 // Thread safety: none; Write/Ping belong to one thread (the sidecar's
 // delivery thread). stats() may be called from any thread.
@@ -60,7 +77,7 @@
 namespace hokm::sidecar {
 
 struct RedisSinkOptions {
-  // How records become EVALSHA calls (all keep each game's records in order):
+  // How guarded records become EVALSHA calls (all keep each game's records in order):
   //   kPerRecord  one call per record
   //   kPerGame    one call per game per batch (split at max_records_per_call)
   //   kPacked     records sorted by game and packed max_records_per_call to
@@ -72,7 +89,9 @@ struct RedisSinkOptions {
   std::chrono::milliseconds io_timeout{5000};
   Grouping grouping = Grouping::kPacked;
   std::uint32_t max_records_per_call = 256;
-  std::uint32_t max_calls_in_flight = 64;  // pipeline window (one round trip each)
+  std::uint32_t max_calls_in_flight = 64;  // EVALSHA per pipeline window (one round trip each)
+  std::uint32_t max_commands_in_flight = 4096;  // commands per pipeline window
+  bool direct_path = true;  // false: every record takes the guarded path (for comparison)
   std::uint32_t stream_maxlen = 1000;      // a full game is ~1,000 records
   std::chrono::milliseconds game_ttl = std::chrono::hours(4);
   std::chrono::milliseconds finished_game_ttl = std::chrono::minutes(15);
@@ -92,6 +111,8 @@ struct RedisSinkStats {
   std::uint64_t records_duplicate = 0;  // at or below the stored seq: skipped
   std::uint64_t records_rejected = 0;   // failed VerifyRecord/CheckRecord: skipped
   std::uint64_t evalsha_calls = 0;
+  std::uint64_t direct_commands = 0;  // plain commands of the direct path
+  std::uint64_t direct_records = 0;   // records that took the direct path
   std::uint64_t round_trips = 0;  // pipeline windows flushed and drained
   std::uint64_t script_loads = 0;
   std::uint64_t reconnects = 0;

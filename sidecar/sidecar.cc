@@ -164,6 +164,8 @@ class RedisClient final : public SinkClient {
     t.Counter("hokm_sidecar_redis_records_applied_total", static_cast<double>(s.records_applied));
     t.Counter("hokm_sidecar_redis_records_duplicate_total", static_cast<double>(s.records_duplicate));
     t.Counter("hokm_sidecar_redis_evalsha_total", static_cast<double>(s.evalsha_calls));
+    t.Counter("hokm_sidecar_redis_direct_commands_total", static_cast<double>(s.direct_commands));
+    t.Counter("hokm_sidecar_redis_direct_records_total", static_cast<double>(s.direct_records));
     t.Counter("hokm_sidecar_redis_round_trips_total", static_cast<double>(s.round_trips));
     t.Counter("hokm_sidecar_redis_reconnects_total", static_cast<double>(s.reconnects));
     return t.Take();

@@ -4,7 +4,7 @@
 // transactions per batch. Not a ctest: run it by hand.
 //
 //   hokm-sink-throughput [records=100000] [batch=1000] [concurrent_games=2000]
-//                        [which=all|redis|packed|pg]
+//                        [which=all|redis|direct|pg]
 //
 // Records come from concurrent_games games at a time, interleaved as they
 // would reach the change ring; each run uses fresh game ids and deletes
@@ -110,27 +110,38 @@ int Run(int argc, char** argv) {
     }
   };
 
-  // Redis's own time per EVALSHA (INFO commandstats), to tell server from client.
+  // Redis's own time in commands (INFO commandstats, every command), to
+  // tell server from client.
   const auto server_usec = [&]() -> double {
     if (!probe.Connect(*redis_url)) return 0;
     RedisProbe::Reply r = probe.Command({"INFO", "commandstats"});
     if (!r || r->type != REDIS_REPLY_STRING) return 0;
     const std::string text(r->str, r->len);
-    const std::size_t at = text.find("cmdstat_evalsha:");
-    if (at == std::string::npos) return 0;
-    const std::size_t u = text.find("usec=", at);
-    return u == std::string::npos ? 0 : std::strtod(text.c_str() + u + 5, nullptr);
+    double total = 0;
+    for (std::size_t at = text.find("cmdstat_"); at != std::string::npos;
+         at = text.find("cmdstat_", at + 1)) {
+      const std::size_t u = text.find("usec=", at);
+      if (u != std::string::npos) total += std::strtod(text.c_str() + u + 5, nullptr);
+    }
+    return total;
   };
 
   using G = RedisSinkOptions::Grouping;
-  for (auto [grouping, label] :
-       {std::pair{G::kPerRecord, "per record"}, std::pair{G::kPerGame, "per game"},
-        std::pair{G::kPacked, "packed"}}) {
-    if (which == "pg" || (which == "packed" && grouping != G::kPacked)) continue;
+  struct Variant {
+    G grouping;
+    bool direct;
+    const char* label;
+  };
+  for (const Variant& v : {Variant{G::kPerRecord, false, "lua per record"},
+                           Variant{G::kPerGame, false, "lua per game"},
+                           Variant{G::kPacked, false, "lua packed"},
+                           Variant{G::kPacked, true, "direct (default)"}}) {
+    if (which == "pg" || (which == "direct" && !v.direct)) continue;
     clean_redis();
     const double usec0 = server_usec();
     RedisSinkOptions options;
-    options.grouping = grouping;
+    options.grouping = v.grouping;
+    options.direct_path = v.direct;
     auto sink = RedisSink::Connect(*redis_url, options);
     if (!sink.ok()) {
       std::fprintf(stderr, "%s\n",
@@ -141,11 +152,11 @@ int Run(int argc, char** argv) {
     const RedisSinkStats s = sink->stats();
     const double server_us_per_record = (server_usec() - usec0) / double(refs.size());
     std::printf(
-        "redis %-10s %9.0f records/s  %6.1f EVALSHA/batch  %5.1f round trips/batch  max batch %.1f "
-        "ms  "
-        "redis-server %.2f us/record\n",
-        label, rate, double(s.evalsha_calls) / double(s.batches),
-        double(s.round_trips) / double(s.batches), s.max_batch_us / 1000.0, server_us_per_record);
+        "redis %-17s %9.0f records/s  %6.1f EVALSHA + %6.1f commands/batch  %5.1f round "
+        "trips/batch  max batch %.1f ms  redis-server %.2f us/record\n",
+        v.label, rate, double(s.evalsha_calls) / double(s.batches),
+        double(s.direct_commands) / double(s.batches), double(s.round_trips) / double(s.batches),
+        s.max_batch_us / 1000.0, server_us_per_record);
   }
   clean_redis();
   if (which != "all" && which != "pg") return 0;
