@@ -48,7 +48,7 @@ inline constexpr std::uint64_t kBusyGiveUpNs = 15'000'000'000ull;
 // Longest the end of a run waits to abandon the games still running.
 inline constexpr std::uint64_t kAbandonBudgetNs = 30'000'000'000ull;
 
-// Sleeps (or spins, when close) until `when_ns` on the monotonic clock.
+// Sleeps until `when_ns` on the monotonic clock (never spins).
 void WaitUntilNs(std::uint64_t when_ns);
 
 }  // namespace hokm::loadgen
