@@ -50,14 +50,22 @@ void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read) {
   ThreadResult& result = ctx.result;
   GameFlow flow(ctx.options, ctx.control, result, ctx.dump);
   std::vector<Lane> lanes(ctx.lanes);
-  Pacer pacer(ctx.rate, ctx.control.start_ns());
-  for (Lane& lane : lanes) flow.Begin(lane);
+  Pacer pacer(ctx.rate, ctx.control.start_ns(), ctx.options.ramp_s);
+  Ramp ramp(ctx.control.start_ns(), ctx.options.ramp_s, lanes.size());
+  const auto begin = [&](std::uint32_t i) { flow.Begin(lanes[i]); };
 
   std::uint64_t now = NowNs();
   std::uint64_t last_accepted = now;
   std::uint64_t busy_pause_ns = 0;
   bool any = true;
-  while (any && !ctx.control.Expired(now)) {
+  while ((any || !ramp.done()) && !ctx.control.Expired(now)) {
+    ramp.StartDue(now, begin);
+    if (!any && !ramp.done()) {  // nothing running yet: wait for the next start
+      WaitUntilNs(ramp.next_ns());
+      now = NowNs();
+      any = true;
+      continue;
+    }
     any = false;
     for (Lane& lane : lanes) {
       if (lane.step == Lane::Step::kIdle) continue;

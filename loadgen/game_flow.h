@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -59,21 +60,36 @@ class RunControl {
 // (rate 0): every send is due at once.
 class Pacer {
  public:
-  Pacer(double rate_per_s, std::uint64_t start_ns)
-      : period_ns_(rate_per_s > 0 ? static_cast<std::uint64_t>(1e9 / rate_per_s) : 0), next_ns_(start_ns) {}
-  bool open_loop() const { return period_ns_ != 0; }
-  bool Due(std::uint64_t now_ns) const { return period_ns_ == 0 || now_ns >= next_ns_; }
+  // With ramp_s > 0 the rate climbs linearly from 0 to rate_per_s over
+  // ramp_s (as --ramp-s starts the games), so each game sees the same rate
+  // from its start.
+  Pacer(double rate_per_s, std::uint64_t start_ns, double ramp_s = 0)
+      : rate_per_ns_(rate_per_s / 1e9), ramp_ns_(rate_per_s > 0 ? ramp_s * 1e9 : 0), start_ns_(start_ns),
+        next_ns_(start_ns) {}
+  bool open_loop() const { return rate_per_ns_ > 0; }
+  bool Due(std::uint64_t now_ns) const { return !open_loop() || now_ns >= next_ns_; }
   std::uint64_t next_ns() const { return next_ns_; }
   // The intended send time of the next card play. REQUIRES: open_loop().
   std::uint64_t Take() {
     const std::uint64_t t = next_ns_;
-    next_ns_ += period_ns_;
+    next_ns_ = start_ns_ + static_cast<std::uint64_t>(OffsetNs(++taken_));
     return t;
   }
 
  private:
-  std::uint64_t period_ns_;
+  // When play k is due, from the start: plays due by time t are
+  // rate * t^2 / (2 ramp) within the ramp, then rate * (t - ramp / 2).
+  double OffsetNs(std::uint64_t k) const {
+    const double plays = static_cast<double>(k);
+    const double in_ramp = rate_per_ns_ * ramp_ns_ / 2;
+    if (plays < in_ramp) return std::sqrt(2 * plays * ramp_ns_ / rate_per_ns_);
+    return ramp_ns_ + (plays - in_ramp) / rate_per_ns_;
+  }
+  double rate_per_ns_;
+  double ramp_ns_;
+  std::uint64_t start_ns_;
   std::uint64_t next_ns_;
+  std::uint64_t taken_ = 0;
 };
 
 struct Lane {

@@ -59,6 +59,12 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
                  "Card plays per second, open loop: latency counts from each play's intended "
                  "send time (0 or absent: closed loop, as fast as answers come)")
       ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--ramp-s", o->ramp_s,
+                 "Start the --games games evenly over this many seconds instead of all at once "
+                 "(each thread's k-th game at k/games of it), so that creating and dealing them "
+                 "is not one burst for the stores")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   app.add_option("--threads", o->threads,
                  "Threads (embedded: one engine shard each; shm and seed: one client each)")
       ->check(CLI::Range(1, 64))

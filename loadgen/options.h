@@ -27,6 +27,7 @@ struct LoadgenOptions {
   double duration_s = 0;                        // --duration: 0 = until --total-games
   std::uint64_t total_games = 0;                // --total-games: 0 = none (see Finalize)
   double rate = 0;                              // --rate: card plays/s, open loop; 0 = closed
+  double ramp_s = 0;                            // --ramp-s: start the games over this long
   int threads = 1;                              // --threads
   std::uint64_t seed = 1;                       // --seed: game k plays with MixSeed(seed, k)
   core::BotKind bots = core::BotKind::kRandom;  // --bots random|greedy

@@ -20,11 +20,16 @@ double CardPlaysPerSecond(const RunTotals& t) {
 }
 
 void PrintSummary(std::FILE* out, const LoadgenOptions& o, const RunSummary& s) {
+  std::string pacing = o.rate > 0 ? "open loop " + std::to_string(static_cast<long long>(o.rate)) + " card plays/s"
+                                   : std::string("closed loop");
+  if (o.ramp_s > 0) {
+    char ramp[64];
+    std::snprintf(ramp, sizeof ramp, ", games%s started over %.3g s", o.rate > 0 ? " and rate" : "", o.ramp_s);
+    pacing += ramp;
+  }
   std::fprintf(out, "hokm-loadgen: %s, bots %s, %d thread%s, %llu concurrent games, %s, seed %llu\n",
                ModeName(s.mode), BotKindName(o.bots), o.threads, o.threads == 1 ? "" : "s", U(o.games),
-               o.rate > 0 ? ("open loop " + std::to_string(static_cast<long long>(o.rate)) + " card plays/s").c_str()
-                          : "closed loop",
-               U(o.seed));
+               pacing.c_str(), U(o.seed));
   if (const RunTotals* t = s.totals) {
     std::fprintf(out, "  games completed    %llu (started %llu)\n", U(t->games_completed), U(t->games_started));
     std::fprintf(out, "  card plays         %llu\n", U(t->card_plays));

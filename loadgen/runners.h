@@ -48,6 +48,33 @@ inline constexpr std::uint64_t kBusyGiveUpNs = 15'000'000'000ull;
 // Longest the end of a run waits to abandon the games still running.
 inline constexpr std::uint64_t kAbandonBudgetNs = 30'000'000'000ull;
 
+// --ramp-s: a thread's lanes start one by one, lane i at
+// start + i * ramp / lanes (all at once without a ramp).
+class Ramp {
+ public:
+  Ramp(std::uint64_t start_ns, double ramp_s, std::uint64_t lanes)
+      : start_ns_(start_ns), ramp_ns_(static_cast<std::uint64_t>(ramp_s * 1e9)), lanes_(lanes) {}
+
+  // Calls start(i) for each lane whose time has come and has not started.
+  template <typename StartFn>
+  void StartDue(std::uint64_t now, StartFn&& start) {
+    while (started_ < lanes_ && now >= At(started_)) start(static_cast<std::uint32_t>(started_++));
+  }
+  bool done() const { return started_ == lanes_; }
+  // When the next lane starts. REQUIRES: !done().
+  std::uint64_t next_ns() const { return At(started_); }
+
+ private:
+  std::uint64_t At(std::uint64_t i) const {
+    return start_ns_ + static_cast<std::uint64_t>(static_cast<double>(ramp_ns_) * static_cast<double>(i) /
+                                                  static_cast<double>(lanes_));
+  }
+  std::uint64_t start_ns_;
+  std::uint64_t ramp_ns_;
+  std::uint64_t lanes_;
+  std::uint64_t started_ = 0;
+};
+
 // Sleeps until `when_ns` on the monotonic clock (never spins).
 void WaitUntilNs(std::uint64_t when_ns);
 

@@ -13,6 +13,7 @@
 // up to D commands in flight on the connection (default 1: request, reply).
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -45,13 +46,11 @@ class SeedServer {
         lanes_(ctx.lanes),
         next_(ctx.lanes),
         changes_(ctx.lanes),
-        pacer_(ctx.rate, ctx.control.start_ns()),
+        pacer_(ctx.rate, ctx.control.start_ns(), ctx.options.ramp_s),
+        ramp_(ctx.control.start_ns(), ctx.options.ramp_s, ctx.lanes),
         pipeline_(ctx.options.pipeline == 0 ? 1 : ctx.options.pipeline) {}
 
   void Run() {
-    for (std::uint32_t i = 0; i < lanes_.size(); ++i) {
-      if (flow_.Begin(lanes_[i])) ready_.push_back(i);
-    }
     Loop(false);
     ctx_.result.play_end_ns = NowNs();
     if (ctx_.result.fatal.empty()) {
@@ -94,13 +93,24 @@ class SeedServer {
       if (!ctx_.result.fatal.empty()) return;
       if (!abandoning) {
         if (stopping && in_flight_ == 0) return;
-        if (!stopping && in_flight_ == 0 && ready_.empty()) return;
+        if (!stopping) {
+          ramp_.StartDue(now, [&](std::uint32_t i) {
+            if (flow_.Begin(lanes_[i])) ready_.push_back(i);
+          });
+        }
+        if (!stopping && in_flight_ == 0 && ready_.empty()) {
+          if (ramp_.done()) return;  // every lane idle
+          WaitUntilNs(ramp_.next_ns());
+          continue;
+        }
       } else if (in_flight_ == 0 && ready_.empty()) {
         return;
       }
       if (!stopping || abandoning) Start(now);
       if (ops_.empty()) {
-        if (pacer_.open_loop() && !ready_.empty()) WaitUntilNs(pacer_.next_ns());
+        if (pacer_.open_loop() && !ready_.empty())
+          WaitUntilNs(ramp_.done() || abandoning ? pacer_.next_ns()
+                                                 : std::min(pacer_.next_ns(), ramp_.next_ns()));
         continue;
       }
       TakeReply();
@@ -283,6 +293,7 @@ class SeedServer {
   std::vector<core::GameState> next_;
   std::vector<core::ChangeBuffer> changes_;
   Pacer pacer_;
+  Ramp ramp_;
   std::uint32_t pipeline_;
   std::uint32_t in_flight_ = 0;
   std::deque<std::uint32_t> ready_;

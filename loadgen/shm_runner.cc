@@ -48,7 +48,8 @@ class ShmDriver {
         ctx_(ctx),
         flow_(ctx.options, ctx.control, ctx.result, ctx.dump),
         lanes_(ctx.lanes),
-        pacer_(ctx.rate, ctx.control.start_ns()) {
+        pacer_(ctx.rate, ctx.control.start_ns(), ctx.options.ramp_s),
+        ramp_(ctx.control.start_ns(), ctx.options.ramp_s, ctx.lanes) {
     const std::uint32_t max = client_.MaxInFlight();
     const std::uint32_t want = ctx.options.pipeline == 0 ? kDefaultShmPipeline : ctx.options.pipeline;
     pipeline_ = std::min(want, max);
@@ -56,9 +57,6 @@ class ShmDriver {
   }
 
   void Run() {
-    for (std::uint32_t i = 0; i < lanes_.size(); ++i) {
-      if (flow_.Begin(lanes_[i])) ready_.push_back(i);
-    }
     Play();
     ctx_.result.play_end_ns = NowNs();
     if (!ctx_.result.fatal.empty()) return;
@@ -168,7 +166,16 @@ class ShmDriver {
       const std::uint64_t now = NowNs();
       if (!stopping_ && ctx_.control.Expired(now)) stopping_ = true;
       if (stopping_ && in_flight_ == 0) return;
-      if (!stopping_ && in_flight_ == 0 && ready_.empty()) return;  // every lane idle
+      if (!stopping_) {
+        ramp_.StartDue(now, [&](std::uint32_t i) {
+          if (flow_.Begin(lanes_[i])) ready_.push_back(i);
+        });
+      }
+      if (!stopping_ && in_flight_ == 0 && ready_.empty()) {
+        if (ramp_.done()) return;  // every lane idle
+        WaitUntilNs(ramp_.next_ns());
+        continue;
+      }
       const std::size_t sent = stopping_ ? 0 : Send(now, false);
       const std::size_t got = Receive();
       if (sent + got != 0) {
@@ -177,7 +184,7 @@ class ShmDriver {
       }
       if (!CheckSilence(now)) return;
       if (pacer_.open_loop() && in_flight_ == 0 && !ready_.empty() && pacer_.next_ns() > now) {
-        WaitUntilNs(pacer_.next_ns());
+        WaitUntilNs(ramp_.done() ? pacer_.next_ns() : std::min(pacer_.next_ns(), ramp_.next_ns()));
         continue;
       }
       Backoff(idle);
@@ -223,6 +230,7 @@ class ShmDriver {
   GameFlow flow_;
   std::vector<Lane> lanes_;
   Pacer pacer_;
+  Ramp ramp_;
   std::deque<std::uint32_t> ready_;
   std::uint32_t pipeline_ = 1;
   std::uint32_t window_ = 1;  // commands that may be in flight now (<= pipeline_)

@@ -29,7 +29,7 @@ start_sidecar() {
   echo "run: hokm-sidecar (log $LOGS/sidecar.log)"
   rm -rf "$LOGS/spill"
   "$BIN/hokm-sidecar" --shm-name "$SHM" --spill-dir "$LOGS/spill" --metrics-port "$SIDECAR_METRICS" \
-    --drain-and-exit >"$LOGS/sidecar.log" 2>&1 &
+    --drain-and-exit ${HOKM_SIDECAR_ARGS:-} >"$LOGS/sidecar.log" 2>&1 &
   sidecar_pid=$!
 }
 finish_sidecar() {

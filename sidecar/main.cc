@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
       ->default_val(o.batch_max_records)->check(CLI::Range(1u, 1'000'000u));
   app.add_option("--batch-max-ms", o.batch_max_ms, "a PostgreSQL batch closes after this many ms")
       ->default_val(o.batch_max_ms)->check(CLI::Range(0u, 60'000u));
+  app.add_option("--redis-batch-ms", o.redis_batch_ms,
+                 "a Redis batch closes after this many ms (0: write at once)")
+      ->default_val(o.redis_batch_ms)->check(CLI::Range(0u, 1'000u));
   app.add_option("--spill-dir", spill_dir, "where backlogs of a store that is down are kept")
       ->default_val(spill_dir);
   app.add_option("--schema-dir", schema_dir, "PostgreSQL schema files applied at start-up")

@@ -32,9 +32,9 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// Redis gets what is there, up to this many records a write: its pipeline
-// already amortises round trips, and smaller writes keep its lag low.
-constexpr std::uint32_t kRedisBatchMax = 1024;
+// Records per Redis write at most (a write pipelines their commands in
+// windows of RedisSinkOptions::max_commands_in_flight).
+constexpr std::uint32_t kRedisBatchMax = 4096;
 
 std::uint64_t RealtimeNs() {
   timespec ts;
@@ -370,7 +370,8 @@ class Worker {
         window_.WaitFor(cursor, SteadyClock::now() + std::chrono::milliseconds(5));
         continue;
       }
-      // PostgreSQL: let a batch fill up to max_records or wait_ms.
+      // Let a batch fill up to max_records or wait_ms after its first record
+      // was published (a backlog goes at once).
       if (wait_ms_ > 0 && n < max_records_ && !draining_.load(std::memory_order_relaxed)) {
         const std::uint64_t first_ts = batch_.front().ts_ns;
         const std::uint64_t due = first_ts + std::uint64_t{wait_ms_} * 1'000'000;
@@ -500,7 +501,8 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   if (!pg_spill.ok()) return pg_spill.status();
   impl->redis = std::make_unique<Worker>("redis", impl->window, std::make_unique<RedisClient>(*redis_url),
                                          std::move(redis_spill).value(),
-                                         std::min<std::uint32_t>(options.batch_max_records, kRedisBatchMax), 0);
+                                         std::min<std::uint32_t>(options.batch_max_records, kRedisBatchMax),
+                                         options.redis_batch_ms);
   impl->pg = std::make_unique<Worker>(
       "postgres", impl->window,
       std::make_unique<PgClient>(*pg_url, options.schema_dir, impl->segment.name() + ":shard-"),
