@@ -34,13 +34,14 @@ constexpr std::int64_t kMigrationLockKey = 0x686f6b6d;
 // keys of the rows really inserted come back to the client.
 constexpr const char* kCreateTempTables = R"sql(
 CREATE TEMP TABLE IF NOT EXISTS hokm_staging (
-  game_id bigint, seq bigint, type smallint, ts timestamptz, body jsonb) ON COMMIT DELETE ROWS;
+  game_id bigint, seq bigint, type smallint, ts timestamptz, seat smallint, card smallint, body jsonb)
+  ON COMMIT DELETE ROWS;
 )sql";
 
 constexpr const char* kInsertStaged = R"sql(
 WITH ins AS (
-  INSERT INTO game_moves (game_id, seq, type, ts, body)
-  SELECT game_id, seq, type, ts, body FROM hokm_staging
+  INSERT INTO game_moves (game_id, seq, type, ts, seat, card, body)
+  SELECT game_id, seq, type, ts, seat, card, body FROM hokm_staging
   ON CONFLICT DO NOTHING
   RETURNING game_id, seq)
 SELECT game_id, seq FROM ins
@@ -475,21 +476,31 @@ struct PgSink::Impl {
     AppendCheckpoint(name, position);
   }
 
-  // Streams the records that passed CheckRecord into table with COPY.
+  // Streams the records that passed CheckRecord into table with COPY:
+  // game_id, seq, type, ts, seat, card, body. A card play fills seat and
+  // card and leaves body null (schemas/postgres/003_card_play_columns.sql);
+  // every other record the reverse.
   void CopyRecords(pqxx::transaction_base& tx, const char* table,
                    std::span<const RecordRef> records) {
-    pqxx::stream_to copy(tx, table,
-                         std::vector<std::string>{"game_id", "seq", "type", "ts", "body"});
+    pqxx::stream_to copy(
+        tx, table,
+        std::vector<std::string>{"game_id", "seq", "type", "ts", "seat", "card", "body"});
     for (std::size_t k = 0; k < records.size(); ++k) {
       if (reasons[k] != nullptr) continue;
       const fb::ChangeRecord& rec = *records[k].record;
       ts.clear();
       AppendPgTimestamp(rec.ts_ns(), ts);
-      body.clear();
-      AppendBodyJson(rec, body);
-      copy << std::make_tuple(static_cast<long long>(rec.game_id()),
-                              static_cast<long long>(rec.game_seq()),
-                              static_cast<int>(rec.body_type()), ts, body);
+      const auto game_id = static_cast<long long>(rec.game_id());  // CheckRecord: < 2^63
+      const auto seq = static_cast<long long>(rec.game_seq());
+      const auto type = static_cast<int>(rec.body_type());
+      if (const auto* play = rec.body_as_CardPlayed()) {
+        copy << std::make_tuple(game_id, seq, type, ts, static_cast<int>(play->seat()),
+                                static_cast<int>(play->card()), nullptr);
+      } else {
+        body.clear();
+        AppendBodyJson(rec, body);
+        copy << std::make_tuple(game_id, seq, type, ts, nullptr, nullptr, body);
+      }
     }
     copy.complete();
   }

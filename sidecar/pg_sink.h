@@ -4,7 +4,8 @@
 // One WriteBatch is one transaction (when no record is poison):
 //
 //   BEGIN
-//   COPY game_moves FROM STDIN           every record: game_id, seq, type, ts, body
+//   COPY game_moves FROM STDIN           every record: game_id, seq, type, ts, and
+//                                        seat, card (card plays) or body (the rest)
 //   derived rows                         game_sessions, game_participants, players,
 //                                        hands: VALUES lists of the batch's records of
 //                                        the types that derive anything (not card plays)

@@ -1,5 +1,6 @@
 // record_json.h: a change record's fields as compact JSON: the body stored
-// in PostgreSQL (game_moves.body, jsonb) and the event written to the Redis
+// in PostgreSQL (game_moves.body, jsonb; card plays store seat and card in
+// columns instead) and the event written to the Redis
 // move stream and published on hokm:events:{ID}.
 //
 // Field names are those of schemas/hokm.fbs; TeamScore structs become
