@@ -354,10 +354,13 @@ class HashDelta {
 static_assert(kFieldCount <= 32);
 
 // Record types the direct path carries: their effects stay on the game's own
-// keys and the player's hash. The others (a game's creation, leaving,
-// connection changes, the end with its rating) take the guarded path.
+// keys, the joining player's hash and hokm:active. The others (a player
+// leaving, connection changes, the end with its rating) take the guarded
+// path.
 bool Direct(fb::Body type) {
   switch (type) {
+    case fb::Body::GameCreated:
+    case fb::Body::GameAbandoned:
     case fb::Body::PlayerJoined:
     case fb::Body::HakemChosen:
     case fb::Body::TrumpChosen:
@@ -426,8 +429,11 @@ struct RedisSink::Impl {
   // have happened is then redone, guarded) and when it outgrows
   // kMaxTrackedGames (each game then takes the guarded path once more).
   struct GameMemo {
-    // The last game_seq this sink knows is stored; 0 = not known, so the
-    // game's next records take the guarded path.
+    // Whether this sink knows the last game_seq stored (stored_seq; 0 for a
+    // game Redis has nothing of), from its own writes or a probe of the
+    // move stream. Unknown games are probed before their records go out.
+    bool known = false;
+    bool probing = false;  // in this Write's probe
     std::uint64_t stored_seq = 0;
     std::uint32_t ttl_s = 0;     // wall clock of the last TTL refresh, whole seconds
     std::uint32_t active_s = 0;  // record time of the last hokm:active update
@@ -442,6 +448,7 @@ struct RedisSink::Impl {
     std::uint64_t last_seq = 0;
     int flags = 0;
     bool ends = false;
+    bool created = false;  // holds the game's GameCreated
     bool direct = false;
   };
   // What goes down the pipeline: one EVALSHA for the guarded runs
@@ -463,6 +470,7 @@ struct RedisSink::Impl {
   ArgvBuilder args;
   std::string key, moves_key, channel, event, player_key;
   std::string proto;  // the commands of the window, in RESP
+  std::vector<std::uint64_t> probed;  // games probed by this Write
 
   struct Counters {
     std::atomic<std::uint64_t> batches{0}, failed_batches{0}, applied{0}, duplicate{0}, rejected{0},
@@ -615,28 +623,39 @@ struct RedisSink::Impl {
 
     for (std::uint32_t k = 0; k < order.size();) {
       Run run;
-      run.begin = k;
       run.game_id = rec(k).game_id();
+      GameMemo& memo = games[run.game_id];
+      // Records known stored already are dropped here (a replay).
+      const std::uint32_t first = k;
+      while (k < order.size() && memo.known && rec(k).game_id() == run.game_id &&
+             rec(k).game_seq() <= memo.stored_seq) {
+        ++k;
+      }
+      Add(counters.duplicate, k - first);
+      if (k == order.size() || rec(k).game_id() != run.game_id) continue;
+      run.begin = k;
       bool direct = options.direct_path;
       while (k < order.size() && k - run.begin < max_run && rec(k).game_id() == run.game_id) {
         const fb::Body type = rec(k).body_type();
         run.ends |= type == fb::Body::GameFinished || type == fb::Body::GameAbandoned;
+        run.created |= type == fb::Body::GameCreated;
         direct &= Direct(type);
         ++k;
       }
       run.end = k;
       run.last_seq = rec(k - 1).game_seq();
-      GameMemo& memo = games[run.game_id];
       run.flags = run.ends ? 0 : Throttle(memo, rec(k - 1), now_ms);
-      // Direct only when every earlier record of the game is known stored
-      // and no TTL refresh (which reads the seats back) is due.
-      run.direct = direct && memo.stored_seq != 0 && rec(run.begin).game_seq() > memo.stored_seq &&
-                   (run.flags & 1) == 0;
+      // Direct when every earlier record of the game is known stored and
+      // no TTL refresh is due that reads the seats back (a new game has
+      // nobody seated before this run: its joins refresh their own keys).
+      run.direct = direct && memo.known && rec(run.begin).game_seq() > memo.stored_seq &&
+                   ((run.flags & 1) == 0 || run.created);
       if (run.ends) {
         games.erase(run.game_id);
       } else {
         // Direct: known once it succeeds (a failed Write forgets everything).
-        // Guarded: known only once its EVALSHA answers (see Drain).
+        // Guarded: known only once its EVALSHA answers (see Learn).
+        memo.known = run.direct;
         memo.stored_seq = run.direct ? run.last_seq : 0;
       }
       const auto r = static_cast<std::uint32_t>(runs.size());
@@ -780,14 +799,38 @@ struct RedisSink::Impl {
         commands += 2;
       }
     }
-    if ((run.flags & 2) != 0) {
+    // TTLs and hokm:active, as the script does them (see its end).
+    const auto expire = [&](const std::string& k, std::chrono::milliseconds ttl) {
       args.Clear();
-      args.Add("ZADD");
+      args.Add("PEXPIRE");
+      args.Add(k);
+      args.AddUint(static_cast<std::uint64_t>(ttl.count()));
+      Append(Expect::kPlain, u);
+      ++commands;
+    };
+    if (run.ends) {
+      expire(key, options.finished_game_ttl);
+      expire(moves_key, options.finished_game_ttl);
+      args.Clear();
+      args.Add("ZREM");
       args.Add("hokm:active");
-      args.AddUint(records[order[run.end - 1]].record->ts_ns() / 1'000'000);
       args.AddUint(run.game_id);
       Append(Expect::kPlain, u);
       ++commands;
+    } else {
+      if ((run.flags & 1) != 0) {
+        expire(key, options.game_ttl);
+        expire(moves_key, options.game_ttl);
+      }
+      if ((run.flags & 2) != 0) {
+        args.Clear();
+        args.Add("ZADD");
+        args.Add("hokm:active");
+        args.AddUint(records[order[run.end - 1]].record->ts_ns() / 1'000'000);
+        args.AddUint(run.game_id);
+        Append(Expect::kPlain, u);
+        ++commands;
+      }
     }
     Add(counters.commands, commands);
     Add(counters.direct, run.end - run.begin);
@@ -801,6 +844,7 @@ struct RedisSink::Impl {
       if (run.ends) continue;
       auto it = games.find(run.game_id);
       if (it == games.end()) continue;
+      it->second.known = !skipped_any;
       it->second.stored_seq = skipped_any ? 0 : std::max(it->second.stored_seq, run.last_seq);
     }
   }
@@ -844,8 +888,10 @@ struct RedisSink::Impl {
             // Stored already, though this sink thought not: someone else
             // writes these keys. Counted; the game goes guarded again.
             Add(counters.duplicate, 1);
-            if (auto it = games.find(runs[units[u].first].game_id); it != games.end())
+            if (auto it = games.find(runs[units[u].first].game_id); it != games.end()) {
+              it->second.known = false;
               it->second.stored_seq = 0;
+            }
           } else if (first_error->ok()) {
             *first_error = ReplyError("XADD", text);
           }
@@ -876,6 +922,7 @@ struct RedisSink::Impl {
   Status WriteAll(std::span<const RecordRef> records) {
     for (int reloads = 0;; ++reloads) {
       if (Status s = EnsureOpen(); !s.ok()) return s;
+      if (Status s = Probe(records); !s.ok()) return s;
       Plan(records, NowMs());
       bool noscript = false;
       Status s = Send(records, &noscript);
@@ -889,6 +936,71 @@ struct RedisSink::Impl {
       if (Status l = LoadScript(); !l.ok()) return l;
       games.clear();
     }
+  }
+
+  // Learns the stored game_seq of the batch's games this sink does not
+  // know yet: the top entry of each one's move stream (XREVRANGE ... COUNT
+  // 1, one pipelined round trip; none missing means nothing stored). The
+  // hash is never behind the stream (the direct path writes it first, the
+  // script atomically), so everything up to that entry is stored whole.
+  // This sink is the keys' only writer, so the answer holds until it
+  // writes them itself.
+  Status Probe(std::span<const RecordRef> records) {
+    if (!options.direct_path) return Status::Ok();
+    if (games.size() >= kMaxTrackedGames) games.clear();
+    probed.clear();
+    proto.clear();
+    for (const RecordRef& r : records) {
+      if (CheckRecord(r) != nullptr) continue;
+      const std::uint64_t game_id = r.record->game_id();
+      GameMemo& memo = games[game_id];
+      if (memo.known || memo.probing) continue;
+      memo.probing = true;
+      probed.push_back(game_id);
+      GameKeys(game_id);
+      args.Clear();
+      for (std::string_view a : {std::string_view("XREVRANGE"), std::string_view(moves_key),
+                                 std::string_view("+"), std::string_view("-"),
+                                 std::string_view("COUNT"), std::string_view("1")})
+        args.Add(a);
+      args.AppendResp(proto);
+    }
+    if (probed.empty()) return Status::Ok();
+    Add(counters.round_trips, 1);
+    Add(counters.commands, probed.size());
+    const int queued = redisAppendFormattedCommand(ctx.get(), proto.data(), proto.size());
+    proto.clear();
+    if (queued != REDIS_OK) return Lost("queueing the probes failed");
+    Status first_error;
+    for (std::uint64_t game_id : probed) {
+      void* raw = nullptr;
+      if (redisGetReply(ctx.get(), &raw) != REDIS_OK) return Lost("reading a probe reply failed");
+      ReplyPtr r(static_cast<redisReply*>(raw));
+      std::uint64_t top = 0;
+      bool ok = r && r->type == REDIS_REPLY_ARRAY;
+      if (ok && r->elements > 0) {
+        const redisReply* entry = r->element[0];
+        ok = entry->type == REDIS_REPLY_ARRAY && entry->elements >= 1 &&
+             entry->element[0]->type == REDIS_REPLY_STRING;
+        if (ok) {
+          const char* id = entry->element[0]->str;
+          const auto [end, err] = std::from_chars(id, id + entry->element[0]->len, top);
+          ok = err == std::errc() && *end == '-';
+        }
+      }
+      if (!ok) {
+        if (first_error.ok())
+          first_error = IsError(r.get()) ? ReplyError("XREVRANGE", ReplyText(r.get()))
+                                         : Status::Internal("redis at " + url.HostPort() +
+                                                            ": unexpected XREVRANGE reply");
+        continue;
+      }
+      GameMemo& memo = games[game_id];
+      memo.probing = false;
+      memo.known = true;
+      memo.stored_seq = top;
+    }
+    return first_error;
   }
 
   // Pipelines the planned units, draining the replies every

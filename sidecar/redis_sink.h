@@ -26,23 +26,27 @@
 // Two paths, chosen per game for each run of its records in a batch:
 //
 //  * Direct (the steady state): the sink knows the game's stored game_seq
-//    (it wrote or confirmed it on this connection) and the records only
-//    touch the game's own keys and the joining player's hash (joins, hakem,
-//    trump, deals, card plays, tricks, hand scores). It pipelines plain
+//    and the records only touch the game's own keys, the joining player's
+//    hash and hokm:active (creation, joins, hakem, trump, deals, card
+//    plays, tricks, hand scores, abandonment). It pipelines plain
 //    commands: one HSET of the fields the run sets (computed here, once per
 //    game per batch), then per record XADD with ID <game_seq>-0 and
-//    PUBLISH. A card play costs two commands plus its share of the HSET;
-//    no Lua runs.
-//  * Guarded: a game it has not confirmed (first seen since connecting, or
-//    after any failure), and the records with effects beyond the game
-//    (creation, a player leaving, connection changes, the end with its
-//    rating), and the periodic TTL refresh. One Lua script, loaded once
-//    (SCRIPT LOAD) and called with EVALSHA (reloaded on NOSCRIPT), packs
-//    the runs of several games in one call. The move stream is the
-//    idempotency guard: XADD with ID <game_seq>-0 fails for a game_seq at
-//    or below the stream's last one, so one command both checks and
-//    appends; the hash is written only when some record went in. A call
-//    that skipped nothing confirms its games.
+//    PUBLISH, then the TTLs and hokm:active. A card play costs two
+//    commands plus its share of the HSET; no Lua runs. The sink knows a
+//    game's stored seq from its own writes, or, for a game it has not
+//    written on this connection, from a probe: XREVRANGE of the move
+//    stream, COUNT 1, all such games of a batch in one round trip (a new
+//    game has none). Records at or below it are dropped as duplicates.
+//  * Guarded: the records with effects beyond the game (a player leaving,
+//    connection changes, the end with its rating), a game's first TTL
+//    refresh after the sink started (it reads the seats back), and every
+//    record when direct_path is off. One Lua script, loaded once (SCRIPT
+//    LOAD) and called with EVALSHA (reloaded on NOSCRIPT), packs the runs
+//    of several games in one call. The move stream is the idempotency
+//    guard: XADD with ID <game_seq>-0 fails for a game_seq at or below the
+//    stream's last one, so one command both checks and appends; the hash
+//    is written only when some record went in. A call that skipped nothing
+//    confirms its games.
 //
 // Either way the records go in at most once: the direct path never sends a
 // record the sink does not know to be new, and writes the hash before the

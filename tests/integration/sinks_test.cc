@@ -118,20 +118,25 @@ class SinksTest : public ::testing::Test {
   }
 
   // Every Redis key of this test's games and players, in a canonical text:
-  // hash fields sorted, stream entries in order, whether a TTL is set, and
+  // hash fields sorted, stream entries in order, the kind of TTL, and
   // (unless with_active is false) each game's hokm:active score.
   std::string RedisDump(bool with_active = true) {
     std::string out;
+    // n: no TTL; s: at most the 15 min of a finished game; l: longer.
+    const auto ttl = [&](const std::string& key) {
+      const long long ms = probe_.Integer({"PTTL", key});
+      return std::string(ms <= 0 ? "n" : ms <= 15 * 60 * 1000 ? "s" : "l");
+    };
     const auto hash = [&](const std::string& key) {
       std::map<std::string, std::string> h = probe_.Hash(key);
-      out += key + " ttl=" + (probe_.Integer({"PTTL", key}) > 0 ? "y" : "n") + " {";
+      out += key + " ttl=" + ttl(key) + " {";
       for (const auto& [f, v] : h) out += f + "=" + v + ",";
       out += "}\n";
     };
     for (std::uint64_t g : used_games_) {
       hash(GameKey(g));
       const RedisProbe::Reply xs = probe_.Command({"XRANGE", GameKey(g) + ":moves", "-", "+"});
-      out += "moves ttl=" + std::string(probe_.Integer({"PTTL", GameKey(g) + ":moves"}) > 0 ? "y" : "n");
+      out += "moves ttl=" + ttl(GameKey(g) + ":moves");
       for (std::size_t k = 0; xs && k < xs->elements; ++k) {
         const redisReply* e = xs->element[k];
         out += " " + std::string(e->element[0]->str);
@@ -643,7 +648,14 @@ TEST_F(SinksTest, LosingTheConnectionIsUnavailableAndTheNextCallReconnects) {
 // The direct path (plain commands) leaves every key exactly as the guarded
 // path (the script) does, at every point of the games, not only at the end.
 TEST_F(SinksTest, DirectPathLeavesTheSameKeysAsTheGuardedPath) {
-  const std::vector<ScriptedGame> games = RealGames(10, 12, 91);
+  std::vector<ScriptedGame> games = RealGames(10, 12, 91);
+  for (int i = 0; i < 2; ++i) {  // and two games abandoned mid-way
+    games.push_back(ScriptGame(ids_.Game(40 + i),
+                               {ids_.Player(30 + 4 * i), ids_.Player(31 + 4 * i),
+                                ids_.Player(32 + 4 * i), ids_.Player(33 + 4 * i)},
+                               5 + i, kTs0, /*abandon_after_hands=*/1 + i));
+    Track(games.back());
+  }
   const auto records = Interleave(games);
   const std::vector<RecordRef> refs = Refs(records);
   std::vector<std::string> dumps[2];
