@@ -1,58 +1,122 @@
 #!/usr/bin/env bash
 # bench_compare.sh [SECONDS]: the product against the design it replaces, on
-# the same servers, back to back: hokm (engine + sidecar + loadgen --verify,
-# scripts/run_pipeline.sh) then hokm-loadgen --baseline seed --verify. Prints
-# card plays/s, apply latency p99, verify, whole-machine CPU seconds per
-# 1,000 card plays, and the ratios. JSON reports go to bench/results/. Ours
-# runs with a 4 MiB change ring, so that a backlog parked in the ring (the
-# sidecar drains it after loadgen stops) cannot inflate its rate.
+# the same servers, back to back, three loadgen runs of SECONDS each, all
+# with --verify:
+#
+#   hokm sustained  engine (embedded) + sidecar, open loop at HOKM_BENCH_RATE
+#                   card plays/s (default 30000), games and rate ramped over
+#                   the first tenth of the run: the rate the stores keep up
+#                   with, and the latency and sync lag at that rate
+#   hokm max        the same, closed loop (as fast as answers come) with a
+#                   4 MiB change ring: once the ring is full the engine
+#                   answers Busy, so this is what the stores absorb, and its
+#                   latency is the Busy back-off
+#   seed-baseline   hokm-loadgen --baseline seed, 4 threads x 16 in flight
+#                   (its best concurrency, bench/README.md)
+#
+# Prints card plays/s, apply latency p99, sync lag, verify, whole-machine
+# CPU seconds per 1,000 card plays (every process, loadgen included) and
+# where that CPU went, then the ratios. JSON reports go to bench/results/.
 # Needs HOKM_REDIS_URL / HOKM_PG_URL (scripts/with_services.sh sets them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${HOKM_BIN:-$ROOT/build/bin}
 SECONDS_EACH=${1:-30}
 GAMES=${HOKM_BENCH_GAMES:-10000}
+RATE=${HOKM_BENCH_RATE:-30000}
 OUT=$ROOT/bench/results
 mkdir -p "$OUT"
+RAMP=$(awk -v s="$SECONDS_EACH" 'BEGIN{print s / 10}')
 
-# Busy CPU seconds of the whole machine (every process: engine, sidecar,
-# loadgen, redis-server, postgres), from /proc/stat.
+# Busy CPU seconds of the whole machine, from /proc/stat.
 busy_s() {
   awk -v hz="$(getconf CLK_TCK)" '/^cpu /{print ($2+$3+$4+$7+$8+$9)/hz}' /proc/stat
 }
 
-echo "== hokm: engine (${HOKM_BENCH_MODE:-embedded}) + sidecar + loadgen, ${SECONDS_EACH}s, $GAMES concurrent games"
-before=$(busy_s)
-HOKM_RUN_MODE=${HOKM_BENCH_MODE:-embedded} HOKM_BIN=$BIN "$ROOT/scripts/run_pipeline.sh" --games "$GAMES" --duration "$SECONDS_EACH" --bots random \
-  --quiet --json "$OUT/loadgen-hokm.json" ${HOKM_BENCH_HOKM_ARGS:---ring-mb 4}
-ours_cpu=$(awk -v a="$before" -v b="$(busy_s)" 'BEGIN{print b-a}')
+# run NAME COMMAND...: runs it with the machine's CPU and each process's
+# CPU measured; leaves NAME.cpu (whole machine) and NAME.procs in $OUT.
+run() {
+  local name=$1
+  shift
+  python3 "$ROOT/scripts/proc_cpu.py" "$OUT/$name.procs" &
+  local sampler=$!
+  local before
+  before=$(busy_s)
+  local status=0
+  "$@" || status=$?
+  awk -v a="$before" -v b="$(busy_s)" 'BEGIN{print b-a}' >"$OUT/$name.cpu"
+  kill -TERM "$sampler"
+  wait "$sampler" || true
+  return "$status"
+}
 
-echo "== baseline: Redis-centred (--baseline seed), ${SECONDS_EACH}s, 4 threads x 16 in flight"
-before=$(busy_s)
-"$BIN/hokm-loadgen" --baseline seed --threads 4 --pipeline 16 --games "$GAMES" --duration "$SECONDS_EACH" \
-  --bots random --verify --quiet --json "$OUT/loadgen-seed.json" ${HOKM_BENCH_SEED_ARGS:-}
-seed_cpu=$(awk -v a="$before" -v b="$(busy_s)" 'BEGIN{print b-a}')
+status=0
+echo "== hokm sustained: engine (embedded) + sidecar + loadgen, ${SECONDS_EACH}s, $GAMES games, open loop $RATE card plays/s, ramp ${RAMP}s"
+run hokm-sustained env HOKM_RUN_MODE=embedded HOKM_BIN="$BIN" "$ROOT/scripts/run_pipeline.sh" \
+  --games "$GAMES" --duration "$SECONDS_EACH" --bots random --rate "$RATE" --ramp-s "$RAMP" \
+  --quiet --json "$OUT/loadgen-hokm-sustained.json" ${HOKM_BENCH_HOKM_ARGS:-} || status=1
 
-python3 - "$OUT/loadgen-hokm.json" "$OUT/loadgen-seed.json" "$ours_cpu" "$seed_cpu" <<'PY'
-import json, sys
-ours, seed = (json.load(open(p)) for p in sys.argv[1:3])
-cpu = {"hokm": float(sys.argv[3]), "seed-baseline": float(sys.argv[4])}
-print()
-print(f"{'':22}{'hokm':>16}{'seed-baseline':>16}")
-for r in (ours, seed):
-    r["cpu_s_per_1000_plays"] = 1000 * cpu[r["mode"] if r["mode"] in cpu else "hokm"] / max(1, r["card_plays"])
+echo "== hokm max: the same, closed loop, 4 MiB change ring"
+run hokm-max env HOKM_RUN_MODE=embedded HOKM_BIN="$BIN" "$ROOT/scripts/run_pipeline.sh" \
+  --games "$GAMES" --duration "$SECONDS_EACH" --bots random --ring-mb 4 \
+  --quiet --json "$OUT/loadgen-hokm-max.json" ${HOKM_BENCH_HOKM_ARGS:-} || status=1
+
+echo "== seed-baseline: Redis-centred (--baseline seed), ${SECONDS_EACH}s, 4 threads x 16 in flight"
+run seed "$BIN/hokm-loadgen" --baseline seed --threads 4 --pipeline 16 --games "$GAMES" --duration "$SECONDS_EACH" \
+  --bots random --verify --quiet --json "$OUT/loadgen-seed.json" ${HOKM_BENCH_SEED_ARGS:-} || status=1
+
+python3 - "$OUT" <<'PY' || status=1
+import json, os, sys
+out = sys.argv[1]
+runs = [("hokm sustained", "hokm-sustained", "loadgen-hokm-sustained.json"),
+        ("hokm max", "hokm-max", "loadgen-hokm-max.json"),
+        ("seed-baseline", "seed", "loadgen-seed.json")]
+reports = []
+for title, name, path in runs:
+    r = json.load(open(os.path.join(out, path)))
+    r["title"] = title
+    r["cpu_s"] = float(open(os.path.join(out, name + ".cpu")).read())
+    r["procs"] = [l.split() for l in open(os.path.join(out, name + ".procs")) if l.strip()]
+    r["cpu_s_per_1000_plays"] = 1000 * r["cpu_s"] / max(1, r["card_plays"])
+    reports.append(r)
+
+def ms(v):
+    return f"{v:,.1f}"
+
 rows = [("card plays/s", lambda r: f"{r['card_plays_per_sec']:,.0f}"),
+        ("apply p50 (ns)", lambda r: f"{r['apply_latency_ns']['p50']:,}"),
         ("apply p99 (ns)", lambda r: f"{r['apply_latency_ns']['p99']:,}"),
-        ("sync lag p99 redis ms", lambda r: f"{r['sync_lag_ms']['redis']['p99']:,.1f}"),
-        ("sync lag p99 pg ms", lambda r: f"{r['sync_lag_ms']['postgres']['p99']:,.1f}"),
+        ("sync lag p99 redis ms", lambda r: ms(r["sync_lag_ms"]["redis"]["p99"])),
+        ("sync lag p99 pg ms", lambda r: ms(r["sync_lag_ms"]["postgres"]["p99"])),
         ("busy", lambda r: f"{r['busy']:,}"),
-        ("verify ok", lambda r: str(r.get('verify', {}).get('ok'))),
+        ("verify ok", lambda r: str(r.get("verify", {}).get("ok"))),
         ("CPU s / 1,000 plays", lambda r: f"{r['cpu_s_per_1000_plays']:.3f}")]
-for name, f in rows:
-    print(f"{name:22}{f(ours):>16}{f(seed):>16}")
-ratio = ours["card_plays_per_sec"] / max(1, seed["card_plays_per_sec"])
+print()
+print(f"{'':24}" + "".join(f"{r['title']:>17}" for r in reports))
+for label, f in rows:
+    print(f"{label:24}" + "".join(f"{f(r):>17}" for r in reports))
+print("\nCPU s per 1,000 card plays, by process (loadgen holds the embedded engine and the bots;")
+print("the baseline's loadgen is its game server):")
+names = []
+for r in reports:
+    for n, _ in r["procs"]:
+        if n not in names:
+            names.append(n)
+for n in names:
+    cells = []
+    for r in reports:
+        t = dict((k, float(v)) for k, v in r["procs"]).get(n, 0.0)
+        cells.append(f"{1000 * t / max(1, r['card_plays']):.3f}")
+    print(f"  {n:22}" + "".join(f"{c:>17}" for c in cells))
+
+ours, top, seed = reports
+rate = ours["card_plays_per_sec"] / max(1, seed["card_plays_per_sec"])
+rate_max = top["card_plays_per_sec"] / max(1, seed["card_plays_per_sec"])
 lat = seed["apply_latency_ns"]["p99"] / max(1, ours["apply_latency_ns"]["p99"])
-print(f"\nratio hokm / seed-baseline: card plays/s {ratio:.2f}x, apply p99 {lat:.1f}x lower")
-ok = ours.get("verify", {}).get("ok") and seed.get("verify", {}).get("ok")
+cpu = seed["cpu_s_per_1000_plays"] / max(1e-9, ours["cpu_s_per_1000_plays"])
+print(f"\nratio hokm / seed-baseline: card plays/s {rate:.2f}x sustained, {rate_max:.2f}x max; "
+      f"apply p99 {lat:.0f}x lower (sustained); CPU per card play {cpu:.2f}x lower (sustained)")
+ok = all(r.get("verify", {}).get("ok") for r in reports)
 sys.exit(0 if ok else 1)
 PY
+exit "$status"
