@@ -81,8 +81,30 @@ void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read) {
           lane.intended_ns = NowNs();
         }
       }
-      const Outcome o = apply(lane, lane.command);
+      Outcome o = apply(lane, lane.command);
       now = NowNs();
+      // Busy: the change ring is full until its consumer catches up. This
+      // thread is the games' one client, so it retries this command, as a
+      // blocked call would, and the other games wait for their turn (closed
+      // loop: they have sent nothing yet; open loop: their intended times
+      // pass and count). It pauses rather than spin, to give the consumer
+      // the CPU: 50 us, doubling to 2 ms while Busy persists.
+      while (o.result == core::CommandResult::kBusy) {
+        flow.Busy();
+        if (now - last_accepted > kBusyGiveUpNs) {
+          result.fatal =
+              "the change ring stayed full for 15 s: nothing consumes it. Start hokm-sidecar on "
+              "segment '" + ctx.options.shm_name + "' or run with --drain";
+          ctx.control.Stop();
+          break;
+        }
+        if (ctx.control.Expired(now)) break;  // the game is abandoned at the end
+        busy_pause_ns = busy_pause_ns == 0 ? 50'000 : std::min<std::uint64_t>(2 * busy_pause_ns, 2'000'000);
+        timespec pause{0, static_cast<long>(busy_pause_ns)};
+        nanosleep(&pause, nullptr);
+        o = apply(lane, lane.command);
+        now = NowNs();
+      }
       if (o.result == core::CommandResult::kOk) {
         result.latency_ns.Record(now - lane.intended_ns);
         last_accepted = now;
@@ -91,19 +113,7 @@ void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read) {
         const bool have = read(o.game_id, snap);
         if (flow.Accepted(lane, o.game_id, o.game_seq, have ? &snap : nullptr)) flow.Begin(lane);
       } else if (o.result == core::CommandResult::kBusy) {
-        flow.Busy();
-        // The ring is full until its consumer catches up: give it the CPU
-        // rather than spin (50 us, doubling to 2 ms while Busy persists).
-        busy_pause_ns = busy_pause_ns == 0 ? 50'000 : std::min<std::uint64_t>(2 * busy_pause_ns, 2'000'000);
-        timespec pause{0, static_cast<long>(busy_pause_ns)};
-        nanosleep(&pause, nullptr);
-        if (now - last_accepted > kBusyGiveUpNs) {
-          result.fatal =
-              "the change ring stayed full for 15 s: nothing consumes it. Start hokm-sidecar on "
-              "segment '" + ctx.options.shm_name + "' or run with --drain";
-          ctx.control.Stop();
-          break;
-        }
+        if (!result.fatal.empty()) break;
       } else {
         flow.Refused(lane, o.result);
       }
