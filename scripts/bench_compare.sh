@@ -4,8 +4,8 @@
 # with --verify:
 #
 #   hokm sustained  engine (embedded) + sidecar, open loop at HOKM_BENCH_RATE
-#                   card plays/s (default 30000), games and rate ramped over
-#                   the first tenth of the run: the rate the stores keep up
+#                   card plays/s (default 25000), games and rate ramped over
+#                   the first fifth of the run: a rate the stores keep up
 #                   with, and the latency and sync lag at that rate
 #   hokm max        the same, closed loop (as fast as answers come) with a
 #                   4 MiB change ring: once the ring is full the engine
@@ -23,10 +23,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${HOKM_BIN:-$ROOT/build/bin}
 SECONDS_EACH=${1:-30}
 GAMES=${HOKM_BENCH_GAMES:-10000}
-RATE=${HOKM_BENCH_RATE:-30000}
+RATE=${HOKM_BENCH_RATE:-25000}
 OUT=$ROOT/bench/results
 mkdir -p "$OUT"
-RAMP=$(awk -v s="$SECONDS_EACH" 'BEGIN{print s / 10}')
+RAMP=$(awk -v s="$SECONDS_EACH" 'BEGIN{print s / 5}')
 
 # Busy CPU seconds of the whole machine, from /proc/stat.
 busy_s() {
