@@ -43,6 +43,9 @@ inline std::uint64_t NowNs() {
   return MonotonicNs();
 }
 
+// Sleeps until `when_ns` on the monotonic clock (never spins).
+void WaitUntilNs(std::uint64_t when_ns);
+
 // Decides between the TSC and CLOCK_MONOTONIC; calibrates the TSC over
 // about 20 ms. Returns a one-line description ("tsc 2.100 GHz").
 const char* InitClock();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "loadgen/clock.h"
 #include "loadgen/dump_writer.h"
 #include "loadgen/game_flow.h"
 #include "loadgen/options.h"
@@ -61,6 +62,20 @@ class Ramp {
     while (started_ < lanes_ && now >= At(started_)) start(static_cast<std::uint32_t>(started_++));
   }
   bool done() const { return started_ == lanes_; }
+
+  // The top of a queue-driven runner's loop (shm, seed): starts the lanes
+  // that are due, then, when idle() (nothing in flight or ready), waits for
+  // the next lane's start (kWaited) or, every lane started, says the run is
+  // over (kFinished).
+  enum class Step { kRun, kWaited, kFinished };
+  template <typename StartFn, typename IdleFn>
+  Step Next(std::uint64_t now, StartFn&& start, IdleFn&& idle) {
+    StartDue(now, start);
+    if (!idle()) return Step::kRun;
+    if (done()) return Step::kFinished;
+    WaitUntilNs(next_ns());
+    return Step::kWaited;
+  }
   // When the next lane starts. REQUIRES: !done().
   std::uint64_t next_ns() const { return At(started_); }
 
@@ -74,8 +89,5 @@ class Ramp {
   std::uint64_t lanes_;
   std::uint64_t started_ = 0;
 };
-
-// Sleeps until `when_ns` on the monotonic clock (never spins).
-void WaitUntilNs(std::uint64_t when_ns);
 
 }  // namespace hokm::loadgen

@@ -94,14 +94,11 @@ class SeedServer {
       if (!abandoning) {
         if (stopping && in_flight_ == 0) return;
         if (!stopping) {
-          ramp_.StartDue(now, [&](std::uint32_t i) {
-            if (flow_.Begin(lanes_[i])) ready_.push_back(i);
-          });
-        }
-        if (!stopping && in_flight_ == 0 && ready_.empty()) {
-          if (ramp_.done()) return;  // every lane idle
-          WaitUntilNs(ramp_.next_ns());
-          continue;
+          const Ramp::Step step = ramp_.Next(
+              now, [&](std::uint32_t i) { if (flow_.Begin(lanes_[i])) ready_.push_back(i); },
+              [&] { return in_flight_ == 0 && ready_.empty(); });
+          if (step == Ramp::Step::kFinished) return;  // every lane idle
+          if (step == Ramp::Step::kWaited) continue;
         }
       } else if (in_flight_ == 0 && ready_.empty()) {
         return;

@@ -167,14 +167,11 @@ class ShmDriver {
       if (!stopping_ && ctx_.control.Expired(now)) stopping_ = true;
       if (stopping_ && in_flight_ == 0) return;
       if (!stopping_) {
-        ramp_.StartDue(now, [&](std::uint32_t i) {
-          if (flow_.Begin(lanes_[i])) ready_.push_back(i);
-        });
-      }
-      if (!stopping_ && in_flight_ == 0 && ready_.empty()) {
-        if (ramp_.done()) return;  // every lane idle
-        WaitUntilNs(ramp_.next_ns());
-        continue;
+        const Ramp::Step step = ramp_.Next(
+            now, [&](std::uint32_t i) { if (flow_.Begin(lanes_[i])) ready_.push_back(i); },
+            [&] { return in_flight_ == 0 && ready_.empty(); });
+        if (step == Ramp::Step::kFinished) return;  // every lane idle
+        if (step == Ramp::Step::kWaited) continue;
       }
       const std::size_t sent = stopping_ ? 0 : Send(now, false);
       const std::size_t got = Receive();

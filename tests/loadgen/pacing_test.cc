@@ -58,5 +58,19 @@ TEST(RampTest, LanesStartEvenlyOverTheRamp) {
   EXPECT_TRUE(none.done());
 }
 
+TEST(RampTest, NextStartsDueLanesAndEndsWhenAllStartedAndIdle) {
+  // Start times in the past (the monotonic clock is far beyond 1 s), so
+  // Next never sleeps here.
+  Ramp ramp(0, 1.0, 2);  // lanes at 0 and 0.5 s
+  std::vector<std::uint32_t> started;
+  const auto start = [&](std::uint32_t i) { started.push_back(i); };
+  EXPECT_EQ(ramp.Next(0, start, [] { return false; }), Ramp::Step::kRun);
+  EXPECT_EQ(started.size(), 1u);
+  EXPECT_EQ(ramp.Next(0, start, [] { return true; }), Ramp::Step::kWaited);
+  EXPECT_EQ(started.size(), 1u);
+  EXPECT_EQ(ramp.Next(600'000'000, start, [] { return true; }), Ramp::Step::kFinished);
+  EXPECT_EQ(started.size(), 2u);
+}
+
 }  // namespace
 }  // namespace hokm::loadgen
