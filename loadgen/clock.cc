@@ -1,6 +1,7 @@
 // clock.cc: TSC calibration for NowNs (see clock.h).
 #include "loadgen/clock.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -17,7 +18,8 @@ bool InvariantTsc() {
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("flags", 0) != 0) continue;
-    return line.find(" constant_tsc") != std::string::npos && line.find(" nonstop_tsc") != std::string::npos;
+    return line.find(" constant_tsc") != std::string::npos &&
+           line.find(" nonstop_tsc") != std::string::npos;
   }
 #endif
   return false;
@@ -55,6 +57,12 @@ void WaitUntilNs(std::uint64_t when_ns) {
     timespec ts{static_cast<time_t>(nap / 1'000'000'000), static_cast<long>(nap % 1'000'000'000)};
     nanosleep(&ts, nullptr);
   }
+}
+
+void PaceUntilNs(std::uint64_t due_ns) {
+  const std::uint64_t now = NowNs();
+  if (due_ns <= now) return;
+  WaitUntilNs(std::max(due_ns, now + kPaceNapNs));
 }
 
 }  // namespace hokm::loadgen

@@ -181,7 +181,11 @@ class ShmDriver {
       }
       if (!CheckSilence(now)) return;
       if (pacer_.open_loop() && in_flight_ == 0 && !ready_.empty() && pacer_.next_ns() > now) {
-        WaitUntilNs(ramp_.done() ? pacer_.next_ns() : std::min(pacer_.next_ns(), ramp_.next_ns()));
+        if (ramp_.done() || pacer_.next_ns() <= ramp_.next_ns()) {
+          PaceUntilNs(pacer_.next_ns());
+        } else {
+          WaitUntilNs(ramp_.next_ns());
+        }
         continue;
       }
       Backoff(idle);
