@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # with_services.sh CMD...: runs CMD with HOKM_REDIS_URL / HOKM_PG_URL set.
 # When both are already set, uses those servers; otherwise starts the
-# project-local ones (scripts/services.sh) and points the URLs at them.
+# project-local ones (scripts/services.sh), points the URLs at them and
+# sets HOKM_SERVICES_LOCAL=1.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [[ -z "${HOKM_REDIS_URL:-}" || -z "${HOKM_PG_URL:-}" ]]; then
   "$here/services.sh" start >&2
   eval "$("$here/services.sh" env)"
+  # The servers are the project's own (.local/): scripts may clear them.
+  export HOKM_SERVICES_LOCAL=1
 fi
 exec "$@"
