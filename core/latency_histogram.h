@@ -36,6 +36,8 @@ class LatencyHistogram {
   }
 
   std::uint64_t Count() const { return count_.load(std::memory_order_relaxed); }
+  // Samples in bucket i (0 <= i < kBuckets), all of them <= UpperBound(i).
+  std::uint64_t BucketCount(int i) const { return buckets_[i].load(std::memory_order_relaxed); }
   std::uint64_t Max() const { return max_.load(std::memory_order_relaxed); }
   double Mean() const {
     const auto n = Count();
