@@ -7,8 +7,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -101,6 +105,68 @@ Status LoadRun::Open() {
   }
   return Status::Ok();
 }
+
+namespace {
+
+// Scrapes the sidecar's lag histograms at the end of the ramp and at the
+// end of play (--duration; else when the threads are done), for
+// RunTotals::steady_lag. Only for the engine modes with a sidecar.
+class SteadyLagProbe {
+ public:
+  SteadyLagProbe(const LoadgenOptions& o, std::uint64_t start_ns) : start_ns_(start_ns) {
+    if ((o.mode != Mode::kEmbedded && o.mode != Mode::kShm) || o.drain) return;
+    auto url = ParseHttpUrl(o.sidecar_metrics);
+    if (!url.ok()) return;
+    url_ = *url;
+    enabled_ = true;
+    from_ns_ = start_ns + static_cast<std::uint64_t>(std::max(0.0, o.ramp_s) * 1e9);
+    to_ns_ = o.duration_s > 0 ? start_ns + static_cast<std::uint64_t>(o.duration_s * 1e9) : 0;
+  }
+
+  void Poll(std::uint64_t now) {
+    if (!enabled_) return;
+    if (!before_ && now >= from_ns_) Scrape(now, before_);
+    if (before_ && !after_ && to_ns_ != 0 && now >= to_ns_) Scrape(now, after_);
+  }
+
+  void Finish(std::uint64_t now, RunTotals& totals) {
+    if (!enabled_ || !before_) return;
+    if (!after_) Scrape(now, after_);
+    if (!after_) return;
+    auto lag = WindowSyncLag(*before_, *after_);
+    if (!lag.ok()) {
+      std::fprintf(stderr, "hokm-loadgen: warning: no steady-state sync lag: %s\n", lag.status().message().c_str());
+      return;
+    }
+    totals.steady_lag = *lag;
+    totals.steady_from_s = static_cast<double>(from_ns_ - start_ns_) / 1e9;
+    totals.steady_to_s = static_cast<double>(to_at_ns_ - start_ns_) / 1e9;
+  }
+
+ private:
+  void Scrape(std::uint64_t now, std::optional<SyncLagHistograms>& into) {
+    Result<std::string> page = HttpGet(url_, std::chrono::milliseconds(500));
+    Result<SyncLagHistograms> parsed =
+        page.ok() ? ParseSyncLagHistograms(*page) : Result<SyncLagHistograms>(page.status());
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "hokm-loadgen: warning: sidecar lag histograms: %s\n", parsed.status().message().c_str());
+      enabled_ = false;
+      return;
+    }
+    into = std::move(*parsed);
+    if (&into == &after_) to_at_ns_ = now;
+  }
+
+  bool enabled_ = false;
+  HttpUrl url_;
+  std::uint64_t start_ns_;
+  std::uint64_t from_ns_ = 0;
+  std::uint64_t to_ns_ = 0;     // 0: when the threads are done
+  std::uint64_t to_at_ns_ = 0;  // when the second scrape happened
+  std::optional<SyncLagHistograms> before_, after_;
+};
+
+}  // namespace
 
 void LoadRun::PrintProgress(const std::vector<std::unique_ptr<ThreadResult>>& results,
                             std::uint64_t games_started, double elapsed_s) {
@@ -195,11 +261,13 @@ Result<std::unique_ptr<RunTotals>> LoadRun::Play() {
   const bool progress = !o.quiet && isatty(STDOUT_FILENO);
   last_progress_ns_ = control.start_ns();
   std::uint64_t next_progress = control.start_ns() + 1'000'000'000ull;
+  SteadyLagProbe steady(o, control.start_ns());
   while (running.load(std::memory_order_acquire) != 0) {
     timespec ts{0, 20'000'000};
     nanosleep(&ts, nullptr);
     if (g_stop_signal.load(std::memory_order_relaxed)) control.Stop();
     const std::uint64_t now = NowNs();
+    steady.Poll(now);
     if (progress && now >= next_progress) {
       PrintProgress(results, control.games_started(), static_cast<double>(now - control.start_ns()) / 1e9);
       next_progress += 1'000'000'000ull;
@@ -224,6 +292,7 @@ Result<std::unique_ptr<RunTotals>> LoadRun::Play() {
     if (fatal.empty()) fatal = r->fatal;
   }
   totals->games_started = totals->games.size();
+  steady.Finish(NowNs(), *totals);
   totals->wall_s = static_cast<double>(play_end - control.start_ns()) / 1e9;
   if (drainer) drainer->Finish(*totals, 30'000'000'000ull);
   if (!fatal.empty()) return Status::Unavailable(fatal);

@@ -60,6 +60,14 @@ void PrintSummary(std::FILE* out, const LoadgenOptions& o, const RunSummary& s) 
                  s.sync_lag_source.c_str(), s.sync_lag.redis.p50, s.sync_lag.redis.p99, s.sync_lag.redis.max,
                  s.sync_lag.postgres.p50, s.sync_lag.postgres.p99, s.sync_lag.postgres.max);
   }
+  if (s.totals != nullptr && s.totals->steady_lag) {
+    const RunTotals& t = *s.totals;
+    const SyncLag& l = *t.steady_lag;
+    std::fprintf(out, "  sync lag %.0f-%.0f s redis p50 %.3f ms, p99 %.3f ms, max %.3f ms; postgres p50 %.3f ms, "
+                 "p99 %.3f ms, max %.3f ms (after the ramp, before the end; bucket bounds)\n",
+                 t.steady_from_s, t.steady_to_s, l.redis.p50, l.redis.p99, l.redis.max, l.postgres.p50,
+                 l.postgres.p99, l.postgres.max);
+  }
   if (s.verify) {
     const VerifyResult& v = *s.verify;
     std::fprintf(out,

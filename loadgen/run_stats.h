@@ -8,12 +8,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/game_state.h"
 #include "core/latency_histogram.h"
 #include "loadgen/clock.h"
+#include "loadgen/sidecar_probe.h"
 
 namespace hokm::loadgen {
 
@@ -76,6 +78,14 @@ struct RunTotals {
 
   // --dump
   double dump_s = 0;
+
+  // The sidecar's sync lag of the records it delivered between the end of
+  // the ramp (--ramp-s; the start without one) and the end of play
+  // (--duration), i.e. without the games' set-up burst and the abandonment
+  // at the end. Unset without a sidecar or when a scrape failed.
+  std::optional<SyncLag> steady_lag;
+  double steady_from_s = 0;  // the window, from the start of the run
+  double steady_to_s = 0;
 };
 
 }  // namespace hokm::loadgen

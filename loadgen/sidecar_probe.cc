@@ -7,9 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -184,6 +187,73 @@ Result<SyncLag> ParseSyncLag(std::string_view text) {
   fill("redis", lag.redis);
   fill("postgres", lag.postgres);
   return lag;
+}
+
+Result<SyncLagHistograms> ParseSyncLagHistograms(std::string_view text) {
+  constexpr std::string_view kName = "hokm_sidecar_sync_lag_histogram_ms_bucket{";
+  SyncLagHistograms out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    if (line.substr(0, kName.size()) != kName) continue;
+    const std::size_t close = line.find('}');
+    if (close == std::string_view::npos) continue;
+    const std::string_view labels = line.substr(kName.size() - 1, close - kName.size() + 2);
+    const std::string le = Label(labels, "le");
+    const std::string sink = Label(labels, "sink");
+    LagHistogram* h = sink == "redis" ? &out.redis : sink == "postgres" ? &out.postgres : nullptr;
+    if (h == nullptr || le.empty()) continue;
+    const double bound = le == "+Inf" ? std::numeric_limits<double>::infinity() : std::strtod(le.c_str(), nullptr);
+    const double count = std::strtod(std::string(line.substr(close + 1)).c_str(), nullptr);
+    h->buckets.emplace_back(bound, static_cast<std::uint64_t>(count));
+  }
+  if (out.redis.buckets.empty() || out.postgres.buckets.empty()) {
+    return Status::InvalidArgument("no hokm_sidecar_sync_lag_histogram_ms buckets for both sinks on the page");
+  }
+  return out;
+}
+
+Result<LagQuantiles> WindowQuantiles(const LagHistogram& before, const LagHistogram& after) {
+  const auto& a = after.buckets;
+  const auto& b = before.buckets;
+  if (!b.empty() && b.size() != a.size()) return Status::InvalidArgument("the two scrapes have different buckets");
+  std::vector<std::uint64_t> delta(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const std::uint64_t was = b.empty() ? 0 : b[i].second;
+    if (!b.empty() && b[i].first != a[i].first) return Status::InvalidArgument("the two scrapes have different buckets");
+    if (a[i].second < was) return Status::InvalidArgument("a bucket count went down: the sidecar restarted");
+    delta[i] = a[i].second - was;
+  }
+  LagQuantiles q;
+  if (a.empty() || delta.back() == 0) return q;
+  const std::uint64_t n = delta.back();  // le="+Inf": every sample
+  // The bound reported for bucket i: +Inf reports the highest finite bound.
+  const auto bound = [&](std::size_t i) {
+    if (std::isfinite(a[i].first) || i == 0) return a[i].first;
+    return a[i - 1].first;
+  };
+  const auto quantile = [&](double p) {
+    const auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(n))));
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (delta[i] >= rank) return bound(i);
+    }
+    return bound(a.size() - 1);
+  };
+  q.p50 = quantile(0.5);
+  q.p99 = quantile(0.99);
+  q.max = quantile(1.0);
+  return q;
+}
+
+Result<SyncLag> WindowSyncLag(const SyncLagHistograms& before, const SyncLagHistograms& after) {
+  auto redis = WindowQuantiles(before.redis, after.redis);
+  if (!redis.ok()) return redis.status();
+  auto postgres = WindowQuantiles(before.postgres, after.postgres);
+  if (!postgres.ok()) return postgres.status();
+  return SyncLag{*redis, *postgres};
 }
 
 Result<SidecarHealth> ParseSidecarHealth(std::string_view json) {

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "shm/status.h"
 
@@ -39,6 +41,30 @@ struct SyncLag {
 // when the sidecar exports one, else its highest quantile (0.999).
 // InvalidArgument when the page has no sync-lag samples.
 Result<SyncLag> ParseSyncLag(std::string_view metrics_text);
+
+// One sink's cumulative sync-lag histogram, as the sidecar exports it
+// (hokm_sidecar_sync_lag_histogram_ms): (le in ms, samples <= le),
+// ascending, the last le +Inf.
+struct LagHistogram {
+  std::vector<std::pair<double, std::uint64_t>> buckets;
+};
+struct SyncLagHistograms {
+  LagHistogram redis;
+  LagHistogram postgres;
+};
+
+// Reads hokm_sidecar_sync_lag_histogram_ms_bucket{sink=...,le=...} from a
+// Prometheus text page. InvalidArgument when either sink has none.
+Result<SyncLagHistograms> ParseSyncLagHistograms(std::string_view metrics_text);
+
+// The quantiles of the samples recorded between two scrapes of the same
+// sidecar (`before` may be empty: from its start). Each figure is the
+// upper bound of the bucket it falls in (at most 19% above the sample);
+// max is that of the highest bucket that gained a sample. Zeros when no
+// sample was added; InvalidArgument when the bucket bounds differ or a
+// count went down (the sidecar restarted in between).
+Result<LagQuantiles> WindowQuantiles(const LagHistogram& before, const LagHistogram& after);
+Result<SyncLag> WindowSyncLag(const SyncLagHistograms& before, const SyncLagHistograms& after);
 
 struct SidecarHealth {
   std::uint64_t lag_records = 0;  // read from the rings, not yet in both stores

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
+
 namespace hokm::loadgen {
 namespace {
 
@@ -35,6 +38,79 @@ TEST(SidecarProbeTest, SyncLagQuantilesPerSink) {
 TEST(SidecarProbeTest, APageWithoutSyncLagIsAnError) {
   EXPECT_FALSE(ParseSyncLag("hokm_engine_commands_total{shard=\"0\"} 5\n").ok());
   EXPECT_FALSE(ParseSyncLag("").ok());
+}
+
+// A histogram page as sidecar/sidecar.cc writes it (fewer buckets).
+std::string HistogramPage(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::uint64_t rinf,
+                          std::uint64_t p1, std::uint64_t p2, std::uint64_t p3, std::uint64_t pinf) {
+  std::string page = "# TYPE hokm_sidecar_sync_lag_histogram_ms histogram\n";
+  const auto add = [&](const char* sink, const char* le, std::uint64_t n) {
+    page += std::string("hokm_sidecar_sync_lag_histogram_ms_bucket{sink=\"") + sink + "\",le=\"" + le +
+            "\"} " + std::to_string(n) + "\n";
+  };
+  add("redis", "1", r1);
+  add("redis", "10", r2);
+  add("redis", "100", r3);
+  add("redis", "+Inf", rinf);
+  page += "hokm_sidecar_sync_lag_histogram_ms_count{sink=\"redis\"} " + std::to_string(rinf) + "\n";
+  add("postgres", "1", p1);
+  add("postgres", "10", p2);
+  add("postgres", "100", p3);
+  add("postgres", "+Inf", pinf);
+  return page;
+}
+
+TEST(SidecarProbeTest, LagHistogramsAreReadPerSink) {
+  auto h = ParseSyncLagHistograms(std::string(kMetrics) + HistogramPage(5, 8, 9, 9, 0, 1, 2, 2));
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  ASSERT_EQ(h->redis.buckets.size(), 4u) << "_count is not a bucket";
+  EXPECT_DOUBLE_EQ(h->redis.buckets[1].first, 10);
+  EXPECT_EQ(h->redis.buckets[1].second, 8u);
+  EXPECT_TRUE(std::isinf(h->redis.buckets[3].first));
+  EXPECT_EQ(h->postgres.buckets[3].second, 2u);
+  EXPECT_FALSE(ParseSyncLagHistograms(kMetrics).ok()) << "a page without histograms";
+}
+
+TEST(SidecarProbeTest, WindowQuantilesCountOnlyTheSamplesBetweenTwoScrapes) {
+  // Before: 100 redis samples, all <= 1 ms.
+  auto before = ParseSyncLagHistograms(HistogramPage(100, 100, 100, 100, 0, 0, 50, 50));
+  // Added in the window: redis 90 <= 1, 9 in (1, 10], 1 in (10, 100];
+  // postgres 100 in (10, 100].
+  auto after = ParseSyncLagHistograms(HistogramPage(190, 199, 200, 200, 0, 0, 150, 150));
+  ASSERT_TRUE(before.ok() && after.ok());
+  auto lag = WindowSyncLag(*before, *after);
+  ASSERT_TRUE(lag.ok()) << lag.status().message();
+  EXPECT_DOUBLE_EQ(lag->redis.p50, 1);
+  EXPECT_DOUBLE_EQ(lag->redis.p99, 10) << "the 99th of 100 added samples is in (1, 10]";
+  EXPECT_DOUBLE_EQ(lag->redis.max, 100);
+  EXPECT_DOUBLE_EQ(lag->postgres.p50, 100);
+  EXPECT_DOUBLE_EQ(lag->postgres.max, 100);
+
+  // The whole history (no first scrape) sees the 100 earlier samples too.
+  auto whole = WindowQuantiles({}, after->redis);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_DOUBLE_EQ(whole->p99, 10);
+  EXPECT_DOUBLE_EQ(whole->p50, 1);
+
+  // Nothing added: zeros. A sample past the last finite bound: that bound.
+  auto same = WindowQuantiles(after->redis, after->redis);
+  ASSERT_TRUE(same.ok());
+  EXPECT_DOUBLE_EQ(same->max, 0);
+  auto overflow = ParseSyncLagHistograms(HistogramPage(190, 199, 200, 201, 0, 0, 150, 150));
+  ASSERT_TRUE(overflow.ok());
+  auto tail = WindowQuantiles(after->redis, overflow->redis);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_DOUBLE_EQ(tail->max, 100);
+}
+
+TEST(SidecarProbeTest, WindowOfARestartedSidecarIsAnError) {
+  auto before = ParseSyncLagHistograms(HistogramPage(100, 100, 100, 100, 0, 0, 50, 50));
+  auto after = ParseSyncLagHistograms(HistogramPage(10, 10, 10, 10, 0, 0, 5, 5));
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_FALSE(WindowSyncLag(*before, *after).ok());
+  LagHistogram other = after->redis;
+  other.buckets[0].first = 2;
+  EXPECT_FALSE(WindowQuantiles(before->redis, other).ok()) << "different bucket bounds";
 }
 
 TEST(SidecarProbeTest, HealthSaysWhetherEverythingIsDelivered) {

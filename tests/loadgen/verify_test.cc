@@ -250,6 +250,11 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
   EXPECT_EQ(run["errors"], 0);
   EXPECT_EQ(run["verify"]["ok"], true) << run.dump();
   EXPECT_EQ(run["verify"]["games"], 50);
+  // The real sidecar's lag histograms were scraped twice and subtracted
+  // (no --ramp-s: the window is the whole play).
+  EXPECT_NE(Slurp(dir_ / "loadgen.log").find("(after the ramp, before the end; bucket bounds)"),
+            std::string::npos)
+      << Slurp(dir_ / "loadgen.log");
 
   // A Redis game altered on purpose.
   RedisProbe probe;
