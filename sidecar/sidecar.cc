@@ -302,9 +302,12 @@ class Worker {
     if (which == 1) Quantiles(t, "hokm_sidecar_write_latency_ms", write_us_, 1e-3, Label());
     if (which == 2) Quantiles(t, "hokm_sidecar_batch_records", batch_size_, 1.0, Label());
   }
+  // The sink's counters as of its last write: /metrics never waits for a
+  // write in progress (a PostgreSQL batch can take seconds under load, and
+  // a scrape that waited that long timed out).
   std::string ClientStats() const {
-    std::lock_guard lock(client_mu_);
-    return client_->StatsText();
+    std::lock_guard lock(stats_mu_);
+    return stats_text_;
   }
 
   std::string HealthJson(std::uint64_t window_end) const {
@@ -345,11 +348,13 @@ class Worker {
     last_error_.clear();
   }
   Status Deliver(std::span<const RecordRef> refs, const Entry& last) {
-    std::lock_guard lock(client_mu_);
     const auto start = SteadyClock::now();
     Status s = client_->Write(refs, last);
     write_us_.Record(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count()));
+    std::string stats = client_->StatsText();
+    std::lock_guard stats_lock(stats_mu_);
+    stats_text_.swap(stats);
     return s;
   }
   void PublishSpillGauges() {
@@ -451,7 +456,8 @@ class Worker {
   const char* name_;
   Window& window_;
   std::unique_ptr<SinkClient> client_;
-  mutable std::mutex client_mu_;
+  mutable std::mutex stats_mu_;  // guards stats_text_
+  std::string stats_text_;       // client_->StatsText() after the last write
   std::unique_ptr<SpillQueue> spill_;
   Breaker breaker_;
   std::uint32_t max_records_;
