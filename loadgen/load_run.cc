@@ -123,46 +123,52 @@ class SteadyLagProbe {
     to_ns_ = o.duration_s > 0 ? start_ns + static_cast<std::uint64_t>(o.duration_s * 1e9) : 0;
   }
 
+  // A scrape that fails (a sidecar busy past the timeout) is tried again
+  // at the next poll; the window starts at the first one that answered.
   void Poll(std::uint64_t now) {
     if (!enabled_) return;
-    if (!before_ && now >= from_ns_) Scrape(now, before_);
-    if (before_ && !after_ && to_ns_ != 0 && now >= to_ns_) Scrape(now, after_);
+    if (!before_ && now >= from_ns_ && (to_ns_ == 0 || now < to_ns_)) Scrape(now, before_, from_at_ns_);
+    if (before_ && !after_ && to_ns_ != 0 && now >= to_ns_) Scrape(now, after_, to_at_ns_);
   }
 
   void Finish(std::uint64_t now, RunTotals& totals) {
-    if (!enabled_ || !before_) return;
-    if (!after_) Scrape(now, after_);
-    if (!after_) return;
+    if (!enabled_) return;
+    if (before_ && !after_) Scrape(now, after_, to_at_ns_);
+    if (!before_ || !after_) {
+      std::fprintf(stderr, "hokm-loadgen: warning: no sync lag after the ramp: %s\n", last_error_.c_str());
+      return;
+    }
     auto lag = WindowSyncLag(*before_, *after_);
     if (!lag.ok()) {
-      std::fprintf(stderr, "hokm-loadgen: warning: no steady-state sync lag: %s\n", lag.status().message().c_str());
+      std::fprintf(stderr, "hokm-loadgen: warning: no sync lag after the ramp: %s\n", lag.status().message().c_str());
       return;
     }
     totals.steady_lag = *lag;
-    totals.steady_from_s = static_cast<double>(from_ns_ - start_ns_) / 1e9;
+    totals.steady_from_s = static_cast<double>(from_at_ns_ - start_ns_) / 1e9;
     totals.steady_to_s = static_cast<double>(to_at_ns_ - start_ns_) / 1e9;
   }
 
  private:
-  void Scrape(std::uint64_t now, std::optional<SyncLagHistograms>& into) {
-    Result<std::string> page = HttpGet(url_, std::chrono::milliseconds(500));
+  void Scrape(std::uint64_t now, std::optional<SyncLagHistograms>& into, std::uint64_t& at_ns) {
+    Result<std::string> page = HttpGet(url_, std::chrono::milliseconds(2000));
     Result<SyncLagHistograms> parsed =
         page.ok() ? ParseSyncLagHistograms(*page) : Result<SyncLagHistograms>(page.status());
     if (!parsed.ok()) {
-      std::fprintf(stderr, "hokm-loadgen: warning: sidecar lag histograms: %s\n", parsed.status().message().c_str());
-      enabled_ = false;
+      last_error_ = parsed.status().message();
       return;
     }
     into = std::move(*parsed);
-    if (&into == &after_) to_at_ns_ = now;
+    at_ns = now;
   }
 
   bool enabled_ = false;
   HttpUrl url_;
   std::uint64_t start_ns_;
-  std::uint64_t from_ns_ = 0;
-  std::uint64_t to_ns_ = 0;     // 0: when the threads are done
-  std::uint64_t to_at_ns_ = 0;  // when the second scrape happened
+  std::uint64_t from_ns_ = 0;     // the end of the ramp
+  std::uint64_t to_ns_ = 0;       // the end of play; 0: when the threads are done
+  std::uint64_t from_at_ns_ = 0;  // when the scrapes answered
+  std::uint64_t to_at_ns_ = 0;
+  std::string last_error_ = "the sidecar's /metrics never answered";
   std::optional<SyncLagHistograms> before_, after_;
 };
 
