@@ -75,4 +75,23 @@ void AppendPgInt(std::uint64_t v, std::string& out) {
   out.append(buf, res.ptr);
 }
 
+void AppendCopyText(std::string_view s, std::string& out) {
+  std::size_t plain = 0;  // s[plain, i) not yet appended
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char escaped;
+    switch (s[i]) {
+      case '\\': escaped = '\\'; break;
+      case '\t': escaped = 't'; break;
+      case '\n': escaped = 'n'; break;
+      case '\r': escaped = 'r'; break;
+      default: continue;
+    }
+    out.append(s.data() + plain, i - plain);
+    out += '\\';
+    out += escaped;
+    plain = i + 1;
+  }
+  out.append(s.data() + plain, s.size() - plain);
+}
+
 }  // namespace hokm::sidecar

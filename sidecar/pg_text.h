@@ -23,4 +23,9 @@ void AppendPgBytea(const std::uint8_t* bytes, std::size_t size, std::string& out
 // Decimal digits of v.
 void AppendPgInt(std::uint64_t v, std::string& out);
 
+// s as a field of COPY's text format: backslash, tab, newline and carriage
+// return escaped (\\ \t \n \r), everything else as is.
+// REQUIRES: s holds no NUL.
+void AppendCopyText(std::string_view s, std::string& out);
+
 }  // namespace hokm::sidecar

@@ -47,5 +47,14 @@ TEST(PgTextTest, ByteaIsHex) {
   EXPECT_EQ(s, "'\\x00ab7f'::bytea");
 }
 
+TEST(PgTextTest, CopyTextEscapesOnlyWhatCopySplitsOn) {
+  std::string s = "x";
+  AppendCopyText("{\"room\":\"a\\\"b\tc\nd\re\"}", s);
+  EXPECT_EQ(s, "x{\"room\":\"a\\\\\"b\\tc\\nd\\re\"}");
+  std::string plain;
+  AppendCopyText("{\"seat\":2}", plain);
+  EXPECT_EQ(plain, "{\"seat\":2}");
+}
+
 }  // namespace
 }  // namespace hokm::sidecar
