@@ -15,6 +15,7 @@
 
 #include "core/engine.h"
 #include "core/metrics_server.h"
+#include "shm/idle_backoff.h"
 
 namespace {
 
@@ -22,20 +23,16 @@ std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
-// Polls a shard's command ring until stopped. When the ring is empty it
-// naps almost at once (20 us, then 100 us once idle for a while): on a small
-// machine the stores and the sidecar need the cores more than the engine
-// needs the microseconds; under load every wake-up finds a batch waiting.
-void ServeShard(hokm::Engine& engine, std::uint32_t shard) {
-  std::uint32_t idle = 0;
+// Polls a shard's command ring until stopped; when it is empty, spins a
+// little, then naps idle_nap_us at a time (shm/idle_backoff.h says why).
+void ServeShard(hokm::Engine& engine, std::uint32_t shard, std::uint32_t idle_nap_us) {
+  hokm::shm::IdleBackoff idle(idle_nap_us);
   while (!g_stop.load(std::memory_order_relaxed)) {
     if (engine.ServeOnce(shard) != 0) {
-      idle = 0;
-      continue;
+      idle.Reset();
+    } else {
+      idle.Wait();
     }
-    if (++idle < 4) continue;
-    timespec ts{0, idle < 1024 ? 20'000L : 100'000L};
-    nanosleep(&ts, nullptr);
   }
 }
 
@@ -50,6 +47,7 @@ int main(int argc, char** argv) {
   std::string shm_name;
   std::uint64_t ring_mb = 64;
   int metrics_port = 9464;
+  std::uint32_t idle_nap_us = 200;
   bool fresh = false;
   app.add_option("--shm-name", shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
   app.add_option("--capacity", options.capacity, "game slots in the table")
@@ -60,6 +58,10 @@ int main(int argc, char** argv) {
       ->default_val(options.shards)->check(CLI::Range(1, 64));
   app.add_option("--metrics-port", metrics_port, "port of /metrics and /health on 127.0.0.1 (0: off)")
       ->default_val(metrics_port)->check(CLI::Range(0, 65535));
+  app.add_option("--idle-nap-us", idle_nap_us,
+                 "how long a shard with no commands waiting naps before it looks again: longer\n"
+                 "leaves more CPU to the stores, shorter answers a lone command sooner")
+      ->default_val(idle_nap_us)->check(CLI::Range(1, 100000));
   app.add_flag("--fresh", fresh, "remove an existing segment of that name first (drops its games)");
   CLI11_PARSE(app, argc, argv);
 
@@ -106,12 +108,12 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
-  // Idle shards nap for tens of microseconds; the default 50 us timer slack
-  // would triple that.
+  // Idle shards nap for --idle-nap-us; the default 50 us timer slack would
+  // stretch short naps.
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   std::vector<std::thread> threads;
   for (std::uint32_t shard = 0; shard < e.shards(); ++shard) {
-    threads.emplace_back([&e, shard] { ServeShard(e, shard); });
+    threads.emplace_back([&e, shard, idle_nap_us] { ServeShard(e, shard, idle_nap_us); });
   }
   std::fprintf(stderr, "hokm-engine: serving (pid %d); SIGTERM stops\n", static_cast<int>(getpid()));
   while (!g_stop.load(std::memory_order_relaxed)) {

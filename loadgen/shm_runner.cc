@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <deque>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "shm/command_channel.h"
+#include "shm/idle_backoff.h"
 #include "shm/segment.h"
 #include "loadgen/runners.h"
 
@@ -26,19 +26,6 @@ constexpr std::uint32_t kDefaultShmPipeline = shm::CommandPort::kMaxBatch;
 // With commands in flight and no answer for this long, check the engine.
 constexpr std::uint64_t kSilenceCheckNs = 5'000'000'000ull;
 constexpr std::uint64_t kSilenceGiveUpNs = 30'000'000'000ull;
-
-// Idle backoff: spin briefly, then yield, then nap, so a waiting loadgen
-// leaves the cores to the engine, sidecar and stores.
-void Backoff(std::uint32_t& idle) {
-  ++idle;
-  if (idle < 32) return;
-  if (idle < 64) {
-    std::this_thread::yield();
-    return;
-  }
-  timespec ts{0, 20'000};
-  nanosleep(&ts, nullptr);
-}
 
 class ShmDriver {
  public:
@@ -159,9 +146,14 @@ class ShmDriver {
     return true;
   }
 
+  // Waiting for answers: open loop naps 200 us (the pacer's own nap: the
+  // next plays are not due sooner anyway), closed loop 20 us (an answer is
+  // the only thing it waits for).
+  std::uint32_t IdleNapUs() const { return pacer_.open_loop() ? 200 : 20; }
+
   void Play() {
     last_answer_ns_ = NowNs();
-    std::uint32_t idle = 0;
+    shm::IdleBackoff idle(IdleNapUs());
     for (;;) {
       const std::uint64_t now = NowNs();
       if (!stopping_ && ctx_.control.Expired(now)) stopping_ = true;
@@ -176,7 +168,7 @@ class ShmDriver {
       const std::size_t sent = stopping_ ? 0 : Send(now, false);
       const std::size_t got = Receive();
       if (sent + got != 0) {
-        idle = 0;
+        idle.Reset();
         continue;
       }
       if (!CheckSilence(now)) return;
@@ -188,7 +180,7 @@ class ShmDriver {
         }
         continue;
       }
-      Backoff(idle);
+      idle.Wait();
     }
   }
 
@@ -206,14 +198,14 @@ class ShmDriver {
     }
     const std::uint64_t deadline = NowNs() + kAbandonBudgetNs;
     last_answer_ns_ = NowNs();
-    std::uint32_t idle = 0;
+    shm::IdleBackoff idle(IdleNapUs());
     while (!ready_.empty() || in_flight_ != 0) {
       const std::uint64_t now = NowNs();
       if (now > deadline || !CheckSilence(now)) break;
       if (Send(now, true) + Receive() != 0) {
-        idle = 0;
+        idle.Reset();
       } else {
-        Backoff(idle);
+        idle.Wait();
       }
     }
     for (Lane& lane : lanes_) {
