@@ -49,7 +49,7 @@ sanitize: setup
 # The main job: local servers (unless HOKM_REDIS_URL / HOKM_PG_URL are set),
 # hokm-engine + hokm-sidecar + hokm-loadgen --verify for about a minute, then
 # a clean shutdown. ARGS are appended to hokm-loadgen's (the last one wins).
-RUN_ARGS ?= --games 10000 --duration 60 --ramp-s 15 --bots greedy --rate 20000 --threads 1
+RUN_ARGS ?= --games 10000 --duration 60 --ramp-s 15 --bots greedy --rate 50000 --threads 1
 run: setup build
 	HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/run_pipeline.sh $(RUN_ARGS) $(ARGS)
 
