@@ -48,6 +48,20 @@ std::string Label(std::string_view labels, std::string_view name) {
   return end == std::string_view::npos ? "" : std::string(labels.substr(start, end - start));
 }
 
+// Calls fn(line) for each line of a Prometheus text page that starts with
+// `prefix` (the prefix included).
+template <typename Fn>
+void ForEachSample(std::string_view text, std::string_view prefix, Fn&& fn) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    if (line.substr(0, prefix.size()) == prefix) fn(line);
+  }
+}
+
 }  // namespace
 
 Result<HttpUrl> ParseHttpUrl(std::string_view url) {
@@ -144,19 +158,13 @@ Result<SyncLag> ParseSyncLag(std::string_view text) {
   // sink -> quantile -> value
   std::map<std::string, std::map<std::string, double>> quantiles;
   std::map<std::string, double> max;
-  std::size_t at = 0;
-  while (at < text.size()) {
-    std::size_t end = text.find('\n', at);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view line = text.substr(at, end - at);
-    at = end + 1;
-    if (line.substr(0, kName.size()) != kName) continue;
+  ForEachSample(text, kName, [&](std::string_view line) {
     const std::string_view rest = line.substr(kName.size());
     const bool is_max = rest.substr(0, 4) == "_max";
-    if (!is_max && (rest.empty() || rest[0] != '{')) continue;
+    if (!is_max && (rest.empty() || rest[0] != '{')) return;
     const std::size_t open = rest.find('{');
     const std::size_t close = rest.find('}');
-    if (open == std::string_view::npos || close == std::string_view::npos || close < open) continue;
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open) return;
     const std::string_view labels = rest.substr(open, close - open + 1);
     const double value = std::strtod(std::string(rest.substr(close + 1)).c_str(), nullptr);
     const std::string sink = Label(labels, "sink");
@@ -165,7 +173,7 @@ Result<SyncLag> ParseSyncLag(std::string_view text) {
     } else if (const std::string q = Label(labels, "quantile"); !q.empty()) {
       quantiles[sink][q] = value;
     }
-  }
+  });
   if (quantiles.empty()) return Status::InvalidArgument("no hokm_sidecar_sync_lag_ms samples on the page");
   SyncLag lag;
   const auto fill = [&](const std::string& sink, LagQuantiles& out) {
@@ -192,24 +200,18 @@ Result<SyncLag> ParseSyncLag(std::string_view text) {
 Result<SyncLagHistograms> ParseSyncLagHistograms(std::string_view text) {
   constexpr std::string_view kName = "hokm_sidecar_sync_lag_histogram_ms_bucket{";
   SyncLagHistograms out;
-  std::size_t at = 0;
-  while (at < text.size()) {
-    std::size_t end = text.find('\n', at);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view line = text.substr(at, end - at);
-    at = end + 1;
-    if (line.substr(0, kName.size()) != kName) continue;
+  ForEachSample(text, kName, [&](std::string_view line) {
     const std::size_t close = line.find('}');
-    if (close == std::string_view::npos) continue;
+    if (close == std::string_view::npos) return;
     const std::string_view labels = line.substr(kName.size() - 1, close - kName.size() + 2);
     const std::string le = Label(labels, "le");
     const std::string sink = Label(labels, "sink");
     LagHistogram* h = sink == "redis" ? &out.redis : sink == "postgres" ? &out.postgres : nullptr;
-    if (h == nullptr || le.empty()) continue;
+    if (h == nullptr || le.empty()) return;
     const double bound = le == "+Inf" ? std::numeric_limits<double>::infinity() : std::strtod(le.c_str(), nullptr);
     const double count = std::strtod(std::string(line.substr(close + 1)).c_str(), nullptr);
     h->buckets.emplace_back(bound, static_cast<std::uint64_t>(count));
-  }
+  });
   if (out.redis.buckets.empty() || out.postgres.buckets.empty()) {
     return Status::InvalidArgument("no hokm_sidecar_sync_lag_histogram_ms buckets for both sinks on the page");
   }
