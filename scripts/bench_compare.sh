@@ -53,8 +53,14 @@ run() {
   if [[ "${HOKM_SERVICES_LOCAL:-}" == 1 ]]; then
     redis-cli -u "$HOKM_REDIS_URL" flushdb >/dev/null
     psql "$HOKM_PG_URL" -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-TRUNCATE game_moves, game_sessions, game_participants, hands, players;
-DO $$ BEGIN IF to_regclass('seed_moves') IS NOT NULL THEN TRUNCATE seed_moves; END IF; END $$;
+DO $$
+DECLARE t text;
+BEGIN
+  -- Only those that exist: on a new database the sidecar has not made them yet.
+  FOREACH t IN ARRAY ARRAY['game_moves', 'game_sessions', 'game_participants', 'hands', 'players', 'seed_moves'] LOOP
+    IF to_regclass(t) IS NOT NULL THEN EXECUTE format('TRUNCATE %I', t); END IF;
+  END LOOP;
+END $$;
 SQL
   fi
   python3 "$ROOT/scripts/proc_cpu.py" "$OUT/$name.procs" &
