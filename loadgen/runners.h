@@ -90,4 +90,16 @@ class Ramp {
   std::uint64_t started_ = 0;
 };
 
+// An open-loop queue-driven runner (shm, seed) with nothing to send yet:
+// waits for the pacer's next play (PaceUntilNs, so at least a pacing nap)
+// or, while lanes are still `starting`, for the next lane's start when that
+// comes first.
+inline void WaitForPlayOrStart(const Pacer& pacer, const Ramp& ramp, bool starting) {
+  if (!starting || pacer.next_ns() <= ramp.next_ns()) {
+    PaceUntilNs(pacer.next_ns());
+  } else {
+    WaitUntilNs(ramp.next_ns());
+  }
+}
+
 }  // namespace hokm::loadgen

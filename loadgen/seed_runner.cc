@@ -105,13 +105,7 @@ class SeedServer {
       }
       if (!stopping || abandoning) Start(now);
       if (ops_.empty()) {
-        if (pacer_.open_loop() && !ready_.empty()) {
-          if (ramp_.done() || abandoning || pacer_.next_ns() <= ramp_.next_ns()) {
-            PaceUntilNs(pacer_.next_ns());
-          } else {
-            WaitUntilNs(ramp_.next_ns());
-          }
-        }
+        if (pacer_.open_loop() && !ready_.empty()) WaitForPlayOrStart(pacer_, ramp_, !ramp_.done() && !abandoning);
         continue;
       }
       TakeReply();

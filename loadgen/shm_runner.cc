@@ -173,11 +173,7 @@ class ShmDriver {
       }
       if (!CheckSilence(now)) return;
       if (pacer_.open_loop() && in_flight_ == 0 && !ready_.empty() && pacer_.next_ns() > now) {
-        if (ramp_.done() || pacer_.next_ns() <= ramp_.next_ns()) {
-          PaceUntilNs(pacer_.next_ns());
-        } else {
-          WaitUntilNs(ramp_.next_ns());
-        }
+        WaitForPlayOrStart(pacer_, ramp_, !ramp_.done());
         continue;
       }
       idle.Wait();

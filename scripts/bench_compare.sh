@@ -28,8 +28,7 @@
 # one; with game_moves grown to 8 GB by earlier runs PostgreSQL took 0.022
 # CPU s per 1,000 card plays instead of 0.013 (its backends wrote evicted
 # dirty pages themselves). Without this the later runs pay for the earlier
-# ones. Servers given by URL are never
-# cleared.
+# ones. Servers given by URL are never cleared.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${HOKM_BIN:-$ROOT/build/bin}
