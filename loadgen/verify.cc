@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <unordered_map>
@@ -15,6 +16,7 @@
 #include "loadgen/seed_state.h"
 #include "loadgen/sidecar_probe.h"
 #include "shm/segment.h"
+#include "sidecar/public_state.h"
 #include "sidecar/url.h"
 
 namespace hokm::loadgen {
@@ -133,7 +135,7 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
       if (seed) {
         conn->Append({"GET", key});
       } else {
-        conn->Append({"HMGET", key, "seq", "phase", "points_a", "points_b"});
+        conn->Append({"XREVRANGE", key, "+", "-", "COUNT", "1"});
       }
     }
     for (std::size_t i = begin; i < end; ++i) {
@@ -155,13 +157,28 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
         a = std::to_string(s.points[0]);
         b = std::to_string(s.points[1]);
       } else {
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_STRING) {
-          continue;  // missing
+        // [[id, [field, value, ...]]]: the game's last stream entry, whose
+        // `state` is the public state (sidecar/public_state.h).
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 1) continue;  // missing
+        const redisReply* entry = r->element[0];
+        std::optional<sidecar::PublicState> state;
+        if (entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 &&
+            entry->element[1]->type == REDIS_REPLY_ARRAY) {
+          const redisReply* fields = entry->element[1];
+          for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+            if (Text(fields->element[f]) == "state") state = sidecar::PublicState::FromJson(Text(fields->element[f + 1]));
+          }
         }
-        seq = Text(r->element[0]);
-        phase = Text(r->element[1]);
-        a = Text(r->element[2]);
-        b = Text(r->element[3]);
+        if (!state) {
+          ++v.redis_games;
+          ++v.mismatched;
+          Report(reported, "game " + std::to_string(g.game_id) + ": its Redis stream has no parsable state");
+          continue;
+        }
+        seq = std::to_string(state->seq);
+        phase = sidecar::PhaseName(state->phase);
+        a = std::to_string(state->points[0]);
+        b = std::to_string(state->points[1]);
       }
       ++v.redis_games;
       if (seq != std::to_string(g.last_seq) || phase != RedisPhaseName(g.phase) ||

@@ -4,9 +4,10 @@
 // Redis (each game's seq, phase and points), in batched queries.
 //
 // What is checked, per layout:
-//   product (embedded, shm): game_moves rows, the game_sessions row (its
-//     status and points once the game ended), the hokm:g:{ID} hash fields
-//     seq phase points_a points_b;
+//   product (embedded, shm): game_moves rows (a view: one row per record),
+//     the game_sessions row (its status and points once the game ended),
+//     seq phase points of the state in the last entry of the hokm:g:{ID}
+//     stream;
 //   seed baseline: seed_moves rows and the seed:g:{ID} JSON document.
 // Counts: lost = rows missing in [1, last seq]; duplicated = rows beyond
 // that (a second copy, or a seq the engine never issued); mismatched =

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "sidecar/pg_text.h"
@@ -34,15 +35,15 @@ constexpr std::int64_t kMigrationLockKey = 0x686f6b6d;
 // connection's TEMP table, inserted with ON CONFLICT DO NOTHING, and the
 // keys of the rows really inserted come back to the client.
 constexpr const char* kCreateTempTables = R"sql(
-CREATE TEMP TABLE IF NOT EXISTS hokm_staging (
-  game_id bigint, seq bigint, type smallint, ts timestamptz, seat smallint, card smallint, body jsonb)
+CREATE TEMP TABLE IF NOT EXISTS hokm_commands_staging (
+  game_id bigint, seq bigint, ts timestamptz, seat smallint, card smallint, records jsonb)
   ON COMMIT DELETE ROWS;
 )sql";
 
 constexpr const char* kInsertStaged = R"sql(
 WITH ins AS (
-  INSERT INTO game_moves (game_id, seq, type, ts, seat, card, body)
-  SELECT game_id, seq, type, ts, seat, card, body FROM hokm_staging
+  INSERT INTO game_commands (game_id, seq, ts, seat, card, records)
+  SELECT game_id, seq, ts, seat, card, records FROM hokm_commands_staging
   ON CONFLICT DO NOTHING
   RETURNING game_id, seq)
 SELECT game_id, seq FROM ins
@@ -88,25 +89,30 @@ UPDATE game_sessions s SET status = 'playing'
 )sql";
 
 // v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot,
-// points_a, points_b, ts). A hand's trick counts are those of its last
-// TrickWon: the row just before the HandScored (a primary-key probe).
+// points_a, points_b, tricks_a, tricks_b, ts). A hand's trick counts are
+// those of its last TrickWon, the record just before the HandScored: in
+// the same command, so the client has them; null when it had not (records
+// written one per command), then read back from the log.
 constexpr const char* kDeriveHandScored = R"sql(
 INSERT INTO hands (game_id, hand_no, hakem, trump, winner_team, points_awarded, kot, tricks_a, tricks_b, scored_at)
 SELECT v.game_id::bigint, v.hand_no::integer, v.hakem::smallint, v.trump::smallint, v.winner_team::smallint,
        v.points_awarded::smallint, v.kot::boolean,
-       coalesce((t.body->'tricks'->>'a')::smallint, 0), coalesce((t.body->'tricks'->>'b')::smallint, 0),
+       coalesce(v.tricks_a::smallint,
+                (SELECT (m.body->'tricks'->>'a')::smallint FROM game_moves m
+                  WHERE m.game_id = v.game_id::bigint AND m.seq = v.seq::bigint - 1 AND m.type = 8), 0),
+       coalesce(v.tricks_b::smallint,
+                (SELECT (m.body->'tricks'->>'b')::smallint FROM game_moves m
+                  WHERE m.game_id = v.game_id::bigint AND m.seq = v.seq::bigint - 1 AND m.type = 8), 0),
        v.ts::timestamptz
-  FROM (VALUES {rows}) v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot, points_a, points_b, ts)
-  LEFT JOIN LATERAL (SELECT m.body FROM game_moves m
-                      WHERE m.game_id = v.game_id::bigint AND m.seq < v.seq::bigint AND m.type = 8
-                      ORDER BY m.seq DESC LIMIT 1) t ON true
+  FROM (VALUES {rows}) v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot, points_a, points_b,
+                         tricks_a, tricks_b, ts)
 ON CONFLICT (game_id, hand_no) DO NOTHING;
 UPDATE game_sessions s
    SET hands = greatest(s.hands, h.hand_no), points_a = h.points_a, points_b = h.points_b
   FROM (SELECT DISTINCT ON (game_id) game_id::bigint AS game_id, hand_no::integer AS hand_no,
                points_a::smallint AS points_a, points_b::smallint AS points_b
           FROM (VALUES {rows}) v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot,
-                                 points_a, points_b, ts)
+                                 points_a, points_b, tricks_a, tricks_b, ts)
          ORDER BY game_id, seq DESC) h
  WHERE s.game_id = h.game_id;
 )sql";
@@ -146,14 +152,19 @@ UPDATE game_sessions s
 // The VALUES rows of the derived statements, one list per statement.
 struct DerivedRows {
   std::string created, seats, first_hakem, hands, finished, abandoned;
+  // Each game's last TrickWon added: a HandScored comes right after its
+  // hand's last TrickWon (in the same command).
+  std::unordered_map<std::uint64_t, const fb::ChangeRecord*> last_trick;
 
   void Clear() {
     for (std::string* s : {&created, &seats, &first_hakem, &hands, &finished, &abandoned})
       s->clear();
+    last_trick.clear();
   }
 
   // Appends the record's row to its list; card plays, deals, tricks and the
   // like derive nothing.
+  // REQUIRES: a command's records are added together and in order.
   void Add(const fb::ChangeRecord& r) {
     const auto open = [](std::string& list) -> std::string& {
       list.append(list.empty() ? "(" : ",(");
@@ -217,9 +228,19 @@ struct DerivedRows {
                 b->points_awarded());
         l.append(b->kot() ? "true," : "false,");
         num(num(l, b->points() ? b->points()->a() : 0), b->points() ? b->points()->b() : 0);
+        if (const auto it = last_trick.find(g);
+            it != last_trick.end() && it->second->game_seq() + 1 == r.game_seq()) {
+          const fb::TeamScore* tricks = it->second->body_as_TrickWon()->tricks();
+          num(num(l, tricks ? tricks->a() : 0), tricks ? tricks->b() : 0);
+        } else {
+          l.append("NULL::integer,NULL::integer,");
+        }
         close_ts(l);
         break;
       }
+      case fb::Body::TrickWon:
+        last_trick[g] = &r;
+        break;
       case fb::Body::GameFinished: {
         const auto* b = r.body_as_GameFinished();
         std::string& l = num(
@@ -278,6 +299,21 @@ std::string SqlInt(std::uint64_t v) {
   return v > kMaxBigint ? std::string("NULL") : std::to_string(v);
 }
 
+// Whether b belongs to a's command: both came out of one ring record (one
+// position), of one game, with one timestamp. Records that failed
+// verification are commands of their own.
+bool SameCommand(const RecordRef& a, const RecordRef& b) {
+  return a.position == b.position && a.record != nullptr && b.record != nullptr &&
+         a.record->game_id() == b.record->game_id() && a.record->ts_ns() == b.record->ts_ns();
+}
+
+// The index just past the command that starts at records[begin].
+std::size_t CommandEnd(std::span<const RecordRef> records, std::size_t begin) {
+  std::size_t end = begin + 1;
+  while (end < records.size() && SameCommand(records[begin], records[end])) ++end;
+  return end;
+}
+
 struct Attempt {
   Status status;
   bool record_fault = false;  // the server refused the data: split the batch
@@ -294,17 +330,22 @@ struct PgSink::Impl {
 
   // Scratch reused by every batch.
   std::string body;
+  std::string records_json;
   std::string rows;  // CopyRecords' COPY data
+  // The batch's commands: good[command_begin[i], command_begin[i + 1]) are
+  // the indices of command i's records that passed CheckRecord.
+  std::vector<std::uint32_t> good;
+  std::vector<std::uint32_t> command_begin;
   std::string sql;
   std::string sql_dead;
   std::vector<const char*> reasons;  // CheckRecord per record of the batch
   DerivedRows derived;
   std::set<std::pair<std::int64_t, std::int64_t>>
-      inserted_keys;  // replay path: (game_id, seq) inserted
+      inserted_keys;  // replay path: (game_id, seq) of the command rows inserted
 
   struct Counters {
     std::atomic<std::uint64_t> batches{0}, failed_batches{0}, inserted{0}, duplicate{0},
-        dead_lettered{0}, transactions{0}, rollbacks{0}, bisections{0}, round_trips{0},
+        dead_lettered{0}, rows{0}, transactions{0}, rollbacks{0}, bisections{0}, round_trips{0},
         reconnects{0}, partitions{0}, replay_paths{0}, last_us{0}, max_us{0}, total_us{0},
         copy_us{0}, statements_us{0}, commit_us{0};
   } counters;
@@ -360,8 +401,11 @@ struct PgSink::Impl {
     add("connect_timeout",
         std::to_string(std::max<std::int64_t>(1, options.connect_timeout.count())));
     add("application_name", options.application_name);
+    // jit off: the sink's statements are small, and JIT-compiling one whose
+    // plan looks dear (a lookup through the game_moves view) took 50-100 ms
+    // where running it took under 1 ms.
     add("options", "-c statement_timeout=" + std::to_string(options.statement_timeout.count()) +
-                       " -c client_min_messages=warning");
+                       " -c client_min_messages=warning -c jit=off");
     add("keepalives", "1");
     add("keepalives_idle", "10");
     add("keepalives_interval", "5");
@@ -416,7 +460,7 @@ struct PgSink::Impl {
     for (std::int64_t block : fresh) {
       try {
         pqxx::work tx(*conn);
-        tx.exec_params("SELECT hokm_ensure_moves_partition($1, $2)", block << bits, bits);
+        tx.exec_params("SELECT hokm_ensure_commands_partition($1, $2)", block << bits, bits);
         tx.commit();
         Add(counters.round_trips, 3);
         Add(counters.partitions, 1);
@@ -477,17 +521,50 @@ struct PgSink::Impl {
     AppendCheckpoint(name, position);
   }
 
-  // Streams the records that passed CheckRecord into table with COPY:
-  // game_id, seq, type, ts, seat, card, body. A card play fills seat and
-  // card and leaves body null (schemas/postgres/003_card_play_columns.sql);
-  // every other record the reverse. The rows are formatted here, in COPY's
+  // Groups the records that passed CheckRecord (reasons) into commands:
+  // fills good and command_begin.
+  void SplitCommands(std::span<const RecordRef> records) {
+    good.clear();
+    command_begin.clear();
+    for (std::uint32_t k = 0; k < records.size(); ++k) {
+      if (reasons[k] != nullptr) continue;
+      if (good.empty() || !SameCommand(records[good.back()], records[k])) {
+        command_begin.push_back(static_cast<std::uint32_t>(good.size()));
+      }
+      good.push_back(k);
+    }
+    command_begin.push_back(static_cast<std::uint32_t>(good.size()));
+  }
+  std::size_t commands() const { return command_begin.size() - 1; }
+
+  // Appends {"seq":..,"type":..,<fields>} of a record to records_json.
+  void AppendRecordJson(const fb::ChangeRecord& rec) {
+    records_json += "{\"seq\":";
+    AppendPgInt(rec.game_seq(), records_json);
+    records_json += ",\"type\":";
+    AppendPgInt(static_cast<unsigned>(rec.body_type()), records_json);
+    body.clear();
+    AppendBodyJson(rec, body);  // {...}
+    if (body.size() > 2) {
+      records_json += ',';
+      records_json.append(body, 1, std::string::npos);
+    } else {
+      records_json += '}';
+    }
+  }
+
+  // Streams the batch's commands (SplitCommands) into table with COPY, one
+  // row each: game_id, seq, ts, seat, card, records
+  // (schemas/postgres/004_game_commands.sql). A command whose first record
+  // is a card play fills seat and card, and records with the rest (null
+  // when none: most card plays). The rows are formatted here, in COPY's
   // text format, and go to the server as one piece of COPY data: COPY does
   // not need its data split at rows, and pqxx's per-field conversion and
   // escaping plus a PQputCopyData per row were a sixth of the sidecar's
   // CPU (perf).
-  void CopyRecords(pqxx::transaction_base& tx, const char* table,
-                   std::span<const RecordRef> records) {
-    static const std::vector<std::string> kColumns{"game_id", "seq", "type", "ts", "seat", "card", "body"};
+  void CopyCommands(pqxx::transaction_base& tx, const char* table,
+                    std::span<const RecordRef> records) {
+    static const std::vector<std::string> kColumns{"game_id", "seq", "ts", "seat", "card", "records"};
     // pqxx 6.4's stream_to keeps its raw-line writer private; tablewriter's
     // is public. Its deprecation is about its own escaping, which is not
     // used here.
@@ -496,29 +573,37 @@ struct PgSink::Impl {
     pqxx::tablewriter copy(tx, table, kColumns.begin(), kColumns.end());
 #pragma GCC diagnostic pop
     rows.clear();
-    for (std::size_t k = 0; k < records.size(); ++k) {
-      if (reasons[k] != nullptr) continue;
-      const fb::ChangeRecord& rec = *records[k].record;
+    for (std::size_t c = 0; c < commands(); ++c) {
+      std::uint32_t k = command_begin[c];
+      const std::uint32_t end = command_begin[c + 1];
+      const fb::ChangeRecord& first = *records[good[k]].record;
       if (!rows.empty()) rows += '\n';
-      AppendPgInt(rec.game_id(), rows);  // CheckRecord: < 2^63
+      AppendPgInt(first.game_id(), rows);  // CheckRecord: < 2^63
       rows += '\t';
-      AppendPgInt(rec.game_seq(), rows);
+      AppendPgInt(first.game_seq(), rows);
       rows += '\t';
-      AppendPgInt(static_cast<unsigned>(rec.body_type()), rows);
+      AppendPgTimestamp(first.ts_ns(), rows);
       rows += '\t';
-      AppendPgTimestamp(rec.ts_ns(), rows);
-      rows += '\t';
-      if (const auto* play = rec.body_as_CardPlayed()) {
+      if (const auto* play = first.body_as_CardPlayed()) {
         AppendPgInt(play->seat(), rows);
         rows += '\t';
         AppendPgInt(play->card(), rows);
-        rows += "\t\\N";
+        rows += '\t';
+        ++k;
       } else {
-        body.clear();
-        AppendBodyJson(rec, body);
         rows += "\\N\t\\N\t";
-        AppendCopyText(body, rows);
       }
+      if (k == end) {
+        rows += "\\N";
+        continue;
+      }
+      records_json.assign("[");
+      for (; k < end; ++k) {
+        if (records_json.size() > 1) records_json += ',';
+        AppendRecordJson(*records[good[k]].record);
+      }
+      records_json += ']';
+      AppendCopyText(records_json, rows);
     }
     if (!rows.empty()) copy.write_raw_line(rows);  // adds the last row's newline
     copy.complete();
@@ -536,7 +621,7 @@ struct PgSink::Impl {
   Attempt TryTransaction(std::span<const RecordRef> records, std::string_view name,
                          std::uint64_t position, std::uint64_t* inserted_out,
                          std::uint64_t* rejected_out) {
-    std::uint64_t good = 0;
+    std::uint64_t checked = 0;  // records that passed CheckRecord
     std::uint64_t rt = 0;
     sql_dead.clear();
     reasons.clear();
@@ -546,11 +631,12 @@ struct PgSink::Impl {
       if (why != nullptr) {
         AppendDeadLetter(r, why, sql_dead.empty(), sql_dead);
       } else {
-        ++good;
+        ++checked;
       }
     }
     if (!sql_dead.empty()) sql_dead += "\nON CONFLICT (payload_md5) DO NOTHING;\n";
-    *rejected_out = records.size() - good;
+    *rejected_out = records.size() - checked;
+    SplitCommands(records);
     *inserted_out = 0;
     const auto finish = [&](Attempt a) {
       Add(counters.round_trips, rt);
@@ -562,8 +648,8 @@ struct PgSink::Impl {
     try {
       pqxx::work tx(*conn);
       ++rt;
-      if (good > 0) {
-        CopyRecords(tx, "game_moves", records);
+      if (checked > 0) {
+        CopyCommands(tx, "game_commands", records);
         rt += 2;
       }
       const auto t_copied = Clock::now();
@@ -583,7 +669,8 @@ struct PgSink::Impl {
       Add(counters.copy_us, Micros(t_copied - t_begin));
       Add(counters.statements_us, Micros(t_derived - t_copied));
       Add(counters.commit_us, Micros(Clock::now() - t_derived));
-      *inserted_out = good;
+      *inserted_out = checked;
+      Add(counters.rows, commands());
       return finish({Status::Ok(), false});
     } catch (const pqxx::sql_error& e) {
       // unique_violation: a record of the batch is stored already.
@@ -597,7 +684,7 @@ struct PgSink::Impl {
     try {
       pqxx::work tx(*conn);
       ++rt;
-      CopyRecords(tx, "hokm_staging", records);
+      CopyCommands(tx, "hokm_commands_staging", records);
       rt += 2;
       const pqxx::result keys = tx.exec(kInsertStaged);
       ++rt;
@@ -606,18 +693,23 @@ struct PgSink::Impl {
         inserted_keys.emplace(row[0].as<std::int64_t>(), row[1].as<std::int64_t>());
       sql.clear();
       derived.Clear();
-      for (std::size_t k = 0; k < records.size(); ++k) {
-        if (reasons[k] != nullptr) continue;
-        const fb::ChangeRecord& rec = *records[k].record;
-        if (inserted_keys.count({static_cast<std::int64_t>(rec.game_id()), rec.game_seq()}) != 0)
-          derived.Add(rec);
+      std::uint64_t inserted = 0;
+      for (std::size_t c = 0; c < commands(); ++c) {
+        const fb::ChangeRecord& first = *records[good[command_begin[c]]].record;
+        if (inserted_keys.count({static_cast<std::int64_t>(first.game_id()), first.game_seq()}) == 0)
+          continue;
+        for (std::uint32_t k = command_begin[c]; k < command_begin[c + 1]; ++k) {
+          derived.Add(*records[good[k]].record);
+          ++inserted;
+        }
       }
       AppendDerived(name, position);
       tx.exec(sql);
       ++rt;
       tx.commit();
       ++rt;
-      *inserted_out = inserted_keys.size();
+      *inserted_out = inserted;
+      Add(counters.rows, inserted_keys.size());
       return finish({Status::Ok(), false});
     } catch (const std::exception& e) {
       return finish(Classify(e));
@@ -638,22 +730,28 @@ struct PgSink::Impl {
       return a.status;
     }
     if (!a.record_fault) return a.status;
-    if (records.size() == 1) return DeadLetter(records.front(), a.status.message(), name, position);
+    // Halves end at a command's end: a command is stored whole or not.
+    std::size_t half = 0;
+    for (std::size_t end = 0; end < records.size(); end = CommandEnd(records, end)) {
+      if (end != 0 && (half == 0 || end <= records.size() / 2)) half = end;
+    }
+    if (half == 0) return DeadLetter(records, a.status.message(), name, position);
     Add(counters.bisections, 1);
-    const std::size_t half = records.size() / 2;
     const auto left = records.first(half);
     if (Status s = WriteRange(left, name, left.back().position); !s.ok()) return s;
     return WriteRange(records.subspan(half), name, position);
   }
 
-  Status DeadLetter(const RecordRef& r, const std::string& reason, std::string_view name,
-                    std::uint64_t position) {
+  // Dead-letters a command the server refused: every record of it, with
+  // the server's message.
+  Status DeadLetter(std::span<const RecordRef> command, const std::string& reason,
+                    std::string_view name, std::uint64_t position) {
     std::uint64_t rt = 0;
     try {
       pqxx::work tx(*conn);
       ++rt;
       sql.clear();
-      AppendDeadLetter(r, reason, true, sql);
+      for (const RecordRef& r : command) AppendDeadLetter(r, reason, sql.empty(), sql);
       sql += "\nON CONFLICT (payload_md5) DO NOTHING;\n";
       AppendCheckpoint(name, position);
       tx.exec(sql);
@@ -671,7 +769,7 @@ struct PgSink::Impl {
     }
     Add(counters.round_trips, rt);
     Add(counters.transactions, 1);
-    Add(counters.dead_lettered, 1);
+    Add(counters.dead_lettered, command.size());
     return Status::Ok();
   }
 
@@ -822,6 +920,7 @@ PgSinkStats PgSink::stats() const {
   s.failed_batches = get(c.failed_batches);
   s.moves_inserted = get(c.inserted);
   s.moves_duplicate = get(c.duplicate);
+  s.rows_inserted = get(c.rows);
   s.dead_letters = get(c.dead_lettered);
   s.transactions = get(c.transactions);
   s.rollbacks = get(c.rollbacks);

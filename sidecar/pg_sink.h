@@ -4,8 +4,10 @@
 // One WriteBatch is one transaction (when no record is poison):
 //
 //   BEGIN
-//   COPY game_moves FROM STDIN           every record: game_id, seq, type, ts, and
-//                                        seat, card (card plays) or body (the rest)
+//   COPY game_commands FROM STDIN        one row per command (the records that left
+//                                        the engine as one ring record): game_id, first
+//                                        seq, ts, and seat, card (its card play) and
+//                                        records (jsonb, the rest; null for most card plays)
 //   derived rows                         game_sessions, game_participants, players,
 //                                        hands: VALUES lists of the batch's records of
 //                                        the types that derive anything (not card plays)
@@ -13,12 +15,15 @@
 //   COMMIT
 //
 // That is 5 round trips (BEGIN, COPY start, COPY end, the statements,
-// COMMIT) and one game_moves row per card play, with nothing staged. When a
-// record of the batch is in game_moves already (a replay after a restart),
-// the COPY fails with unique_violation and the batch is redone on the
-// replay path: COPY into the connection's TEMP table hokm_staging, INSERT
-// INTO game_moves ... ON CONFLICT DO NOTHING RETURNING the keys inserted,
-// and derived rows from those records only (6 more round trips). Derived
+// COMMIT) and about one game_commands row per card play, with nothing
+// staged (the view game_moves still yields one row per record). A command
+// is stored whole or not at all; its row's key is (game_id, first seq).
+// When a command of the batch is stored already (a replay after a
+// restart), the COPY fails with unique_violation and the batch is redone
+// on the replay path: COPY into the connection's TEMP table
+// hokm_commands_staging, INSERT INTO game_commands ... ON CONFLICT DO
+// NOTHING RETURNING the keys inserted, and derived rows from those
+// commands' records only (6 more round trips). Derived
 // rows thus come only from records inserted in the same transaction, so a
 // record delivered twice changes nothing the second time (no
 // double-counted wins, no rating drift).
@@ -26,10 +31,10 @@
 // Poison: records failing VerifyRecord/CheckRecord go straight to
 // dead_letters inside the batch's transaction. When PostgreSQL itself
 // refuses a batch for its data (SQLSTATE class 22 or 23, a replay's
-// duplicate key aside), the batch is
-// split in halves, each committed on its own with the checkpoint at its last
-// record, down to the single record, which is dead-lettered with the
-// server's message; everything else commits. Other errors are returned as
+// duplicate key aside), the batch is split in halves at command
+// boundaries, each committed on its own with the checkpoint at its last
+// record, down to the single command, whose records are dead-lettered
+// with the server's message; everything else commits. Other errors are returned as
 // they are, nothing committed: Unavailable for connection loss and server
 // states a retry can outlast, Internal for the rest.
 //
@@ -60,8 +65,8 @@ struct PgSinkOptions {
   std::chrono::milliseconds statement_timeout{30000};
   std::string application_name = "hokm-sidecar";
   // Before writing a batch, give each range of 2^partition_span_bits game
-  // ids seen for the first time its own game_moves partition
-  // (hokm_ensure_moves_partition); 0 leaves everything in the default
+  // ids seen for the first time its own game_commands partition
+  // (hokm_ensure_commands_partition); 0 leaves everything in the default
   // partition. 52 = 2^32 creation numbers of 100 us: ~5 days per partition.
   int partition_span_bits = 52;
 };
@@ -70,8 +75,9 @@ struct PgSinkOptions {
 struct PgSinkStats {
   std::uint64_t batches = 0;          // WriteBatch calls that committed
   std::uint64_t failed_batches = 0;   // WriteBatch calls that returned an error
-  std::uint64_t moves_inserted = 0;   // new game_moves rows
-  std::uint64_t moves_duplicate = 0;  // already in game_moves: skipped
+  std::uint64_t moves_inserted = 0;   // new records (in rows of game_commands)
+  std::uint64_t moves_duplicate = 0;  // records already stored: skipped
+  std::uint64_t rows_inserted = 0;    // new game_commands rows (one per command)
   std::uint64_t dead_letters = 0;     // records routed to dead_letters
   std::uint64_t transactions = 0;     // committed
   std::uint64_t rollbacks = 0;
@@ -79,12 +85,12 @@ struct PgSinkStats {
   std::uint64_t round_trips = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t partitions_ensured = 0;
-  std::uint64_t replay_paths = 0;  // batches that met rows already in game_moves
+  std::uint64_t replay_paths = 0;  // batches that met rows already stored
   std::uint64_t last_batch_us = 0;
   std::uint64_t max_batch_us = 0;
   std::uint64_t total_batch_us = 0;
   // Where committed transactions spent their time (sums, microseconds):
-  std::uint64_t copy_us = 0;        // BEGIN + COPY into game_moves (fast path)
+  std::uint64_t copy_us = 0;        // BEGIN + COPY into game_commands (fast path)
   std::uint64_t statements_us = 0;  // insert, derived rows, checkpoint
   std::uint64_t commit_us = 0;
 };

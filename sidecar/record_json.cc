@@ -66,7 +66,9 @@ class ObjectWriter {
   bool first_ = true;
 };
 
-void AppendBodyFields(const fb::ChangeRecord& r, ObjectWriter& w) {
+// public_only: a CardsDealt says how many cards, not which (the hands stay
+// private: DESIGN §5, readers' contract 5).
+void AppendBodyFields(const fb::ChangeRecord& r, ObjectWriter& w, bool public_only) {
   switch (r.body_type()) {
     case fb::Body::GameCreated: {
       const auto* b = r.body_as_GameCreated();
@@ -107,7 +109,11 @@ void AppendBodyFields(const fb::ChangeRecord& r, ObjectWriter& w) {
     case fb::Body::CardsDealt: {
       const auto* b = r.body_as_CardsDealt();
       w.Uint("seat", b->seat());
-      w.Cards("cards", b->cards());
+      if (public_only) {
+        w.Uint("count", b->cards() ? b->cards()->size() : 0);
+      } else {
+        w.Cards("cards", b->cards());
+      }
       break;
     }
     case fb::Body::CardPlayed: {
@@ -184,7 +190,7 @@ void AppendJsonString(std::string_view s, std::string& out) {
 void AppendBodyJson(const fb::ChangeRecord& record, std::string& out) {
   out.push_back('{');
   ObjectWriter w(out);
-  AppendBodyFields(record, w);
+  AppendBodyFields(record, w, false);
   out.push_back('}');
 }
 
@@ -193,7 +199,16 @@ void AppendEventJson(const fb::ChangeRecord& record, std::string& out) {
   ObjectWriter w(out);
   w.Uint("seq", record.game_seq());
   w.String("type", RecordTypeName(record.body_type()));
-  AppendBodyFields(record, w);
+  AppendBodyFields(record, w, false);
+  out.push_back('}');
+}
+
+void AppendPublicEventJson(const fb::ChangeRecord& record, std::string& out) {
+  out.push_back('{');
+  ObjectWriter w(out);
+  w.Uint("seq", record.game_seq());
+  w.String("type", RecordTypeName(record.body_type()));
+  AppendBodyFields(record, w, true);
   out.push_back('}');
 }
 

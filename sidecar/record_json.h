@@ -1,7 +1,7 @@
 // record_json.h: a change record's fields as compact JSON: the body stored
-// in PostgreSQL (game_moves.body, jsonb; card plays store seat and card in
-// columns instead) and the event written to the Redis
-// move stream and published on hokm:events:{ID}.
+// in PostgreSQL (in game_commands.body, jsonb; a command's card play keeps
+// seat and card in columns instead) and the public event written to the
+// game's Redis stream (hokm:g:{ID}, sidecar/redis_sink.h).
 //
 // Field names are those of schemas/hokm.fbs; TeamScore structs become
 // {"a":n,"b":n}; cards are numbers (suit * 13 + rank); 64-bit ids are JSON
@@ -9,6 +9,7 @@
 //
 //   body   {"seat":1,"card":23}
 //   event  {"seq":12,"type":"CardPlayed","seat":1,"card":23}
+//   public {"seq":3,"type":"CardsDealt","seat":0,"count":5}  (no cards: hands stay private)
 #pragma once
 
 #include <string>
@@ -27,6 +28,11 @@ void AppendBodyJson(const hokm::fb::ChangeRecord& record, std::string& out);
 // Appends {"seq":..,"type":"..",<body fields>} to out.
 // REQUIRES: CheckRecord(record) == nullptr.
 void AppendEventJson(const hokm::fb::ChangeRecord& record, std::string& out);
+
+// AppendEventJson, but a CardsDealt gives its number of cards, not the
+// cards: what Redis readers may see (DESIGN §5, readers' contract 5).
+// REQUIRES: CheckRecord(record) == nullptr.
+void AppendPublicEventJson(const hokm::fb::ChangeRecord& record, std::string& out);
 
 // Appends s as a JSON string literal (quotes included); control characters
 // become \u00XX, bytes >= 0x80 are copied (the caller passes UTF-8).

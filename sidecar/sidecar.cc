@@ -172,9 +172,10 @@ class RedisClient final : public SinkClient {
     core::PromText t;
     t.Counter("hokm_sidecar_redis_records_applied_total", static_cast<double>(s.records_applied));
     t.Counter("hokm_sidecar_redis_records_duplicate_total", static_cast<double>(s.records_duplicate));
-    t.Counter("hokm_sidecar_redis_evalsha_total", static_cast<double>(s.evalsha_calls));
-    t.Counter("hokm_sidecar_redis_direct_commands_total", static_cast<double>(s.direct_commands));
-    t.Counter("hokm_sidecar_redis_direct_records_total", static_cast<double>(s.direct_records));
+    t.Counter("hokm_sidecar_redis_entries_total", static_cast<double>(s.entries));
+    t.Counter("hokm_sidecar_redis_commands_total", static_cast<double>(s.commands));
+    t.Counter("hokm_sidecar_redis_scripts_total", static_cast<double>(s.scripts));
+    t.Counter("hokm_sidecar_redis_probes_total", static_cast<double>(s.probes));
     t.Counter("hokm_sidecar_redis_round_trips_total", static_cast<double>(s.round_trips));
     t.Counter("hokm_sidecar_redis_reconnects_total", static_cast<double>(s.reconnects));
     return t.Take();
@@ -207,7 +208,8 @@ class PgClient final : public SinkClient {
     if (!sink_) return {};
     const PgSinkStats s = sink_->stats();
     core::PromText t;
-    t.Counter("hokm_sidecar_pg_rows_inserted_total", static_cast<double>(s.moves_inserted));
+    t.Counter("hokm_sidecar_pg_rows_inserted_total", static_cast<double>(s.rows_inserted));
+    t.Counter("hokm_sidecar_pg_records_inserted_total", static_cast<double>(s.moves_inserted));
     t.Counter("hokm_sidecar_pg_transactions_total", static_cast<double>(s.transactions));
     t.Counter("hokm_sidecar_dead_letters_total", static_cast<double>(s.dead_letters));
     return t.Take();
@@ -369,6 +371,15 @@ class Worker {
     if (Status s = spill_->Peek(max_records_, spilled_view_); !s.ok()) {
       Log("%s: reading the spill queue failed: %s", name_, s.message().c_str());
       return false;
+    }
+    // End at a command's end (its records share one position): the sinks
+    // store a command whole. The rest of it is in the next Peek.
+    if (spilled_view_.size() >= max_records_) {
+      std::size_t n = spilled_view_.size();
+      while (n > 1 && spilled_view_[n - 1].position == spilled_view_.back().position) --n;
+      if (n > 0 && spilled_view_[n - 1].position != spilled_view_.back().position) {
+        spilled_view_.erase(spilled_view_.begin() + static_cast<std::ptrdiff_t>(n), spilled_view_.end());
+      }
     }
     refs_.clear();
     for (const SpilledRecord& r : spilled_view_) refs_.push_back(VerifyRecord(r.data, r.size, r.position));

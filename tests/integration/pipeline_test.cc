@@ -177,8 +177,8 @@ class PipelineTest : public ::testing::Test {
     }
   }
 
-  // Each game's hash holds its last seq and phase finished; its stream one
-  // entry per record.
+  // Each game's state holds its last seq and phase finished; its stream
+  // every event once, in order.
   void ExpectFinalStateInRedis(const std::map<std::uint64_t, std::uint32_t>& games, const std::string& url) {
     RedisProbe probe;
     auto parsed = ParseRedisUrl(url);
@@ -186,9 +186,11 @@ class PipelineTest : public ::testing::Test {
     ASSERT_TRUE(probe.Connect(*parsed));
     int wrong = 0;
     for (const auto& [g, seq] : games) {
-      auto h = probe.Hash(GameKey(g));
-      const bool ok = h["seq"] == std::to_string(seq) && h["phase"] == "finished" &&
-                      probe.Integer({"XLEN", GameKey(g) + ":moves"}) == seq;
+      auto h = probe.GameState(GameKey(g));
+      const std::vector<std::uint64_t> seqs = probe.EventSeqs(GameKey(g));
+      bool gapless = seqs.size() == seq;
+      for (std::size_t k = 0; gapless && k < seqs.size(); ++k) gapless = seqs[k] == k + 1;
+      const bool ok = h["seq"] == std::to_string(seq) && h["phase"] == "finished" && gapless;
       if (!ok && ++wrong <= 3) {
         ADD_FAILURE() << "game " << g << ": redis seq " << h["seq"] << " phase " << h["phase"] << ", engine seq " << seq;
       }

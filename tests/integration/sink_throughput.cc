@@ -1,10 +1,10 @@
 // sink_throughput.cc: hokm-sink-throughput, a bounded load loop that pushes
 // records from real-rules games through each sink against the servers of
-// `make services` and prints records/s, EVALSHA calls, round trips and
+// `make services` and prints records/s, stream entries, commands, round trips and
 // transactions per batch. Not a ctest: run it by hand.
 //
 //   hokm-sink-throughput [records=100000] [batch=1000] [concurrent_games=2000]
-//                        [which=all|redis|direct|pg]
+//                        [which=all|redis|pg]
 //
 // Records come from concurrent_games games at a time, interleaved as they
 // would reach the change ring; each run uses fresh game ids and deletes
@@ -95,8 +95,7 @@ int Run(int argc, char** argv) {
     if (!probe.Connect(*redis_url)) return;
     std::vector<std::vector<std::string>> cmds;
     for (const auto& g : w.games) {
-      cmds.push_back({"DEL", GameKey(g.game_id), GameKey(g.game_id) + ":moves",
-                      GameKey(g.game_id) + ":rated"});
+      cmds.push_back({"DEL", GameKey(g.game_id), GameKey(g.game_id) + ":rated"});
       cmds.push_back({"ZREM", "hokm:active", std::to_string(g.game_id)});
       for (std::uint64_t p : g.players) {
         cmds.push_back({"DEL", PlayerKey(p)});
@@ -126,23 +125,10 @@ int Run(int argc, char** argv) {
     return total;
   };
 
-  using G = RedisSinkOptions::Grouping;
-  struct Variant {
-    G grouping;
-    bool direct;
-    const char* label;
-  };
-  for (const Variant& v : {Variant{G::kPerRecord, false, "lua per record"},
-                           Variant{G::kPerGame, false, "lua per game"},
-                           Variant{G::kPacked, false, "lua packed"},
-                           Variant{G::kPacked, true, "direct (default)"}}) {
-    if (which == "pg" || (which == "direct" && !v.direct)) continue;
+  if (which != "pg") {
     clean_redis();
     const double usec0 = server_usec();
-    RedisSinkOptions options;
-    options.grouping = v.grouping;
-    options.direct_path = v.direct;
-    auto sink = RedisSink::Connect(*redis_url, options);
+    auto sink = RedisSink::Connect(*redis_url);
     if (!sink.ok()) {
       std::fprintf(stderr, "%s\n",
                    NotAnswering("redis", redis_url->HostPort(), sink.status()).c_str());
@@ -152,11 +138,10 @@ int Run(int argc, char** argv) {
     const RedisSinkStats s = sink->stats();
     const double server_us_per_record = (server_usec() - usec0) / double(refs.size());
     std::printf(
-        "redis %-17s %9.0f records/s  %6.1f EVALSHA + %6.1f commands/batch  %5.1f round "
+        "redis             %9.0f records/s  %6.1f entries + %6.1f commands/batch  %5.1f round "
         "trips/batch  max batch %.1f ms  redis-server %.2f us/record\n",
-        v.label, rate, double(s.evalsha_calls) / double(s.batches),
-        double(s.direct_commands) / double(s.batches), double(s.round_trips) / double(s.batches),
-        s.max_batch_us / 1000.0, server_us_per_record);
+        rate, double(s.entries) / double(s.batches), double(s.commands) / double(s.batches),
+        double(s.round_trips) / double(s.batches), s.max_batch_us / 1000.0, server_us_per_record);
   }
   clean_redis();
   if (which != "all" && which != "pg") return 0;
@@ -194,7 +179,7 @@ int Run(int argc, char** argv) {
                             std::to_string((counter << 20) | 0xFFFFF);
   const std::string players = " BETWEEN " + std::to_string(counter << 16) + " AND " +
                               std::to_string((counter << 16) | 0xFFFF);
-  tx.exec("DELETE FROM game_moves WHERE game_id" + range +
+  tx.exec("DELETE FROM game_commands WHERE game_id" + range +
           "; DELETE FROM game_sessions WHERE game_id" + range +
           "; DELETE FROM game_participants WHERE game_id" + range +
           "; DELETE FROM hands WHERE game_id" + range + "; DELETE FROM players WHERE player_id" +

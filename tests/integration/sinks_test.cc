@@ -1,7 +1,8 @@
 // sinks_test.cc: the Redis and PostgreSQL sinks against the real servers
 // started by `make services`: full games arrive exactly once in both stores,
 // replays change nothing, poison is dead-lettered while the rest commits,
-// checkpoints commit with their batch, the script survives a cache flush.
+// checkpoints commit with their batch, and the readers' contract of the
+// stores (README "Reading the stores") holds.
 #include <signal.h>
 
 #include <algorithm>
@@ -17,6 +18,13 @@ namespace fb = hokm::fb;
 using namespace hokm::sidecar::testing;
 
 constexpr std::uint64_t kTs0 = 1'790'000'000'000'000'000ull;  // 2026-09, in ns
+
+// 1, 2, ..., n: the seqs of a game's records, each once.
+std::vector<std::uint64_t> AllSeqs(std::size_t n) {
+  std::vector<std::uint64_t> seqs(n);
+  for (std::size_t k = 0; k < n; ++k) seqs[k] = k + 1;
+  return seqs;
+}
 
 class SinksTest : public ::testing::Test {
  protected:
@@ -52,7 +60,8 @@ class SinksTest : public ::testing::Test {
         std::to_string(ids_.FirstGame()) + " AND " + std::to_string(ids_.LastGame());
     const std::string players =
         std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer());
-    Exec("DELETE FROM game_moves WHERE game_id BETWEEN " + games + ";" +
+    Exec("DELETE FROM game_commands WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM game_moves_v1 WHERE game_id BETWEEN " + games + ";" +
          "DELETE FROM game_sessions WHERE game_id BETWEEN " + games + ";" +
          "DELETE FROM game_participants WHERE game_id BETWEEN " + games + ";" +
          "DELETE FROM hands WHERE game_id BETWEEN " + games + ";" +
@@ -65,7 +74,7 @@ class SinksTest : public ::testing::Test {
     }
     std::vector<std::vector<std::string>> cmds;
     for (std::uint64_t g : used_games_) {
-      cmds.push_back({"DEL", GameKey(g), GameKey(g) + ":moves", GameKey(g) + ":rated"});
+      cmds.push_back({"DEL", GameKey(g), GameKey(g) + ":rated"});
       cmds.push_back({"ZREM", "hokm:active", std::to_string(g)});
     }
     for (std::uint64_t p : used_players_) {
@@ -105,11 +114,13 @@ class SinksTest : public ::testing::Test {
     used_players_.insert(g.players.begin(), g.players.end());
   }
 
-  // Both sinks, batch_size records at a time, checkpoint at each batch's end.
+  // Both sinks, batch_size records at a time (a batch ends at a command's
+  // end, as the sidecar cuts them), checkpoint at each batch's end.
   void Deliver(const std::vector<RecordRef>& refs, std::size_t batch_size) {
-    for (std::size_t at = 0; at < refs.size(); at += batch_size) {
-      const std::span<const RecordRef> batch(refs.data() + at,
-                                             std::min(batch_size, refs.size() - at));
+    for (std::size_t at = 0, n = 0; at < refs.size(); at += n) {
+      n = std::min(batch_size, refs.size() - at);
+      while (at + n < refs.size() && refs[at + n].position == refs[at + n - 1].position) ++n;
+      const std::span<const RecordRef> batch(refs.data() + at, n);
       const Status r = redis_->Write(batch);
       ASSERT_TRUE(r.ok()) << r.message();
       const Status p = pg_->WriteBatch(batch, ids_.Checkpoint(), batch.back().position);
@@ -118,8 +129,9 @@ class SinksTest : public ::testing::Test {
   }
 
   // Every Redis key of this test's games and players, in a canonical text:
-  // hash fields sorted, stream entries in order, the kind of TTL, and
-  // (unless with_active is false) each game's hokm:active score.
+  // the game's state and every event of its stream in order, player hash
+  // fields sorted, the kind of TTL, and (unless with_active is false) each
+  // game's hokm:active score.
   std::string RedisDump(bool with_active = true) {
     std::string out;
     // n: no TTL; s: at most the 15 min of a finished game; l: longer.
@@ -134,15 +146,10 @@ class SinksTest : public ::testing::Test {
       out += "}\n";
     };
     for (std::uint64_t g : used_games_) {
-      hash(GameKey(g));
-      const RedisProbe::Reply xs = probe_.Command({"XRANGE", GameKey(g) + ":moves", "-", "+"});
-      out += "moves ttl=" + ttl(GameKey(g) + ":moves");
-      for (std::size_t k = 0; xs && k < xs->elements; ++k) {
-        const redisReply* e = xs->element[k];
-        out += " " + std::string(e->element[0]->str);
-        for (std::size_t f = 0; f < e->element[1]->elements; ++f)
-          out += "|" + std::string(e->element[1]->element[f]->str);
-      }
+      out += GameKey(g) + " ttl=" + ttl(GameKey(g)) + " {";
+      for (const auto& [f, v] : probe_.GameState(GameKey(g))) out += f + "=" + v + ",";
+      out += "}\nevents";
+      for (const auto& e : probe_.Events(GameKey(g))) out += " " + e.dump();
       out += "\n";
       if (with_active)
         out += "active=" +
@@ -196,9 +203,9 @@ class SinksTest : public ::testing::Test {
              .as<std::string>() +
          " ";
     for (std::uint64_t g : used_games_) {
-      auto h = probe_.Hash(GameKey(g));
+      auto h = probe_.GameState(GameKey(g));
       s += "g" + std::to_string(g) + ":" + h["seq"] + "/" + h["phase"] + "/" +
-           std::to_string(probe_.Integer({"XLEN", GameKey(g) + ":moves"})) + " ";
+           std::to_string(probe_.EventSeqs(GameKey(g)).size()) + " ";
     }
     for (std::uint64_t p : used_players_) {
       s += "lb" + std::to_string(p) + ":" +
@@ -316,15 +323,14 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
 
   // Redis: each game's final state and its whole move stream; the leaderboard.
   for (const auto& g : games) {
-    auto h = probe_.Hash(GameKey(g.game_id));
+    auto h = probe_.GameState(GameKey(g.game_id));
     ASSERT_EQ(h["phase"], "finished") << g.game_id;
     EXPECT_EQ(h["seq"], std::to_string(g.records.size()));
     EXPECT_EQ(h["winner"], std::to_string(g.winner_team));
     EXPECT_EQ(h["points_a"], std::to_string(g.points_a));
     EXPECT_EQ(h["points_b"], std::to_string(g.points_b));
     EXPECT_EQ(h["s0"], std::to_string(g.players[0]));
-    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}),
-              static_cast<long long>(g.records.size()));
+    EXPECT_EQ(probe_.EventSeqs(GameKey(g.game_id)), AllSeqs(g.records.size()));
     const long long ttl = probe_.Integer({"PTTL", GameKey(g.game_id)});
     EXPECT_GT(ttl, 0);
     EXPECT_LE(ttl, 15 * 60 * 1000);
@@ -342,13 +348,23 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
   const PgSinkStats ps = pg_->stats();
   EXPECT_EQ(ps.moves_inserted, records.size());
   EXPECT_EQ(ps.dead_letters, 0u);
+  // The unit of delivery is the command: one row per command, at most one
+  // stream entry per game per batch.
+  std::set<std::pair<std::uint64_t, std::uint32_t>> commands;
+  for (const OwnedRecord* r : records) commands.emplace(r->game_id, r->command);
+  EXPECT_EQ(ps.rows_inserted, commands.size());
+  EXPECT_EQ(Count("SELECT count(*) FROM game_commands WHERE " + InGames()),
+            static_cast<long long>(commands.size()));
+  EXPECT_LT(commands.size(), records.size() * 9 / 10);
+  EXPECT_LE(rs.entries, commands.size());
   std::printf(
-      "[ stats    ] %zu records: redis %llu EVALSHA in %llu round trips, %.0f records/s; "
-      "postgresql %llu transactions, %llu round trips, %.0f records/s\n",
-      records.size(), static_cast<unsigned long long>(rs.evalsha_calls),
-      static_cast<unsigned long long>(rs.round_trips),
+      "[ stats    ] %zu records, %zu commands: redis %llu entries, %llu commands in %llu round "
+      "trips, %.0f records/s; postgresql %llu rows, %llu transactions, %llu round trips, "
+      "%.0f records/s\n",
+      records.size(), commands.size(), static_cast<unsigned long long>(rs.entries),
+      static_cast<unsigned long long>(rs.commands), static_cast<unsigned long long>(rs.round_trips),
       records.size() * 1e6 / double(rs.total_batch_us),
-      static_cast<unsigned long long>(ps.transactions),
+      static_cast<unsigned long long>(ps.rows_inserted), static_cast<unsigned long long>(ps.transactions),
       static_cast<unsigned long long>(ps.round_trips),
       records.size() * 1e6 / double(ps.total_batch_us));
 }
@@ -385,7 +401,7 @@ TEST_F(SinksTest, PoisonRecordsAreDeadLetteredAndEverythingElseDelivered) {
   //  1. bytes that fail FlatBuffers verification,
   //  2. a record that verifies but CheckRecord refuses (seat 9),
   //  3. a record both checks pass but PostgreSQL refuses: a CHECK constraint
-  //     on this test's game_moves partition rejects room "POISON!".
+  //     on this test's game_commands partition rejects room "POISON!".
   ScriptedGame poison_game;
   poison_game.game_id = ids_.Game(500);
   poison_game.records.push_back(GameCreated(poison_game.game_id, 1, kTs0, "POISON!"));
@@ -399,12 +415,12 @@ TEST_F(SinksTest, PoisonRecordsAreDeadLetteredAndEverythingElseDelivered) {
   Clean();
 
   const std::string partition =
-      Query("SELECT hokm_ensure_moves_partition(" + std::to_string(ids_.FirstGame()) + ", " +
+      Query("SELECT hokm_ensure_commands_partition(" + std::to_string(ids_.FirstGame()) + ", " +
             std::to_string(PgSinkOptions{}.partition_span_bits) + ")")[0][0]
           .as<std::string>();
   Exec("ALTER TABLE " + partition + " DROP CONSTRAINT IF EXISTS hokm_test_poison");
   Exec("ALTER TABLE " + partition +
-       " ADD CONSTRAINT hokm_test_poison CHECK (body->>'room' IS DISTINCT FROM 'POISON!')");
+       " ADD CONSTRAINT hokm_test_poison CHECK (records->0->>'room' IS DISTINCT FROM 'POISON!')");
 
   auto records = Interleave(games);
   const std::size_t good = records.size();
@@ -447,9 +463,9 @@ TEST_F(SinksTest, PoisonRecordsAreDeadLetteredAndEverythingElseDelivered) {
   // Redis skipped what failed the checks and applied the rest (PostgreSQL's
   // own constraint is not Redis's business).
   EXPECT_EQ(redis_->stats().records_rejected, 4u);
-  EXPECT_EQ(probe_.Hash(GameKey(poison_game.game_id))["room"], "POISON!");
-  EXPECT_TRUE(probe_.Hash(GameKey(ids_.Game(502))).empty());
-  for (const auto& g : games) EXPECT_EQ(probe_.Hash(GameKey(g.game_id))["phase"], "finished");
+  EXPECT_EQ(probe_.GameState(GameKey(poison_game.game_id))["room"], "POISON!");
+  EXPECT_TRUE(probe_.GameState(GameKey(ids_.Game(502))).empty());
+  for (const auto& g : games) EXPECT_EQ(probe_.GameState(GameKey(g.game_id))["phase"], "finished");
 }
 
 TEST_F(SinksTest, CheckpointCommitsWithTheBatchAndNeverMovesBack) {
@@ -474,29 +490,47 @@ TEST_F(SinksTest, ApplyingTheSchemaAgainAppliesNothing) {
   int applied = -1;
   ASSERT_TRUE(pg_->ApplySchema(SchemaDir(), &applied).ok());
   EXPECT_EQ(applied, 0);
-  EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations WHERE version IN (1, 2)"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations WHERE version IN (1, 2, 3, 4)"), 4);
   const Status missing = pg_->ApplySchema("/nonexistent/schema/dir");
   EXPECT_FALSE(missing.ok());
 }
 
-TEST_F(SinksTest, RedisReloadsItsScriptAfterTheCacheIsFlushed) {
+// Readers' contract 6: a stale record never moves a game back, whether the
+// sink knows it is stored (its probe) or not (the XADD guard).
+TEST_F(SinksTest, AReplayedStaleBatchNeverMovesAGameBackwards) {
   const std::vector<ScriptedGame> games = RealGames(3, 12, 21);
   const std::vector<RecordRef> refs = Refs(Interleave(games));
-  const std::uint64_t loads = redis_->stats().script_loads;
-  ASSERT_TRUE(redis_->Write(std::span(refs).first(refs.size() / 2)).ok());
-  probe_.Command({"SCRIPT", "FLUSH"});
-  const Status s = redis_->Write(std::span(refs).subspan(refs.size() / 2));
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_EQ(redis_->stats().script_loads, loads + 1);
+  const auto first = std::span(refs).first(refs.size() / 2);
+  const auto second = std::span(refs).subspan(refs.size() / 2);
+  auto behind = RedisSink::Connect(RedisUrlOrDie());
+  ASSERT_TRUE(behind.ok()) << behind.status().message();
+  ASSERT_TRUE(behind->Write(first).ok());
+  ASSERT_TRUE(redis_->Write(refs).ok());  // probes: knows the first half is stored
+  const std::string whole = RedisDump(false);
   for (const auto& g : games) {
-    EXPECT_EQ(probe_.Hash(GameKey(g.game_id))["seq"], std::to_string(g.records.size()));
-    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}),
-              static_cast<long long>(g.records.size()));
+    EXPECT_EQ(probe_.GameState(GameKey(g.game_id))["seq"], std::to_string(g.records.size()));
   }
-  EXPECT_TRUE(redis_->Ping());
+  // A sink that probes: drops the stale records before sending them.
+  auto fresh = RedisSink::Connect(RedisUrlOrDie());
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  ASSERT_TRUE(fresh->Write(first).ok());
+  EXPECT_EQ(fresh->stats().records_applied, 0u);
+  EXPECT_EQ(fresh->stats().records_duplicate, first.size());
+  EXPECT_EQ(fresh->stats().entries, 0u);
+  // A sink that believes only the first half is stored sends the second
+  // half: Redis refuses every entry (ID at or below the stream's top).
+  ASSERT_TRUE(behind->Write(second).ok());
+  EXPECT_EQ(behind->stats().records_applied, first.size());
+  EXPECT_EQ(behind->stats().records_duplicate, second.size());
+  // Once refused, it probes again: the stale first half is dropped too.
+  ASSERT_TRUE(behind->Write(first).ok());
+  EXPECT_EQ(behind->stats().records_duplicate, refs.size());
+  EXPECT_EQ(RedisDump(false), whole);
 }
 
-TEST_F(SinksTest, HashFollowsTheGameMidTrick) {
+// Readers' contract 1 and 2: the current public state with one call, and
+// every event after seq N with one call.
+TEST_F(SinksTest, StateFollowsTheGameMidTrickAndEventsReadOnBySeq) {
   // Scripted (not the rules): a game stopped after two card plays of the first trick.
   const ScriptedGame g = ScriptGame(
       ids_.Game(1), {ids_.Player(1), ids_.Player(2), ids_.Player(3), ids_.Player(4)}, 3, kTs0);
@@ -508,14 +542,18 @@ TEST_F(SinksTest, HashFollowsTheGameMidTrick) {
     if (r.type == fb::Body::CardPlayed && ++cards == 2) break;
   }
   const std::vector<RecordRef> refs = Refs(head);
-  ASSERT_TRUE(redis_->Write(refs).ok());
+  // The first five records one batch each (one entry each), the rest in one.
+  for (std::size_t k = 0; k < 5; ++k) ASSERT_TRUE(redis_->Write(std::span(refs).subspan(k, 1)).ok());
+  ASSERT_TRUE(redis_->Write(std::span(refs).subspan(5)).ok());
+  EXPECT_EQ(redis_->stats().entries, 6u);
   ASSERT_TRUE(pg_->WriteBatch(refs, "", 0).ok());
   const auto* hakem_rec = refs[5].record->body_as_HakemChosen();
   ASSERT_NE(hakem_rec, nullptr);
   const int hakem = hakem_rec->seat();
   const auto* c1 = refs[refs.size() - 2].record->body_as_CardPlayed();
   const auto* c2 = refs.back().record->body_as_CardPlayed();
-  auto h = probe_.Hash(GameKey(g.game_id));
+  auto h = probe_.GameState(GameKey(g.game_id));
+  EXPECT_EQ(h["seq"], std::to_string(refs.size()));
   EXPECT_EQ(h["phase"], "playing");
   EXPECT_EQ(h["hakem"], std::to_string(hakem));
   EXPECT_EQ(h["hand"], "1");
@@ -530,13 +568,21 @@ TEST_F(SinksTest, HashFollowsTheGameMidTrick) {
   EXPECT_EQ(h["room"], "R" + std::to_string(g.game_id % 100000));
   EXPECT_EQ(h["updated_ms"], std::to_string(refs.back().record->ts_ns() / 1'000'000));
   EXPECT_TRUE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
-  // Stream entry ids are <seq>-0: a reconnecting client reads on after the seq it has.
+  // Entry ids are <last seq>-0: XRANGE from N+1 gives every event after N
+  // (the first entry may also hold events at or before N: skip them).
+  for (std::uint64_t n : {0, 3, 4, 5, 7}) {
+    std::vector<std::uint64_t> after;
+    for (const auto& e : probe_.Events(GameKey(g.game_id), std::to_string(n + 1), "+")) {
+      if (e.value("seq", 0ull) > n) after.push_back(e.value("seq", 0ull));
+    }
+    std::vector<std::uint64_t> want;
+    for (std::uint64_t q = n + 1; q <= refs.size(); ++q) want.push_back(q);
+    EXPECT_EQ(after, want) << "after seq " << n;
+  }
   const RedisProbe::Reply after3 =
-      probe_.Command({"XRANGE", GameKey(g.game_id) + ":moves", "(3-0", "+", "COUNT", "1"});
+      probe_.Command({"XRANGE", GameKey(g.game_id), "4", "+", "COUNT", "1"});
   ASSERT_TRUE(after3 && after3->type == REDIS_REPLY_ARRAY && after3->elements == 1);
   EXPECT_EQ(std::string(after3->element[0]->element[0]->str), "4-0");
-  EXPECT_NE(std::string(after3->element[0]->element[1]->element[1]->str).find("\"seq\":4"),
-            std::string::npos);
   const long long ttl = probe_.Integer({"PTTL", GameKey(g.game_id)});
   EXPECT_GT(ttl, 15 * 60 * 1000);
   EXPECT_LE(ttl, 4 * 3600 * 1000);
@@ -581,7 +627,7 @@ TEST_F(SinksTest, AbandonedGamesLeaveRatingsAloneAndLeaveTheActiveSet) {
       1);
   EXPECT_EQ(Count("SELECT count(*) FROM analytics.active_sessions WHERE " + InGames()), 0);
 
-  auto h = probe_.Hash(GameKey(g.game_id));
+  auto h = probe_.GameState(GameKey(g.game_id));
   EXPECT_EQ(h["phase"], "abandoned");
   EXPECT_EQ(h["s1"], "0");
   EXPECT_FALSE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
@@ -607,8 +653,11 @@ TEST_F(SinksTest, LosingTheConnectionIsUnavailableAndTheNextCallReconnects) {
 
   const std::vector<ScriptedGame> games = RealGames(2, 8, 41);
   const std::vector<RecordRef> refs = Refs(Interleave(games));
-  const auto first = std::span(refs).first(refs.size() / 2);
-  const auto second = std::span(refs).subspan(refs.size() / 2);
+  // Halves that end at a command's end, as the sidecar cuts its batches.
+  std::size_t half = refs.size() / 2;
+  while (refs[half].position == refs[half - 1].position) ++half;
+  const auto first = std::span(refs).first(half);
+  const auto second = std::span(refs).subspan(half);
   ASSERT_TRUE(redis->Write(first).ok());
   ASSERT_TRUE(pg->WriteBatch(first, ids_.Checkpoint(), first.back().position).ok());
 
@@ -640,14 +689,14 @@ TEST_F(SinksTest, LosingTheConnectionIsUnavailableAndTheNextCallReconnects) {
   EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()),
             static_cast<long long>(refs.size()));
   for (const auto& g : games) {
-    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}),
-              static_cast<long long>(g.records.size()));
+    EXPECT_EQ(probe_.EventSeqs(GameKey(g.game_id)), AllSeqs(g.records.size()));
   }
 }
 
-// The direct path (plain commands) leaves every key exactly as the guarded
-// path (the script) does, at every point of the games, not only at the end.
-TEST_F(SinksTest, DirectPathLeavesTheSameKeysAsTheGuardedPath) {
+// However the records are cut into batches, every game ends in the same
+// keys, and at every point in between a game's state is that of its last
+// event.
+TEST_F(SinksTest, EveryBatchingLeavesTheSameKeys) {
   std::vector<ScriptedGame> games = RealGames(10, 12, 91);
   for (int i = 0; i < 2; ++i) {  // and two games abandoned mid-way
     games.push_back(ScriptGame(ids_.Game(40 + i),
@@ -656,44 +705,43 @@ TEST_F(SinksTest, DirectPathLeavesTheSameKeysAsTheGuardedPath) {
                                5 + i, kTs0, /*abandon_after_hands=*/1 + i));
     Track(games.back());
   }
-  const auto records = Interleave(games);
-  const std::vector<RecordRef> refs = Refs(records);
-  std::vector<std::string> dumps[2];
-  std::uint64_t direct_records[2] = {0, 0};
-  for (int direct = 0; direct < 2; ++direct) {
+  const std::vector<RecordRef> refs = Refs(Interleave(games));
+  std::string dumps[2];
+  std::uint64_t entries[2] = {0, 0};
+  for (int uneven = 0; uneven < 2; ++uneven) {
     Clean();
-    RedisSinkOptions options;
-    options.direct_path = direct == 1;
-    options.stream_maxlen = 5000;
-    auto sink = RedisSink::Connect(RedisUrlOrDie(), options);
+    auto sink = RedisSink::Connect(RedisUrlOrDie());
     ASSERT_TRUE(sink.ok()) << sink.status().message();
-    // Small, uneven batches: most runs are a record or two of a game.
     std::size_t cut = 0;
     for (std::size_t at = 0; at < refs.size(); at += cut) {
-      cut = 1 + (at * 7919) % 23;
+      // Small, uneven batches (most runs a record or two of a game), or big ones.
+      cut = uneven ? 1 + (at * 7919) % 23 : 2000;
       const auto batch = std::span(refs).subspan(at, std::min(cut, refs.size() - at));
       const Status w = sink->Write(batch);
       ASSERT_TRUE(w.ok()) << w.message();
-      if ((at / 23) % 25 == 0) dumps[direct].push_back(RedisDump());
+      if (uneven && (at / 23) % 25 == 0) {
+        for (const auto& g : games) {
+          const auto seqs = probe_.EventSeqs(GameKey(g.game_id));
+          const auto h = probe_.GameState(GameKey(g.game_id));
+          ASSERT_EQ(seqs, AllSeqs(seqs.size())) << g.game_id;
+          EXPECT_EQ(h.empty() ? "" : h.at("seq"), seqs.empty() ? "" : std::to_string(seqs.back()));
+        }
+      }
     }
-    dumps[direct].push_back(RedisDump());
+    dumps[uneven] = RedisDump();
     EXPECT_EQ(sink->stats().records_applied, refs.size());
-    direct_records[direct] = sink->stats().direct_records;
+    entries[uneven] = sink->stats().entries;
   }
-  EXPECT_EQ(direct_records[0], 0u);
-  EXPECT_GT(direct_records[1], refs.size() * 9 / 10) << "the direct path was hardly taken";
-  ASSERT_EQ(dumps[0].size(), dumps[1].size());
-  ASSERT_GT(dumps[0].size(), 5u);
-  for (std::size_t k = 0; k < dumps[0].size(); ++k)
-    EXPECT_EQ(dumps[1][k], dumps[0][k]) << "at checkpoint " << k;
+  EXPECT_LT(entries[0], entries[1]) << "big batches should need fewer entries";
+  EXPECT_EQ(dumps[1], dumps[0]);
 }
 
-// A direct pipeline cut short after the hash (a crash) leaves the stream
-// behind the hash; the next sink's guarded replay repairs exactly that.
-TEST_F(SinksTest, GuardedReplayRepairsAStreamLeftBehindTheHash) {
+// A pipeline cut short (a crash) can leave a game's stream without its
+// last entries; the next sink finds where the stream ends and adds exactly
+// those.
+TEST_F(SinksTest, TheNextSinkCompletesAStreamCutShort) {
   const std::vector<ScriptedGame> games = RealGames(3, 12, 17);
-  const auto records = Interleave(games);
-  const std::vector<RecordRef> refs = Refs(records);
+  const std::vector<RecordRef> refs = Refs(Interleave(games));
   const std::size_t half = refs.size() / 2;
   const std::size_t end = half + 40;
   {
@@ -701,30 +749,30 @@ TEST_F(SinksTest, GuardedReplayRepairsAStreamLeftBehindTheHash) {
     ASSERT_TRUE(sink.ok()) << sink.status().message();
     ASSERT_TRUE(sink->Write(std::span(refs).first(half)).ok());
     ASSERT_TRUE(sink->Write(std::span(refs).subspan(half, end - half)).ok());
-    EXPECT_GE(sink->stats().direct_records, 30u);
   }
   // A new sink refreshes hokm:active at once, to its own batch's time.
   const std::string whole = RedisDump(false);
-  // Take the records after `half` back out of each game's stream, as if
-  // only the HSET of their run had reached Redis.
+  // Take the second write's entries back out of each game's stream.
   std::size_t removed = 0;
   for (const auto& g : games) {
-    std::uint64_t keep = 0;
-    std::vector<std::string> drop;
+    std::uint64_t keep = 0, last = 0;
+    std::size_t dropped = 0;
     for (std::size_t k = 0; k < end; ++k) {
       const fb::ChangeRecord& r = *refs[k].record;
       if (r.game_id() != g.game_id) continue;
-      if (k < half) keep = r.game_seq();
-      else drop.push_back(std::to_string(r.game_seq()) + "-0");
+      if (k < half) {
+        keep = r.game_seq();
+      } else {
+        last = r.game_seq();
+        ++dropped;
+      }
     }
-    if (drop.empty()) continue;
-    std::vector<std::string> xdel = {"XDEL", GameKey(g.game_id) + ":moves"};
-    xdel.insert(xdel.end(), drop.begin(), drop.end());
-    EXPECT_EQ(probe_.Integer(xdel), static_cast<long long>(drop.size()));
+    if (dropped == 0) continue;
+    EXPECT_EQ(probe_.Integer({"XDEL", GameKey(g.game_id), std::to_string(last) + "-0"}), 1);
     const RedisProbe::Reply set =
-        probe_.Command({"XSETID", GameKey(g.game_id) + ":moves", std::to_string(keep) + "-0"});
+        probe_.Command({"XSETID", GameKey(g.game_id), std::to_string(keep) + "-0"});
     ASSERT_TRUE(set && set->type == REDIS_REPLY_STATUS) << (set && set->str ? set->str : "");
-    removed += drop.size();
+    removed += dropped;
   }
   ASSERT_GT(removed, 0u);
   ASSERT_NE(RedisDump(false), whole);
@@ -734,68 +782,82 @@ TEST_F(SinksTest, GuardedReplayRepairsAStreamLeftBehindTheHash) {
   ASSERT_TRUE(again->Write(std::span(refs).subspan(half, end - half)).ok());
   EXPECT_EQ(again->stats().records_applied, removed);
   EXPECT_EQ(again->stats().records_duplicate, end - half - removed);
-  EXPECT_EQ(again->stats().direct_records, 0u);
   EXPECT_EQ(RedisDump(false), whole);
 }
 
-// Every grouping of records into EVALSHA calls leaves the same state.
-class RedisGroupingTest : public SinksTest,
-                          public ::testing::WithParamInterface<RedisSinkOptions::Grouping> {};
+// Readers' contract 5: no card of a hand is readable from Redis before it
+// is played: not in any key of the games, not on the notification channel.
+// PostgreSQL keeps the deals (replay needs them).
+TEST_F(SinksTest, NoDealtCardIsReadableFromRedis) {
+  RedisProbe subscriber;
+  ASSERT_TRUE(subscriber.Connect(RedisUrlOrDie()));
+  RedisProbe::Reply sub = subscriber.Command({"SUBSCRIBE", "hokm:events"});
+  ASSERT_TRUE(sub && sub->type == REDIS_REPLY_ARRAY);
+  const std::vector<ScriptedGame> games = RealGames(20, 16, 61);
+  const std::vector<RecordRef> refs = Refs(Interleave(games));
+  Deliver(refs, 300);
+  ASSERT_FALSE(HasFailure());
 
-TEST_P(RedisGroupingTest, LeavesTheSameFinalState) {
-  RedisSinkOptions options;
-  options.grouping = GetParam();
-  options.direct_path = false;
-  options.max_records_per_call = 50;
-  options.stream_maxlen = 5000;
-  auto sink = RedisSink::Connect(RedisUrlOrDie(), options);
-  ASSERT_TRUE(sink.ok()) << sink.status().message();
-  const std::vector<ScriptedGame> games = RealGames(12, 12, 31);
-  const auto records = Interleave(games);
-  const std::vector<RecordRef> refs = Refs(records);
-  for (std::size_t at = 0; at < refs.size(); at += 700) {
-    ASSERT_TRUE(
-        sink->Write(std::span(refs).subspan(at, std::min<std::size_t>(700, refs.size() - at)))
-            .ok());
+  // Every value of every key the games and their players have.
+  std::set<std::string> keys;
+  for (std::uint64_t g : used_games_) keys.insert({GameKey(g), GameKey(g) + ":rated"});
+  for (std::uint64_t p : used_players_) keys.insert(PlayerKey(p));
+  std::vector<std::string> values;
+  std::size_t deals = 0;
+  for (const std::string& key : keys) {
+    const RedisProbe::Reply type = probe_.Command({"TYPE", key});
+    const std::string t(type->str, type->len);
+    if (t == "stream") {
+      const RedisProbe::Reply xs = probe_.Command({"XRANGE", key, "-", "+"});
+      for (std::size_t k = 0; k < xs->elements; ++k) {
+        const redisReply* fields = xs->element[k]->element[1];
+        for (std::size_t f = 0; f < fields->elements; ++f)
+          values.emplace_back(fields->element[f]->str, fields->element[f]->len);
+      }
+      for (const auto& e : probe_.Events(key)) {
+        if (e.value("type", "") != "CardsDealt") continue;
+        ++deals;
+        EXPECT_FALSE(e.contains("cards")) << e.dump();
+        EXPECT_TRUE(e.contains("count")) << e.dump();
+      }
+    } else if (t == "hash") {
+      for (const auto& [f, v] : probe_.Hash(key)) values.push_back(f + "=" + v);
+    } else if (t == "string") {
+      values.push_back(probe_.Command({"GET", key})->str);
+    } else {
+      EXPECT_EQ(t, "none") << key;
+    }
   }
-  for (const auto& g : games) {
-    auto h = probe_.Hash(GameKey(g.game_id));
-    EXPECT_EQ(h["phase"], "finished");
-    EXPECT_EQ(h["seq"], std::to_string(g.records.size()));
-    EXPECT_EQ(h["points_a"], std::to_string(g.points_a));
-    EXPECT_EQ(probe_.Integer({"XLEN", GameKey(g.game_id) + ":moves"}),
-              static_cast<long long>(g.records.size()));
+  EXPECT_GT(deals, 0u);
+  // What the subscriber was told: a message per batch naming the games and
+  // their last seq; each game's last record among them.
+  // Every Write had new entries, so each published one message, sent before
+  // Write returned.
+  std::map<std::uint64_t, std::uint64_t> told;
+  for (std::uint64_t n = 0; n < redis_->stats().batches; ++n) {
+    void* raw = nullptr;
+    ASSERT_EQ(redisGetReply(subscriber.context(), &raw), REDIS_OK) << "message " << n;
+    RedisProbe::Reply m(static_cast<redisReply*>(raw));
+    ASSERT_TRUE(m && m->type == REDIS_REPLY_ARRAY && m->elements == 3);
+    const std::string text(m->element[2]->str, m->element[2]->len);
+    values.push_back(text);
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j["games"].is_array()) << text;
+    for (const auto& pair : j["games"]) {
+      auto& seq = told[pair[0].get<std::uint64_t>()];
+      seq = std::max(seq, pair[1].get<std::uint64_t>());
+    }
   }
-  for (const auto& [player, t] : Tally(games)) {
-    EXPECT_EQ(probe_.Score("hokm:lb:global", std::to_string(player)).value_or(-1),
-              static_cast<double>(t.Rating()));
+  for (const auto& g : games) EXPECT_EQ(told[g.game_id], g.records.size()) << g.game_id;
+  for (const std::string& v : values) {
+    EXPECT_EQ(v.find("\"cards\""), std::string::npos) << v.substr(0, 200);
   }
-  const RedisSinkStats s = sink->stats();
-  EXPECT_EQ(s.records_applied, records.size());
-  if (GetParam() == RedisSinkOptions::Grouping::kPerRecord) {
-    EXPECT_EQ(s.evalsha_calls, records.size());
-  } else if (GetParam() == RedisSinkOptions::Grouping::kPacked) {
-    // A game's run is not split to fill a call, so a call may close early:
-    // two consecutive calls always hold more than 50 records.
-    EXPECT_LE(s.evalsha_calls, 2 * (records.size() / 50 + refs.size() / 700 + 1));
-  }
+  // Each state's table holds only cards played in the trick under way.
+  // PostgreSQL has every deal, cards included.
+  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE type = 6 AND body ? 'cards' AND " +
+                  InGames()),
+            static_cast<long long>(deals));
 }
-
-INSTANTIATE_TEST_SUITE_P(Groupings, RedisGroupingTest,
-                         ::testing::Values(RedisSinkOptions::Grouping::kPerRecord,
-                                           RedisSinkOptions::Grouping::kPerGame,
-                                           RedisSinkOptions::Grouping::kPacked),
-                         [](const ::testing::TestParamInfo<RedisSinkOptions::Grouping>& param) {
-                           switch (param.param) {
-                             case RedisSinkOptions::Grouping::kPerRecord:
-                               return std::string("PerRecord");
-                             case RedisSinkOptions::Grouping::kPerGame:
-                               return std::string("PerGame");
-                             case RedisSinkOptions::Grouping::kPacked:
-                               return std::string("Packed");
-                           }
-                           return std::string("Unknown");
-                         });
 
 }  // namespace
 }  // namespace hokm::sidecar::integration

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -30,6 +31,7 @@
 #include "core/record_codec.h"
 #include "core/rules.h"
 #include "sidecar/pg_sink.h"
+#include "sidecar/public_state.h"
 #include "sidecar/redis_sink.h"
 #include "tests/sidecar/test_records.h"
 
@@ -143,6 +145,82 @@ class RedisProbe {
     return out;
   }
 
+  redisContext* context() { return ctx_.get(); }
+
+  // The public state in the last entry of a game's stream
+  // (sidecar/public_state.h) as the fields of the former hash: seq phase
+  // room target s0..s3 hakem trump turn leader t0..t3 trick_no tricks_a
+  // tricks_b hand points_a points_b winner updated_ms, "" for none. Empty
+  // when the game has no stream.
+  std::map<std::string, std::string> GameState(const std::string& key) {
+    std::map<std::string, std::string> out;
+    Reply r = Command({"XREVRANGE", key, "+", "-", "COUNT", "1"});
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return out;
+    const std::optional<PublicState> s = PublicState::FromJson(EntryField(r->element[0], "state"));
+    if (!s) {
+      out["unparsable"] = "1";
+      return out;
+    }
+    const auto small = [](std::int8_t v) { return v < 0 ? std::string() : std::to_string(v); };
+    out["seq"] = std::to_string(s->seq);
+    out["phase"] = PhaseName(s->phase);
+    out["room"] = std::string(s->room_view());
+    out["target"] = std::to_string(s->target);
+    for (int k = 0; k < 4; ++k) {
+      out["s" + std::to_string(k)] = std::to_string(s->seats[k]);
+      out["t" + std::to_string(k)] = small(s->table[k]);
+    }
+    out["hakem"] = small(s->hakem);
+    out["trump"] = small(s->trump);
+    out["turn"] = small(s->turn);
+    out["leader"] = small(s->leader);
+    out["winner"] = small(s->winner);
+    out["trick_no"] = std::to_string(s->trick_no);
+    out["tricks_a"] = std::to_string(s->tricks[0]);
+    out["tricks_b"] = std::to_string(s->tricks[1]);
+    out["hand"] = std::to_string(s->hand);
+    out["points_a"] = std::to_string(s->points[0]);
+    out["points_b"] = std::to_string(s->points[1]);
+    out["updated_ms"] = std::to_string(s->updated_ms);
+    return out;
+  }
+
+  // The events of a game's stream (or of `range` of it, XRANGE's start and
+  // end), in order, as JSON objects.
+  std::vector<nlohmann::json> Events(const std::string& key, const std::string& start = "-",
+                                     const std::string& end = "+") {
+    std::vector<nlohmann::json> out;
+    Reply r = Command({"XRANGE", key, start, end});
+    if (!r || r->type != REDIS_REPLY_ARRAY) return out;
+    for (std::size_t k = 0; k < r->elements; ++k) {
+      const nlohmann::json events =
+          nlohmann::json::parse(EntryField(r->element[k], "events"), nullptr, false);
+      if (!events.is_array()) {
+        out.push_back(nlohmann::json("unparsable entry"));
+        continue;
+      }
+      for (const auto& e : events) out.push_back(e);
+    }
+    return out;
+  }
+  // The seqs of Events(key).
+  std::vector<std::uint64_t> EventSeqs(const std::string& key) {
+    std::vector<std::uint64_t> seqs;
+    for (const auto& e : Events(key)) seqs.push_back(e.is_object() ? e.value("seq", 0ull) : 0);
+    return seqs;
+  }
+
+  // The value of field in a stream entry reply [id, [field, value, ...]].
+  static std::string EntryField(const redisReply* entry, std::string_view field) {
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) return {};
+    const redisReply* fields = entry->element[1];
+    for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+      if (std::string_view(fields->element[f]->str, fields->element[f]->len) == field)
+        return std::string(fields->element[f + 1]->str, fields->element[f + 1]->len);
+    }
+    return {};
+  }
+
   // ZSCORE, or nullopt when absent.
   std::optional<double> Score(const std::string& key, const std::string& member) {
     Reply r = Command({"ZSCORE", key, member});
@@ -197,14 +275,17 @@ inline ScriptedGame PlayRealGame(std::uint64_t game_id, const std::array<std::ui
   core::ChangeBuffer out;
   flatbuffers::FlatBufferBuilder fbb(256);
   std::uint64_t ts = ts0_ns;
+  std::uint32_t command = 0;
   int tricks[2] = {0, 0};
+  // One command's records, with one timestamp, as the engine publishes them.
   const auto keep = [&] {
+    ts += 1'000'000;
+    ++command;
     for (const core::Change& c : out) {
-      ts += 1'000'000;
       core::EncodeRecord(c, ts, fbb);
       g.records.push_back(OwnedRecord{
           std::vector<std::uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()),
-          game_id, c.game_seq, static_cast<hokm::fb::Body>(c.type)});
+          game_id, c.game_seq, static_cast<hokm::fb::Body>(c.type), command});
       if (c.type == core::RecordType::kTrickWon) {
         tricks[0] = c.tricks[0];
         tricks[1] = c.tricks[1];

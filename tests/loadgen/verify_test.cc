@@ -187,7 +187,7 @@ class LoadgenVerifyTest : public ::testing::Test {
       if (seed_) {
         tx.exec("DELETE FROM seed_moves" + in);
       } else {
-        for (const char* t : {"game_moves", "hands", "game_participants", "game_sessions"}) {
+        for (const char* t : {"game_commands", "game_moves_v1", "hands", "game_participants", "game_sessions"}) {
           tx.exec(std::string("DELETE FROM ") + t + in);
         }
       }
@@ -202,7 +202,7 @@ class LoadgenVerifyTest : public ::testing::Test {
       if (seed_) {
         dels.push_back({"DEL", "seed:g:{" + id + "}"});
       } else {
-        dels.push_back({"DEL", "hokm:g:{" + id + "}", "hokm:g:{" + id + "}:moves", "hokm:g:{" + id + "}:rated"});
+        dels.push_back({"DEL", "hokm:g:{" + id + "}", "hokm:g:{" + id + "}:rated"});
         dels.push_back({"ZREM", "hokm:active", id});
       }
     }
@@ -260,9 +260,17 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
   RedisProbe probe;
   ASSERT_TRUE(probe.Connect(RedisUrlOrDie()));
   const std::string key = "hokm:g:{" + std::to_string(games_[0].id) + "}";
-  const std::string seq = probe.Hash(key)["seq"];
+  const std::string seq = probe.GameState(key)["seq"];
   ASSERT_EQ(seq, std::to_string(games_[0].last_seq));
-  ASSERT_EQ(probe.Integer({"HSET", key, "seq", "999999"}), 0);
+  // A later entry whose state says another seq.
+  const RedisProbe::Reply last = probe.Command({"XREVRANGE", key, "+", "-", "COUNT", "1"});
+  ASSERT_TRUE(last && last->type == REDIS_REPLY_ARRAY && last->elements == 1);
+  std::string state = RedisProbe::EntryField(last->element[0], "state");
+  const std::string was = "\"seq\":" + seq + ",";
+  ASSERT_NE(state.find(was), std::string::npos) << state;
+  state.replace(state.find(was), was.size(), "\"seq\":999999,");
+  const RedisProbe::Reply added = probe.Command({"XADD", key, "999999-0", "state", state, "events", "[]"});
+  ASSERT_TRUE(added && added->type == REDIS_REPLY_STRING);
   nlohmann::json report;
   EXPECT_EQ(VerifyOnly("altered", report), 1);
   ExpectReportKeys(report, true);
@@ -271,7 +279,7 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
   EXPECT_EQ(report["verify"]["lost"], 0);
 
   // Put back, it verifies again: the alteration was what it caught.
-  ASSERT_EQ(probe.Integer({"HSET", key, "seq", seq}), 0);
+  ASSERT_EQ(probe.Integer({"XDEL", key, "999999-0"}), 1);
   EXPECT_EQ(VerifyOnly("restored", report), 0);
   EXPECT_EQ(report["verify"]["ok"], true);
 
@@ -279,8 +287,10 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
   {
     pqxx::connection c(PgUrlOrDie().ConnInfo());
     pqxx::nontransaction tx(c);
-    const auto deleted =
-        tx.exec("DELETE FROM game_moves WHERE game_id = " + std::to_string(games_[1].id) + " AND seq = 10");
+    // A command row of one card play and nothing else: one record.
+    const auto deleted = tx.exec(
+        "DELETE FROM game_commands WHERE (game_id, seq) = (SELECT game_id, seq FROM game_commands WHERE game_id = " +
+        std::to_string(games_[1].id) + " AND card IS NOT NULL AND records IS NULL ORDER BY seq LIMIT 1)");
     ASSERT_EQ(deleted.affected_rows(), 1u);
   }
   EXPECT_EQ(VerifyOnly("deleted", report), 1);

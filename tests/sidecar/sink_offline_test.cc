@@ -37,9 +37,5 @@ TEST(SinkOfflineTest, PgConnectToAClosedPortIsUnavailableAndNamesTheServer) {
       << sink.status().message();
 }
 
-TEST(SinkOfflineTest, RedisScriptDeclaresItselfLua) {
-  EXPECT_EQ(RedisSink::ScriptSource().substr(0, 6), "#!lua\n");
-}
-
 }  // namespace
 }  // namespace hokm::sidecar

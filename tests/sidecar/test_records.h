@@ -24,12 +24,14 @@ namespace hokm::sidecar::testing {
 
 namespace fb = hokm::fb;
 
-// One record's bytes, owned.
+// One record's bytes, owned. Records of one game with the same command
+// number left the engine as one command (one ring record, one timestamp).
 struct OwnedRecord {
   std::vector<std::uint8_t> bytes;
   std::uint64_t game_id = 0;
   std::uint32_t seq = 0;
   fb::Body type = fb::Body::NONE;
+  std::uint32_t command = 0;
 };
 
 using BodyFn = std::function<flatbuffers::Offset<void>(flatbuffers::FlatBufferBuilder&)>;
@@ -41,7 +43,7 @@ inline OwnedRecord MakeRecord(std::uint64_t game_id, std::uint32_t seq, std::uin
   fb::FinishChangeRecordBuffer(fbb, fb::CreateChangeRecord(fbb, game_id, seq, ts_ns, type, b));
   return OwnedRecord{
       std::vector<std::uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()),
-      game_id, seq, type};
+      game_id, seq, type, seq};
 }
 
 inline OwnedRecord GameCreated(std::uint64_t g, std::uint32_t seq, std::uint64_t ts,
@@ -222,31 +224,40 @@ inline ScriptedGame ScriptGame(std::uint64_t game_id, const std::array<std::uint
   return g;
 }
 
-// Interleaves the games' records round-robin, as concurrent games reach the
-// change ring: each game's order is kept.
+// Interleaves the games' commands round-robin, as concurrent games reach
+// the change ring: each game's order is kept, and a command's records stay
+// together.
 inline std::vector<const OwnedRecord*> Interleave(const std::vector<ScriptedGame>& games) {
   std::vector<const OwnedRecord*> out;
   std::vector<std::size_t> next(games.size(), 0);
   for (bool any = true; any;) {
     any = false;
     for (std::size_t g = 0; g < games.size(); ++g) {
-      if (next[g] < games[g].records.size()) {
-        out.push_back(&games[g].records[next[g]++]);
-        any = true;
-      }
+      const auto& records = games[g].records;
+      std::size_t& k = next[g];
+      if (k == records.size()) continue;
+      const std::uint32_t command = records[k].command;
+      while (k < records.size() && records[k].command == command) out.push_back(&records[k++]);
+      any = true;
     }
   }
   return out;
 }
 
-// RecordRefs (verified) for records, positions first_position + 1, + 2, ...
+// RecordRefs (verified) for records, the ring position of each command
+// first_position + 1, + 2, ... (a command's records share the position
+// just after their ring record, as the sidecar's reader gives them).
 inline std::vector<RecordRef> Refs(const std::vector<const OwnedRecord*>& records,
                                    std::uint64_t first_position = 0) {
   std::vector<RecordRef> refs;
   refs.reserve(records.size());
+  const OwnedRecord* prev = nullptr;
   for (const OwnedRecord* r : records) {
+    if (prev == nullptr || prev->game_id != r->game_id || prev->command != r->command)
+      ++first_position;
+    prev = r;
     refs.push_back(VerifyRecord(r->bytes.data(), static_cast<std::uint32_t>(r->bytes.size()),
-                                ++first_position));
+                                first_position));
   }
   return refs;
 }

@@ -1,0 +1,215 @@
+// public_state.cc: the public effect of each record type, and the state's
+// JSON both ways (written by hand on the delivery path; read back with
+// nlohmann-json, only when a sink learns a game it has not written).
+#include "sidecar/public_state.h"
+
+#include <algorithm>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "sidecar/record_json.h"
+
+namespace hokm::sidecar {
+namespace {
+
+namespace fb = hokm::fb;
+
+constexpr const char* kPhaseNames[] = {"waiting", "choosing_trump", "playing", "finished",
+                                       "abandoned"};
+
+void AppendUint(std::uint64_t v, std::string& out) {
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, res.ptr);
+}
+
+void AppendSmall(std::int8_t v, std::string& out) {
+  if (v < 0) {
+    out.append("null");
+  } else {
+    AppendUint(static_cast<std::uint64_t>(v), out);
+  }
+}
+
+template <typename T, std::size_t N>
+void AppendArray(const std::array<T, N>& a, std::string& out) {
+  out.push_back('[');
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i) out.push_back(',');
+    if constexpr (std::is_same_v<T, std::int8_t>) {
+      AppendSmall(a[i], out);
+    } else {
+      AppendUint(a[i], out);
+    }
+  }
+  out.push_back(']');
+}
+
+void SetScore(const fb::TeamScore* s, std::array<std::uint8_t, 2>& to) {
+  to = {s ? s->a() : std::uint8_t{0}, s ? s->b() : std::uint8_t{0}};
+}
+
+}  // namespace
+
+const char* PhaseName(PublicState::Phase phase) { return kPhaseNames[static_cast<int>(phase)]; }
+
+void PublicState::Apply(const fb::ChangeRecord& r) {
+  const auto clear_table = [&] { table.fill(kNone); };
+  switch (r.body_type()) {
+    case fb::Body::GameCreated: {
+      const auto* b = r.body_as_GameCreated();
+      *this = PublicState{};
+      if (b->room()) {
+        room_size = static_cast<std::uint8_t>(std::min<std::size_t>(b->room()->size(), room.size()));
+        std::copy_n(b->room()->c_str(), room_size, room.begin());
+      }
+      target = b->target_points();
+      break;
+    }
+    case fb::Body::PlayerJoined:
+      seats[r.body_as_PlayerJoined()->seat() & 3u] = r.body_as_PlayerJoined()->player_id();
+      break;
+    case fb::Body::PlayerLeft:
+      seats[r.body_as_PlayerLeft()->seat() & 3u] = 0;
+      break;
+    case fb::Body::HakemChosen: {
+      const auto* b = r.body_as_HakemChosen();
+      phase = Phase::kChoosingTrump;
+      hakem = turn = leader = static_cast<std::int8_t>(b->seat() & 3u);
+      hand = b->hand_no();
+      trump = kNone;
+      tricks = {0, 0};
+      trick_no = 0;
+      clear_table();
+      break;
+    }
+    case fb::Body::TrumpChosen:
+      phase = Phase::kPlaying;
+      trump = static_cast<std::int8_t>(r.body_as_TrumpChosen()->suit() & 3u);
+      turn = static_cast<std::int8_t>(r.body_as_TrumpChosen()->seat() & 3u);
+      break;
+    case fb::Body::CardsDealt:  // hands stay private
+      break;
+    case fb::Body::CardPlayed: {
+      const auto* b = r.body_as_CardPlayed();
+      table[b->seat() & 3u] = static_cast<std::int8_t>(b->card());
+      turn = static_cast<std::int8_t>((b->seat() + 1u) % 4u);
+      break;
+    }
+    case fb::Body::TrickWon: {
+      const auto* b = r.body_as_TrickWon();
+      clear_table();
+      turn = leader = static_cast<std::int8_t>(b->seat() & 3u);
+      trick_no = b->trick_no();
+      SetScore(b->tricks(), tricks);
+      break;
+    }
+    case fb::Body::HandScored:
+      SetScore(r.body_as_HandScored()->points(), points);
+      break;
+    case fb::Body::GameFinished:
+      phase = Phase::kFinished;
+      winner = static_cast<std::int8_t>(r.body_as_GameFinished()->winner_team() & 1u);
+      SetScore(r.body_as_GameFinished()->points(), points);
+      turn = kNone;
+      break;
+    case fb::Body::GameAbandoned:
+      phase = Phase::kAbandoned;
+      SetScore(r.body_as_GameAbandoned()->points(), points);
+      turn = kNone;
+      break;
+    case fb::Body::PlayerConnection:  // the player's hash only
+    case fb::Body::NONE:
+      break;
+  }
+  seq = r.game_seq();
+  updated_ms = r.ts_ns() / 1'000'000;
+}
+
+void PublicState::AppendJson(std::string& out) const {
+  out.append("{\"seq\":");
+  AppendUint(seq, out);
+  out.append(",\"phase\":\"");
+  out.append(PhaseName(phase));
+  out.append("\",\"room\":");
+  AppendJsonString(room_view(), out);
+  out.append(",\"target\":");
+  AppendUint(target, out);
+  out.append(",\"seats\":");
+  AppendArray(seats, out);
+  out.append(",\"hakem\":");
+  AppendSmall(hakem, out);
+  out.append(",\"trump\":");
+  AppendSmall(trump, out);
+  out.append(",\"turn\":");
+  AppendSmall(turn, out);
+  out.append(",\"leader\":");
+  AppendSmall(leader, out);
+  out.append(",\"table\":");
+  AppendArray(table, out);
+  out.append(",\"trick_no\":");
+  AppendUint(trick_no, out);
+  out.append(",\"tricks\":");
+  AppendArray(tricks, out);
+  out.append(",\"hand\":");
+  AppendUint(hand, out);
+  out.append(",\"points\":");
+  AppendArray(points, out);
+  out.append(",\"winner\":");
+  AppendSmall(winner, out);
+  out.append(",\"updated_ms\":");
+  AppendUint(updated_ms, out);
+  out.push_back('}');
+}
+
+std::optional<PublicState> PublicState::FromJson(std::string_view json) {
+  const nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  PublicState s;
+  try {
+    s.seq = j.at("seq").get<std::uint64_t>();
+    s.updated_ms = j.at("updated_ms").get<std::uint64_t>();
+    const std::string phase = j.at("phase").get<std::string>();
+    const auto* name = std::find_if(std::begin(kPhaseNames), std::end(kPhaseNames),
+                                    [&](const char* n) { return phase == n; });
+    if (name == std::end(kPhaseNames)) return std::nullopt;
+    s.phase = static_cast<Phase>(name - std::begin(kPhaseNames));
+    const std::string room = j.at("room").get<std::string>();
+    if (room.size() > s.room.size()) return std::nullopt;
+    s.room_size = static_cast<std::uint8_t>(room.size());
+    std::copy(room.begin(), room.end(), s.room.begin());
+    s.target = j.at("target").get<std::uint8_t>();
+    const auto small = [&](const nlohmann::json& v) -> std::int8_t {
+      if (v.is_null()) return kNone;
+      const int x = v.get<int>();
+      if (x < 0 || x > 127) throw std::out_of_range("small");
+      return static_cast<std::int8_t>(x);
+    };
+    for (const char* k : {"seats", "table", "tricks", "points"}) {
+      if (!j.at(k).is_array()) return std::nullopt;
+    }
+    if (j["seats"].size() != 4 || j["table"].size() != 4 || j["tricks"].size() != 2 ||
+        j["points"].size() != 2)
+      return std::nullopt;
+    for (std::size_t i = 0; i < 4; ++i) {
+      s.seats[i] = j["seats"][i].get<std::uint64_t>();
+      s.table[i] = small(j["table"][i]);
+    }
+    for (std::size_t i = 0; i < 2; ++i) {
+      s.tricks[i] = j["tricks"][i].get<std::uint8_t>();
+      s.points[i] = j["points"][i].get<std::uint8_t>();
+    }
+    s.hakem = small(j.at("hakem"));
+    s.trump = small(j.at("trump"));
+    s.turn = small(j.at("turn"));
+    s.leader = small(j.at("leader"));
+    s.winner = small(j.at("winner"));
+    s.trick_no = j.at("trick_no").get<std::uint8_t>();
+    s.hand = j.at("hand").get<std::uint16_t>();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return s;
+}
+
+}  // namespace hokm::sidecar
