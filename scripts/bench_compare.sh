@@ -17,7 +17,11 @@
 #
 # Prints card plays/s, apply latency p99, sync lag, verify, whole-machine
 # CPU seconds per 1,000 card plays (every process, loadgen included) and
-# where that CPU went, then the ratios. JSON reports go to bench/results/.
+# where that CPU went, what each card play cost the stores (Redis commands
+# and command time, in all and by command; PostgreSQL rows inserted, in all
+# and in the event log; WAL bytes; from scripts/store_stats.py, diffs of
+# the servers' counters around each run), then the ratios. JSON reports go
+# to bench/results/ (stores-NAME.json: the store figures).
 # Needs HOKM_REDIS_URL / HOKM_PG_URL (scripts/with_services.sh sets them).
 #
 # On the project's own servers (HOKM_SERVICES_LOCAL=1, set by
@@ -45,10 +49,13 @@ busy_s() {
 }
 
 # run NAME COMMAND...: runs it with the machine's CPU and each process's
-# CPU measured; leaves NAME.cpu (whole machine) and NAME.procs in $OUT.
+# CPU measured; leaves NAME.cpu (whole machine) and NAME.procs in $OUT, and
+# stores-NAME.json, the stores' work per card play of loadgen-NAME.json
+# (the report COMMAND writes).
 run() {
   local name=$1
   shift
+  local json=$OUT/loadgen-$name.json
   if [[ "${HOKM_SERVICES_LOCAL:-}" == 1 ]]; then
     redis-cli -u "$HOKM_REDIS_URL" flushdb >/dev/null
     psql "$HOKM_PG_URL" -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
@@ -56,22 +63,37 @@ DO $$
 DECLARE t text;
 BEGIN
   -- Only those that exist: on a new database the sidecar has not made them yet.
-  FOREACH t IN ARRAY ARRAY['game_moves', 'game_sessions', 'game_participants', 'hands', 'players', 'seed_moves'] LOOP
+  FOREACH t IN ARRAY ARRAY['game_moves', 'game_commands', 'game_sessions', 'game_participants', 'hands', 'players',
+                           'seed_moves'] LOOP
     IF to_regclass(t) IS NOT NULL THEN EXECUTE format('TRUNCATE %I', t); END IF;
   END LOOP;
 END $$;
 SQL
   fi
+  # The store figures are information: without them the run still counts.
+  rm -f "$OUT/stores-$name.json"
+  local stores=1
+  python3 "$ROOT/scripts/store_stats.py" before "$OUT/stores-$name-before.json" ||
+    { echo "bench: store counters unavailable before $name" >&2; stores=0; }
   python3 "$ROOT/scripts/proc_cpu.py" "$OUT/$name.procs" &
   local sampler=$!
   local before
   before=$(busy_s)
   local status=0
-  "$@" 2>&1 | tee "$OUT/$name.log" || true
-  status=${PIPESTATUS[0]}
+  # A run that fails leaves no report behind, rather than an earlier run's.
+  rm -f "$json"
+  # PIPESTATUS inside the ||: after it (|| true) it is true's, and a failed
+  # run went unnoticed.
+  "$@" 2>&1 | tee "$OUT/$name.log" || status=${PIPESTATUS[0]}
   awk -v a="$before" -v b="$(busy_s)" 'BEGIN{print b-a}' >"$OUT/$name.cpu"
   kill -TERM "$sampler"
   wait "$sampler" || true
+  # After the CPU reading: this waits up to 5 s for PostgreSQL's statistics.
+  if ((stores)); then
+    python3 "$ROOT/scripts/store_stats.py" after "$OUT/stores-$name-before.json" "$json" "$OUT/stores-$name.json" ||
+      echo "bench: store counters unavailable after $name" >&2
+  fi
+  rm -f "$OUT/stores-$name-before.json"
   return "$status"
 }
 
@@ -98,6 +120,8 @@ runs = [("hokm sustained", "hokm-sustained", "loadgen-hokm-sustained.json"),
         ("seed-baseline", "seed", "loadgen-seed.json")]
 reports = []
 for title, name, path in runs:
+    if not os.path.exists(os.path.join(out, path)):
+        sys.exit(f"{title}: no {path}, the run failed (see {name}.log)")
     r = json.load(open(os.path.join(out, path)))
     r["title"] = title
     r["cpu_s"] = float(open(os.path.join(out, name + ".cpu")).read())
@@ -111,6 +135,12 @@ for title, name, path in runs:
                       r"postgres p50 ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms", line)
         if m:
             r["steady"] = [float(x) for x in m.groups()]
+    # What the run cost the stores (scripts/store_stats.py); None when the
+    # counters could not be read.
+    try:
+        r["stores"] = json.load(open(os.path.join(out, "stores-" + name + ".json")))
+    except (OSError, ValueError):
+        r["stores"] = None
     reports.append(r)
 
 def ms(v):
@@ -126,6 +156,20 @@ rows = [("card plays/s", lambda r: f"{r['card_plays_per_sec']:,.0f}"),
         ("busy", lambda r: f"{r['busy']:,}"),
         ("verify ok", lambda r: str(r.get("verify", {}).get("ok"))),
         ("CPU s / 1,000 plays", lambda r: f"{r['cpu_s_per_1000_plays']:.3f}")]
+
+def store(key, fmt):
+    def cell(r):
+        v = (r["stores"] or {}).get(key)
+        return "-" if v is None else fmt(v)
+    return cell
+
+rows += [("change records / play", store("change_records_per_play", lambda v: f"{v:.2f}")),
+         ("redis cmds / play", store("redis_commands_per_play", lambda v: f"{v:.2f}")),
+         ("redis us / play", store("redis_usec_per_play", lambda v: f"{v:.2f}")),
+         ("pg rows / play", store("pg_rows_per_play", lambda v: f"{v:.2f}")),
+         ("pg log rows / play", store("pg_log_rows_per_play", lambda v: f"{v:.2f}")),
+         ("WAL bytes / play", store("wal_bytes_per_play", lambda v: f"{v:,.0f}")),
+         ("redis used_memory MB", store("redis_used_memory_bytes", lambda v: f"{v / 2**20:,.1f}"))]
 print()
 print(f"{'':24}" + "".join(f"{r['title']:>17}" for r in reports))
 for label, f in rows:
@@ -143,6 +187,41 @@ for n in names:
         t = dict((k, float(v)) for k, v in r["procs"]).get(n, 0.0)
         cells.append(f"{1000 * t / max(1, r['card_plays']):.3f}")
     print(f"  {n:22}" + "".join(f"{c:>17}" for c in cells))
+
+# Where Redis time goes: each run's five costliest commands (of those
+# taking 0.01 us per card play or more), calls and microseconds per card play.
+top_commands = []
+for r in reports:
+    costly = [n for n, c in (r["stores"] or {}).get("redis_by_command", {}).items()
+              if (c["usec_per_play"] or 0) >= 0.01]
+    for n in costly[:5]:
+        if n not in top_commands:
+            top_commands.append(n)
+if top_commands:
+    print("\nRedis per card play, by command (calls, us of command time in Redis;\n"
+          "--verify's reads included, one per game):")
+    for n in top_commands:
+        cells = []
+        for r in reports:
+            c = (r["stores"] or {}).get("redis_by_command", {}).get(n)
+            cells.append(f"{c['calls_per_play']:.2f} {c['usec_per_play']:.2f}us" if c and c["calls_per_play"] else "-")
+        print(f"  {n:22}" + "".join(f"{c:>17}" for c in cells))
+tables = []
+for r in reports:
+    for n in (r["stores"] or {}).get("pg_rows_by_table", {}):
+        if n not in tables:
+            tables.append(n)
+if tables:
+    print("\nPostgreSQL rows inserted per card play, by table (a partitioned table with its partitions):")
+    for n in tables:
+        cells = []
+        for r in reports:
+            v = (r["stores"] or {}).get("pg_rows_by_table", {}).get(n)
+            cells.append(f"{v / max(1, r['card_plays']):.3f}" if v else "-")
+        print(f"  {n:22}" + "".join(f"{c:>17}" for c in cells))
+if any(r["stores"] for r in reports):
+    print("(the store rows are diffs of the servers' counters around each run; the more change records per card\n"
+          "play, the more of a run went to joins, deals and bids; figures per change record in stores-*.json)")
 
 ours, top, seed = reports
 rate_max = top["card_plays_per_sec"] / max(1, seed["card_plays_per_sec"])
