@@ -539,7 +539,16 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   if (!redis_url.ok()) return Status::InvalidArgument("--redis-url: " + redis_url.status().message());
   auto pg_url = ParsePgUrl(options.pg_url);
   if (!pg_url.ok()) return Status::InvalidArgument("--pg-url: " + pg_url.status().message());
+  // A segment the engine is still creating answers Unavailable: wait for
+  // it a little (a sidecar started right after the engine meets this),
+  // then give up saying so.
+  const auto attach_deadline = SteadyClock::now() + std::chrono::seconds(10);
   auto segment = shm::Segment::Attach(shm::SegmentNameFrom(options.shm_name));
+  while (!segment.ok() && segment.status().code() == Status::Code::kUnavailable &&
+         SteadyClock::now() < attach_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    segment = shm::Segment::Attach(shm::SegmentNameFrom(options.shm_name));
+  }
   if (!segment.ok()) return segment.status();
 
   auto impl = std::make_unique<Impl>(std::move(segment).value());
