@@ -50,15 +50,33 @@ Status CheckPostgres(const LoadgenOptions& options, bool seed, const std::vector
                      VerifyResult& v, int& reported) {
   auto url = sidecar::ParsePgUrl(options.pg_url);
   if (!url.ok()) return Status::InvalidArgument("--pg-url: " + url.status().message());
-  const std::string table = seed ? "seed_moves" : "game_moves";
+  const std::string table = seed ? "seed_moves" : "game_commands";
   try {
     pqxx::connection conn(url->ConnInfo());
     pqxx::nontransaction tx(conn);
-    // Per game: all its rows, and the distinct seqs among 1..last.
+    tx.exec("SET jit = off");  // compiling these plans took longer than running them
+    // Per game: all its records, and the distinct seqs among 1..last. The
+    // product's rows are commands (schemas/postgres/004_game_commands.sql):
+    // each covers seqs [seq, seq + n - 1]; a seq counts once however many
+    // rows cover it (the running end of the rows before tells), so
+    // records - distinct is what is there twice or outside 1..last.
     const std::string moves_sql =
-        "SELECT m.game_id, count(*), count(DISTINCT m.seq) FILTER (WHERE m.seq BETWEEN 1 AND e.last_seq) "
-        "FROM " + table + " m JOIN unnest($1::bigint[], $2::bigint[]) AS e(game_id, last_seq) "
-        "ON m.game_id = e.game_id WHERE m.game_id = ANY($1::bigint[]) GROUP BY m.game_id";
+        seed ? "SELECT m.game_id, count(*), count(DISTINCT m.seq) FILTER (WHERE m.seq BETWEEN 1 AND e.last_seq) "
+               "FROM seed_moves m JOIN unnest($1::bigint[], $2::bigint[]) AS e(game_id, last_seq) "
+               "ON m.game_id = e.game_id WHERE m.game_id = ANY($1::bigint[]) GROUP BY m.game_id"
+             : "WITH r AS ("
+               "  SELECT game_id, seq, (CASE WHEN card IS NULL THEN 0 ELSE 1 END"
+               "                        + coalesce(jsonb_array_length(records), 0))::bigint AS n"
+               "    FROM game_commands WHERE game_id = ANY($1::bigint[])"
+               "  UNION ALL SELECT game_id, seq, 1 FROM game_moves_v1 WHERE game_id = ANY($1::bigint[])"
+               "), w AS ("
+               "  SELECT r.game_id, r.seq, r.n, e.last_seq,"
+               "         max(r.seq + r.n - 1) OVER (PARTITION BY r.game_id ORDER BY r.seq, r.n"
+               "                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end"
+               "    FROM r JOIN unnest($1::bigint[], $2::bigint[]) AS e(game_id, last_seq) ON r.game_id = e.game_id"
+               ") SELECT game_id, sum(n), sum(greatest(0, least(seq + n - 1, last_seq)"
+               "                              - greatest(seq, coalesce(prev_end, 0) + 1, 1) + 1))"
+               "  FROM w GROUP BY game_id";
     const std::string sessions_sql =
         "SELECT game_id, status, points_a, points_b FROM game_sessions WHERE game_id = ANY($1::bigint[])";
     for (std::size_t begin = 0; begin < games.size(); begin += kPgChunk) {

@@ -298,6 +298,21 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
   EXPECT_EQ(report["verify"]["lost"], 1);
   EXPECT_EQ(report["verify"]["mismatched"], 0);
   EXPECT_EQ(report["verify"]["duplicated"], 0);
+
+  // A row that covers a seq another row already holds: a card play's
+  // command with a second record, and a one-record row at that second seq.
+  {
+    pqxx::connection c(PgUrlOrDie().ConnInfo());
+    pqxx::nontransaction tx(c);
+    const auto added = tx.exec(
+        "INSERT INTO game_commands (game_id, seq, ts, seat, card) SELECT game_id, seq + 1, ts, seat, card "
+        "FROM game_commands WHERE game_id = " + std::to_string(games_[2].id) +
+        " AND card IS NOT NULL AND records IS NOT NULL ORDER BY seq LIMIT 1");
+    ASSERT_EQ(added.affected_rows(), 1u);
+  }
+  EXPECT_EQ(VerifyOnly("duplicated", report), 1);
+  EXPECT_EQ(report["verify"]["duplicated"], 1);
+  EXPECT_EQ(report["verify"]["lost"], 1);  // the row deleted above
 }
 
 TEST_F(LoadgenVerifyTest, SeedBaselineVerifiesItsOwnTablesAndCatchesADeletedRow) {
