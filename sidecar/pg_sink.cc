@@ -36,14 +36,14 @@ constexpr std::int64_t kMigrationLockKey = 0x686f6b6d;
 // keys of the rows really inserted come back to the client.
 constexpr const char* kCreateTempTables = R"sql(
 CREATE TEMP TABLE IF NOT EXISTS hokm_commands_staging (
-  game_id bigint, seq bigint, ts timestamptz, seat smallint, card smallint, records jsonb)
+  game_id bigint, seq bigint, ts_ns bigint, seat smallint, card smallint, records jsonb)
   ON COMMIT DELETE ROWS;
 )sql";
 
 constexpr const char* kInsertStaged = R"sql(
 WITH ins AS (
-  INSERT INTO game_commands (game_id, seq, ts, seat, card, records)
-  SELECT game_id, seq, ts, seat, card, records FROM hokm_commands_staging
+  INSERT INTO game_commands (game_id, seq, ts_ns, seat, card, records)
+  SELECT game_id, seq, ts_ns, seat, card, records FROM hokm_commands_staging
   ON CONFLICT DO NOTHING
   RETURNING game_id, seq)
 SELECT game_id, seq FROM ins
@@ -555,7 +555,7 @@ struct PgSink::Impl {
   }
 
   // Streams the batch's commands (SplitCommands) into table with COPY, one
-  // row each: game_id, seq, ts, seat, card, records
+  // row each: game_id, seq, ts_ns, seat, card, records
   // (schemas/postgres/004_game_commands.sql). A command whose first record
   // is a card play fills seat and card, and records with the rest (null
   // when none: most card plays). The rows are formatted here, in COPY's
@@ -565,7 +565,7 @@ struct PgSink::Impl {
   // CPU (perf).
   void CopyCommands(pqxx::transaction_base& tx, const char* table,
                     std::span<const RecordRef> records) {
-    static const std::vector<std::string> kColumns{"game_id", "seq", "ts", "seat", "card", "records"};
+    static const std::vector<std::string> kColumns{"game_id", "seq", "ts_ns", "seat", "card", "records"};
     // pqxx 6.4's stream_to keeps its raw-line writer private; tablewriter's
     // is public. Its deprecation is about its own escaping, which is not
     // used here.
@@ -595,7 +595,7 @@ struct PgSink::Impl {
       rows += '\t';
       AppendPgInt(first.game_seq(), rows);
       rows += '\t';
-      AppendPgTimestamp(first.ts_ns(), rows);
+      AppendPgInt(first.ts_ns(), rows);
       rows += '\t';
       if (const auto* play = first.body_as_CardPlayed()) {
         AppendPgInt(play->seat(), rows);

@@ -6,7 +6,7 @@
 //   BEGIN
 //   COPY game_commands FROM STDIN        one row per command (the records that left
 //                                        the engine as one ring record): game_id, first
-//                                        seq, ts, and seat, card (its card play) and
+//                                        seq, ts_ns, and seat, card (its card play) and
 //                                        records (jsonb, the rest; null for most card plays)
 //   derived rows                         game_sessions, game_participants, players,
 //                                        hands: VALUES lists of the batch's records of

@@ -65,6 +65,7 @@ const char* CheckRecord(const fb::ChangeRecord& r) {
   if (r.game_id() == 0) return "game_id is 0";
   if (r.game_id() > kMaxBigint) return "game_id above 2^63-1 (PostgreSQL bigint)";
   if (r.game_seq() == 0) return "game_seq is 0 (sequences start at 1)";
+  if (r.ts_ns() > kMaxBigint) return "ts_ns above 2^63-1 (PostgreSQL bigint)";
   if (r.body() == nullptr && r.body_type() != fb::Body::NONE) return "body table missing";
   switch (r.body_type()) {
     case fb::Body::NONE:

@@ -29,7 +29,7 @@ struct RecordRef {
 RecordRef VerifyRecord(const std::uint8_t* bytes, std::uint32_t size, std::uint64_t position);
 
 // Checks what FlatBuffers verification does not: a known body type with its
-// table present, 0 < game_id <= INT64_MAX, game_seq >= 1, seats 0..3, cards
+// table present, 0 < game_id <= INT64_MAX, game_seq >= 1, ts_ns <= INT64_MAX, seats 0..3, cards
 // 0..51, suits 0..3, teams 0..1, player ids <= INT64_MAX (PostgreSQL
 // bigint), a room of at most 8 bytes of UTF-8 without NUL. Returns nullptr
 // when the record is fit for both stores, else a static string saying why not.

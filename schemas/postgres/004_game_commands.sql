@@ -6,7 +6,8 @@
 -- timestamp, and now land as one row: 1.0 row per card play instead of
 -- 1.4, one primary-key insert each (bench/README.md has the figures).
 --
---   game_commands  game_id, seq (the first record's game_seq), ts,
+--   game_commands  game_id, seq (the first record's game_seq), ts_ns (the
+--                  engine's CLOCK_REALTIME ns, exact; the view gives ts),
 --                  seat + card  when the command's first record is a
 --                               CardPlayed (most rows: nothing else),
 --                  records      the command's other records, in order, as
@@ -31,7 +32,8 @@ END $$;
 CREATE TABLE IF NOT EXISTS game_commands (
   game_id bigint NOT NULL,
   seq     bigint NOT NULL,       -- game_seq of the command's first record
-  ts      timestamptz NOT NULL,  -- the engine's ts_ns, to the microsecond
+  ts_ns   bigint NOT NULL,       -- the engine's ts_ns (a bigint parses in COPY 8% faster
+                                 -- than a timestamptz; game_moves.ts converts it)
   seat    smallint,              -- first record a CardPlayed: its seat 0..3
   card    smallint,              -- and its card 0..51
   records jsonb,                 -- the other records; null when none
@@ -39,15 +41,21 @@ CREATE TABLE IF NOT EXISTS game_commands (
 ) PARTITION BY RANGE (game_id);
 CREATE TABLE IF NOT EXISTS game_commands_default PARTITION OF game_commands DEFAULT;
 
+-- ts_ns as a timestamptz, to the microsecond (integer arithmetic, exact).
+CREATE OR REPLACE FUNCTION hokm_ts(ts_ns bigint) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT timestamptz 'epoch' + (ts_ns / 1000) * interval '1 microsecond'
+$$;
+
 CREATE OR REPLACE VIEW game_moves AS
 SELECT game_id, seq, type, ts, body, seat, card
   FROM game_moves_v1
 UNION ALL
-SELECT c.game_id, c.seq, 7::smallint AS type, c.ts, NULL::jsonb AS body, c.seat, c.card
+SELECT c.game_id, c.seq, 7::smallint AS type, hokm_ts(c.ts_ns), NULL::jsonb AS body, c.seat, c.card
   FROM game_commands c
  WHERE c.card IS NOT NULL
 UNION ALL
-SELECT c.game_id, (r.value->>'seq')::bigint, (r.value->>'type')::smallint, c.ts,
+SELECT c.game_id, (r.value->>'seq')::bigint, (r.value->>'type')::smallint, hokm_ts(c.ts_ns),
        r.value - 'seq' - 'type', NULL::smallint, NULL::smallint
   FROM game_commands c
  CROSS JOIN LATERAL jsonb_array_elements(c.records) r;
@@ -125,10 +133,10 @@ SELECT s.game_id,
        (SELECT count(*) FROM public.game_participants gp
          WHERE gp.game_id = s.game_id AND gp.left_at IS NULL) AS players,
        coalesce(c.last_seq, m.seq) AS last_seq,
-       coalesce(c.ts, m.ts) AS last_move_at
+       coalesce(public.hokm_ts(c.ts_ns), m.ts) AS last_move_at
   FROM public.game_sessions s
   LEFT JOIN LATERAL (
-    SELECT public.hokm_command_last_seq(gc) AS last_seq, gc.ts FROM public.game_commands gc
+    SELECT public.hokm_command_last_seq(gc) AS last_seq, gc.ts_ns FROM public.game_commands gc
      WHERE gc.game_id = s.game_id
      ORDER BY gc.seq DESC
      LIMIT 1) c ON true

@@ -305,7 +305,7 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
     pqxx::connection c(PgUrlOrDie().ConnInfo());
     pqxx::nontransaction tx(c);
     const auto added = tx.exec(
-        "INSERT INTO game_commands (game_id, seq, ts, seat, card) SELECT game_id, seq + 1, ts, seat, card "
+        "INSERT INTO game_commands (game_id, seq, ts_ns, seat, card) SELECT game_id, seq + 1, ts_ns, seat, card "
         "FROM game_commands WHERE game_id = " + std::to_string(games_[2].id) +
         " AND card IS NOT NULL AND records IS NOT NULL ORDER BY seq LIMIT 1");
     ASSERT_EQ(added.affected_rows(), 1u);

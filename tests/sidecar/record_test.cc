@@ -67,6 +67,7 @@ TEST(RecordCheckTest, RefusesWhatTheStoresCannotHold) {
       {"game id 0", CardPlayed(0, 1, 1, 0, 0)},
       {"game id above bigint", CardPlayed(1ull << 63, 1, 1, 0, 0)},
       {"seq 0", CardPlayed(1, 0, 1, 0, 0)},
+      {"ts above bigint", CardPlayed(1, 1, 1ull << 63, 0, 0)},
       {"no body", MakeRecord(1, 1, 1, fb::Body::NONE, nullptr)},
       {"type without table", MakeRecord(1, 1, 1, fb::Body::CardPlayed, nullptr)},
       {"unknown type", MakeRecord(1, 1, 1, static_cast<fb::Body>(40),
