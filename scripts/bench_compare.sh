@@ -62,10 +62,13 @@ run() {
 DO $$
 DECLARE t text;
 BEGIN
-  -- Only those that exist: on a new database the sidecar has not made them yet.
-  FOREACH t IN ARRAY ARRAY['game_moves', 'game_commands', 'game_sessions', 'game_participants', 'hands', 'players',
-                           'seed_moves'] LOOP
-    IF to_regclass(t) IS NOT NULL THEN EXECUTE format('TRUNCATE %I', t); END IF;
+  -- Only the tables that exist (on a new database the sidecar has not made
+  -- them yet); game_moves is a view over game_commands since 004.
+  FOREACH t IN ARRAY ARRAY['game_moves', 'game_moves_v1', 'game_commands', 'game_sessions', 'game_participants',
+                           'hands', 'players', 'seed_moves'] LOOP
+    IF (SELECT relkind FROM pg_class WHERE oid = to_regclass(t)) IN ('r', 'p') THEN
+      EXECUTE format('TRUNCATE %I', t);
+    END IF;
   END LOOP;
 END $$;
 SQL
