@@ -107,9 +107,10 @@ WriteResult CommandClient::TrySend(std::uint64_t request_id, const core::Command
   request.request_id = request_id;
   request.command = command;
   const std::uint32_t shard = ShardFor(command);
-  const WriteResult r =
-      segment_->command_ring(shard).TryWrite(kCommandRequestType, &request, sizeof(request));
+  Ring ring = segment_->command_ring(shard);
+  const WriteResult r = ring.TryWrite(kCommandRequestType, &request, sizeof(request));
   if (r == WriteResult::kOk) {
+    NotifyConsumer(ring);
     ++in_flight_;
   } else if (command.type == core::CommandType::kCreateGame) {
     --next_create_shard_;  // try the same shard again next time
@@ -160,8 +161,10 @@ WriteResult CommandPort::Respond(const CommandRequest& request, core::CommandRes
   response.game_seq = game_seq;
   response.client_epoch = request.client_epoch;
   response.result = result;
-  return segment_->response_ring(request.client_slot)
-      .TryWrite(kCommandResponseType, &response, sizeof(response));
+  Ring ring = segment_->response_ring(request.client_slot);
+  const WriteResult r = ring.TryWrite(kCommandResponseType, &response, sizeof(response));
+  if (r == WriteResult::kOk) NotifyConsumer(ring);
+  return r;
 }
 
 }  // namespace hokm::shm

@@ -22,6 +22,10 @@
 // those requests (their clients see no response and may retry); it never
 // applies a request twice.
 //
+// Waking: TrySend and Respond wake the ring's consumer if it announced that
+// it parks (NotifyConsumer, wait_strategy.h); a consumer that waits with
+// RingWaiter on command_reader() / response_reader() is woken by them.
+//
 // Flow control: a client keeps at most MaxInFlight() requests unanswered, so
 // the engine's responses always fit in its response ring.
 //
@@ -39,6 +43,7 @@
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "shm/status.h"
+#include "shm/wait_strategy.h"
 
 namespace hokm::shm {
 
@@ -93,13 +98,17 @@ class CommandClient {
   // kCreateGame (the game is created in the shard that receives it).
   std::uint32_t ShardFor(const core::Command& command);
 
-  // Sends `command` to its shard. kFull: the command ring is full or
-  // MaxInFlight() requests are unanswered; nothing was sent.
+  // Sends `command` to its shard and wakes the shard if it parks. kFull:
+  // the command ring is full or MaxInFlight() requests are unanswered;
+  // nothing was sent.
   WriteResult TrySend(std::uint64_t request_id, const core::Command& command);
   // Takes the next response to this client, if any. Never blocks.
   [[nodiscard]] bool TryReceive(CommandResponse& out);
   // Forgets unanswered requests (after an engine restart lost them).
   void AbandonInFlight() { in_flight_ = 0; }
+  // The response ring's reader, for RingWaiter::Wait (and its ring for the
+  // RingWaiter itself).
+  const RingReader& response_reader() const { return responses_; }
 
  private:
   CommandClient(const Segment& segment, std::uint32_t slot, std::uint32_t epoch);
@@ -144,15 +153,17 @@ class CommandPort {
     return n;
   }
 
-  // Sends the response to the request's client. Dropped (kOk, counted) if the
-  // client slot changed hands since the request; kFull only if the client
-  // broke flow control.
+  // Sends the response to the request's client and wakes the client if it
+  // parks. Dropped (kOk, counted) if the client slot changed hands since the
+  // request; kFull only if the client broke flow control.
   WriteResult Respond(const CommandRequest& request, core::CommandResult result,
                       std::uint64_t game_id, std::uint32_t game_seq);
 
   std::uint64_t malformed() const { return malformed_; }
   std::uint64_t dropped_responses() const { return dropped_responses_; }
   const Ring& ring() const { return reader_.ring(); }
+  // For RingWaiter::Wait.
+  const RingReader& reader() const { return reader_; }
 
  private:
   const Segment* segment_;
