@@ -176,6 +176,8 @@ std::size_t Engine::ServeOnce(std::uint32_t shard_index, std::size_t max_command
 
 const ShardCounters& Engine::counters(std::uint32_t shard) const { return shards_[shard]->counters; }
 
+const shm::CommandPort& Engine::port(std::uint32_t shard) const { return *shards_[shard]->port; }
+
 bool Engine::Snapshot(std::uint64_t game_id, core::GameState& out) const {
   return segment_.table().ReadGame(game_id, out) == shm::ReadResult::kOk;
 }
