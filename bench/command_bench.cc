@@ -103,41 +103,44 @@ void BM_CommandRoundTrip(benchmark::State& state, shm::WaitStrategy strategy) {
     }
   });
 
-  auto client = shm::CommandClient::Register(engine.segment());
-  if (!client.ok()) {
-    state.SkipWithError(client.status().message().c_str());
-  } else {
-    const shm::Ring command_ring = engine.segment().command_ring(0);
-    const std::uint32_t wakes_before = shm::Atomic(command_ring.trailer()->wake_seq).load();
-    const shm::Ring response_ring = engine.segment().response_ring(client->slot());
-    const std::uint32_t answer_wakes_before = shm::Atomic(response_ring.trailer()->wake_seq).load();
-    shm::RingWaiter waiter(response_ring, WaitFor(strategy, 20));
-    core::Command command{};
-    command.type = core::CommandType::kPlayCard;
-    command.game_id = 12345;  // no such game: rejected, answered
-    RoundTrips trips;
-    std::uint64_t id = 0;
-    for (auto _ : state) {
-      const std::uint64_t start = NowNs();
-      if (client->TrySend(++id, command) != shm::WriteResult::kOk) {
-        state.SkipWithError("command ring full");
-        break;
+  {  // the client gives its slot back before the engine goes
+    auto client = shm::CommandClient::Register(engine.segment());
+    if (!client.ok()) {
+      state.SkipWithError(client.status().message().c_str());
+    } else {
+      const shm::Ring command_ring = engine.segment().command_ring(0);
+      const std::uint32_t wakes_before = shm::Atomic(command_ring.trailer()->wake_seq).load();
+      const shm::Ring response_ring = engine.segment().response_ring(client->slot());
+      const std::uint32_t answer_wakes_before =
+          shm::Atomic(response_ring.trailer()->wake_seq).load();
+      shm::RingWaiter waiter(response_ring, WaitFor(strategy, 20));
+      core::Command command{};
+      command.type = core::CommandType::kPlayCard;
+      command.game_id = 12345;  // no such game: rejected, answered
+      RoundTrips trips;
+      std::uint64_t id = 0;
+      for (auto _ : state) {
+        const std::uint64_t start = NowNs();
+        if (client->TrySend(++id, command) != shm::WriteResult::kOk) {
+          state.SkipWithError("command ring full");
+          break;
+        }
+        shm::CommandResponse response;
+        waiter.Reset();
+        while (!client->TryReceive(response)) waiter.Wait(client->response_reader());
+        trips.Add(NowNs() - start);
+        if (response.request_id != id) {
+          state.SkipWithError("answer to another request");
+          break;
+        }
       }
-      shm::CommandResponse response;
-      waiter.Reset();
-      while (!client->TryReceive(response)) waiter.Wait(client->response_reader());
-      trips.Add(NowNs() - start);
-      if (response.request_id != id) {
-        state.SkipWithError("answer to another request");
-        break;
-      }
+      trips.Report(state);
+      const std::uint32_t wakes =
+          shm::Atomic(command_ring.trailer()->wake_seq).load() - wakes_before +
+          shm::Atomic(response_ring.trailer()->wake_seq).load() - answer_wakes_before;
+      state.counters["wakes_per_rt"] =
+          static_cast<double>(wakes) / static_cast<double>(std::max<std::uint64_t>(1, id));
     }
-    trips.Report(state);
-    const std::uint32_t wakes =
-        shm::Atomic(command_ring.trailer()->wake_seq).load() - wakes_before +
-        shm::Atomic(response_ring.trailer()->wake_seq).load() - answer_wakes_before;
-    state.counters["wakes_per_rt"] =
-        static_cast<double>(wakes) / static_cast<double>(std::max<std::uint64_t>(1, id));
   }
   stop.store(true, std::memory_order_relaxed);
   shm::WakeConsumerNow(engine.port(0).ring());

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <ctime>
@@ -96,7 +97,7 @@ void NotifyConsumer(const Ring& ring) {
 void WakeConsumerNow(const Ring& ring) { BumpAndWake(ring.trailer()); }
 
 RingWaiter::RingWaiter(const Ring& ring, WaitOptions options)
-    : ring_(ring), options_(options), backoff_(options.nap_us) {
+    : ring_(ring), options_(options), backoff_(options.nap_us), spin_budget_ns_(options.spin_ns) {
   // A predecessor killed while parked left its announcement: producers
   // would each pay a wake syscall until someone clears it.
   (void)Atomic(ring_.trailer()->parked).exchange(0, std::memory_order_seq_cst);
@@ -129,7 +130,7 @@ void RingWaiter::Wait(const RingReader& reader, std::uint64_t deadline_ns) {
   if (!spinning_) {
     spinning_ = true;
     spin_polls_ = 0;
-    spin_until_ns_ = options_.spin_ns == 0 ? 0 : MonotonicNowNs() + options_.spin_ns;
+    spin_until_ns_ = spin_budget_ns_ == 0 ? 0 : MonotonicNowNs() + spin_budget_ns_;
   }
   if (spin_until_ns_ != 0) {
     if ((++spin_polls_ & 15) != 0) {
@@ -142,6 +143,12 @@ void RingWaiter::Wait(const RingReader& reader, std::uint64_t deadline_ns) {
       return;
     }
   }
+  // The spin did not pay: spin less next time.
+  if (!parked_since_reset_) {
+    spin_budget_ns_ = spin_budget_ns_ / 2 < kMinSpinNs ? std::min(kMinSpinNs, options_.spin_ns)
+                                                       : spin_budget_ns_ / 2;
+  }
+  parked_since_reset_ = true;
   Park(reader, deadline_ns);
 }
 

@@ -90,7 +90,11 @@ bool ParseWaitStrategy(std::string_view text, WaitStrategy& out);
 
 struct WaitOptions {
   WaitStrategy strategy = WaitStrategy::kPark;
-  // park: how long an empty ring is polled (with pause) before parking.
+  // park: the longest an empty ring is polled (with pause) before parking.
+  // The spin is adaptive: it halves each time it ends in a park (down to
+  // kMinSpinNs) and doubles each time work came while spinning, so a waiter
+  // whose peer answers within microseconds spins, and one whose spinning
+  // only keeps its peer off a busy core (two threads, one free core) parks.
   std::uint32_t spin_ns = 20'000;
   // park: the longest one futex wait lasts; bounds what a missed edge or a
   // dead producer's claim can cost.
@@ -120,8 +124,11 @@ class RingWaiter {
   const WaitOptions& options() const { return options_; }
 
   // The last poll found work: the next empty poll starts spinning afresh.
+  // Work found while spinning (before any park) lengthens the spin budget.
   void Reset() {
+    if (spinning_ && !parked_since_reset_) SpinPaidOff();
     spinning_ = false;
+    parked_since_reset_ = false;
     backoff_.Reset();
   }
 
@@ -134,6 +141,8 @@ class RingWaiter {
   // committed everything it read.
   void Wait(const RingReader& reader, std::uint64_t deadline_ns = 0);
 
+  // The spin budget now (park), ns.
+  std::uint32_t spin_budget_ns() const { return spin_budget_ns_; }
   // Times this waiter called FUTEX_WAIT (and got past its re-check).
   std::uint64_t parks() const { return parks_; }
   // Parks that the re-check after the announcement saved (work came in
@@ -144,12 +153,19 @@ class RingWaiter {
   std::uint64_t timeouts() const { return timeouts_; }
 
  private:
+  static constexpr std::uint32_t kMinSpinNs = 500;
   void Park(const RingReader& reader, std::uint64_t deadline_ns);
+  void SpinPaidOff() {
+    spin_budget_ns_ =
+        spin_budget_ns_ >= options_.spin_ns / 2 ? options_.spin_ns : 2 * spin_budget_ns_;
+  }
 
   Ring ring_;
   WaitOptions options_;
   IdleBackoff backoff_{200};
   bool spinning_ = false;
+  bool parked_since_reset_ = false;
+  std::uint32_t spin_budget_ns_ = 0;
   std::uint32_t spin_polls_ = 0;
   std::uint64_t spin_until_ns_ = 0;
   std::uint64_t parks_ = 0;

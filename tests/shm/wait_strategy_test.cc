@@ -287,6 +287,30 @@ TEST_F(WaitStrategyTest, BusyConsumerCostsProducersNoWakeUp) {
   EXPECT_EQ(Atomic(ring.trailer()->wake_seq).load(std::memory_order_acquire), before);
 }
 
+// The spin budget halves when a spin ends in a park and doubles back when
+// work comes while spinning.
+TEST_F(WaitStrategyTest, SpinShrinksWhenItEndsInAParkAndGrowsWhenItPaysOff) {
+  CommandPort port(*segment_, 0);
+  RingWaiter waiter(port.ring(), Park(8'000));
+  EXPECT_EQ(waiter.spin_budget_ns(), 8'000u);
+  for (int round = 0; round < 2; ++round) {
+    const std::uint64_t deadline = MonotonicNowNs() + 2'000'000;
+    const std::uint64_t parks = waiter.parks();
+    while (waiter.parks() == parks && MonotonicNowNs() < deadline)
+      waiter.Wait(port.reader(), deadline);
+    waiter.Reset();  // as if the park had found work
+  }
+  EXPECT_EQ(waiter.spin_budget_ns(), 2'000u);
+  waiter.Wait(port.reader());  // spinning...
+  waiter.Reset();              // ...and work came
+  EXPECT_EQ(waiter.spin_budget_ns(), 4'000u);
+  for (int i = 0; i < 5; ++i) {
+    waiter.Wait(port.reader());
+    waiter.Reset();
+  }
+  EXPECT_EQ(waiter.spin_budget_ns(), 8'000u);  // never above spin_ns
+}
+
 // Park honours the caller's deadline (loadgen parks until its next play
 // is due) and a wait with a deadline in the past returns at once.
 TEST_F(WaitStrategyTest, ParkReturnsAtTheDeadline) {
