@@ -14,7 +14,8 @@
 // The command is one the engine rejects (a card play in a game that does
 // not exist): the whole path without the rules' 100-250 ns. Each round trip
 // is timed; p50_us / p99_us / p999_us are counters, and so is
-// wakes_per_rt (FUTEX_WAKE calls per round trip, park only).
+// wakes_per_rt (FUTEX_WAKE calls per round trip) and parks_per_rt (FUTEX_WAIT
+// calls of both sides per round trip), park only.
 #include <benchmark/benchmark.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -91,6 +92,9 @@ void BM_CommandRoundTrip(benchmark::State& state, shm::WaitStrategy strategy) {
 
   // The shard thread, as hokm-engine's ServeShard.
   std::atomic<bool> stop{false};
+  std::uint64_t engine_parks = 0;  // written by the shard thread as it ends
+  std::uint64_t client_parks = 0;
+  std::uint64_t round_trips = 0;
   std::thread shard([&] {
     const shm::CommandPort& port = engine.port(0);
     shm::RingWaiter waiter(port.ring(), WaitFor(strategy, 200));
@@ -101,6 +105,7 @@ void BM_CommandRoundTrip(benchmark::State& state, shm::WaitStrategy strategy) {
         waiter.Wait(port.reader());
       }
     }
+    engine_parks = waiter.parks();
   });
 
   {  // the client gives its slot back before the engine goes
@@ -140,11 +145,17 @@ void BM_CommandRoundTrip(benchmark::State& state, shm::WaitStrategy strategy) {
           shm::Atomic(response_ring.trailer()->wake_seq).load() - answer_wakes_before;
       state.counters["wakes_per_rt"] =
           static_cast<double>(wakes) / static_cast<double>(std::max<std::uint64_t>(1, id));
+      round_trips = id;
+      client_parks = waiter.parks();
     }
   }
   stop.store(true, std::memory_order_relaxed);
   shm::WakeConsumerNow(engine.port(0).ring());
   shard.join();
+  if (round_trips != 0) {
+    state.counters["parks_per_rt"] =
+        static_cast<double>(client_parks + engine_parks) / static_cast<double>(round_trips);
+  }
   opened->reset();
   (void)shm::Segment::Remove(name);
 }

@@ -130,7 +130,9 @@ void RingWaiter::Wait(const RingReader& reader, std::uint64_t deadline_ns) {
   if (!spinning_) {
     spinning_ = true;
     spin_polls_ = 0;
-    spin_until_ns_ = spin_budget_ns_ == 0 ? 0 : MonotonicNowNs() + spin_budget_ns_;
+    probing_ = ++spin_phases_ % kProbeEvery == 0;
+    const std::uint32_t budget = probing_ ? options_.spin_ns : spin_budget_ns_;
+    spin_until_ns_ = budget == 0 ? 0 : MonotonicNowNs() + budget;
   }
   if (spin_until_ns_ != 0) {
     if ((++spin_polls_ & 15) != 0) {
@@ -144,7 +146,7 @@ void RingWaiter::Wait(const RingReader& reader, std::uint64_t deadline_ns) {
     }
   }
   // The spin did not pay: spin less next time.
-  if (!parked_since_reset_) {
+  if (!parked_since_reset_ && !probing_) {
     spin_budget_ns_ = spin_budget_ns_ / 2 < kMinSpinNs ? std::min(kMinSpinNs, options_.spin_ns)
                                                        : spin_budget_ns_ / 2;
   }

@@ -95,6 +95,8 @@ struct WaitOptions {
   // kMinSpinNs) and doubles each time work came while spinning, so a waiter
   // whose peer answers within microseconds spins, and one whose spinning
   // only keeps its peer off a busy core (two threads, one free core) parks.
+  // Every kProbeEvery-th spin runs the whole spin_ns, so a budget that
+  // shrank in a bad moment grows back once the peer is quick again.
   std::uint32_t spin_ns = 20'000;
   // park: the longest one futex wait lasts; bounds what a missed edge or a
   // dead producer's claim can cost.
@@ -154,10 +156,11 @@ class RingWaiter {
 
  private:
   static constexpr std::uint32_t kMinSpinNs = 500;
+  static constexpr std::uint32_t kProbeEvery = 32;
   void Park(const RingReader& reader, std::uint64_t deadline_ns);
   void SpinPaidOff() {
-    spin_budget_ns_ =
-        spin_budget_ns_ >= options_.spin_ns / 2 ? options_.spin_ns : 2 * spin_budget_ns_;
+    spin_budget_ns_ = probing_ || spin_budget_ns_ >= options_.spin_ns / 2 ? options_.spin_ns
+                                                                          : 2 * spin_budget_ns_;
   }
 
   Ring ring_;
@@ -165,6 +168,8 @@ class RingWaiter {
   IdleBackoff backoff_{200};
   bool spinning_ = false;
   bool parked_since_reset_ = false;
+  bool probing_ = false;  // this spin runs the whole spin_ns
+  std::uint32_t spin_phases_ = 0;
   std::uint32_t spin_budget_ns_ = 0;
   std::uint32_t spin_polls_ = 0;
   std::uint64_t spin_until_ns_ = 0;
