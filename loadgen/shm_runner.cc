@@ -79,13 +79,17 @@ class ShmDriver {
         }
         lane.timed = true;
       }
-      if (client_.TrySend(index, lane.command) != shm::WriteResult::kOk) break;  // ring full
+      if (client_.TrySend(index, lane.command, shm::Wake::kLater) != shm::WriteResult::kOk) {
+        break;  // ring full
+      }
       ready_.pop_front();
       lane.step = Lane::Step::kInFlight;
       if (in_flight_ == 0) last_answer_ns_ = now;  // silence counts from here
       ++in_flight_;
       ++sent;
     }
+    // The engine wakes once, to the whole batch.
+    client_.WakeShards();
     return sent;
   }
 

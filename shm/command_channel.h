@@ -24,7 +24,11 @@
 //
 // Waking: TrySend and Respond wake the ring's consumer if it announced that
 // it parks (NotifyConsumer, wait_strategy.h); a consumer that waits with
-// RingWaiter on command_reader() / response_reader() is woken by them.
+// RingWaiter on CommandPort::reader() / response_reader() is woken by them.
+// With Wake::kLater they only note the ring, and WakeShards / WakeClients
+// wake each noted consumer once: a batch of commands or answers costs one
+// fence and at most one wake-up per consumer, and the consumer wakes to
+// the whole batch instead of to its first record.
 //
 // Flow control: a client keeps at most MaxInFlight() requests unanswered, so
 // the engine's responses always fit in its response ring.
@@ -38,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "core/command.h"
 #include "shm/ring.h"
@@ -48,6 +53,10 @@
 namespace hokm::shm {
 
 inline constexpr std::int32_t kCommandRequestType = 1;
+
+// When TrySend / Respond wake a parked consumer: at once, or at the next
+// WakeShards / WakeClients.
+enum class Wake : std::uint8_t { kNow, kLater };
 inline constexpr std::int32_t kCommandResponseType = 2;
 
 struct CommandRequest {
@@ -101,7 +110,10 @@ class CommandClient {
   // Sends `command` to its shard and wakes the shard if it parks. kFull:
   // the command ring is full or MaxInFlight() requests are unanswered;
   // nothing was sent.
-  WriteResult TrySend(std::uint64_t request_id, const core::Command& command);
+  WriteResult TrySend(std::uint64_t request_id, const core::Command& command,
+                      Wake wake = Wake::kNow);
+  // Wakes the shards sent to with Wake::kLater since the last call.
+  void WakeShards();
   // Takes the next response to this client, if any. Never blocks.
   [[nodiscard]] bool TryReceive(CommandResponse& out);
   // Forgets unanswered requests (after an engine restart lost them).
@@ -120,6 +132,7 @@ class CommandClient {
   std::uint32_t in_flight_ = 0;
   std::uint32_t max_in_flight_ = 0;
   std::uint32_t next_create_shard_ = 0;
+  std::uint64_t shards_to_wake_ = 0;  // bit s: shard s (shards beyond 63 are woken at once)
   RingReader responses_;
 };
 
@@ -141,7 +154,8 @@ class CommandPort {
     if (max_requests > kMaxBatch) max_requests = kMaxBatch;
     reader_.Peek(
         [&](const RingRecord& record) {
-          if (record.type != kCommandRequestType || record.payload.size() != sizeof(CommandRequest)) {
+          if (record.type != kCommandRequestType ||
+              record.payload.size() != sizeof(CommandRequest)) {
             ++malformed_;
             return;
           }
@@ -157,7 +171,9 @@ class CommandPort {
   // parks. Dropped (kOk, counted) if the client slot changed hands since the
   // request; kFull only if the client broke flow control.
   WriteResult Respond(const CommandRequest& request, core::CommandResult result,
-                      std::uint64_t game_id, std::uint32_t game_seq);
+                      std::uint64_t game_id, std::uint32_t game_seq, Wake wake = Wake::kNow);
+  // Wakes the clients answered with Wake::kLater since the last call.
+  void WakeClients();
 
   std::uint64_t malformed() const { return malformed_; }
   std::uint64_t dropped_responses() const { return dropped_responses_; }
@@ -168,6 +184,8 @@ class CommandPort {
  private:
   const Segment* segment_;
   RingReader reader_;
+  std::vector<std::uint32_t> clients_to_wake_;  // reserved for every slot: never grows
+  std::vector<std::uint8_t> client_noted_;      // per slot: in clients_to_wake_
   std::uint64_t malformed_ = 0;
   std::uint64_t dropped_responses_ = 0;
 };

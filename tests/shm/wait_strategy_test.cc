@@ -274,6 +274,46 @@ TEST_F(WaitStrategyTest, ConsumerKilledWhileParkedCostsOneWakeUpAndStallsNoOne) 
   EXPECT_GT(parks, 0u);
 }
 
+// Deferred wakes: a batch of commands (or answers) wakes a parked consumer
+// once, when the batch is done, not at its first record.
+TEST_F(WaitStrategyTest, ABatchWakesItsParkedConsumerOnceAtItsEnd) {
+  const Ring commands = segment_->command_ring(0);
+  auto client = CommandClient::Register(*segment_);
+  ASSERT_TRUE(client.ok());
+  const Ring answers = segment_->response_ring(client->slot());
+  auto parked = [](const Ring& r) { return Atomic(r.trailer()->parked).load(); };
+  auto seq = [](const Ring& r) { return Atomic(r.trailer()->wake_seq).load(); };
+
+  Atomic(commands.trailer()->parked).store(1);  // as a parked shard leaves it
+  const std::uint32_t commands_seq = seq(commands);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(client->TrySend(i, Play(i), Wake::kLater), WriteResult::kOk);
+  }
+  EXPECT_EQ(seq(commands), commands_seq);
+  EXPECT_EQ(parked(commands), 1u);
+  client->WakeShards();
+  EXPECT_EQ(seq(commands), commands_seq + 1);
+  EXPECT_EQ(parked(commands), 0u);
+  client->WakeShards();  // nothing new: no wake
+  EXPECT_EQ(seq(commands), commands_seq + 1);
+
+  CommandPort port(*segment_, 0);
+  Atomic(answers.trailer()->parked).store(1);  // as a parked client leaves it
+  const std::uint32_t answers_seq = seq(answers);
+  EXPECT_EQ(port.Poll([&](const CommandRequest& req) {
+    ASSERT_EQ(port.Respond(req, core::CommandResult::kOk, 0, 1, Wake::kLater), WriteResult::kOk);
+  }),
+            3u);
+  EXPECT_EQ(seq(answers), answers_seq);
+  port.WakeClients();
+  EXPECT_EQ(seq(answers), answers_seq + 1);
+  EXPECT_EQ(parked(answers), 0u);
+  CommandResponse r;
+  int received = 0;
+  while (client->TryReceive(r)) ++received;
+  EXPECT_EQ(received, 3);
+}
+
 // A new consumer clears a predecessor's announcement as it starts.
 TEST_F(WaitStrategyTest, NewWaiterClearsAStaleAnnouncement) {
   const Ring ring = segment_->command_ring(0);
