@@ -35,7 +35,7 @@ struct LoadgenOptions {
   std::uint32_t pipeline = 0;                   // --pipeline: commands in flight per thread
   // --wait (shm): how a thread waits for its answers; --wait-spin-us (park)
   shm::WaitStrategy wait = shm::WaitStrategy::kPark;
-  std::uint32_t wait_spin_us = 20;
+  std::uint32_t wait_spin_us = 5;
   std::uint32_t pace_nap_us = 200;              // --pace-nap-us: open loop's shortest pacing nap
   bool quiet = false;                           // --quiet
   std::string json_path;                        // --json

@@ -97,7 +97,7 @@ struct WaitOptions {
   // only keeps its peer off a busy core (two threads, one free core) parks.
   // Every kProbeEvery-th spin runs the whole spin_ns, so a budget that
   // shrank in a bad moment grows back once the peer is quick again.
-  std::uint32_t spin_ns = 20'000;
+  std::uint32_t spin_ns = 5'000;
   // park: the longest one futex wait lasts; bounds what a missed edge or a
   // dead producer's claim can cost.
   std::uint32_t park_timeout_us = 100'000;
