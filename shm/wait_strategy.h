@@ -3,8 +3,8 @@
 // futex word in the ring's trailer until a producer publishes), spin (busy
 // poll) or nap (idle_backoff.h: fixed naps).
 //
-// The futex words live in the ring's wait line (RingTrailer::wait, its own
-// 128-byte line, see ring.h):
+// The two words live in the ring's wait line (RingTrailer::wake_seq and
+// RingTrailer::parked, their own 128-byte line; see ring.h):
 //
 //    0               4               8                              128
 //   +---------------+---------------+-------------------------------+
@@ -16,9 +16,9 @@
 //             before its last look at the ring.
 //   parked    1 while the consumer announces that it (may) sleep; set by the
 //             consumer, cleared by the consumer or by the producer that
-//             takes it upon itself to wake it. Both words are shared
-//             futexes (no FUTEX_PRIVATE_FLAG): the consumer and the
-//             producers are different processes.
+//             takes it upon itself to wake it.
+//   wake_seq is a shared futex (no FUTEX_PRIVATE_FLAG): the consumer and
+//   the producers are different processes.
 //
 // Protocol (C = the consumer, P = any producer; H = the header word of the
 // record at C's read position, published by P's release store in
@@ -30,7 +30,8 @@
 //   C4  FUTEX_WAIT(&wake_seq, s, timeout)    returns at once if wake_seq != s
 //   C5  parked.exchange(0, seq_cst)          (a producer may have cleared it)
 //
-//   P1  H.store(release)                     publish (Ring::Commit)
+//   P1  H.store(release)                     publish (Ring::Commit), one
+//                                            or a batch (Wake::kLater)
 //   P2  atomic_thread_fence(seq_cst)         the StoreLoad barrier
 //   P3  parked.load(relaxed) == 0 -> done    a busy pipeline stops here:
 //                                            no syscall, no write to the line
