@@ -165,16 +165,21 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
 
 std::size_t Engine::ServeOnce(std::uint32_t shard_index, std::size_t max_commands) {
   shm::CommandPort& port = *shards_[shard_index]->port;
-  return port.Poll(
+  const std::size_t n = port.Poll(
       [&](const shm::CommandRequest& request) {
         const ApplyOutcome o = Apply(shard_index, request.command);
         // Only a client that broke flow control can miss its answer.
-        (void)port.Respond(request, o.result, o.game_id, o.game_seq);
+        (void)port.Respond(request, o.result, o.game_id, o.game_seq, shm::Wake::kLater);
       },
       max_commands);
+  // Each parked client is woken once, to all of its answers of this batch.
+  port.WakeClients();
+  return n;
 }
 
 const ShardCounters& Engine::counters(std::uint32_t shard) const { return shards_[shard]->counters; }
+
+const shm::CommandPort& Engine::port(std::uint32_t shard) const { return *shards_[shard]->port; }
 
 bool Engine::Snapshot(std::uint64_t game_id, core::GameState& out) const {
   return segment_.table().ReadGame(game_id, out) == shm::ReadResult::kOk;

@@ -86,6 +86,10 @@ class Engine {
   // commands from other processes and answers each on its client's response
   // ring. Returns how many it handled. REQUIRES: as Apply.
   std::size_t ServeOnce(std::uint32_t shard, std::size_t max_commands = 256);
+  // The shard's end of its command ring: a shard thread waits for commands
+  // with a RingWaiter on port(shard).ring() and port(shard).reader().
+  // REQUIRES: as Apply for anything but ring().
+  const shm::CommandPort& port(std::uint32_t shard) const;
 
   // A consistent copy of a game's state. Any thread.
   bool Snapshot(std::uint64_t game_id, core::GameState& out) const;

@@ -1,5 +1,6 @@
 // engine_main.cc: hokm-engine, the process that owns the shared-memory
 // segment and serves commands from other processes, one thread per shard.
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -15,7 +16,7 @@
 
 #include "core/engine.h"
 #include "core/metrics_server.h"
-#include "shm/idle_backoff.h"
+#include "shm/wait_strategy.h"
 
 namespace {
 
@@ -23,15 +24,17 @@ std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
-// Polls a shard's command ring until stopped; when it is empty, spins a
-// little, then naps idle_nap_us at a time (shm/idle_backoff.h says why).
-void ServeShard(hokm::Engine& engine, std::uint32_t shard, std::uint32_t idle_nap_us) {
-  hokm::shm::IdleBackoff idle(idle_nap_us);
+// Polls a shard's command ring until stopped; when it is empty, waits as
+// --wait says (shm/wait_strategy.h): parked on the ring's futex until a
+// client sends, spinning, or napping --idle-nap-us at a time.
+void ServeShard(hokm::Engine& engine, std::uint32_t shard, hokm::shm::WaitOptions wait) {
+  const hokm::shm::CommandPort& port = engine.port(shard);
+  hokm::shm::RingWaiter waiter(port.ring(), wait);
   while (!g_stop.load(std::memory_order_relaxed)) {
     if (engine.ServeOnce(shard) != 0) {
-      idle.Reset();
+      waiter.Reset();
     } else {
-      idle.Wait();
+      waiter.Wait(port.reader());
     }
   }
 }
@@ -47,7 +50,10 @@ int main(int argc, char** argv) {
   std::string shm_name;
   std::uint64_t ring_mb = 64;
   int metrics_port = 9464;
-  std::uint32_t idle_nap_us = 200;
+  hokm::shm::WaitOptions wait;
+  std::string wait_name = "park";
+  std::uint32_t spin_us = wait.spin_ns / 1000;
+  std::uint32_t park_timeout_ms = wait.park_timeout_us / 1000;
   bool fresh = false;
   app.add_option("--shm-name", shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
   app.add_option("--capacity", options.capacity, "game slots in the table")
@@ -58,14 +64,29 @@ int main(int argc, char** argv) {
       ->default_val(options.shards)->check(CLI::Range(1, 64));
   app.add_option("--metrics-port", metrics_port, "port of /metrics and /health on 127.0.0.1 (0: off)")
       ->default_val(metrics_port)->check(CLI::Range(0, 65535));
-  app.add_option("--idle-nap-us", idle_nap_us,
-                 "how long a shard with no commands waiting naps before it looks again: longer\n"
-                 "leaves more CPU to the stores, shorter answers a lone command sooner")
-      ->default_val(idle_nap_us)->check(CLI::Range(1, 100000));
+  app.add_option("--wait", wait_name,
+                 "how a shard with no commands waiting waits: park (spin --wait-spin-us, then\n"
+                 "sleep until a client sends), spin (poll without pause: a core per shard),\n"
+                 "nap (sleep --idle-nap-us at a time)")
+      ->default_val(wait_name)->check(CLI::IsMember({"park", "spin", "nap"}));
+  app.add_option("--wait-spin-us", spin_us,
+                 "park: how long a shard polls an empty command ring before it sleeps")
+      ->default_val(spin_us)->check(CLI::Range(0, 100000));
+  app.add_option("--wait-timeout-ms", park_timeout_ms,
+                 "park: the longest one sleep lasts before the shard looks again anyway (a\n"
+                 "client's claim that its process died in is found after at most this)")
+      ->default_val(park_timeout_ms)->check(CLI::Range(1, 3600000));
+  app.add_option("--idle-nap-us", wait.nap_us,
+                 "nap: how long a shard with no commands waiting naps before it looks again:\n"
+                 "longer leaves more CPU to the stores, shorter answers a lone command sooner")
+      ->default_val(wait.nap_us)->check(CLI::Range(1, 100000));
   app.add_flag("--fresh", fresh, "remove an existing segment of that name first (drops its games)");
   CLI11_PARSE(app, argc, argv);
 
   options.shm_name = hokm::shm::SegmentNameFrom(shm_name);
+  (void)hokm::shm::ParseWaitStrategy(wait_name, wait.strategy);  // checked by CLI11
+  wait.spin_ns = spin_us * 1000;
+  wait.park_timeout_us = park_timeout_ms * 1000;
   options.ring_bytes = ring_mb << 20;
   if ((options.ring_bytes & (options.ring_bytes - 1)) != 0) {
     std::fprintf(stderr, "hokm-engine: --ring-mb must be a power of two, not %llu\n",
@@ -89,6 +110,13 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(header.change_ring_bytes >> 20),
                static_cast<unsigned long long>(e.segment().table().Live()));
 
+  // Every other thread (metrics, shards) blocks SIGTERM and SIGINT, so the
+  // signal interrupts the main thread's heartbeat nap and it wakes the shards.
+  sigset_t stop_signals, previous;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
   std::unique_ptr<hokm::core::MetricsServer> metrics;
   if (metrics_port != 0) {
     std::string error;
@@ -108,21 +136,27 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
-  // Idle shards nap for --idle-nap-us; the default 50 us timer slack would
-  // stretch short naps.
+  // With --wait nap, idle shards nap for --idle-nap-us; the default 50 us
+  // timer slack would stretch short naps.
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   std::vector<std::thread> threads;
   for (std::uint32_t shard = 0; shard < e.shards(); ++shard) {
-    threads.emplace_back([&e, shard, idle_nap_us] { ServeShard(e, shard, idle_nap_us); });
+    threads.emplace_back([&e, shard, wait] { ServeShard(e, shard, wait); });
   }
-  std::fprintf(stderr, "hokm-engine: serving (pid %d); SIGTERM stops\n", static_cast<int>(getpid()));
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  std::fprintf(stderr, "hokm-engine: serving (pid %d, --wait %s); SIGTERM stops\n",
+               static_cast<int>(getpid()), hokm::shm::WaitStrategyName(wait.strategy));
   while (!g_stop.load(std::memory_order_relaxed)) {
     e.segment().Heartbeat();
     timespec ts{0, 100'000'000};
     nanosleep(&ts, nullptr);
   }
   // Each shard finishes the command it is applying: the segment stays
-  // consistent and the games stay for the next engine.
+  // consistent and the games stay for the next engine. A parked shard is
+  // woken to see the stop flag.
+  for (std::uint32_t shard = 0; shard < e.shards(); ++shard) {
+    hokm::shm::WakeConsumerNow(e.port(shard).ring());
+  }
   for (auto& t : threads) t.join();
   std::uint64_t accepted = 0, busy = 0;
   for (std::uint32_t shard = 0; shard < e.shards(); ++shard) {

@@ -59,10 +59,10 @@ void WaitUntilNs(std::uint64_t when_ns) {
   }
 }
 
-void PaceUntilNs(std::uint64_t due_ns) {
+void PaceUntilNs(std::uint64_t due_ns, std::uint64_t min_nap_ns) {
   const std::uint64_t now = NowNs();
   if (due_ns <= now) return;
-  WaitUntilNs(std::max(due_ns, now + kPaceNapNs));
+  WaitUntilNs(std::max(due_ns, now + min_nap_ns));
 }
 
 }  // namespace hokm::loadgen

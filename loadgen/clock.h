@@ -49,14 +49,15 @@ inline std::uint64_t NowNs() {
 void WaitUntilNs(std::uint64_t when_ns);
 
 // The open-loop pacer's nap: sleeps until `due_ns`, but never for less than
-// kPaceNapNs, so that at tens of thousands of plays per second the thread
-// wakes once per nap and sends every play then due, instead of sleeping
-// once per play (a nanosleep and two context switches each: 14 us of CPU
-// per play at 45,000 plays/s, a third of a core). A play sent late counts
-// the delay in its latency (latency runs from the intended time), so this
-// trades at most kPaceNapNs of open-loop latency for the CPU the stores need.
+// `min_nap_ns` (--pace-nap-us, default kPaceNapNs), so that at tens of
+// thousands of plays per second the thread wakes once per nap and sends
+// every play then due, instead of sleeping once per play (a nanosleep and
+// two context switches each: 14 us of CPU per play at 45,000 plays/s, a
+// third of a core). A play sent late counts the delay in its latency
+// (latency runs from the intended time), so this trades at most one nap of
+// open-loop latency for the CPU the stores need.
 inline constexpr std::uint64_t kPaceNapNs = 200'000;
-void PaceUntilNs(std::uint64_t due_ns);
+void PaceUntilNs(std::uint64_t due_ns, std::uint64_t min_nap_ns = kPaceNapNs);
 
 // Decides between the TSC and CLOCK_MONOTONIC; calibrates the TSC over
 // about 20 ms. Returns a one-line description ("tsc 2.100 GHz").

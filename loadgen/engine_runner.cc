@@ -76,7 +76,7 @@ void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read) {
         lane.timed = true;
         if (pacer.open_loop() && flow.IsCardPlay(lane)) {
           lane.intended_ns = pacer.Take();
-          if (lane.intended_ns > now) PaceUntilNs(lane.intended_ns);
+          if (lane.intended_ns > now) PaceUntilNs(lane.intended_ns, ctx.options.pace_nap_us * 1000ull);
         } else {
           lane.intended_ns = NowNs();
         }

@@ -85,6 +85,23 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
                  "Commands in flight per thread (shm: default 64, one engine batch, at most the "
                  "client's MaxInFlight; seed: default 1, plain request/response)")
       ->check(CLI::Range(0u, 1u << 20));
+  app.add_option_function<std::string>(
+         "--wait",
+         [o](const std::string& name) { (void)shm::ParseWaitStrategy(name, o->wait); },
+         "shm: how a thread with commands in flight waits for the answers: park (spin "
+         "--wait-spin-us, then sleep on the response ring until hokm-engine answers), spin "
+         "(poll: a core per thread), nap (sleep 200 us at a time open loop, 20 us closed)")
+      ->check(CLI::IsMember({"park", "spin", "nap"}))
+      ->default_str("park");
+  app.add_option("--wait-spin-us", o->wait_spin_us,
+                 "shm, --wait park: how long an empty response ring is polled before sleeping")
+      ->check(CLI::Range(0u, 100000u))
+      ->capture_default_str();
+  app.add_option("--pace-nap-us", o->pace_nap_us,
+                 "open loop: the shortest nap while waiting for the next play to be due; a play "
+                 "sent late counts the delay in its latency, a short nap costs a wake-up per play")
+      ->check(CLI::Range(0u, 100000u))
+      ->capture_default_str();
   app.add_flag("--quiet,-q", o->quiet, "No progress line (it is off anyway when stdout is not a terminal)");
   app.add_option("--json", o->json_path, "Write the JSON report here");
   app.add_option("--dump", o->dump_path,

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/bots.h"
+#include "shm/wait_strategy.h"
 
 namespace CLI {
 class App;
@@ -32,6 +33,10 @@ struct LoadgenOptions {
   std::uint64_t seed = 1;                       // --seed: game k plays with MixSeed(seed, k)
   core::BotKind bots = core::BotKind::kRandom;  // --bots random|greedy
   std::uint32_t pipeline = 0;                   // --pipeline: commands in flight per thread
+  // --wait (shm): how a thread waits for its answers; --wait-spin-us (park)
+  shm::WaitStrategy wait = shm::WaitStrategy::kPark;
+  std::uint32_t wait_spin_us = 5;
+  std::uint32_t pace_nap_us = 200;              // --pace-nap-us: open loop's shortest pacing nap
   bool quiet = false;                           // --quiet
   std::string json_path;                        // --json
   std::string dump_path;                        // --dump

@@ -94,9 +94,10 @@ class Ramp {
 // waits for the pacer's next play (PaceUntilNs, so at least a pacing nap)
 // or, while lanes are still `starting`, for the next lane's start when that
 // comes first.
-inline void WaitForPlayOrStart(const Pacer& pacer, const Ramp& ramp, bool starting) {
+inline void WaitForPlayOrStart(const Pacer& pacer, const Ramp& ramp, bool starting,
+                               std::uint64_t min_nap_ns = kPaceNapNs) {
   if (!starting || pacer.next_ns() <= ramp.next_ns()) {
-    PaceUntilNs(pacer.next_ns());
+    PaceUntilNs(pacer.next_ns(), min_nap_ns);
   } else {
     WaitUntilNs(ramp.next_ns());
   }

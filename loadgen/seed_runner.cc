@@ -105,7 +105,10 @@ class SeedServer {
       }
       if (!stopping || abandoning) Start(now);
       if (ops_.empty()) {
-        if (pacer_.open_loop() && !ready_.empty()) WaitForPlayOrStart(pacer_, ramp_, !ramp_.done() && !abandoning);
+        if (pacer_.open_loop() && !ready_.empty()) {
+          WaitForPlayOrStart(pacer_, ramp_, !ramp_.done() && !abandoning,
+                             ctx_.options.pace_nap_us * 1000ull);
+        }
         continue;
       }
       TakeReply();

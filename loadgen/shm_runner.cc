@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "shm/command_channel.h"
-#include "shm/idle_backoff.h"
 #include "shm/segment.h"
+#include "shm/wait_strategy.h"
 #include "loadgen/runners.h"
 
 namespace hokm::loadgen {
@@ -36,7 +36,9 @@ class ShmDriver {
         flow_(ctx.options, ctx.control, ctx.result, ctx.dump),
         lanes_(ctx.lanes),
         pacer_(ctx.rate, ctx.control.start_ns(), ctx.options.ramp_s),
-        ramp_(ctx.control.start_ns(), ctx.options.ramp_s, ctx.lanes) {
+        ramp_(ctx.control.start_ns(), ctx.options.ramp_s, ctx.lanes),
+        waiter_(segment.response_ring(client.slot()), WaitFor(ctx.options, pacer_.open_loop())),
+        pace_nap_ns_(ctx.options.pace_nap_us * 1000ull) {
     const std::uint32_t max = client_.MaxInFlight();
     const std::uint32_t want = ctx.options.pipeline == 0 ? kDefaultShmPipeline : ctx.options.pipeline;
     pipeline_ = std::min(want, max);
@@ -77,13 +79,17 @@ class ShmDriver {
         }
         lane.timed = true;
       }
-      if (client_.TrySend(index, lane.command) != shm::WriteResult::kOk) break;  // ring full
+      if (client_.TrySend(index, lane.command, shm::Wake::kLater) != shm::WriteResult::kOk) {
+        break;  // ring full
+      }
       ready_.pop_front();
       lane.step = Lane::Step::kInFlight;
       if (in_flight_ == 0) last_answer_ns_ = now;  // silence counts from here
       ++in_flight_;
       ++sent;
     }
+    // The engine wakes once, to the whole batch.
+    client_.WakeShards();
     return sent;
   }
 
@@ -146,14 +152,33 @@ class ShmDriver {
     return true;
   }
 
-  // Waiting for answers: open loop naps 200 us (the pacer's own nap: the
-  // next plays are not due sooner anyway), closed loop 20 us (an answer is
-  // the only thing it waits for).
-  std::uint32_t IdleNapUs() const { return pacer_.open_loop() ? 200 : 20; }
+  // How the thread waits for answers (--wait). Nap: open loop naps 200 us
+  // (the pacer's own nap: the next plays are not due sooner anyway), closed
+  // loop 20 us (an answer is the only thing it waits for).
+  static shm::WaitOptions WaitFor(const LoadgenOptions& options, bool open_loop) {
+    shm::WaitOptions wait;
+    wait.strategy = options.wait;
+    wait.spin_ns = options.wait_spin_us * 1000;
+    wait.nap_us = open_loop ? 200 : 20;
+    return wait;
+  }
+
+  // Waits for an answer, but no longer than until the next play is due
+  // (open loop, a command ready to go) or the next game starts (ramp).
+  void WaitForAnswer(std::uint64_t now) {
+    std::uint64_t deadline = 0;
+    if (pacer_.open_loop() && !ready_.empty() && !stopping_) {
+      deadline = std::max(pacer_.next_ns(), now + pace_nap_ns_);
+    }
+    if (!stopping_ && !ramp_.done() && (deadline == 0 || ramp_.next_ns() < deadline)) {
+      deadline = std::max(ramp_.next_ns(), now + 1);
+    }
+    waiter_.Wait(client_.response_reader(), deadline);
+  }
 
   void Play() {
     last_answer_ns_ = NowNs();
-    shm::IdleBackoff idle(IdleNapUs());
+    waiter_.Reset();
     for (;;) {
       const std::uint64_t now = NowNs();
       if (!stopping_ && ctx_.control.Expired(now)) stopping_ = true;
@@ -168,15 +193,15 @@ class ShmDriver {
       const std::size_t sent = stopping_ ? 0 : Send(now, false);
       const std::size_t got = Receive();
       if (sent + got != 0) {
-        idle.Reset();
+        waiter_.Reset();
         continue;
       }
       if (!CheckSilence(now)) return;
       if (pacer_.open_loop() && in_flight_ == 0 && !ready_.empty() && pacer_.next_ns() > now) {
-        WaitForPlayOrStart(pacer_, ramp_, !ramp_.done());
+        WaitForPlayOrStart(pacer_, ramp_, !ramp_.done(), pace_nap_ns_);
         continue;
       }
-      idle.Wait();
+      WaitForAnswer(now);
     }
   }
 
@@ -194,14 +219,14 @@ class ShmDriver {
     }
     const std::uint64_t deadline = NowNs() + kAbandonBudgetNs;
     last_answer_ns_ = NowNs();
-    shm::IdleBackoff idle(IdleNapUs());
+    waiter_.Reset();
     while (!ready_.empty() || in_flight_ != 0) {
       const std::uint64_t now = NowNs();
       if (now > deadline || !CheckSilence(now)) break;
       if (Send(now, true) + Receive() != 0) {
-        idle.Reset();
+        waiter_.Reset();
       } else {
-        idle.Wait();
+        waiter_.Wait(client_.response_reader());
       }
     }
     for (Lane& lane : lanes_) {
@@ -220,6 +245,8 @@ class ShmDriver {
   std::vector<Lane> lanes_;
   Pacer pacer_;
   Ramp ramp_;
+  shm::RingWaiter waiter_;
+  std::uint64_t pace_nap_ns_;
   std::deque<std::uint32_t> ready_;
   std::uint32_t pipeline_ = 1;
   std::uint32_t window_ = 1;  // commands that may be in flight now (<= pipeline_)

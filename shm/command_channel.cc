@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -38,8 +39,8 @@ Result<CommandClient> CommandClient::Register(const Segment& segment) {
     }
     // The engine answers only requests carrying the current epoch, so
     // responses meant for a previous owner are dropped on both sides.
-    const auto epoch = static_cast<std::uint32_t>(
-        Atomic(slot.epoch).fetch_add(1, std::memory_order_acq_rel) + 1);
+    const auto epoch =
+        static_cast<std::uint32_t>(Atomic(slot.epoch).fetch_add(1, std::memory_order_acq_rel) + 1);
     return CommandClient(segment, c, epoch);
   }
   return Status::Unavailable("all " + std::to_string(segment.client_slots()) +
@@ -52,7 +53,8 @@ CommandClient::CommandClient(const Segment& segment, std::uint32_t slot, std::ui
     : segment_(&segment), slot_(slot), epoch_(epoch), responses_(segment.response_ring(slot)) {
   const std::uint64_t capacity = segment.header().response_ring_bytes;
   // Room for the records plus the padding of up to two wraps.
-  max_in_flight_ = static_cast<std::uint32_t>((capacity - 2 * kResponseRecordBytes) / kResponseRecordBytes);
+  max_in_flight_ =
+      static_cast<std::uint32_t>((capacity - 2 * kResponseRecordBytes) / kResponseRecordBytes);
 }
 
 CommandClient::CommandClient(CommandClient&& other) noexcept
@@ -98,7 +100,8 @@ std::uint32_t CommandClient::ShardFor(const core::Command& command) {
   return GameTable::SlotOf(command.game_id) % shards;
 }
 
-WriteResult CommandClient::TrySend(std::uint64_t request_id, const core::Command& command) {
+WriteResult CommandClient::TrySend(std::uint64_t request_id, const core::Command& command,
+                                   Wake wake) {
   if (in_flight_ >= max_in_flight_) return WriteResult::kFull;
   CommandRequest request;
   std::memset(static_cast<void*>(&request), 0, sizeof(request));
@@ -107,9 +110,14 @@ WriteResult CommandClient::TrySend(std::uint64_t request_id, const core::Command
   request.request_id = request_id;
   request.command = command;
   const std::uint32_t shard = ShardFor(command);
-  const WriteResult r =
-      segment_->command_ring(shard).TryWrite(kCommandRequestType, &request, sizeof(request));
+  Ring ring = segment_->command_ring(shard);
+  const WriteResult r = ring.TryWrite(kCommandRequestType, &request, sizeof(request));
   if (r == WriteResult::kOk) {
+    if (wake == Wake::kLater && shard < 64) {
+      shards_to_wake_ |= std::uint64_t{1} << shard;
+    } else {
+      NotifyConsumer(ring);
+    }
     ++in_flight_;
   } else if (command.type == core::CommandType::kCreateGame) {
     --next_create_shard_;  // try the same shard again next time
@@ -117,12 +125,22 @@ WriteResult CommandClient::TrySend(std::uint64_t request_id, const core::Command
   return r;
 }
 
+void CommandClient::WakeShards() {
+  if (shards_to_wake_ == 0) return;
+  PublishFence();
+  for (std::uint64_t pending = shards_to_wake_; pending != 0; pending &= pending - 1) {
+    WakeIfParked(segment_->command_ring(static_cast<std::uint32_t>(std::countr_zero(pending))));
+  }
+  shards_to_wake_ = 0;
+}
+
 bool CommandClient::TryReceive(CommandResponse& out) {
   for (;;) {
     bool got = false;
     const std::size_t seen = responses_.Peek(
         [&](const RingRecord& record) {
-          if (record.type != kCommandResponseType || record.payload.size() != sizeof(CommandResponse)) {
+          if (record.type != kCommandResponseType ||
+              record.payload.size() != sizeof(CommandResponse)) {
             return;
           }
           std::memcpy(&out, record.payload.data(), sizeof(out));
@@ -139,10 +157,24 @@ bool CommandClient::TryReceive(CommandResponse& out) {
 }
 
 CommandPort::CommandPort(const Segment& segment, std::uint32_t shard)
-    : segment_(&segment), reader_(segment.command_ring(shard)) {}
+    : segment_(&segment),
+      reader_(segment.command_ring(shard)),
+      client_noted_(segment.client_slots(), 0) {
+  clients_to_wake_.reserve(segment.client_slots());
+}
+
+void CommandPort::WakeClients() {
+  if (clients_to_wake_.empty()) return;
+  PublishFence();
+  for (const std::uint32_t client : clients_to_wake_) {
+    WakeIfParked(segment_->response_ring(client));
+    client_noted_[client] = 0;
+  }
+  clients_to_wake_.clear();
+}
 
 WriteResult CommandPort::Respond(const CommandRequest& request, core::CommandResult result,
-                                 std::uint64_t game_id, std::uint32_t game_seq) {
+                                 std::uint64_t game_id, std::uint32_t game_seq, Wake wake) {
   if (request.client_slot >= segment_->client_slots()) {
     ++dropped_responses_;
     return WriteResult::kOk;
@@ -160,8 +192,17 @@ WriteResult CommandPort::Respond(const CommandRequest& request, core::CommandRes
   response.game_seq = game_seq;
   response.client_epoch = request.client_epoch;
   response.result = result;
-  return segment_->response_ring(request.client_slot)
-      .TryWrite(kCommandResponseType, &response, sizeof(response));
+  Ring ring = segment_->response_ring(request.client_slot);
+  const WriteResult r = ring.TryWrite(kCommandResponseType, &response, sizeof(response));
+  if (r == WriteResult::kOk) {
+    if (wake == Wake::kNow) {
+      NotifyConsumer(ring);
+    } else if (client_noted_[request.client_slot] == 0) {
+      client_noted_[request.client_slot] = 1;
+      clients_to_wake_.push_back(request.client_slot);
+    }
+  }
+  return r;
 }
 
 }  // namespace hokm::shm

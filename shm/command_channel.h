@@ -22,6 +22,14 @@
 // those requests (their clients see no response and may retry); it never
 // applies a request twice.
 //
+// Waking: TrySend and Respond wake the ring's consumer if it announced that
+// it parks (NotifyConsumer, wait_strategy.h); a consumer that waits with
+// RingWaiter on CommandPort::reader() / response_reader() is woken by them.
+// With Wake::kLater they only note the ring, and WakeShards / WakeClients
+// wake each noted consumer once: a batch of commands or answers costs one
+// fence and at most one wake-up per consumer, and the consumer wakes to
+// the whole batch instead of to its first record.
+//
 // Flow control: a client keeps at most MaxInFlight() requests unanswered, so
 // the engine's responses always fit in its response ring.
 //
@@ -34,15 +42,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "core/command.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "shm/status.h"
+#include "shm/wait_strategy.h"
 
 namespace hokm::shm {
 
 inline constexpr std::int32_t kCommandRequestType = 1;
+
+// When TrySend / Respond wake a parked consumer: at once, or at the next
+// WakeShards / WakeClients.
+enum class Wake : std::uint8_t { kNow, kLater };
 inline constexpr std::int32_t kCommandResponseType = 2;
 
 struct CommandRequest {
@@ -93,13 +107,20 @@ class CommandClient {
   // kCreateGame (the game is created in the shard that receives it).
   std::uint32_t ShardFor(const core::Command& command);
 
-  // Sends `command` to its shard. kFull: the command ring is full or
-  // MaxInFlight() requests are unanswered; nothing was sent.
-  WriteResult TrySend(std::uint64_t request_id, const core::Command& command);
+  // Sends `command` to its shard and wakes the shard if it parks. kFull:
+  // the command ring is full or MaxInFlight() requests are unanswered;
+  // nothing was sent.
+  WriteResult TrySend(std::uint64_t request_id, const core::Command& command,
+                      Wake wake = Wake::kNow);
+  // Wakes the shards sent to with Wake::kLater since the last call.
+  void WakeShards();
   // Takes the next response to this client, if any. Never blocks.
   [[nodiscard]] bool TryReceive(CommandResponse& out);
   // Forgets unanswered requests (after an engine restart lost them).
   void AbandonInFlight() { in_flight_ = 0; }
+  // The response ring's reader, for RingWaiter::Wait (and its ring for the
+  // RingWaiter itself).
+  const RingReader& response_reader() const { return responses_; }
 
  private:
   CommandClient(const Segment& segment, std::uint32_t slot, std::uint32_t epoch);
@@ -111,6 +132,7 @@ class CommandClient {
   std::uint32_t in_flight_ = 0;
   std::uint32_t max_in_flight_ = 0;
   std::uint32_t next_create_shard_ = 0;
+  std::uint64_t shards_to_wake_ = 0;  // bit s: shard s (shards beyond 63 are woken at once)
   RingReader responses_;
 };
 
@@ -132,7 +154,8 @@ class CommandPort {
     if (max_requests > kMaxBatch) max_requests = kMaxBatch;
     reader_.Peek(
         [&](const RingRecord& record) {
-          if (record.type != kCommandRequestType || record.payload.size() != sizeof(CommandRequest)) {
+          if (record.type != kCommandRequestType ||
+              record.payload.size() != sizeof(CommandRequest)) {
             ++malformed_;
             return;
           }
@@ -144,19 +167,25 @@ class CommandPort {
     return n;
   }
 
-  // Sends the response to the request's client. Dropped (kOk, counted) if the
-  // client slot changed hands since the request; kFull only if the client
-  // broke flow control.
+  // Sends the response to the request's client and wakes the client if it
+  // parks. Dropped (kOk, counted) if the client slot changed hands since the
+  // request; kFull only if the client broke flow control.
   WriteResult Respond(const CommandRequest& request, core::CommandResult result,
-                      std::uint64_t game_id, std::uint32_t game_seq);
+                      std::uint64_t game_id, std::uint32_t game_seq, Wake wake = Wake::kNow);
+  // Wakes the clients answered with Wake::kLater since the last call.
+  void WakeClients();
 
   std::uint64_t malformed() const { return malformed_; }
   std::uint64_t dropped_responses() const { return dropped_responses_; }
   const Ring& ring() const { return reader_.ring(); }
+  // For RingWaiter::Wait.
+  const RingReader& reader() const { return reader_; }
 
  private:
   const Segment* segment_;
   RingReader reader_;
+  std::vector<std::uint32_t> clients_to_wake_;  // reserved for every slot: never grows
+  std::vector<std::uint8_t> client_noted_;      // per slot: in clients_to_wake_
   std::uint64_t malformed_ = 0;
   std::uint64_t dropped_responses_ = 0;
 };

@@ -7,8 +7,9 @@
 //   +--------------------------------------------+ offset 0
 //   | data: `capacity` bytes (a power of two)    |  records, 8-byte aligned
 //   +--------------------------------------------+ offset capacity
-//   | RingTrailer: one counter per 128-byte line |  tail, head cache, head, stats
-//   +--------------------------------------------+ offset capacity + 512
+//   | RingTrailer: one counter per 128-byte line |  tail, head cache, head, stats,
+//   |                                            |  wait (futex words, wait_strategy.h)
+//   +--------------------------------------------+ offset capacity + 640
 //
 // Positions are 64-bit byte counts that only grow; index = position & (capacity - 1);
 // lag = tail - head. A record starts at an 8-byte aligned index:
@@ -112,15 +113,22 @@ struct RingTrailer {
   std::uint64_t full_count;             // kFull answers (producers)
   std::uint64_t unblocked_count;        // dead claims skipped (consumer)
   std::uint8_t reserved[128 - 3 * 8];
+  // The consumer's futex words (wait_strategy.h has the protocol): read by
+  // every producer after it publishes, written only around a park.
+  alignas(128) std::uint32_t wake_seq;  // the futex word (atomic)
+  std::uint32_t parked;                 // 1: the consumer may sleep (atomic)
+  std::uint8_t wait_reserved[128 - 2 * 4];
 };
 static_assert(std::is_trivially_copyable_v<RingTrailer>);
 static_assert(std::is_standard_layout_v<RingTrailer>);
-static_assert(sizeof(RingTrailer) == 4 * 128);
+static_assert(sizeof(RingTrailer) == 5 * 128);
 static_assert(alignof(RingTrailer) == 128);
 static_assert(offsetof(RingTrailer, tail) == 0);
 static_assert(offsetof(RingTrailer, head_cache) == 128);
 static_assert(offsetof(RingTrailer, head) == 256);
 static_assert(offsetof(RingTrailer, capacity) == 384);
+static_assert(offsetof(RingTrailer, wake_seq) == 512);
+static_assert(offsetof(RingTrailer, parked) == 516);
 
 namespace ring_detail {
 inline constexpr std::size_t kHeaderLength = 8;
@@ -424,6 +432,17 @@ class RingReader {
     }
     read_position_ = position;
     return count;
+  }
+
+  // True if a whole record (or padding) is published at the read position:
+  // the consumer's re-check after it announced parking (C3 in
+  // wait_strategy.h). Seq_cst: the other half of that Dekker pair is the
+  // seq_cst fence in NotifyConsumer after the release header store in
+  // Ring::Commit. A hint only: Peek decides.
+  bool RecordWaiting() const {
+    const std::uint64_t header =
+        ring_.HeaderAt(read_position_ & (ring_.Capacity() - 1)).load(std::memory_order_seq_cst);
+    return ring_detail::LengthOf(header) > 0;
   }
 
   // Commits everything read so far: zeroes those bytes (so "zero" means "not

@@ -45,7 +45,9 @@ namespace hokm::shm {
 inline constexpr std::uint64_t kSegmentMagic = 0x31304D48534B4F48ull;  // "HOKSHM01" little endian
 // 2: game ids carry 20 slot bits (was 24) and a wall-clock based creation
 // number, so a version-1 segment's ids would be misread.
-inline constexpr std::uint32_t kLayoutVersion = 3;  // 3: per-shard journal slots after the games
+// 3: per-shard journal slots after the games. 4: every ring's trailer has a
+// fifth line, the consumer's futex words (wait_strategy.h).
+inline constexpr std::uint32_t kLayoutVersion = 4;
 inline constexpr const char* kDefaultSegmentName = "hokm";
 inline constexpr const char* kSegmentNameEnv = "HOKM_SHM_NAME";
 inline constexpr std::size_t kRegionAlignment = 4096;
