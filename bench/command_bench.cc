@@ -67,6 +67,7 @@ class RoundTrips {
   std::vector<std::uint64_t> ns_;
 };
 
+
 shm::WaitOptions WaitFor(shm::WaitStrategy strategy, std::uint32_t nap_us) {
   shm::WaitOptions o;
   o.strategy = strategy;
@@ -166,6 +167,28 @@ BENCHMARK_CAPTURE(BM_CommandRoundTrip, nap, shm::WaitStrategy::kNap)->UseRealTim
 constexpr std::size_t kRequestBytes = sizeof(shm::CommandRequest);  // 64
 constexpr std::size_t kAnswerBytes = sizeof(shm::CommandResponse);  // 32
 
+// The client side of the socket and message-queue benchmarks: one request
+// in flight, its id in bytes 8..15; exchange(request, answer) sends it and
+// waits for the answer (false: the transport failed).
+template <typename Exchange>
+void TimeRoundTrips(benchmark::State& state, Exchange&& exchange) {
+  char request[kRequestBytes] = {};
+  char answer[kAnswerBytes];
+  RoundTrips trips;
+  std::uint64_t id = 0;
+  for (auto _ : state) {
+    const std::uint64_t start = NowNs();
+    ++id;
+    std::memcpy(request + 8, &id, 8);
+    if (!exchange(request, answer)) {
+      state.SkipWithError("round trip failed");
+      break;
+    }
+    trips.Add(NowNs() - start);
+  }
+  trips.Report(state);
+}
+
 bool ReadAll(int fd, void* data, std::size_t n) {
   auto* p = static_cast<char*>(data);
   while (n != 0) {
@@ -204,21 +227,9 @@ void BM_UnixSocketRoundTrip(benchmark::State& state) {
       if (!WriteAll(fd, answer, sizeof answer)) break;
     }
   });
-  char request[kRequestBytes] = {};
-  char answer[kAnswerBytes];
-  RoundTrips trips;
-  std::uint64_t id = 0;
-  for (auto _ : state) {
-    const std::uint64_t start = NowNs();
-    ++id;
-    std::memcpy(request + 8, &id, 8);
-    if (!WriteAll(fds[0], request, sizeof request) || !ReadAll(fds[0], answer, sizeof answer)) {
-      state.SkipWithError("socket failed");
-      break;
-    }
-    trips.Add(NowNs() - start);
-  }
-  trips.Report(state);
+  TimeRoundTrips(state, [&](const char* request, char* answer) {
+    return WriteAll(fds[0], request, kRequestBytes) && ReadAll(fds[0], answer, kAnswerBytes);
+  });
   ::shutdown(fds[0], SHUT_RDWR);
   service.join();
   ::close(fds[0]);
@@ -247,22 +258,15 @@ void BM_BoostMessageQueueRoundTrip(benchmark::State& state) {
         answers.send(answer, sizeof answer, 0);
       }
     });
-    char request[kRequestBytes] = {};
-    char answer[kAnswerBytes];
-    RoundTrips trips;
-    std::uint64_t id = 0;
-    for (auto _ : state) {
-      const std::uint64_t start = NowNs();
-      ++id;
-      std::memcpy(request + 8, &id, 8);
-      requests.send(request, sizeof request, 0);
+    TimeRoundTrips(state, [&](const char* request, char* answer) {
+      requests.send(request, kRequestBytes, 0);
       bip::message_queue::size_type received = 0;
       unsigned int priority = 0;
-      answers.receive(answer, sizeof answer, received, priority);
-      trips.Add(NowNs() - start);
-    }
-    trips.Report(state);
-    requests.send(request, 1, 0);
+      answers.receive(answer, kAnswerBytes, received, priority);
+      return received == kAnswerBytes;
+    });
+    const char stop = 0;
+    requests.send(&stop, 1, 0);
     service.join();
   }
   bip::message_queue::remove(requests_name.c_str());
