@@ -416,8 +416,11 @@ class RingReader {
         continue;  // the header is padding now
       }
       const std::uint64_t next = position + Align(static_cast<std::uint64_t>(length));
-      if (index + (next - position) > ring_.Capacity()) {
-        corrupt_ = true;  // no record crosses the end of the data
+      if (length < static_cast<std::int32_t>(kHeaderLength) ||
+          index + (next - position) > ring_.Capacity()) {
+        // A length shorter than its own header, or a record crossing the end
+        // of the data: no producer writes either.
+        corrupt_ = true;
         break;
       }
       const std::int32_t type = TypeOf(header);
@@ -457,8 +460,9 @@ class RingReader {
 
   std::uint64_t read_position() const { return read_position_; }
   std::uint64_t committed_position() const { return committed_; }
-  // True once Peek met a header whose length runs past the end of the data:
-  // the ring was overwritten by something else. Peek stops there for good.
+  // True once Peek met a header whose length is shorter than a header or
+  // runs past the end of the data: the ring was overwritten by something
+  // else. Peek stops there (at read_position()) for good.
   bool corrupted() const { return corrupt_; }
 
  private:

@@ -209,6 +209,22 @@ TEST_F(RingTest, AScribbledLengthStopsTheReaderInsteadOfReadingPastTheData) {
   EXPECT_EQ(reader.read_position(), 16u);
 }
 
+TEST_F(RingTest, ALengthShorterThanAHeaderStopsTheReaderInsteadOfUnderflowing) {
+  for (std::int32_t length = 1; length < 8; ++length) {
+    Make(1024);
+    RingReader reader(ring_);
+    ASSERT_EQ(ring_.TryWrite(1, "good----", 8), WriteResult::kOk);
+    ASSERT_EQ(ring_.TryWrite(2, "scribble", 8), WriteResult::kOk);
+    ring_.HeaderAt(16).store(ring_detail::MakeHeader(length, 2));
+    std::vector<std::size_t> sizes;
+    EXPECT_EQ(reader.Peek([&](const RingRecord& r) { sizes.push_back(r.payload.size()); }, 10), 1u)
+        << length;
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{8})) << length;
+    EXPECT_TRUE(reader.corrupted()) << length;
+    EXPECT_EQ(reader.read_position(), 16u) << length;
+  }
+}
+
 TEST_F(RingTest, TooLargeAndNegativeTypesAreRefused) {
   Make(1024);
   EXPECT_EQ(ring_.MaxPayload(), 120u);
