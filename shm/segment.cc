@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/interprocess/exceptions.hpp>
@@ -45,6 +46,29 @@ std::string ShmPath(const std::string& name) { return "/dev/shm/" + name; }
 std::string HowToCreate(const std::string& name) {
   return "start hokm-engine --shm-name " + name + " (or with " + kSegmentNameEnv + "=" + name +
          ") to create it";
+}
+
+// How long ago the segment file was last written, in seconds (0 if unknown).
+// An engine creating a segment sizes and stamps it within milliseconds.
+long SecondsSinceWritten(const std::string& name) {
+  struct stat st {};
+  if (::stat(ShmPath(name).c_str(), &st) != 0) return 0;
+  return static_cast<long>(std::time(nullptr) - st.st_mtime);
+}
+constexpr long kCreatingForAtMostS = 10;
+
+// Unavailable while the segment may still be in its engine's hands,
+// Corruption once it is too old for that.
+Status NotYetASegment(const std::string& name, const std::string& what) {
+  const long age = SecondsSinceWritten(name);
+  if (age < kCreatingForAtMostS) {
+    return Status::Unavailable("shared-memory segment '" + name + "' is still being created (" + what +
+                               "); retry in a moment");
+  }
+  return Status::Corruption("shared memory '" + name + "' (" + ShmPath(name) + ") is " + what +
+                            " and was last written " + std::to_string(age) +
+                            " s ago: not a segment being created. Remove it (rm " + ShmPath(name) +
+                            ") and " + HowToCreate(name));
 }
 
 Status CheckName(const std::string& name) {
@@ -231,9 +255,7 @@ Result<Segment> Segment::AttachExisting(const std::string& name) {
   }
   bip::offset_t size = 0;
   if (!mapping->object.get_size(size) || size < static_cast<bip::offset_t>(sizeof(SegmentHeader))) {
-    return Status::Unavailable("shared-memory segment '" + name +
-                               "' is still being created (size " + std::to_string(size) +
-                               "); retry in a moment");
+    return NotYetASegment(name, "shorter than a segment header (" + std::to_string(size) + " bytes)");
   }
   try {
     mapping->region = bip::mapped_region(mapping->object, bip::read_write);
@@ -243,10 +265,7 @@ Result<Segment> Segment::AttachExisting(const std::string& name) {
   auto* header = static_cast<SegmentHeader*>(mapping->region.get_address());
   // Acquire: pairs with the release store of the magic in CreateNew.
   const std::uint64_t magic = Atomic(header->magic).load(std::memory_order_acquire);
-  if (magic == 0) {
-    return Status::Unavailable("shared-memory segment '" + name +
-                               "' is still being created; retry in a moment");
-  }
+  if (magic == 0) return NotYetASegment(name, "without a segment header (all zero)");
   if (magic != kSegmentMagic) {
     return Status::Corruption("shared memory '" + name + "' (" + ShmPath(name) +
                               ") is not a hokm segment (bad magic); remove it and " +

@@ -2,10 +2,14 @@
 // with the messages a user sees.
 #include "shm/segment.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 
 #include "tests/shm/test_util.h"
@@ -150,6 +154,30 @@ TEST(SegmentTest, AttachRefusesForeignBytes) {
   r = Segment::Attach(name.name());
   EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
   EXPECT_NE(r.status().message().find("does not match its header"), std::string::npos);
+}
+
+TEST(SegmentTest, AnEmptyOrAllZeroFileIsStillBeingCreatedOnlyWhileItIsNew) {
+  for (const off_t size : {off_t{0}, off_t{1 << 20}}) {
+    ScopedSegmentName name(UniqueName("zero"));
+    const std::string path = "/dev/shm/" + name.name();
+    {
+      std::FILE* f = std::fopen(path.c_str(), "w");
+      ASSERT_NE(f, nullptr);
+      std::fclose(f);
+      ASSERT_EQ(::truncate(path.c_str(), size), 0);
+    }
+    auto fresh = Segment::Attach(name.name());
+    EXPECT_EQ(fresh.status().code(), Status::Code::kUnavailable) << size;
+    EXPECT_NE(fresh.status().message().find("still being created"), std::string::npos);
+    // Written a minute ago: no engine is creating it.
+    const timespec old[2] = {{std::time(nullptr) - 60, 0}, {std::time(nullptr) - 60, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), old, 0), 0);
+    auto stale = Segment::Attach(name.name());
+    EXPECT_EQ(stale.status().code(), Status::Code::kCorruption) << size;
+    EXPECT_NE(stale.status().message().find("not a segment being created"), std::string::npos)
+        << stale.status().message();
+    EXPECT_NE(stale.status().message().find("rm " + path), std::string::npos);
+  }
 }
 
 TEST(SegmentTest, BadOptionsAreNamed) {
