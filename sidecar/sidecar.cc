@@ -228,7 +228,11 @@ class Worker {
   Worker(const char* name, Window& window, std::unique_ptr<SinkClient> client,
          std::unique_ptr<SpillQueue> spill, std::uint32_t max_records, std::uint32_t wait_ms)
       : name_(name), window_(window), client_(std::move(client)), spill_(std::move(spill)),
-        breaker_(Breaker::Options{}), max_records_(max_records), wait_ms_(wait_ms) {}
+        breaker_(Breaker::Options{}), max_records_(max_records), wait_ms_(wait_ms) {
+    // Before the thread runs: a drain check made before it would otherwise
+    // take a spill queue left by an earlier run for empty.
+    PublishSpillGauges();
+  }
 
   void Start() { thread_ = std::thread([this] { Run(); }); }
   void Stop() {
@@ -241,6 +245,7 @@ class Worker {
   const char* name() const { return name_; }
   std::uint64_t acked() const { return acked_.load(std::memory_order_acquire); }
   bool SpillEmpty() const { return spill_pending_.load(std::memory_order_relaxed) == 0; }
+  std::uint64_t SpillRecords() const { return spill_pending_.load(std::memory_order_relaxed); }
 
   // Metric families one sample per worker; families must stay contiguous,
   // so the caller interleaves the workers family by family.
@@ -500,8 +505,32 @@ struct Sidecar::Impl {
   std::atomic<std::uint64_t> records_read{0};
   std::atomic<std::uint64_t> malformed{0};
   std::atomic<std::uint64_t> committed_records{0};
+  // Per shard: the ring position where its reader found the ring corrupt
+  // (RingReader::corrupted), else ~0. Read by /health and /metrics.
+  std::vector<std::atomic<std::uint64_t>> corrupt_at;
 
   explicit Impl(shm::Segment s) : segment(std::move(s)) {}
+
+  static constexpr std::uint64_t kNotCorrupt = ~std::uint64_t{0};
+
+  // Notes (once) each ring its reader cannot parse any further.
+  void CheckCorruption() {
+    for (std::uint32_t s = 0; s < readers.size(); ++s) {
+      if (!readers[s].corrupted() || corrupt_at[s].load(std::memory_order_relaxed) != kNotCorrupt) continue;
+      const std::uint64_t at = readers[s].read_position();
+      corrupt_at[s].store(at, std::memory_order_relaxed);
+      Log("change ring of shard %u is corrupt at position %llu (a record header no engine writes): "
+          "every record before it is delivered, nothing after it can be read. Stop the engine, keep "
+          "/dev/shm/%s for inspection, and start the engine with --fresh (README, Operations)",
+          s, static_cast<unsigned long long>(at), segment.name().c_str());
+    }
+  }
+  bool AnyCorrupt() const {
+    for (const auto& c : corrupt_at) {
+      if (c.load(std::memory_order_relaxed) != kNotCorrupt) return true;
+    }
+    return false;
+  }
 
   // Splits one ring record into entries (one per change record).
   void AddMessage(std::uint32_t shard, const shm::RingRecord& r, std::vector<Entry>& out) {
@@ -517,9 +546,9 @@ struct Sidecar::Impl {
         out.push_back(e);
       });
     }
-    if (!well_formed) {
-      // Not a run of frames: the whole payload is one malformed record, for
-      // the dead-letter table.
+    if (!well_formed || out.size() == first) {
+      // Not a run of frames (or no frame at all, an empty payload): the
+      // whole payload is one malformed record, for the dead-letter table.
       out.resize(first);
       Entry e{};
       e.ref = RecordRef{nullptr, reinterpret_cast<const std::uint8_t*>(r.payload.data()),
@@ -556,6 +585,8 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   for (std::uint32_t s = 0; s < impl->segment.shards(); ++s) {
     impl->readers.emplace_back(impl->segment.change_ring(s));
   }
+  impl->corrupt_at = std::vector<std::atomic<std::uint64_t>>(impl->readers.size());
+  for (auto& c : impl->corrupt_at) c.store(Impl::kNotCorrupt);
   auto redis_spill = SpillQueue::Open(options.spill_dir / "redis");
   if (!redis_spill.ok()) return redis_spill.status();
   auto pg_spill = SpillQueue::Open(options.spill_dir / "postgres");
@@ -606,6 +637,7 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
     }
     m.records_read.fetch_add(entries.size(), std::memory_order_relaxed);
     m.window.Append(entries);
+    m.CheckCorruption();
 
     const std::uint64_t upto = std::min(m.redis->acked(), m.pg->acked());
     std::fill(commit.begin(), commit.end(), 0);
@@ -630,6 +662,13 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
       bool rings_empty = true;
       for (auto& r : m.readers) rings_empty &= r.read_position() >= r.ring().TailPosition();
       const bool delivered = upto == m.window.End() && m.redis->SpillEmpty() && m.pg->SpillEmpty();
+      // A corrupt ring is never "empty": something wrote where no record was.
+      if (!engine_alive && delivered && m.AnyCorrupt()) {
+        Log("drain stopped at a corrupt change ring: both stores have every record before it "
+            "(see above); exiting 4");
+        exit_code = 4;
+        break;
+      }
       if (!engine_alive && rings_empty && delivered) {
         Log("drained: no engine attached, rings empty, both stores have every record");
         break;
@@ -676,6 +715,11 @@ std::string Sidecar::MetricsText() const {
   const std::uint64_t oldest = m.window.TsAt(done);
   const std::uint64_t now = RealtimeNs();
   t.Gauge("hokm_sidecar_lag_ms", oldest && now > oldest ? static_cast<double>(now - oldest) / 1e6 : 0.0);
+  t.Type("hokm_sidecar_ring_corrupt", "gauge");
+  for (std::uint32_t s = 0; s < m.readers.size(); ++s) {
+    t.Sample("hokm_sidecar_ring_corrupt", m.corrupt_at[s].load() != Impl::kNotCorrupt ? 1.0 : 0.0,
+             "shard=\"" + std::to_string(s) + "\"");
+  }
   t.Type("hokm_sidecar_ring_lag_bytes", "gauge");
   for (std::uint32_t s = 0; s < m.readers.size(); ++s) {
     t.Sample("hokm_sidecar_ring_lag_bytes", static_cast<double>(m.readers[s].ring().Lag()),
@@ -706,10 +750,23 @@ std::string Sidecar::HealthJson() const {
   const std::uint64_t done = m.committed_records.load();
   std::string json = "{\"status\":\"";
   const bool degraded = !m.redis->SpillEmpty() || !m.pg->SpillEmpty();
-  json += degraded ? "degraded" : "ok";
+  json += m.AnyCorrupt() ? "corrupt" : degraded ? "degraded" : "ok";
   json += "\",\"engine_attached\":";
   json += m.segment.EngineAlive() ? "true" : "false";
   json += ",\"lag_records\":" + std::to_string(end - std::min(end, done));
+  // Not yet in both stores: the window's lag plus what either sink spilled.
+  json += ",\"pending_records\":" +
+          std::to_string(end - std::min(end, done) + m.redis->SpillRecords() + m.pg->SpillRecords());
+  json += ",\"corrupt_rings\":[";
+  bool first_corrupt = true;
+  for (std::uint32_t s = 0; s < m.readers.size(); ++s) {
+    const std::uint64_t at = m.corrupt_at[s].load();
+    if (at == Impl::kNotCorrupt) continue;
+    json += first_corrupt ? "" : ",";
+    json += "{\"shard\":" + std::to_string(s) + ",\"position\":" + std::to_string(at) + "}";
+    first_corrupt = false;
+  }
+  json += "]";
   json += ",\"redis\":" + m.redis->HealthJson(end);
   json += ",\"postgres\":" + m.pg->HealthJson(end);
   json += "}";

@@ -51,7 +51,8 @@ class Sidecar {
   ~Sidecar();
 
   // Runs until *stop, or with drain_and_exit until no engine is attached,
-  // the rings are empty and both stores have everything. Returns the exit
+  // the rings are empty and both stores have everything (or have everything
+  // before a corrupt change ring: exit code 4). Returns the exit
   // code: 0, or 3 when draining timed out.
   int Run(const std::atomic<bool>& stop);
 

@@ -247,6 +247,8 @@ TEST_F(PipelineTest, MalformedRecordIsDeadLetteredAndEverythingElseDelivered) {
   const pid_t sidecar = StartSidecar(redis_url_);
   auto first = PlayGames(20);
   ASSERT_EQ(e.segment().change_ring(0).TryWrite(core::kChangeBatchType, frame, size), shm::WriteResult::kOk);
+  // And a change batch with no frame at all (an empty payload).
+  ASSERT_EQ(e.segment().change_ring(0).TryWrite(core::kChangeBatchType, nullptr, 0), shm::WriteResult::kOk);
   auto games = PlayGames(20);
   games.insert(first.begin(), first.end());
   engine_.reset();
@@ -259,6 +261,25 @@ TEST_F(PipelineTest, MalformedRecordIsDeadLetteredAndEverythingElseDelivered) {
   const auto n = tx.exec_params1("SELECT count(*) FROM dead_letters WHERE position($1::bytea IN payload) > 0",
                                  pqxx::binarystring(poison))[0].as<int>();
   EXPECT_EQ(n, 1) << "the malformed record must be in dead_letters exactly once";
+  EXPECT_GE(tx.exec1("SELECT count(*) FROM dead_letters WHERE length(payload) = 0")[0].as<int>(), 1)
+      << "the empty change batch must be in dead_letters";
+}
+
+// A ring header no engine writes (a length shorter than a header): the
+// sidecar delivers everything before it, says where the ring is corrupt,
+// and its drain exits 4 instead of waiting for records that cannot come.
+TEST_F(PipelineTest, CorruptRingIsReportedAndEverythingBeforeItDelivered) {
+  Engine& e = OpenEngine();
+  const pid_t sidecar = StartSidecar(redis_url_);
+  const auto games = PlayGames(20);
+  // Where the next record would go; the engine gets no more commands.
+  const shm::Ring ring = e.segment().change_ring(0);
+  ring.HeaderAt(ring.TailPosition() & (ring.Capacity() - 1)).store(shm::ring_detail::MakeHeader(3, 1));
+  engine_.reset();
+  EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(120)), 4);
+  Reap(sidecar);
+  ExpectExactlyOnceInPostgres(games);
+  ExpectFinalStateInRedis(games, redis_url_);
 }
 
 // A redis-server of this test's own (with an append-only file, so a restart
