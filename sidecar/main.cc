@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
       ->default_val(o.metrics_port)->check(CLI::Range(0, 65535));
   app.add_flag("--drain-and-exit", o.drain_and_exit,
                "consume until the rings are empty and no engine is attached, flush, exit 0");
-  app.add_option("--drain-timeout-s", o.drain_timeout_s, "give up draining after this long (exit 3)")
+  app.add_option("--drain-timeout-s", o.drain_timeout_s, "give up draining after this long (exit 3; 4: stopped at a corrupt change ring)")
       ->default_val(o.drain_timeout_s);
   CLI11_PARSE(app, argc, argv);
   o.spill_dir = spill_dir;
