@@ -304,11 +304,11 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
   {
     pqxx::connection c(PgUrlOrDie().ConnInfo());
     pqxx::nontransaction tx(c);
-    const auto added = tx.exec(
+    const auto overlapping = tx.exec(
         "INSERT INTO game_commands (game_id, seq, ts_ns, seat, card) SELECT game_id, seq + 1, ts_ns, seat, card "
         "FROM game_commands WHERE game_id = " + std::to_string(games_[2].id) +
         " AND card IS NOT NULL AND records IS NOT NULL ORDER BY seq LIMIT 1");
-    ASSERT_EQ(added.affected_rows(), 1u);
+    ASSERT_EQ(overlapping.affected_rows(), 1u);
   }
   EXPECT_EQ(VerifyOnly("duplicated", report), 1);
   EXPECT_EQ(report["verify"]["duplicated"], 1);
