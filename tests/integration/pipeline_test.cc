@@ -265,6 +265,35 @@ TEST_F(PipelineTest, MalformedRecordIsDeadLetteredAndEverythingElseDelivered) {
       << "the empty change batch must be in dead_letters";
 }
 
+// A sidecar restarted after the engine stopped, with the spill queue its
+// last run left while PostgreSQL was unreachable: its drain exits 0 only
+// once PostgreSQL has every spilled record (issue 12, item 2).
+TEST_F(PipelineTest, DrainDeliversTheSpillQueueOfAnEarlierRunBeforeExiting0) {
+  Engine& e = OpenEngine();
+  pid_t sidecar = proc::Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url",
+                               "postgresql://hokm:unused@127.0.0.1:1/hokm", "--spill-dir", spill_dir_.string(),
+                               "--metrics-port", "0", "--batch-max-ms", "10"});
+  children_.push_back(sidecar);
+  const auto games = PlayGames(30);
+  // Every record acknowledged by both workers (PostgreSQL's share by its
+  // spill queue) once the ring's committed head reaches its tail.
+  const shm::Ring ring = e.segment().change_ring(0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (ring.HeadPosition() < ring.TailPosition() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(ring.HeadPosition(), ring.TailPosition()) << "the first sidecar never spilled everything";
+  ASSERT_EQ(::kill(sidecar, SIGKILL), 0);
+  EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(10)), -SIGKILL);
+  Reap(sidecar);
+  engine_.reset();
+
+  sidecar = StartSidecar(redis_url_, {"--batch-max-records", "500"});
+  EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(120)), 0);
+  Reap(sidecar);
+  ExpectExactlyOnceInPostgres(games);
+}
+
 // A ring header no engine writes (a length shorter than a header): the
 // sidecar delivers everything before it, says where the ring is corrupt,
 // and its drain exits 4 instead of waiting for records that cannot come.
