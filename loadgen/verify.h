@@ -4,7 +4,8 @@
 // Redis (each game's seq, phase and points), in batched queries.
 //
 // What is checked, per layout:
-//   product (embedded, shm): game_moves rows (a view: one row per record),
+//   product (embedded, shm): game_commands rows (one per command, each
+//     covering seqs [seq, seq + n - 1]),
 //     the game_sessions row (its status and points once the game ended),
 //     seq phase points of the state in the last entry of the hokm:g:{ID}
 //     stream;

@@ -21,9 +21,10 @@ import subprocess
 import sys
 import time
 
-# The event log's tables: game_moves today (and its partitions, whose names
-# start with it), game_commands after the change to a per-command log, and
-# the baseline's seed_moves.
+# The event log's tables (and their partitions, whose names start with
+# them): game_commands (one row per command, 004_game_commands.sql),
+# game_moves of the per-record layout before it, and the baseline's
+# seed_moves.
 LOG_PREFIXES = ("game_moves", "game_commands", "seed_moves")
 
 

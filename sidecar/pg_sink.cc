@@ -625,8 +625,8 @@ struct PgSink::Impl {
   // One transaction for records: inserted, derived, dead-lettered (those
   // failing CheckRecord), checkpointed, committed.
   //
-  // Fast path (every batch but replays): COPY straight into game_moves,
-  // then the derived statements for all of the batch's records. A record
+  // Fast path (every batch but replays): COPY straight into game_commands,
+  // then the derived statements for all of the batch's records. A command
   // already stored makes the COPY fail with unique_violation; the
   // transaction is then redone on the replay path: COPY into the TEMP
   // staging table, INSERT ... ON CONFLICT DO NOTHING RETURNING the keys
