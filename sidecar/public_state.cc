@@ -4,7 +4,6 @@
 #include "sidecar/public_state.h"
 
 #include <algorithm>
-#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "sidecar/record_json.h"
@@ -16,12 +15,6 @@ namespace fb = hokm::fb;
 
 constexpr const char* kPhaseNames[] = {"waiting", "choosing_trump", "playing", "finished",
                                        "abandoned"};
-
-void AppendUint(std::uint64_t v, std::string& out) {
-  char buf[24];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, res.ptr);
-}
 
 void AppendSmall(std::int8_t v, std::string& out) {
   if (v < 0) {

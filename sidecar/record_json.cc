@@ -11,12 +11,6 @@ namespace {
 
 namespace fb = hokm::fb;
 
-void AppendUint(std::uint64_t v, std::string& out) {
-  char buf[24];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, res.ptr);
-}
-
 // Writes ,"name":value (or "name":value for the first field of an object).
 class ObjectWriter {
  public:
@@ -167,6 +161,12 @@ void AppendBodyFields(const fb::ChangeRecord& r, ObjectWriter& w, bool public_on
 }  // namespace
 
 const char* RecordTypeName(fb::Body type) { return fb::EnumNameBody(type); }
+
+void AppendUint(std::uint64_t v, std::string& out) {
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, res.ptr);
+}
 
 void AppendJsonString(std::string_view s, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";

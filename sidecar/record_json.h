@@ -34,6 +34,9 @@ void AppendEventJson(const hokm::fb::ChangeRecord& record, std::string& out);
 // REQUIRES: CheckRecord(record) == nullptr.
 void AppendPublicEventJson(const hokm::fb::ChangeRecord& record, std::string& out);
 
+// Appends v in decimal (a JSON number, a RESP length, a COPY field).
+void AppendUint(std::uint64_t v, std::string& out);
+
 // Appends s as a JSON string literal (quotes included); control characters
 // become \u00XX, bytes >= 0x80 are copied (the caller passes UTF-8).
 void AppendJsonString(std::string_view s, std::string& out);

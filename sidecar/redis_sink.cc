@@ -78,12 +78,6 @@ std::uint64_t NowMs() {
                                         .count());
 }
 
-void AppendUint(std::uint64_t v, std::string& out) {
-  char buf[24];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, static_cast<std::size_t>(res.ptr - buf));
-}
-
 // Arguments of one command: bytes in one arena, pointers taken at the end
 // (the arena may move while it grows).
 class ArgvBuilder {
