@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_engine.h"
 #include "core/engine.h"
 #include "shm/command_channel.h"
 #include "shm/wait_strategy.h"
@@ -76,20 +77,9 @@ shm::WaitOptions WaitFor(shm::WaitStrategy strategy, std::uint32_t nap_us) {
 }
 
 void BM_CommandRoundTrip(benchmark::State& state, shm::WaitStrategy strategy) {
-  const std::string name = "hokm-bench-command-" + std::to_string(::getpid());
-  (void)shm::Segment::Remove(name);
-  EngineOptions o;
-  o.shm_name = name;
-  o.capacity = 1024;
-  o.ring_bytes = 1 << 20;
-  o.client_slots = 2;
-  o.reuse_existing = false;
-  auto opened = Engine::Open(o);
-  if (!opened.ok()) {
-    state.SkipWithError(opened.status().message().c_str());
-    return;
-  }
-  Engine& engine = **opened;
+  bench::BenchEngine bench_engine(state, "command", 1 << 20, 2);
+  if (!bench_engine.ok()) return;
+  Engine& engine = *bench_engine;
 
   // The shard thread, as hokm-engine's ServeShard.
   std::atomic<bool> stop{false};
@@ -157,8 +147,6 @@ void BM_CommandRoundTrip(benchmark::State& state, shm::WaitStrategy strategy) {
     state.counters["parks_per_rt"] =
         static_cast<double>(client_parks + engine_parks) / static_cast<double>(round_trips);
   }
-  opened->reset();
-  (void)shm::Segment::Remove(name);
 }
 BENCHMARK_CAPTURE(BM_CommandRoundTrip, park, shm::WaitStrategy::kPark)->UseRealTime();
 BENCHMARK_CAPTURE(BM_CommandRoundTrip, spin, shm::WaitStrategy::kSpin)->UseRealTime();

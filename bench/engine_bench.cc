@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/bots.h"
+#include "bench/bench_engine.h"
 #include "core/engine.h"
 #include "core/latency_histogram.h"
 #include "core/rules.h"
@@ -28,20 +29,9 @@ std::uint64_t NowNs() {
 }
 
 void BM_EngineApply(benchmark::State& state) {
-  const std::string name = "hokm-bench-engine-" + std::to_string(::getpid());
-  (void)shm::Segment::Remove(name);
-  EngineOptions o;
-  o.shm_name = name;
-  o.capacity = 1024;
-  o.ring_bytes = 64 << 20;
-  o.client_slots = 1;
-  o.reuse_existing = false;
-  auto opened = Engine::Open(o);
-  if (!opened.ok()) {
-    state.SkipWithError(opened.status().message().c_str());
-    return;
-  }
-  Engine& engine = **opened;
+  bench::BenchEngine bench_engine(state, "engine", 64 << 20, 1);
+  if (!bench_engine.ok()) return;
+  Engine& engine = *bench_engine;
 
   std::atomic<bool> stop{false};
   std::thread consumer([&] {
@@ -102,8 +92,6 @@ void BM_EngineApply(benchmark::State& state) {
   state.counters["records_per_cmd"] =
       static_cast<double>(records) / static_cast<double>(std::max<std::int64_t>(1, state.iterations()));
   state.counters["busy"] = static_cast<double>(busy);
-  opened->reset();
-  (void)shm::Segment::Remove(name);
 }
 BENCHMARK(BM_EngineApply)->MinTime(1.0);
 
