@@ -119,6 +119,43 @@ void PublicState::Apply(const fb::ChangeRecord& r) {
   updated_ms = r.ts_ns() / 1'000'000;
 }
 
+PublicState PublicState::FromGame(const core::GameState& g) {
+  PublicState s;
+  s.seq = g.seq;
+  switch (g.phase) {
+    case core::Phase::kEmpty:
+    case core::Phase::kWaitingForPlayers: s.phase = Phase::kWaiting; break;
+    case core::Phase::kChoosingTrump: s.phase = Phase::kChoosingTrump; break;
+    case core::Phase::kPlaying: s.phase = Phase::kPlaying; break;
+    case core::Phase::kFinished: s.phase = Phase::kFinished; break;
+    case core::Phase::kAbandoned: s.phase = Phase::kAbandoned; break;
+  }
+  const auto room_end = std::find(std::begin(g.room), std::end(g.room), '\0');
+  s.room_size = static_cast<std::uint8_t>(room_end - std::begin(g.room));
+  std::copy(std::begin(g.room), room_end, s.room.begin());
+  s.target = g.config.target_points;
+  std::copy(std::begin(g.player_ids), std::end(g.player_ids), s.seats.begin());
+  // A game that has been dealt a hand (HakemChosen) has a hakem and a leader
+  // from then on; one to act only while it is live.
+  if (g.hand_no > 0) {
+    s.hakem = static_cast<std::int8_t>(g.hakem & 3u);
+    s.leader = static_cast<std::int8_t>(g.leader & 3u);
+  }
+  if (s.phase == Phase::kChoosingTrump || s.phase == Phase::kPlaying) {
+    s.turn = static_cast<std::int8_t>(g.turn & 3u);
+  }
+  if (g.trump != core::Suit::kNone) s.trump = static_cast<std::int8_t>(g.trump);
+  for (std::size_t seat = 0; seat < s.table.size(); ++seat) {
+    if (g.trick[seat] != core::kNoCard) s.table[seat] = static_cast<std::int8_t>(g.trick[seat]);
+  }
+  s.trick_no = g.trick_no;
+  s.tricks = {g.tricks[0], g.tricks[1]};
+  s.hand = g.hand_no;
+  s.points = {g.points[0], g.points[1]};
+  if (s.phase == Phase::kFinished) s.winner = static_cast<std::int8_t>(g.winner_team & 1u);
+  return s;
+}
+
 void PublicState::AppendJson(std::string& out) const {
   out.append("{\"seq\":");
   AppendUint(seq, out);

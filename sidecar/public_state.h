@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/game_state.h"
 #include "hokm_generated.h"
 
 namespace hokm::sidecar {
@@ -53,6 +54,12 @@ struct PublicState {
 
   bool Ended() const { return phase == Phase::kFinished || phase == Phase::kAbandoned; }
   std::string_view room_view() const { return {room.data(), room_size}; }
+
+  // The public state of an engine's game, as applying every record the
+  // game has had so far would leave it, except updated_ms (0: the engine
+  // keeps no clock). How Redis is rebuilt from the segment (redis_rebuild.h).
+  // REQUIRES: game.phase != kEmpty.
+  static PublicState FromGame(const core::GameState& game);
 
   // Appends the JSON above to out.
   void AppendJson(std::string& out) const;

@@ -27,6 +27,9 @@ using Clock = std::chrono::steady_clock;
 // A finished game's rating, once: KEYS rated marker, leaderboard; ARGV
 // marker TTL ms, base, step, winner team, the players of seats 0..3 (0 =
 // empty). The marker makes a replay harmless.
+// Set once Redis holds everything the sink wrote; missing: Redis lost it.
+constexpr std::string_view kMarkerKey = "hokm:marker";
+
 constexpr std::string_view kRateScript = R"lua(
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 local base, step, winner = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -151,7 +154,7 @@ struct RedisSink::Impl {
   static constexpr std::size_t kMaxTrackedGames = std::size_t{1} << 21;
   std::unordered_map<std::uint64_t, GameMemo> games;
 
-  enum class Expect : std::uint8_t { kXadd, kPlain };
+  enum class Expect : std::uint8_t { kXadd, kRestore, kPlain };
   struct Pending {
     Expect kind;
     std::uint64_t game_id;
@@ -162,14 +165,18 @@ struct RedisSink::Impl {
   std::vector<std::uint32_t> order;  // indices of the records to send, sorted by game
   std::vector<Pending> expected;     // per command in flight
   std::vector<std::uint64_t> probed;
+  std::vector<std::uint64_t> lost_games;  // probed: no stream, yet records past seq 1
+  std::vector<LiveGame> live;             // the rebuild's snapshot
+  Clock::time_point next_marker_check{};  // epoch: at the next Write
+  bool marker_checked = false;            // ever, by this sink
   ArgvBuilder args;
   std::string key, player_key, state_json, events_json, published;
   std::string proto;  // the commands of the window, in RESP
 
   struct Counters {
     std::atomic<std::uint64_t> batches{0}, failed_batches{0}, applied{0}, duplicate{0}, rejected{0},
-        entries{0}, commands{0}, scripts{0}, probes{0}, round_trips{0}, reconnects{0}, last_us{0},
-        max_us{0}, total_us{0};
+        entries{0}, commands{0}, scripts{0}, probes{0}, round_trips{0}, reconnects{0}, rebuilds{0},
+        rebuilt_games{0}, last_rebuild_us{0}, last_us{0}, max_us{0}, total_us{0};
   } counters;
 
   static void Add(std::atomic<std::uint64_t>& c, std::uint64_t v) {
@@ -213,6 +220,7 @@ struct RedisSink::Impl {
 
   Status Open() {
     games.clear();  // a new connection knows nothing of what the last one wrote
+    next_marker_check = {};  // nor whether Redis still has what it wrote
     const timeval connect_tv = ToTimeval(options.connect_timeout);
     ctx.reset(redisConnectWithTimeout(url.host.c_str(), url.port, connect_tv));
     if (!ctx)
@@ -286,6 +294,7 @@ struct RedisSink::Impl {
   Status Probe(std::span<const RecordRef> records) {
     if (games.size() >= kMaxTrackedGames) games.clear();
     probed.clear();
+    lost_games.clear();
     proto.clear();
     for (std::uint32_t k : order) {
       const std::uint64_t game_id = records[k].record->game_id();
@@ -293,6 +302,7 @@ struct RedisSink::Impl {
       if (memo.known || memo.probing) continue;
       memo.probing = true;
       probed.push_back(game_id);
+      memo.state.seq = records[k].record->game_seq();  // the first in the batch, until the reply
       GameKey(game_id);
       args.Clear();
       for (std::string_view a : {std::string_view("XREVRANGE"), std::string_view(key),
@@ -322,7 +332,9 @@ struct RedisSink::Impl {
                                                             ": unexpected XREVRANGE reply");
         continue;
       }
+      const std::uint64_t first_seq = memo.state.seq;
       memo.state = PublicState{};
+      if (r->elements == 0 && first_seq > 1) lost_games.push_back(game_id);
       if (r->elements > 0) {
         // [[id, [field, value, ...]]]
         const redisReply* entry = r->element[0];
@@ -548,11 +560,127 @@ struct RedisSink::Impl {
         } else if (first_error->ok()) {
           *first_error = ReplyError("XADD", text);
         }
+      } else if (p.kind == Expect::kRestore) {
+        // "equal or smaller": the stream got this state since the loss.
+        if (IsError(r.get()) && text.find("equal or smaller") == std::string_view::npos &&
+            first_error->ok())
+          *first_error = ReplyError("XADD", text);
       } else if (IsError(r.get()) && first_error->ok()) {
         *first_error = ReplyError("command", text);
       }
     }
     expected.clear();
+    return Status::Ok();
+  }
+
+  // Every marker_check_interval (and at once after a connect, or when
+  // `now`): is hokm:marker still there? If not, Redis lost its data (or is
+  // new): rebuild every live game, then set the marker.
+  Status CheckMarker(bool now) {
+    const auto t = Clock::now();
+    if (!now && t < next_marker_check) return Status::Ok();
+    Add(counters.round_trips, 1);
+    Add(counters.commands, 1);
+    ReplyPtr r = Command({"EXISTS", kMarkerKey});
+    if (!r) return Lost("EXISTS " + std::string(kMarkerKey) + " failed");
+    if (IsError(r.get())) return ReplyError("EXISTS", ReplyText(r.get()));
+    const bool first_check = !marker_checked;
+    marker_checked = true;
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+      if (!(first_check && options.records_from_the_start)) {
+        Add(counters.rebuilds, 1);
+        if (Status s = Rebuild(std::nullopt); !s.ok()) return s;
+      }
+      const std::string since = std::to_string(NowMs());
+      Add(counters.commands, 1);
+      ReplyPtr set = Command({"SET", kMarkerKey, since});
+      if (!set) return Lost("SET " + std::string(kMarkerKey) + " failed");
+      if (IsError(set.get())) return ReplyError("SET", ReplyText(set.get()));
+    }
+    next_marker_check = t + options.marker_check_interval;
+    return Status::Ok();
+  }
+
+  // Rewrites every live game (or only `only`) from options.live_games:
+  // one restore entry per game, its seated players' hashes, hokm:active.
+  Status Rebuild(std::optional<std::uint64_t> only) {
+    if (!options.live_games) return Status::Ok();
+    const auto t0 = Clock::now();
+    live.clear();
+    if (only) {
+      if (auto state = options.live_games->Find(*only)) live.push_back({*only, *state});
+    } else {
+      options.live_games->Snapshot(live);
+    }
+    expected.clear();
+    proto.clear();
+    Status first_error;
+    const std::size_t max_commands = std::max<std::uint32_t>(1, options.max_commands_in_flight);
+    const std::uint64_t now_ms = NowMs();
+    const auto now_s = static_cast<std::uint32_t>(now_ms / 1000);
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      LiveGame& lg = live[i];
+      lg.state.updated_ms = now_ms;
+      const std::uint64_t g = lg.game_id;
+      GameMemo& memo = games[g];
+      memo = GameMemo{};
+      memo.known = true;
+      memo.state = lg.state;
+      memo.ttl_s = std::max<std::uint32_t>(now_s, 1);
+      memo.active_s = std::max<std::uint32_t>(now_s, 1);
+      const bool ended = lg.state.Ended();
+      if (!ended) {
+        args.Clear();
+        args.Add("ZADD");
+        args.Add("hokm:active");
+        args.AddUint(lg.state.updated_ms);
+        args.AddUint(g);
+        Append(Expect::kPlain, g);
+      }
+      for (std::size_t seat = 0; seat < lg.state.seats.size(); ++seat) {
+        const std::uint64_t p = lg.state.seats[seat];
+        if (p == 0) continue;
+        PlayerKey(p);
+        args.Clear();
+        args.Add("HSET");
+        args.Add(player_key);
+        args.Add("game");
+        args.AddUint(g);
+        args.Add("seat");
+        args.AddUint(seat);
+        Append(Expect::kPlain, g);
+        Expire(player_key, options.player_ttl, g);
+      }
+      GameKey(g);
+      state_json.clear();
+      lg.state.AppendJson(state_json);
+      args.Clear();
+      args.Add("XADD");
+      args.Add(key);
+      args.Add("MAXLEN");
+      args.Add("~");
+      args.AddUint(options.stream_maxlen);
+      args.Begin();
+      AppendUint(lg.state.seq, args.arena());
+      args.arena().append("-0");
+      args.End();
+      args.Add("state");
+      args.Add(state_json);
+      args.Add("events");
+      args.Add("[]");
+      args.Add("restored");
+      args.Add("1");
+      Append(Expect::kRestore, g);
+      Expire(key, ended ? options.finished_game_ttl : options.game_ttl, g);
+      if (expected.size() < max_commands && i + 1 < live.size()) continue;
+      if (Status s = Drain(&first_error); !s.ok()) return s;
+      if (!first_error.ok()) return first_error;
+    }
+    Add(counters.rebuilt_games, live.size());
+    counters.last_rebuild_us.store(
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()),
+        std::memory_order_relaxed);
     return Status::Ok();
   }
 
@@ -581,7 +709,16 @@ struct RedisSink::Impl {
       if (CheckRecord(records[k]) == nullptr) order.push_back(k);
     }
     Add(counters.rejected, records.size() - order.size());
+    if (Status s = CheckMarker(false); !s.ok()) return s;
     if (Status s = Probe(records); !s.ok()) return s;
+    if (!lost_games.empty()) {
+      // A stream gone that should be there: all of Redis, or this game?
+      if (Status s = CheckMarker(true); !s.ok()) return s;
+      for (std::uint64_t g : lost_games) {
+        if (games[g].state.seq != 0) continue;  // the rebuild restored it
+        if (Status s = Rebuild(g); !s.ok()) return s;
+      }
+    }
 
     expected.clear();
     proto.clear();
@@ -668,6 +805,9 @@ RedisSinkStats RedisSink::stats() const {
   s.probes = get(c.probes);
   s.round_trips = get(c.round_trips);
   s.reconnects = get(c.reconnects);
+  s.rebuilds = get(c.rebuilds);
+  s.rebuilt_games = get(c.rebuilt_games);
+  s.last_rebuild_us = get(c.last_rebuild_us);
   s.last_batch_us = get(c.last_us);
   s.max_batch_us = get(c.max_us);
   s.total_batch_us = get(c.total_us);

@@ -44,6 +44,27 @@
 // same pipeline: a pipeline cut short is redone whole by the next Write,
 // and those effects are idempotent.
 //
+// Losing Redis (issue 12): Redis that comes back empty (restarted without
+// persistence, flushed, failed over to an empty replica) would leave every
+// live game's stream to start mid-game, without room, target or seats. The
+// sink keeps a marker key, hokm:marker, and checks it on every connect and
+// at least every marker_check_interval; it also checks it at once when a
+// probe finds no stream for a game whose records do not start at seq 1. A
+// missing marker means Redis lost data: the sink rewrites every live game
+// from Options::live_games (the engine's game table, read without pausing
+// the engine) before it writes anything else, then sets the marker (unless
+// it is the sink's first check and Options::records_from_the_start: a new
+// Redis under a new segment gets every record from seq 1). Each
+// live game gets one stream entry, ID <seq>-0, whose `state` is the
+// engine's and whose `events` is [] with a field `restored` = 1: the
+// events before it are not in Redis any more (PostgreSQL has them,
+// game_moves). Its seated players' hashes (game, seat) and hokm:active
+// come back too. Records at or below the restored seq that arrive later
+// are skipped as stored. A marker that is there while a game's stream is
+// not (its key expired, or was deleted) costs that game the same repair,
+// alone. Not rebuilt: finished games' streams and hokm:lb:global (the
+// leaderboard; PostgreSQL's players.rating keeps every rating).
+//
 // TTLs (the game's stream and its seated players) are refreshed at most
 // every ttl_refresh_interval of wall clock, so a live game's keys outlive
 // its last record by at least game_ttl - ttl_refresh_interval; hokm:active
@@ -60,15 +81,34 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shm/status.h"
+#include "sidecar/public_state.h"
 #include "sidecar/record_batch.h"
 #include "sidecar/url.h"
 
 namespace hokm::sidecar {
+
+// A live game as the rebuild after a loss writes it.
+struct LiveGame {
+  std::uint64_t game_id = 0;
+  PublicState state;  // updated_ms: 0 (the sink stamps the time it writes it)
+};
+
+// Where the live games come from (sidecar/live_games.h: the segment).
+class LiveGames {
+ public:
+  virtual ~LiveGames() = default;
+  // Appends every live game now, each one a consistent snapshot.
+  virtual void Snapshot(std::vector<LiveGame>& out) const = 0;
+  // The game if it is live now.
+  virtual std::optional<PublicState> Find(std::uint64_t game_id) const = 0;
+};
 
 struct RedisSinkOptions {
   std::chrono::milliseconds connect_timeout{2000};
@@ -82,6 +122,13 @@ struct RedisSinkOptions {
   std::chrono::milliseconds ttl_refresh_interval = std::chrono::minutes(10);
   std::chrono::milliseconds active_refresh_interval = std::chrono::seconds(10);
   bool publish_events = true;  // the per-batch message on hokm:events
+  // Rebuild after a loss (above); null: a lost Redis is reported, not rebuilt.
+  std::shared_ptr<const LiveGames> live_games;
+  // Every record of every live game is still ahead of this sink (nothing
+  // was ever committed out of the change rings): a marker missing at the
+  // first check is a new Redis, not a loss, and is only set.
+  bool records_from_the_start = false;
+  std::chrono::milliseconds marker_check_interval{1000};
   std::string client_name = "hokm-sidecar";
 };
 
@@ -98,6 +145,9 @@ struct RedisSinkStats {
   std::uint64_t probes = 0;             // games whose stored seq was read back
   std::uint64_t round_trips = 0;        // pipeline windows flushed and drained
   std::uint64_t reconnects = 0;
+  std::uint64_t rebuilds = 0;       // times hokm:marker was found missing (a loss, or a new Redis)
+  std::uint64_t rebuilt_games = 0;  // live games rewritten: after a loss, or alone (see above)
+  std::uint64_t last_rebuild_us = 0;
   std::uint64_t last_batch_us = 0;
   std::uint64_t max_batch_us = 0;
   std::uint64_t total_batch_us = 0;

@@ -20,6 +20,7 @@
 #include "core/metrics_server.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
+#include "sidecar/live_games.h"
 #include "sidecar/breaker.h"
 #include "sidecar/pg_sink.h"
 #include "sidecar/record_batch.h"
@@ -151,21 +152,18 @@ class SinkClient {
   virtual ~SinkClient() = default;
   // Ok once the store has every record (idempotently); otherwise the error.
   virtual Status Write(std::span<const RecordRef> records, const Entry& last) = 0;
+  // What the worker calls about every second while it has nothing to
+  // write: Redis checks that it still holds what was written (redis_sink.h).
+  virtual Status Idle() { return Status::Ok(); }
   virtual std::string StatsText() const = 0;
 };
 
 class RedisClient final : public SinkClient {
  public:
-  explicit RedisClient(RedisUrl url) : url_(std::move(url)) {}
-  Status Write(std::span<const RecordRef> records, const Entry&) override {
-    if (!sink_) {
-      auto connected = RedisSink::Connect(url_);
-      if (!connected.ok()) return connected.status();
-      sink_ = std::make_unique<RedisSink>(std::move(connected).value());
-      Log("redis: connected to %s", url_.Redacted().c_str());
-    }
-    return sink_->Write(records);
-  }
+  RedisClient(RedisUrl url, RedisSinkOptions options)
+      : url_(std::move(url)), options_(std::move(options)) {}
+  Status Write(std::span<const RecordRef> records, const Entry&) override { return Apply(records); }
+  Status Idle() override { return Apply({}); }
   std::string StatsText() const override {
     if (!sink_) return {};
     const RedisSinkStats s = sink_->stats();
@@ -178,12 +176,38 @@ class RedisClient final : public SinkClient {
     t.Counter("hokm_sidecar_redis_probes_total", static_cast<double>(s.probes));
     t.Counter("hokm_sidecar_redis_round_trips_total", static_cast<double>(s.round_trips));
     t.Counter("hokm_sidecar_redis_reconnects_total", static_cast<double>(s.reconnects));
+    t.Counter("hokm_sidecar_redis_rebuilds_total", static_cast<double>(s.rebuilds));
+    t.Counter("hokm_sidecar_redis_rebuilt_games_total", static_cast<double>(s.rebuilt_games));
+    t.Gauge("hokm_sidecar_redis_last_rebuild_seconds", static_cast<double>(s.last_rebuild_us) / 1e6);
     return t.Take();
   }
 
  private:
+  Status Apply(std::span<const RecordRef> records) {
+    if (!sink_) {
+      auto connected = RedisSink::Connect(url_, options_);
+      if (!connected.ok()) return connected.status();
+      sink_ = std::make_unique<RedisSink>(std::move(connected).value());
+      Log("redis: connected to %s", url_.Redacted().c_str());
+    }
+    Status s = sink_->Write(records);
+    const RedisSinkStats after = sink_->stats();
+    if (after.rebuilds != rebuilds_seen_) {
+      rebuilds_seen_ = after.rebuilds;
+      Log("redis: %s was missing (Redis lost its data, or is new): rewrote %llu live game(s) "
+          "from the segment in %.1f ms (rebuild %llu)",
+          "hokm:marker", static_cast<unsigned long long>(after.rebuilt_games - rebuilt_seen_),
+          static_cast<double>(after.last_rebuild_us) / 1000.0,
+          static_cast<unsigned long long>(after.rebuilds));
+    }
+    rebuilt_seen_ = after.rebuilt_games;
+    return s;
+  }
+
   RedisUrl url_;
+  RedisSinkOptions options_;
   std::unique_ptr<RedisSink> sink_;
+  std::uint64_t rebuilds_seen_ = 0, rebuilt_seen_ = 0;
 };
 
 class PgClient final : public SinkClient {
@@ -359,10 +383,26 @@ class Worker {
     Status s = client_->Write(refs, last);
     write_us_.Record(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count()));
+    SaveStats();
+    return s;
+  }
+  void SaveStats() {
     std::string stats = client_->StatsText();
     std::lock_guard stats_lock(stats_mu_);
     stats_text_.swap(stats);
-    return s;
+  }
+  // With nothing to write, the store may check itself about every second
+  // (Redis: is its marker still there?), when it is not spilling.
+  void Idle() {
+    const auto now = SteadyClock::now();
+    if (now < next_idle_ || !spill_->empty() || !breaker_.Allow(now)) return;
+    next_idle_ = now + std::chrono::seconds(1);
+    if (Status s = client_->Idle(); s.ok()) {
+      Recovered();
+    } else {
+      Fail(s);
+    }
+    SaveStats();
   }
   void PublishSpillGauges() {
     spill_pending_.store(spill_->pending_records(), std::memory_order_relaxed);
@@ -423,6 +463,7 @@ class Worker {
       if (ReplaySpill()) continue;
       const std::size_t n = window_.Take(cursor, max_records_, batch_);
       if (n == 0) {
+        Idle();
         window_.WaitFor(cursor, SteadyClock::now() + std::chrono::milliseconds(5));
         continue;
       }
@@ -479,6 +520,7 @@ class Worker {
   std::uint32_t max_records_;
   std::uint32_t wait_ms_;
   std::thread thread_;
+  SteadyClock::time_point next_idle_{};
   std::atomic<bool> stop_{false};
   std::atomic<bool> draining_{false};
   std::atomic<std::uint64_t> acked_{0};
@@ -591,7 +633,13 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   if (!redis_spill.ok()) return redis_spill.status();
   auto pg_spill = SpillQueue::Open(options.spill_dir / "postgres");
   if (!pg_spill.ok()) return pg_spill.status();
-  impl->redis = std::make_unique<Worker>("redis", impl->window, std::make_unique<RedisClient>(*redis_url),
+  RedisSinkOptions redis_options;
+  redis_options.live_games = std::make_shared<SegmentLiveGames>(impl->segment.table());
+  redis_options.records_from_the_start = true;
+  for (const auto& reader : impl->readers) {
+    if (reader.committed_position() != 0) redis_options.records_from_the_start = false;
+  }
+  impl->redis = std::make_unique<Worker>("redis", impl->window, std::make_unique<RedisClient>(*redis_url, std::move(redis_options)),
                                          std::move(redis_spill).value(),
                                          std::min<std::uint32_t>(options.batch_max_records, kRedisBatchMax),
                                          options.redis_batch_ms);

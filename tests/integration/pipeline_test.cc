@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -329,7 +330,15 @@ class OwnRedis {
   }
   ~OwnRedis() { Stop(); }
   std::string Url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
-  bool Start() {
+  // Starts redis-server; with `empty`, its files from before are deleted
+  // first: a restart that lost everything (no persistence, a failover to
+  // an empty replica).
+  bool Start(bool empty = false) {
+    if (empty) {
+      for (const auto& f : fs::directory_iterator(dir_)) {
+        if (f.path().filename() != "redis.log") fs::remove_all(f.path());
+      }
+    }
     pid_ = ::fork();
     if (pid_ == 0) {
       const std::string port = std::to_string(port_);
@@ -389,6 +398,128 @@ TEST_F(PipelineTest, RedisStoppedUnderLoadThenRestartedConverges) {
   ExpectExactlyOnceInPostgres(games);
   ExpectFinalStateInRedis(games, redis.Url());
   EXPECT_TRUE(pg_moved) << "PostgreSQL stopped committing while Redis was down";
+}
+
+// Redis restarted empty under load, and later flushed (issue 12): the
+// sidecar notices each loss (its marker key is gone) and rewrites every live game from the
+// engine's game table, so each live game's Redis state equals the engine's
+// field by field, its seated players' hashes name it, and hokm:active holds
+// it; PostgreSQL still has every record exactly once.
+TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
+  OwnRedis redis(spill_dir_.string() + "-redis");
+  ASSERT_TRUE(redis.Start()) << "redis-server did not start";
+  OpenEngine();
+  const pid_t sidecar = StartSidecar(redis.Url());
+  auto own_url = ParseRedisUrl(redis.Url());
+  ASSERT_TRUE(own_url.ok());
+  RedisProbe probe;
+  ASSERT_TRUE(probe.Connect(*own_url));
+  ASSERT_TRUE(WaitUntil([&] { return probe.Integer({"EXISTS", "hokm:marker"}) == 1; },
+                        std::chrono::seconds(30)))
+      << "the sidecar never set hokm:marker";
+
+  // 300 games, played round-robin: none ends before the check.
+  constexpr int kGames = 300;
+  std::vector<std::uint64_t> ids;
+  for (int n = 0; n < kGames; ++n) {
+    core::Command c{};
+    c.type = core::CommandType::kCreateGame;
+    c.seed = 500 + static_cast<std::uint64_t>(n);
+    c.config = core::RulesConfig{};
+    std::snprintf(c.room, sizeof c.room, "e%d", n);
+    const ApplyOutcome o = engine_->Apply(0, c);
+    ASSERT_EQ(o.result, core::CommandResult::kOk);
+    for (int seat = 0; seat < 4; ++seat) {
+      core::Command j{};
+      j.type = core::CommandType::kJoin;
+      j.game_id = o.game_id;
+      j.seat = static_cast<std::uint8_t>(seat);
+      j.player_id = player_base_ + 1 + static_cast<std::uint64_t>(n * 4 + seat);
+      ASSERT_EQ(engine_->Apply(0, j).result, core::CommandResult::kOk);
+    }
+    ids.push_back(o.game_id);
+  }
+  core::RandomBot bot(11);
+  int moves = 0;
+  bool restarted = false, flushed = false;
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (moves < 24'000 && Clock::now() < deadline) {
+    for (std::uint64_t g : ids) {
+      core::GameState s{};
+      ASSERT_TRUE(engine_->Snapshot(g, s));
+      if (core::SeatToAct(s) < 0) continue;
+      const ApplyOutcome o = engine_->Apply(0, bot.NextCommand(s));
+      if (o.result == core::CommandResult::kBusy) continue;  // the sidecar drains the ring
+      ASSERT_EQ(o.result, core::CommandResult::kOk);
+      ++moves;
+      if (moves == 8'000 || moves == 16'000) {
+        // Redis has everything so far: what comes next loses it all.
+        ASSERT_TRUE(WaitUntil([&] {
+          for (std::uint64_t id : ids) {
+            core::GameState now{};
+            const std::optional<PublicState> stored = probe.TopState(GameKey(id));
+            if (!engine_->Snapshot(id, now) || !stored || stored->seq != now.seq) return false;
+          }
+          return true;
+        }, std::chrono::seconds(60))) << "the sidecar did not catch up before loss " << moves;
+      }
+      if (moves == 16'000) {  // a FLUSHALL: no reconnect tells the sidecar
+        ASSERT_EQ(probe.Command({"FLUSHALL"})->type, REDIS_REPLY_STATUS);
+        flushed = true;
+      }
+      if (moves == 8'000) {
+        redis.Stop();
+        ASSERT_TRUE(redis.Start(/*empty=*/true)) << "redis-server did not restart";
+        ASSERT_EQ(probe.Connect(*own_url) ? probe.Integer({"DBSIZE"}) : -1, 0)
+            << "the restarted redis-server is not empty";
+        restarted = true;
+      }
+    }
+  }
+  ASSERT_TRUE(restarted && flushed) << "the load ended before Redis was restarted and flushed";
+  ASSERT_TRUE(WaitUntil([&] { return probe.Integer({"EXISTS", "hokm:marker"}) == 1; },
+                        std::chrono::seconds(60)))
+      << "the sidecar never noticed that Redis lost its data";
+
+  // The engine's view of every game, then the sidecar drains and exits.
+  std::map<std::uint64_t, core::GameState> engine_states;
+  std::map<std::uint64_t, std::uint32_t> last_seq;
+  for (std::uint64_t g : ids) {
+    core::GameState s{};
+    ASSERT_TRUE(engine_->Snapshot(g, s));
+    engine_states[g] = s;
+    last_seq[g] = s.seq;
+  }
+  engine_.reset();
+  EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(180)), 0);
+  Reap(sidecar);
+
+  int live = 0, wrong = 0;
+  for (const auto& [g, game] : engine_states) {
+    PublicState want = PublicState::FromGame(game);
+    bool has_stream = false;
+    std::optional<PublicState> got = probe.TopState(GameKey(g), &has_stream);
+    if (got) want.updated_ms = got->updated_ms;  // the engine keeps no clock
+    const bool state_ok = got && *got == want;
+    bool players_ok = true;
+    for (int seat = 0; seat < 4; ++seat) {
+      auto h = probe.Hash(PlayerKey(game.player_ids[seat]));
+      players_ok = players_ok && h["game"] == std::to_string(g) && h["seat"] == std::to_string(seat);
+    }
+    const bool active_ok = game.phase == core::Phase::kFinished || probe.Score("hokm:active", std::to_string(g));
+    if (game.phase != core::Phase::kFinished) ++live;
+    if (!(state_ok && players_ok && active_ok) && ++wrong <= 3) {
+      std::string a, b;
+      want.AppendJson(a);
+      if (got) got->AppendJson(b);
+      ADD_FAILURE() << "game " << g << (has_stream ? "" : " (no stream)") << "\n  engine: " << a
+                    << "\n  redis:  " << b << "\n  players' hashes " << (players_ok ? "ok" : "wrong")
+                    << ", hokm:active " << (active_ok ? "ok" : "missing");
+    }
+  }
+  EXPECT_EQ(wrong, 0) << "of " << engine_states.size() << " games";
+  EXPECT_GT(live, kGames / 2) << "the check should cover live games";
+  ExpectExactlyOnceInPostgres(last_seq);
 }
 
 TEST_F(PipelineTest, PostgresStoppedUnderLoadThenRestartedConverges) {

@@ -154,9 +154,9 @@ class RedisProbe {
   // when the game has no stream.
   std::map<std::string, std::string> GameState(const std::string& key) {
     std::map<std::string, std::string> out;
-    Reply r = Command({"XREVRANGE", key, "+", "-", "COUNT", "1"});
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return out;
-    const std::optional<PublicState> s = PublicState::FromJson(EntryField(r->element[0], "state"));
+    bool has_stream = false;
+    const std::optional<PublicState> s = TopState(key, &has_stream);
+    if (!has_stream) return out;
     if (!s) {
       out["unparsable"] = "1";
       return out;
@@ -183,6 +183,16 @@ class RedisProbe {
     out["points_b"] = std::to_string(s->points[1]);
     out["updated_ms"] = std::to_string(s->updated_ms);
     return out;
+  }
+
+  // The `state` of the last entry of a game's stream; nullopt when there is
+  // no stream (*has_stream false) or its state does not parse.
+  std::optional<PublicState> TopState(const std::string& key, bool* has_stream = nullptr) {
+    Reply r = Command({"XREVRANGE", key, "+", "-", "COUNT", "1"});
+    const bool any = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+    if (has_stream) *has_stream = any;
+    if (!any) return std::nullopt;
+    return PublicState::FromJson(EntryField(r->element[0], "state"));
   }
 
   // The events of a game's stream (or of `range` of it, XRANGE's start and
