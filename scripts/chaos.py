@@ -251,6 +251,8 @@ class Phase:
         self.recovery_s = None
         self.notes = []
         self.after = []  # called with the phase once loadgen has exited
+        self.json_path = os.path.join(self.dir, "loadgen.json")
+        self.games_path = os.path.join(self.dir, "games.txt")
 
     # ---- processes ------------------------------------------------------
 
@@ -281,8 +283,6 @@ class Phase:
 
     def start_loadgen(self):
         path = os.path.join(self.dir, "loadgen.log")
-        self.json_path = os.path.join(self.dir, "loadgen.json")
-        self.games_path = os.path.join(self.dir, "games.txt")
         # --duration only bounds the run: the script stops it with SIGTERM.
         self.loadgen = spawn([os.path.join(BIN, "hokm-loadgen"), "--mode", "shm", "--shm-name", self.shm,
                               "--games", str(CFG["games"]), "--rate", str(CFG["rate"]), "--ramp-s", "1",
@@ -305,8 +305,8 @@ class Phase:
 
     def await_recovery(self, since, budget_s):
         """The time from `since` until the sidecar says both stores are
-        current: status ok (nothing spilled) and at most 100 ms of records
-        behind. Polls for at most budget_s; None if not reached."""
+        current: status ok (nothing spilled) and no more records pending
+        than about 100 ms of load. Polls for at most budget_s; None if not reached."""
         deadline = time.monotonic() + budget_s
         threshold = max(1000, CFG["rate"] // 10)
         while time.monotonic() < deadline:
@@ -350,7 +350,7 @@ class Phase:
         try:
             with open(self.json_path) as f:
                 self.report = json.load(f)
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError):
             self.error = self.error or "hokm-loadgen wrote no report"
         v = self.report.get("verify", {})
         if not self.error and not v.get("ok"):
