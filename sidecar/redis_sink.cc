@@ -611,14 +611,32 @@ struct RedisSink::Impl {
     const auto t0 = Clock::now();
     rebuilt.clear();
     ratings.clear();
+    std::uint64_t games_written = 0;
     if (only) {
       if (auto state = source->FindLive(*only)) rebuilt.push_back({*only, *state, 0});
     } else {
       source->LiveGames(rebuilt);
+    }
+    // The live games first: readers of live games wait for them.
+    if (Status s = WriteRebuilt(games_written); !s.ok()) return s;
+    if (!only) {
+      rebuilt.clear();
       // PostgreSQL down: the live games are rebuilt all the same (the
       // source keeps the error for the log).
       if (source->EndedGames(options.finished_game_ttl, rebuilt).ok()) (void)source->Ratings(ratings);
+      if (Status s = WriteRebuilt(games_written); !s.ok()) return s;
     }
+    Add(counters.rebuilt_games, games_written);
+    if (only) return Status::Ok();
+    counters.last_rebuild_us.store(
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()),
+        std::memory_order_relaxed);
+    return Status::Ok();
+  }
+
+  // Writes `rebuilt` (and `ratings`) for Rebuild; adds to games_written.
+  Status WriteRebuilt(std::uint64_t& games_written) {
     expected.clear();
     proto.clear();
     Status first_error;
@@ -631,7 +649,6 @@ struct RedisSink::Impl {
     const std::uint64_t now_ms = NowMs();
     const auto now_s = static_cast<std::uint32_t>(now_ms / 1000);
     const auto finished_ttl_ms = static_cast<std::uint64_t>(options.finished_game_ttl.count());
-    std::uint64_t games_written = 0;
     for (RebuiltGame& rg : rebuilt) {
       const std::uint64_t g = rg.game_id;
       const bool ended = rg.state.Ended();
@@ -723,14 +740,7 @@ struct RedisSink::Impl {
       Append(Expect::kPlain, 0);
       if (Status s = flush(false); !s.ok()) return s;
     }
-    if (Status s = flush(true); !s.ok()) return s;
-    Add(counters.rebuilt_games, games_written);
-    if (only) return Status::Ok();
-    counters.last_rebuild_us.store(
-        static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()),
-        std::memory_order_relaxed);
-    return Status::Ok();
+    return flush(true);
   }
 
   Status Write(std::span<const RecordRef> records) {
