@@ -120,7 +120,10 @@ Status StoreRebuildSource::EndedGames(std::chrono::milliseconds within,
         "ORDER BY s.game_id",
         static_cast<double>(within.count()) / 1000.0, kMaxEndedGames);
     std::string ids = "{";
-    for (const pqxx::row& g : games) ids += (ids.size() > 1 ? "," : "") + std::string(g[0].c_str());
+    for (const pqxx::row& g : games) {
+      if (ids.size() > 1) ids += ',';
+      ids += g[0].c_str();
+    }
     ids += '}';
     const pqxx::result rows = tx.exec_params(
         "SELECT m.game_id, m.seq, m.type, m.seat, m.card, m.body::text FROM game_moves m "
