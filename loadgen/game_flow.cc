@@ -184,6 +184,7 @@ void GameFlow::EndGame(Lane& lane) {
   g.phase = lane.view.phase;
   g.points[0] = lane.view.points[0];
   g.points[1] = lane.view.points[1];
+  if (lane.view.phase != core::Phase::kEmpty) g.final_state = sidecar::PublicState::FromGame(lane.view);
   result_.games.push_back(g);
   if (dump_ != nullptr) dump_->AppendGame(lane.game_id, lane.dump);
   lane.dump.clear();

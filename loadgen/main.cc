@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   }
   FillSyncLag(options, &totals, summary);
   if (options.verify) {
-    auto v = VerifyGames(options, options.mode, totals.games);
+    auto v = VerifyGames(options, options.mode, totals.games, run.segment());
     if (!v.ok()) return Fail(v.status().message());
     summary.verify = *v;
   }

@@ -72,9 +72,9 @@ void PrintSummary(std::FILE* out, const LoadgenOptions& o, const RunSummary& s) 
     const VerifyResult& v = *s.verify;
     std::fprintf(out,
                  "  verify             %s: %llu games; postgres %llu games, %llu moves; redis %llu games; "
-                 "lost %llu, duplicated %llu, mismatched %llu\n",
+                 "lost %llu, duplicated %llu, mismatched %llu; %llu compared whole with the engine\n",
                  v.ok ? "ok" : "FAILED", U(v.games), U(v.pg_games), U(v.pg_moves), U(v.redis_games), U(v.lost),
-                 U(v.duplicated), U(v.mismatched));
+                 U(v.duplicated), U(v.mismatched), U(v.compared_whole));
   }
 }
 

@@ -16,6 +16,7 @@
 #include "core/latency_histogram.h"
 #include "loadgen/clock.h"
 #include "loadgen/sidecar_probe.h"
+#include "sidecar/public_state.h"
 
 namespace hokm::loadgen {
 
@@ -26,6 +27,9 @@ struct GameRecord {
   std::uint32_t last_seq = 0;  // game_seq of its last record
   core::Phase phase = core::Phase::kEmpty;
   std::uint8_t points[2] = {0, 0};
+  // The game's whole public state at its end, as the engine's rules left it
+  // (loadgen mirrors each game); none for games read back by --verify-only.
+  std::optional<sidecar::PublicState> final_state;
 };
 
 // A counter with one writer: a relaxed load and store, no locked add.

@@ -135,8 +135,33 @@ std::string_view Text(const redisReply* r) {
   return r != nullptr && r->type == REDIS_REPLY_STRING ? std::string_view(r->str, r->len) : std::string_view();
 }
 
-Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<GameRecord>& games,
+// The whole Redis state against the engine's, field by field (updated_ms
+// aside: the engine keeps no clock): the engine's state now when the game
+// is still live in `segment`, else its final state as loadgen mirrored it.
+// A Redis that lost data and was not rebuilt shows here (room, target,
+// seats missing).
+void CompareWhole(const shm::Segment* segment, const GameRecord& g, const sidecar::PublicState& stored,
                   VerifyResult& v, int& reported) {
+  std::optional<sidecar::PublicState> engine = g.final_state;
+  core::GameState game;
+  if (segment != nullptr && segment->table().ReadGame(g.game_id, game) == shm::ReadResult::kOk &&
+      game.phase != core::Phase::kEmpty) {
+    engine = sidecar::PublicState::FromGame(game);
+  }
+  if (!engine) return;  // --verify-only: seq, phase and points were checked
+  ++v.compared_whole;
+  engine->updated_ms = stored.updated_ms;
+  if (*engine == stored) return;
+  ++v.mismatched;
+  std::string want, got;
+  engine->AppendJson(want);
+  stored.AppendJson(got);
+  Report(reported, "game " + std::to_string(g.game_id) + ": its Redis state differs from the engine's:\n  engine " +
+                       want + "\n  redis  " + got);
+}
+
+Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<GameRecord>& games,
+                  const shm::Segment* segment, VerifyResult& v, int& reported) {
   auto url = sidecar::ParseRedisUrl(options.redis_url);
   if (!url.ok()) return Status::InvalidArgument("--redis-url: " + url.status().message());
   auto conn = RedisConn::Connect(*url);
@@ -196,6 +221,7 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
         phase = sidecar::PhaseName(state->phase);
         a = std::to_string(state->points[0]);
         b = std::to_string(state->points[1]);
+        CompareWhole(segment, g, *state, v, reported);
       }
       ++v.redis_games;
       if (seq != std::to_string(g.last_seq) || phase != RedisPhaseName(g.phase) ||
@@ -270,13 +296,14 @@ Status WaitForSidecarDrain(const LoadgenOptions& options, const shm::Segment* se
   }
 }
 
-Result<VerifyResult> VerifyGames(const LoadgenOptions& options, Mode mode, const std::vector<GameRecord>& games) {
+Result<VerifyResult> VerifyGames(const LoadgenOptions& options, Mode mode, const std::vector<GameRecord>& games,
+                                 const shm::Segment* segment) {
   const bool seed = mode == Mode::kSeedBaseline;
   VerifyResult v;
   v.games = games.size();
   int reported = 0;
   if (Status s = CheckPostgres(options, seed, games, v, reported); !s.ok()) return s;
-  if (Status s = CheckRedis(options, seed, games, v, reported); !s.ok()) return s;
+  if (Status s = CheckRedis(options, seed, games, segment, v, reported); !s.ok()) return s;
   if (reported > kMaxReported) {
     std::fprintf(stderr, "hokm-loadgen: verify: ... %d more\n", reported - kMaxReported);
   }

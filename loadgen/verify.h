@@ -15,6 +15,8 @@
 // games whose Redis state (or game_sessions row) differs from the engine's;
 // pg_games / redis_games = games found at all. ok: no lost, duplicated or
 // mismatched, and every game found in both stores.
+//   and the whole public state against the engine's, field by field
+//     (compared_whole counts the games; not for --verify-only's games).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +41,7 @@ struct VerifyResult {
   std::uint64_t lost = 0;
   std::uint64_t duplicated = 0;
   std::uint64_t mismatched = 0;
+  std::uint64_t compared_whole = 0;  // games whose whole Redis state was compared
   bool ok = false;
 };
 
@@ -52,8 +55,14 @@ Status WaitForSidecarDrain(const LoadgenOptions& options, const shm::Segment* se
 
 // Checks `games` in the stores of `mode`'s layout. Fails only when a store
 // cannot be reached or a query fails; what is wrong in the data is counted.
+// Each game's whole Redis state is compared with the engine's, field by
+// field (sidecar::PublicState::FromGame): with `segment` the engine's state
+// now for games still live in it, else the final state loadgen mirrored
+// (GameRecord::final_state). A Redis that lost data and was not rebuilt
+// shows here.
 Result<VerifyResult> VerifyGames(const LoadgenOptions& options, Mode mode,
-                                 const std::vector<GameRecord>& games);
+                                 const std::vector<GameRecord>& games,
+                                 const shm::Segment* segment = nullptr);
 
 // --save-games: one header line naming the mode, then one line per game:
 // "<game_id> <last_seq> <phase number> <points_a> <points_b>".

@@ -24,12 +24,12 @@ namespace {
 namespace fb = hokm::fb;
 using Clock = std::chrono::steady_clock;
 
-// A finished game's rating, once: KEYS rated marker, leaderboard; ARGV
-// marker TTL ms, base, step, winner team, the players of seats 0..3 (0 =
-// empty). The marker makes a replay harmless.
 // Set once Redis holds everything the sink wrote; missing: Redis lost it.
 constexpr std::string_view kMarkerKey = "hokm:marker";
 
+// A finished game's rating, once: KEYS rated marker, leaderboard; ARGV
+// marker TTL ms, base, step, winner team, the players of seats 0..3 (0 =
+// empty). The marker makes a replay harmless.
 constexpr std::string_view kRateScript = R"lua(
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 local base, step, winner = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -166,7 +166,8 @@ struct RedisSink::Impl {
   std::vector<Pending> expected;     // per command in flight
   std::vector<std::uint64_t> probed;
   std::vector<std::uint64_t> lost_games;  // probed: no stream, yet records past seq 1
-  std::vector<LiveGame> live;             // the rebuild's snapshot
+  std::vector<RebuiltGame> rebuilt;       // the rebuild's games
+  std::vector<PlayerRating> ratings;      // and leaderboard
   Clock::time_point next_marker_check{};  // epoch: at the next Write
   bool marker_checked = false;            // ever, by this sink
   ArgvBuilder args;
@@ -588,8 +589,8 @@ struct RedisSink::Impl {
     marker_checked = true;
     if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
       if (!(first_check && options.records_from_the_start)) {
-        Add(counters.rebuilds, 1);
         if (Status s = Rebuild(std::nullopt); !s.ok()) return s;
+        Add(counters.rebuilds, 1);
       }
       const std::string since = std::to_string(NowMs());
       Add(counters.commands, 1);
@@ -601,59 +602,107 @@ struct RedisSink::Impl {
     return Status::Ok();
   }
 
-  // Rewrites every live game (or only `only`) from options.live_games:
-  // one restore entry per game, its seated players' hashes, hokm:active.
+  // Rewrites every live game (or only the live game `only`), and with
+  // every live game the games that ended within finished_game_ttl and the
+  // leaderboard, from options.rebuild_source (redis_sink.h).
   Status Rebuild(std::optional<std::uint64_t> only) {
-    if (!options.live_games) return Status::Ok();
+    const RebuildSource* source = options.rebuild_source.get();
+    if (source == nullptr) return Status::Ok();
     const auto t0 = Clock::now();
-    live.clear();
+    rebuilt.clear();
+    ratings.clear();
+    std::uint64_t games_written = 0;
     if (only) {
-      if (auto state = options.live_games->Find(*only)) live.push_back({*only, *state});
+      if (auto state = source->FindLive(*only)) rebuilt.push_back({*only, *state, 0});
     } else {
-      options.live_games->Snapshot(live);
+      source->LiveGames(rebuilt);
     }
+    // The live games first: readers of live games wait for them.
+    if (Status s = WriteRebuilt(games_written); !s.ok()) return s;
+    if (!only) {
+      rebuilt.clear();
+      // PostgreSQL down: the live games are rebuilt all the same (the
+      // source keeps the error for the log).
+      if (source->EndedGames(options.finished_game_ttl, rebuilt).ok()) (void)source->Ratings(ratings);
+      if (Status s = WriteRebuilt(games_written); !s.ok()) return s;
+    }
+    Add(counters.rebuilt_games, games_written);
+    if (only) return Status::Ok();
+    counters.last_rebuild_us.store(
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()),
+        std::memory_order_relaxed);
+    return Status::Ok();
+  }
+
+  // Writes `rebuilt` (and `ratings`) for Rebuild; adds to games_written.
+  Status WriteRebuilt(std::uint64_t& games_written) {
     expected.clear();
     proto.clear();
     Status first_error;
     const std::size_t max_commands = std::max<std::uint32_t>(1, options.max_commands_in_flight);
+    const auto flush = [&](bool last) {
+      if (expected.empty() || (!last && expected.size() < max_commands)) return Status::Ok();
+      if (Status s = Drain(&first_error); !s.ok()) return s;
+      return first_error;
+    };
     const std::uint64_t now_ms = NowMs();
     const auto now_s = static_cast<std::uint32_t>(now_ms / 1000);
-    for (std::size_t i = 0; i < live.size(); ++i) {
-      LiveGame& lg = live[i];
-      lg.state.updated_ms = now_ms;
-      const std::uint64_t g = lg.game_id;
-      GameMemo& memo = games[g];
-      memo = GameMemo{};
-      memo.known = true;
-      memo.state = lg.state;
-      memo.ttl_s = std::max<std::uint32_t>(now_s, 1);
-      memo.active_s = std::max<std::uint32_t>(now_s, 1);
-      const bool ended = lg.state.Ended();
+    const auto finished_ttl_ms = static_cast<std::uint64_t>(options.finished_game_ttl.count());
+    for (RebuiltGame& rg : rebuilt) {
+      const std::uint64_t g = rg.game_id;
+      const bool ended = rg.state.Ended();
+      std::uint64_t ttl_ms = static_cast<std::uint64_t>(options.game_ttl.count());
+      if (ended) {
+        // What is left of its TTL since it ended (a live game that ended
+        // just now gets all of it).
+        const std::uint64_t since = rg.ended_ms == 0 || now_ms < rg.ended_ms ? 0 : now_ms - rg.ended_ms;
+        if (since >= finished_ttl_ms) continue;
+        ttl_ms = finished_ttl_ms - since;
+      }
+      rg.state.updated_ms = ended && rg.ended_ms != 0 ? rg.ended_ms : now_ms;
       if (!ended) {
+        GameMemo& memo = games[g];
+        memo = GameMemo{};
+        memo.known = true;
+        memo.state = rg.state;
+        memo.ttl_s = std::max<std::uint32_t>(now_s, 1);
+        memo.active_s = std::max<std::uint32_t>(now_s, 1);
         args.Clear();
         args.Add("ZADD");
         args.Add("hokm:active");
-        args.AddUint(lg.state.updated_ms);
+        args.AddUint(rg.state.updated_ms);
         args.AddUint(g);
         Append(Expect::kPlain, g);
-      }
-      for (std::size_t seat = 0; seat < lg.state.seats.size(); ++seat) {
-        const std::uint64_t p = lg.state.seats[seat];
-        if (p == 0) continue;
-        PlayerKey(p);
+        for (std::size_t seat = 0; seat < rg.state.seats.size(); ++seat) {
+          const std::uint64_t p = rg.state.seats[seat];
+          if (p == 0) continue;
+          PlayerKey(p);
+          args.Clear();
+          args.Add("HSET");
+          args.Add(player_key);
+          args.Add("game");
+          args.AddUint(g);
+          args.Add("seat");
+          args.AddUint(seat);
+          Append(Expect::kPlain, g);
+          Expire(player_key, options.player_ttl, g);
+        }
+      } else if (rg.state.phase == PublicState::Phase::kFinished) {
+        GameKey(g);
+        key.append(":rated");  // PostgreSQL's ratings (below) count it
         args.Clear();
-        args.Add("HSET");
-        args.Add(player_key);
-        args.Add("game");
-        args.AddUint(g);
-        args.Add("seat");
-        args.AddUint(seat);
+        args.Add("SET");
+        args.Add(key);
+        args.Add("1");
+        args.Add("PX");
+        args.AddUint(static_cast<std::uint64_t>(options.rated_marker_ttl.count()));
+        args.Add("NX");
         Append(Expect::kPlain, g);
-        Expire(player_key, options.player_ttl, g);
       }
       GameKey(g);
       state_json.clear();
-      lg.state.AppendJson(state_json);
+      rg.state.AppendJson(state_json);
       args.Clear();
       args.Add("XADD");
       args.Add(key);
@@ -661,7 +710,7 @@ struct RedisSink::Impl {
       args.Add("~");
       args.AddUint(options.stream_maxlen);
       args.Begin();
-      AppendUint(lg.state.seq, args.arena());
+      AppendUint(rg.state.seq, args.arena());
       args.arena().append("-0");
       args.End();
       args.Add("state");
@@ -671,17 +720,27 @@ struct RedisSink::Impl {
       args.Add("restored");
       args.Add("1");
       Append(Expect::kRestore, g);
-      Expire(key, ended ? options.finished_game_ttl : options.game_ttl, g);
-      if (expected.size() < max_commands && i + 1 < live.size()) continue;
-      if (Status s = Drain(&first_error); !s.ok()) return s;
-      if (!first_error.ok()) return first_error;
+      args.Clear();
+      args.Add("PEXPIRE");
+      args.Add(key);
+      args.AddUint(ttl_ms);
+      Append(Expect::kPlain, g);
+      ++games_written;
+      if (Status s = flush(false); !s.ok()) return s;
     }
-    Add(counters.rebuilt_games, live.size());
-    counters.last_rebuild_us.store(
-        static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()),
-        std::memory_order_relaxed);
-    return Status::Ok();
+    constexpr std::size_t kRatingsPerZadd = 256;
+    for (std::size_t i = 0; i < ratings.size(); i += kRatingsPerZadd) {
+      args.Clear();
+      args.Add("ZADD");
+      args.Add("hokm:lb:global");
+      for (std::size_t k = i; k < std::min(ratings.size(), i + kRatingsPerZadd); ++k) {
+        args.Add(std::to_string(ratings[k].rating));
+        args.AddUint(ratings[k].player_id);
+      }
+      Append(Expect::kPlain, 0);
+      if (Status s = flush(false); !s.ok()) return s;
+    }
+    return flush(true);
   }
 
   Status Write(std::span<const RecordRef> records) {

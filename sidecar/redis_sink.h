@@ -51,8 +51,8 @@
 // at least every marker_check_interval; it also checks it at once when a
 // probe finds no stream for a game whose records do not start at seq 1. A
 // missing marker means Redis lost data: the sink rewrites every live game
-// from Options::live_games (the engine's game table, read without pausing
-// the engine) before it writes anything else, then sets the marker (unless
+// from Options::rebuild_source (the engine's game table, read without
+// pausing the engine) before it writes anything else, then sets the marker (unless
 // it is the sink's first check and Options::records_from_the_start: a new
 // Redis under a new segment gets every record from seq 1). Each
 // live game gets one stream entry, ID <seq>-0, whose `state` is the
@@ -62,8 +62,13 @@
 // come back too. Records at or below the restored seq that arrive later
 // are skipped as stored. A marker that is there while a game's stream is
 // not (its key expired, or was deleted) costs that game the same repair,
-// alone. Not rebuilt: finished games' streams and hokm:lb:global (the
-// leaderboard; PostgreSQL's players.rating keeps every rating).
+// alone. From PostgreSQL come the games that ended within
+// finished_game_ttl, the latest 2,000 (a restore entry with their final
+// state, the TTL they had left, and for finished ones the rated marker;
+// older ones are read from PostgreSQL: game_sessions, game_moves) and hokm:lb:global
+// (players.rating); ratings of games that ended within PostgreSQL's sync
+// lag before the loss are missing from it until PostgreSQL has them and
+// the next rebuild.
 //
 // TTLs (the game's stream and its seated players) are refreshed at most
 // every ttl_refresh_interval of wall clock, so a live game's keys outlive
@@ -94,20 +99,31 @@
 
 namespace hokm::sidecar {
 
-// A live game as the rebuild after a loss writes it.
-struct LiveGame {
+// A game as the rebuild after a loss writes it.
+struct RebuiltGame {
   std::uint64_t game_id = 0;
-  PublicState state;  // updated_ms: 0 (the sink stamps the time it writes it)
+  PublicState state;        // updated_ms: 0 (the sink stamps the time it writes it)
+  std::uint64_t ended_ms = 0;  // games that ended: when (wall clock)
+};
+struct PlayerRating {
+  std::uint64_t player_id = 0;
+  std::int64_t rating = 0;
 };
 
-// Where the live games come from (sidecar/live_games.h: the segment).
-class LiveGames {
+// Where the rebuild reads what Redis lost (sidecar/rebuild_source.h: the
+// segment's game table and PostgreSQL).
+class RebuildSource {
  public:
-  virtual ~LiveGames() = default;
+  virtual ~RebuildSource() = default;
   // Appends every live game now, each one a consistent snapshot.
-  virtual void Snapshot(std::vector<LiveGame>& out) const = 0;
+  virtual void LiveGames(std::vector<RebuiltGame>& out) const = 0;
   // The game if it is live now.
-  virtual std::optional<PublicState> Find(std::uint64_t game_id) const = 0;
+  virtual std::optional<PublicState> FindLive(std::uint64_t game_id) const = 0;
+  // Appends the games that ended within `within` (final state, ended_ms)
+  // and every rated player. Unavailable when they cannot be read: the
+  // rebuild goes on without them.
+  virtual Status EndedGames(std::chrono::milliseconds within, std::vector<RebuiltGame>& out) const = 0;
+  virtual Status Ratings(std::vector<PlayerRating>& out) const = 0;
 };
 
 struct RedisSinkOptions {
@@ -122,8 +138,8 @@ struct RedisSinkOptions {
   std::chrono::milliseconds ttl_refresh_interval = std::chrono::minutes(10);
   std::chrono::milliseconds active_refresh_interval = std::chrono::seconds(10);
   bool publish_events = true;  // the per-batch message on hokm:events
-  // Rebuild after a loss (above); null: a lost Redis is reported, not rebuilt.
-  std::shared_ptr<const LiveGames> live_games;
+  // Rebuild after a loss (above); null: a lost Redis is counted, not rebuilt.
+  std::shared_ptr<const RebuildSource> rebuild_source;
   // Every record of every live game is still ahead of this sink (nothing
   // was ever committed out of the change rings): a marker missing at the
   // first check is a new Redis, not a loss, and is only set.
@@ -146,8 +162,8 @@ struct RedisSinkStats {
   std::uint64_t round_trips = 0;        // pipeline windows flushed and drained
   std::uint64_t reconnects = 0;
   std::uint64_t rebuilds = 0;       // times hokm:marker was found missing (a loss, or a new Redis)
-  std::uint64_t rebuilt_games = 0;  // live games rewritten: after a loss, or alone (see above)
-  std::uint64_t last_rebuild_us = 0;
+  std::uint64_t rebuilt_games = 0;  // games rewritten: after a loss, or alone (see above)
+  std::uint64_t last_rebuild_us = 0;  // the last rebuild of every game
   std::uint64_t last_batch_us = 0;
   std::uint64_t max_batch_us = 0;
   std::uint64_t total_batch_us = 0;

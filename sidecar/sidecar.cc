@@ -20,7 +20,7 @@
 #include "core/metrics_server.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
-#include "sidecar/live_games.h"
+#include "sidecar/rebuild_source.h"
 #include "sidecar/breaker.h"
 #include "sidecar/pg_sink.h"
 #include "sidecar/record_batch.h"
@@ -160,8 +160,8 @@ class SinkClient {
 
 class RedisClient final : public SinkClient {
  public:
-  RedisClient(RedisUrl url, RedisSinkOptions options)
-      : url_(std::move(url)), options_(std::move(options)) {}
+  RedisClient(RedisUrl url, RedisSinkOptions options, std::shared_ptr<const StoreRebuildSource> source)
+      : url_(std::move(url)), options_(std::move(options)), source_(std::move(source)) {}
   Status Write(std::span<const RecordRef> records, const Entry&) override { return Apply(records); }
   Status Idle() override { return Apply({}); }
   std::string StatsText() const override {
@@ -194,11 +194,16 @@ class RedisClient final : public SinkClient {
     const RedisSinkStats after = sink_->stats();
     if (after.rebuilds != rebuilds_seen_) {
       rebuilds_seen_ = after.rebuilds;
-      Log("redis: %s was missing (Redis lost its data, or is new): rewrote %llu live game(s) "
-          "from the segment in %.1f ms (rebuild %llu)",
+      Log("redis: %s was missing (Redis lost its data): rewrote %llu game(s), live ones from the "
+          "segment and those that ended within their TTL from postgres, in %.1f ms (rebuild %llu)",
           "hokm:marker", static_cast<unsigned long long>(after.rebuilt_games - rebuilt_seen_),
           static_cast<double>(after.last_rebuild_us) / 1000.0,
           static_cast<unsigned long long>(after.rebuilds));
+      if (!source_->last_error().empty())
+        Log("redis: rebuild without ended games and ratings: %s", source_->last_error().c_str());
+      if (source_->unreplayable() != 0)
+        Log("redis: rebuild left out %llu ended game(s) whose records in postgres do not replay "
+            "to their last seq", static_cast<unsigned long long>(source_->unreplayable()));
     }
     rebuilt_seen_ = after.rebuilt_games;
     return s;
@@ -206,6 +211,7 @@ class RedisClient final : public SinkClient {
 
   RedisUrl url_;
   RedisSinkOptions options_;
+  std::shared_ptr<const StoreRebuildSource> source_;
   std::unique_ptr<RedisSink> sink_;
   std::uint64_t rebuilds_seen_ = 0, rebuilt_seen_ = 0;
 };
@@ -633,13 +639,14 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   if (!redis_spill.ok()) return redis_spill.status();
   auto pg_spill = SpillQueue::Open(options.spill_dir / "postgres");
   if (!pg_spill.ok()) return pg_spill.status();
+  auto rebuild_source = std::make_shared<StoreRebuildSource>(impl->segment.table(), *pg_url);
   RedisSinkOptions redis_options;
-  redis_options.live_games = std::make_shared<SegmentLiveGames>(impl->segment.table());
+  redis_options.rebuild_source = rebuild_source;
   redis_options.records_from_the_start = true;
   for (const auto& reader : impl->readers) {
     if (reader.committed_position() != 0) redis_options.records_from_the_start = false;
   }
-  impl->redis = std::make_unique<Worker>("redis", impl->window, std::make_unique<RedisClient>(*redis_url, std::move(redis_options)),
+  impl->redis = std::make_unique<Worker>("redis", impl->window, std::make_unique<RedisClient>(*redis_url, std::move(redis_options), rebuild_source),
                                          std::move(redis_spill).value(),
                                          std::min<std::uint32_t>(options.batch_max_records, kRedisBatchMax),
                                          options.redis_batch_ms);

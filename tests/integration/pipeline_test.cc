@@ -401,10 +401,12 @@ TEST_F(PipelineTest, RedisStoppedUnderLoadThenRestartedConverges) {
 }
 
 // Redis restarted empty under load, and later flushed (issue 12): the
-// sidecar notices each loss (its marker key is gone) and rewrites every live game from the
-// engine's game table, so each live game's Redis state equals the engine's
-// field by field, its seated players' hashes name it, and hokm:active holds
-// it; PostgreSQL still has every record exactly once.
+// sidecar notices each loss (its marker key is gone) and rewrites every
+// live game from the engine's game table, and the games that ended and the
+// leaderboard from PostgreSQL. So every game's Redis state equals the
+// engine's field by field, live games' players' hashes name them and
+// hokm:active holds them, every rated player's score is PostgreSQL's
+// rating, and PostgreSQL still has every record exactly once.
 TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
   OwnRedis redis(spill_dir_.string() + "-redis");
   ASSERT_TRUE(redis.Start()) << "redis-server did not start";
@@ -426,6 +428,7 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
     c.type = core::CommandType::kCreateGame;
     c.seed = 500 + static_cast<std::uint64_t>(n);
     c.config = core::RulesConfig{};
+    if (n % 3 == 0) c.config.target_points = 1;  // ends before the FLUSHALL
     std::snprintf(c.room, sizeof c.room, "e%d", n);
     const ApplyOutcome o = engine_->Apply(0, c);
     ASSERT_EQ(o.result, core::CommandResult::kOk);
@@ -443,27 +446,55 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
   int moves = 0;
   bool restarted = false, flushed = false;
   const auto deadline = Clock::now() + std::chrono::seconds(120);
+  // The engine frees a game's slot when it ends: its final state is the
+  // rules applied to the last snapshot.
+  std::map<std::uint64_t, core::GameState> ended_states;
   while (moves < 24'000 && Clock::now() < deadline) {
     for (std::uint64_t g : ids) {
+      if (ended_states.contains(g)) continue;
       core::GameState s{};
       ASSERT_TRUE(engine_->Snapshot(g, s));
-      if (core::SeatToAct(s) < 0) continue;
-      const ApplyOutcome o = engine_->Apply(0, bot.NextCommand(s));
+      const core::Command command = bot.NextCommand(s);
+      const ApplyOutcome o = engine_->Apply(0, command);
       if (o.result == core::CommandResult::kBusy) continue;  // the sidecar drains the ring
       ASSERT_EQ(o.result, core::CommandResult::kOk);
+      if (o.phase == core::Phase::kFinished) {
+        core::ChangeBuffer out;
+        ASSERT_EQ(core::Apply(s, command, out), core::CommandResult::kOk);
+        ASSERT_EQ(s.seq, o.game_seq);
+        ended_states[g] = s;
+      }
       ++moves;
       if (moves == 8'000 || moves == 16'000) {
         // Redis has everything so far: what comes next loses it all.
         ASSERT_TRUE(WaitUntil([&] {
           for (std::uint64_t id : ids) {
             core::GameState now{};
+            const auto ended = ended_states.find(id);
+            if (ended != ended_states.end()) {
+              now = ended->second;
+            } else if (!engine_->Snapshot(id, now)) {
+              return false;
+            }
             const std::optional<PublicState> stored = probe.TopState(GameKey(id));
-            if (!engine_->Snapshot(id, now) || !stored || stored->seq != now.seq) return false;
+            if (!stored || stored->seq != now.seq) return false;
           }
           return true;
         }, std::chrono::seconds(60))) << "the sidecar did not catch up before loss " << moves;
       }
       if (moves == 16'000) {  // a FLUSHALL: no reconnect tells the sidecar
+        // PostgreSQL has the games that ended: their keys come back from it.
+        std::string ended_ids;
+        const int ended = static_cast<int>(ended_states.size());
+        for (const auto& [id, final_state] : ended_states)
+          ended_ids += (ended_ids.empty() ? "" : ",") + std::to_string(id);
+        ASSERT_GT(ended, kGames / 6) << "too few games ended before the FLUSHALL";
+        pqxx::connection c(PgUrlOrDie().ConnInfo());
+        ASSERT_TRUE(WaitUntil([&] {
+          pqxx::nontransaction tx(c);
+          return tx.exec1("SELECT count(*) FROM game_sessions WHERE status = 'finished' AND game_id IN (" +
+                          ended_ids + ")")[0].as<int>() == ended;
+        }, std::chrono::seconds(60))) << "postgres did not get the ended games";
         ASSERT_EQ(probe.Command({"FLUSHALL"})->type, REDIS_REPLY_STATUS);
         flushed = true;
       }
@@ -486,7 +517,11 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
   std::map<std::uint64_t, std::uint32_t> last_seq;
   for (std::uint64_t g : ids) {
     core::GameState s{};
-    ASSERT_TRUE(engine_->Snapshot(g, s));
+    if (const auto ended = ended_states.find(g); ended != ended_states.end()) {
+      s = ended->second;
+    } else {
+      ASSERT_TRUE(engine_->Snapshot(g, s));
+    }
     engine_states[g] = s;
     last_seq[g] = s.seq;
   }
@@ -502,7 +537,7 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
     if (got) want.updated_ms = got->updated_ms;  // the engine keeps no clock
     const bool state_ok = got && *got == want;
     bool players_ok = true;
-    for (int seat = 0; seat < 4; ++seat) {
+    for (int seat = 0; seat < 4 && game.phase != core::Phase::kFinished; ++seat) {
       auto h = probe.Hash(PlayerKey(game.player_ids[seat]));
       players_ok = players_ok && h["game"] == std::to_string(g) && h["seat"] == std::to_string(seat);
     }
@@ -519,6 +554,20 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
   }
   EXPECT_EQ(wrong, 0) << "of " << engine_states.size() << " games";
   EXPECT_GT(live, kGames / 2) << "the check should cover live games";
+  // The leaderboard: every rated player's score is PostgreSQL's rating.
+  pqxx::connection c(PgUrlOrDie().ConnInfo());
+  pqxx::nontransaction tx(c);
+  int rated = 0, wrong_ratings = 0;
+  for (const auto& row : tx.exec("SELECT player_id, rating FROM players WHERE games > 0 AND player_id BETWEEN " +
+                                 std::to_string(player_base_) + " AND " + std::to_string(player_base_ + 4 * kGames))) {
+    ++rated;
+    const std::optional<double> score = probe.Score("hokm:lb:global", row[0].c_str());
+    if ((!score || *score != row[1].as<double>()) && ++wrong_ratings <= 3)
+      ADD_FAILURE() << "player " << row[0].c_str() << ": rating " << row[1].c_str() << " in postgres, "
+                    << (score ? std::to_string(*score) : std::string("none")) << " in redis";
+  }
+  EXPECT_GT(rated, kGames / 3) << "the games that ended rated their players";
+  EXPECT_EQ(wrong_ratings, 0);
   ExpectExactlyOnceInPostgres(last_seq);
 }
 
