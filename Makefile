@@ -33,6 +33,7 @@ services-stop:
 # smoke.
 test: setup build
 	scripts/with_services.sh sh -c 'cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600'
+	$(MAKE) --no-print-directory chaos-smoke
 	$(MAKE) --no-print-directory sanitize
 	$(MAKE) --no-print-directory bench-smoke
 
@@ -45,6 +46,19 @@ sanitize: setup
 	  cmake --build build-$$san --target hokm-shm-tests || exit 1; \
 	  (cd build-$$san && ctest --output-on-failure --timeout 600 -L shm) || exit 1; \
 	done
+
+# The fault matrix under load (scripts/chaos.py): the sidecar SIGKILLed 20
+# times, the engine SIGKILLed and restarted, Redis paused 30 s, restarted
+# with its data and restarted empty, PostgreSQL stopped 60 s; after each,
+# every game checked in both stores. One line per fault. It stops and
+# restarts the project-local servers, so it never uses HOKM_REDIS_URL /
+# HOKM_PG_URL. chaos-smoke: the same with fewer kills and short outages.
+.PHONY: chaos chaos-smoke
+chaos: setup build
+	HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/chaos.py
+
+chaos-smoke: setup build
+	CHAOS_SHORT=1 HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/chaos.py
 
 # The main job: local servers (unless HOKM_REDIS_URL / HOKM_PG_URL are set),
 # hokm-engine + hokm-sidecar + hokm-loadgen --verify for about a minute, then

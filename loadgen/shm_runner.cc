@@ -2,14 +2,19 @@
 // segment's command rings, one CommandClient per thread, many games per
 // thread with up to --pipeline commands in flight (one per game at a time).
 // After each answer the game is read back from the segment's game table and
-// the bot decides from that snapshot.
+// the bot decides from that snapshot. Survives a restart of hokm-engine on
+// the same segment (ShmDriver::WatchEngine).
 #include <time.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "core/change.h"
+#include "core/rules.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "shm/wait_strategy.h"
@@ -27,6 +32,13 @@ constexpr std::uint32_t kDefaultShmPipeline = shm::CommandPort::kMaxBatch;
 constexpr std::uint64_t kSilenceCheckNs = 5'000'000'000ull;
 constexpr std::uint64_t kSilenceGiveUpNs = 30'000'000'000ull;
 
+// Request ids of the markers WatchEngine sends after an engine restart:
+// this bit, the restart's number (era) from bit 20, the shard below. Lane
+// requests use the lane's index, far below.
+constexpr std::uint64_t kMarkerBit = std::uint64_t{1} << 63;
+constexpr int kMarkerEraShift = 20;
+constexpr std::uint64_t kMarkerShardMask = (std::uint64_t{1} << kMarkerEraShift) - 1;
+
 class ShmDriver {
  public:
   ShmDriver(const shm::Segment& segment, shm::CommandClient& client, ThreadContext& ctx)
@@ -38,8 +50,12 @@ class ShmDriver {
         pacer_(ctx.rate, ctx.control.start_ns(), ctx.options.ramp_s),
         ramp_(ctx.control.start_ns(), ctx.options.ramp_s, ctx.lanes),
         waiter_(segment.response_ring(client.slot()), WaitFor(ctx.options, pacer_.open_loop())),
-        pace_nap_ns_(ctx.options.pace_nap_us * 1000ull) {
-    const std::uint32_t max = client_.MaxInFlight();
+        pace_nap_ns_(ctx.options.pace_nap_us * 1000ull),
+        engine_pid_(segment.engine_pid()),
+        sent_era_(lanes_.size(), 0) {
+    // Room for one marker per shard beside a full pipeline (WatchEngine).
+    const std::uint32_t shards = segment_.shards();
+    const std::uint32_t max = client_.MaxInFlight() > shards ? client_.MaxInFlight() - shards : 1;
     const std::uint32_t want = ctx.options.pipeline == 0 ? kDefaultShmPipeline : ctx.options.pipeline;
     pipeline_ = std::min(want, max);
     window_ = pipeline_;
@@ -84,6 +100,7 @@ class ShmDriver {
       }
       ready_.pop_front();
       lane.step = Lane::Step::kInFlight;
+      sent_era_[index] = era_;
       if (in_flight_ == 0) last_answer_ns_ = now;  // silence counts from here
       ++in_flight_;
       ++sent;
@@ -100,6 +117,13 @@ class ShmDriver {
     shm::CommandResponse r;
     while (client_.TryReceive(r)) {
       ++n;
+      if ((r.request_id & kMarkerBit) != 0) {
+        if ((r.request_id & ~kMarkerBit) >> kMarkerEraShift == era_ && markers_pending_ > 0 &&
+            --markers_pending_ == 0) {
+          resolving_ = true;
+        }
+        continue;
+      }
       if (r.request_id >= lanes_.size() || lanes_[r.request_id].step != Lane::Step::kInFlight) {
         ctx_.result.errors.Add(1);
         GameFlow::ReportError("an answer to request " + std::to_string(r.request_id) + " nobody sent");
@@ -152,6 +176,116 @@ class ShmDriver {
     return true;
   }
 
+  // An engine restart (another process claimed the segment) loses the batch
+  // of requests the dead engine had taken from its command ring and not
+  // answered (command_channel.h: at most once); requests still queued in
+  // the ring are served by the new engine. To tell the two apart, the
+  // driver then sends each shard a marker (a command for a game id no slot
+  // holds, answered kNoSuchGame): a shard answers in order, so once every
+  // marker is answered, a lane sent before the restart and still unanswered
+  // was lost, and ResolveLost settles it.
+  void WatchEngine() {
+    const pid_t pid = segment_.engine_pid();
+    if (pid != 0 && pid != engine_pid_) {
+      engine_pid_ = pid;
+      ++era_;
+      next_marker_shard_ = 0;
+      markers_pending_ = segment_.shards();
+      resolving_ = false;
+    }
+    while (next_marker_shard_ < segment_.shards()) {
+      core::Command marker{};
+      marker.type = core::CommandType::kSetConnected;
+      marker.card = core::kNoCard;
+      marker.suit = core::Suit::kNone;
+      marker.game_id = next_marker_shard_;  // slot s, creation number 0: never a live id
+      const std::uint64_t id = kMarkerBit | era_ << kMarkerEraShift | (next_marker_shard_ & kMarkerShardMask);
+      if (client_.TrySend(id, marker) != shm::WriteResult::kOk) break;  // ring full: next time
+      ++next_marker_shard_;
+    }
+    if (resolving_) ResolveLost();
+  }
+
+  // Settles each lane whose command the dead engine took and never answered,
+  // by its game as the table holds it now: the command was applied when the
+  // game's seq moved, or the game ended and its slot was freed (booked as
+  // accepted; the lane plays on), else it is sent again. A command whose
+  // records were published before the kill but whose state was not written
+  // publishes the same records again (the rules are deterministic), which
+  // the sinks drop as duplicates. A lost CreateGame is found by its seed.
+  void ResolveLost() {
+    std::unordered_map<std::uint64_t, std::uint64_t> created;  // seed -> game id, games nobody joined yet
+    bool scanned = false;
+    std::uint32_t lost = 0, applied = 0, unresolved = 0;
+    for (std::uint32_t i = 0; i < lanes_.size(); ++i) {
+      Lane& lane = lanes_[i];
+      if (lane.step != Lane::Step::kInFlight || sent_era_[i] >= era_) continue;
+      std::uint64_t game_id = lane.game_id;
+      core::GameState snap{};
+      bool gone = false, moved = false;
+      if (game_id == 0) {
+        if (!scanned) created = NewGamesBySeed(), scanned = true;
+        const auto it = created.find(lane.command.seed);
+        if (it != created.end() && segment_.table().ReadGame(it->second, snap) == shm::ReadResult::kOk) {
+          game_id = it->second;
+          moved = true;
+          created.erase(it);
+        }
+      } else {
+        const shm::ReadResult read = segment_.table().ReadGame(game_id, snap);
+        if (read == shm::ReadResult::kBusy) {
+          ++unresolved;  // the writer holds the slot: next time
+          continue;
+        }
+        gone = read == shm::ReadResult::kNoSuchGame;
+        moved = !gone && snap.seq > lane.view.seq;
+      }
+      ++lost;
+      --in_flight_;
+      lane.step = Lane::Step::kReady;
+      if (gone || moved) {
+        ++applied;
+        if (!lane.abandoning) ctx_.result.latency_ns.Record(NowNs() - lane.intended_ns);
+        if (flow_.Accepted(lane, game_id, gone ? SeqAfter(lane) : snap.seq, gone ? nullptr : &snap) &&
+            !stopping_) {
+          flow_.Begin(lane);
+        }
+      }
+      if (lane.step == Lane::Step::kReady) ready_.push_back(i);
+    }
+    if (unresolved != 0) return;
+    resolving_ = false;
+    // What the client still counts beyond the lanes in flight was lost:
+    // these lanes' requests, and markers of an earlier restart.
+    if (client_.in_flight() > in_flight_) client_.ForgetInFlight(client_.in_flight() - in_flight_);
+    std::fprintf(stderr,
+                 "hokm-loadgen: hokm-engine restarted (now pid %d); thread %d: %u command(s) the old engine "
+                 "never answered: %u had been applied, %u sent again\n",
+                 static_cast<int>(engine_pid_), ctx_.index, lost, applied, lost - applied);
+  }
+
+  // Games of this run still waiting for their first player, by seed.
+  std::unordered_map<std::uint64_t, std::uint64_t> NewGamesBySeed() const {
+    std::unordered_map<std::uint64_t, std::uint64_t> games;
+    const shm::GameTable& table = segment_.table();
+    for (std::uint32_t slot = 0; slot < table.capacity(); ++slot) {
+      core::GameState s;
+      std::uint64_t id = 0;
+      if (!table.Read(slot, s, &id) || id == 0) continue;
+      if (s.phase == core::Phase::kWaitingForPlayers && s.player_ids[0] == 0 && s.seq == 1) games[s.seed] = id;
+    }
+    return games;
+  }
+
+  // The seq the lane's game reached with its command (replayed on the lane's
+  // copy), for a game the command ended and the engine freed.
+  static std::uint32_t SeqAfter(const Lane& lane) {
+    core::GameState s = lane.view;
+    core::ChangeBuffer out;
+    (void)core::Apply(s, lane.command, out);
+    return s.seq;
+  }
+
   // How the thread waits for answers (--wait). Nap: open loop naps 200 us
   // (the pacer's own nap: the next plays are not due sooner anyway), closed
   // loop 20 us (an answer is the only thing it waits for).
@@ -180,6 +314,7 @@ class ShmDriver {
     last_answer_ns_ = NowNs();
     waiter_.Reset();
     for (;;) {
+      WatchEngine();
       const std::uint64_t now = NowNs();
       if (!stopping_ && ctx_.control.Expired(now)) stopping_ = true;
       if (stopping_ && in_flight_ == 0) return;
@@ -221,6 +356,7 @@ class ShmDriver {
     last_answer_ns_ = NowNs();
     waiter_.Reset();
     while (!ready_.empty() || in_flight_ != 0) {
+      WatchEngine();
       const std::uint64_t now = NowNs();
       if (now > deadline || !CheckSilence(now)) break;
       if (Send(now, true) + Receive() != 0) {
@@ -255,6 +391,13 @@ class ShmDriver {
   std::uint64_t send_after_ns_ = 0;  // Busy backoff: no sends before this
   std::uint64_t busy_pause_ns_ = 0;
   bool stopping_ = false;
+  // Engine restarts (WatchEngine).
+  pid_t engine_pid_;                     // the engine serving the segment, as last seen
+  std::uint64_t era_ = 0;                // restarts seen by this thread
+  std::vector<std::uint64_t> sent_era_;  // per lane: era_ when its command was sent
+  std::uint32_t next_marker_shard_ = ~0u;  // the next shard to send this era's marker to
+  std::uint32_t markers_pending_ = 0;    // this era's markers not answered yet
+  bool resolving_ = false;               // every marker answered; lost lanes to settle
 };
 
 }  // namespace

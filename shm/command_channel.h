@@ -118,6 +118,9 @@ class CommandClient {
   [[nodiscard]] bool TryReceive(CommandResponse& out);
   // Forgets unanswered requests (after an engine restart lost them).
   void AbandonInFlight() { in_flight_ = 0; }
+  // Forgets `n` unanswered requests that the caller knows were lost (taken
+  // by an engine that died before answering them), keeping the rest.
+  void ForgetInFlight(std::uint32_t n) { in_flight_ = n < in_flight_ ? in_flight_ - n : 0; }
   // The response ring's reader, for RingWaiter::Wait (and its ring for the
   // RingWaiter itself).
   const RingReader& response_reader() const { return responses_; }
