@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "core/change_batch.h"
-#include "core/metrics_server.h"
+#include "core/prom_text.h"
 #include "core/record_codec.h"
 #include "core/rules.h"
 
