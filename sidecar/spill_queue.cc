@@ -2,6 +2,7 @@
 #include "sidecar/spill_queue.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,6 +58,15 @@ Status ReadFile(const fs::path& path, std::uint64_t offset, std::size_t max, std
   out.clear();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("open", path);
+  // Size the buffer to what the file holds: resize() zero-fills, and a
+  // replay Peek of a few records must not clear kReadChunk (8 MiB) each time.
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return Errno("stat", path);
+  }
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  max = static_cast<std::size_t>(std::min<std::uint64_t>(max, file_size > offset ? file_size - offset : 0));
   out.resize(max);
   std::size_t got = 0;
   while (got < max) {
