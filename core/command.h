@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "core/card.h"
@@ -63,5 +64,17 @@ struct Command {
   char room[kRoomCodeLen];  // kCreateGame
 };
 static_assert(std::is_trivially_copyable_v<Command>);
+
+// True if each bool of cmd holds 0 or 1. A Command copied out of the command
+// ring holds whatever bytes its sender wrote, and reading a bool that holds
+// any other value is undefined behaviour: check this before reading a field.
+// Reads the bytes, never the bools.
+inline bool BoolsAreValid(const Command& cmd) {
+  unsigned char connected;
+  unsigned char play_all_tricks;
+  std::memcpy(&connected, &cmd.connected, 1);
+  std::memcpy(&play_all_tricks, &cmd.config.play_all_tricks, 1);
+  return connected <= 1 && play_all_tricks <= 1;
+}
 
 }  // namespace hokm::core
