@@ -26,7 +26,7 @@ enum class CommandResult : std::uint8_t {
   kInvalidCard,
   kInvalidSuit,
   kInvalidSeat,
-  kInvalidPlayer,   // player id 0
+  kInvalidPlayer,   // player id 0 or above kMaxPlayerId
   kAlreadySeated,   // the player holds another seat of this game
   kInvalidConfig,
   kGameOver,
@@ -40,6 +40,9 @@ inline constexpr int kCommandResultCount = static_cast<int>(CommandResult::kInva
 
 // "ok", "wrong_phase", "not_your_turn", ...: stable names for logs and JSON.
 const char* CommandResultName(CommandResult r);
+
+// The largest player id: the stores keep ids as PostgreSQL bigint.
+inline constexpr std::uint64_t kMaxPlayerId = 0x7FFF'FFFF'FFFF'FFFFull;
 
 enum class CommandType : std::uint8_t {
   kCreateGame = 1,

@@ -206,7 +206,9 @@ CommandResult CreateGame(GameState& s, std::uint64_t game_id, std::string_view r
 CommandResult Join(GameState& s, int seat, std::uint64_t player_id, ChangeBuffer& out) {
   if (IsOver(s.phase)) return CommandResult::kGameOver;
   if (!IsValidSeat(seat)) return CommandResult::kInvalidSeat;
-  if (player_id == 0) return CommandResult::kInvalidPlayer;
+  // The stores keep player ids as PostgreSQL bigint: one above 2^63-1 would
+  // be seated here and dead-lettered there.
+  if (player_id == 0 || player_id > kMaxPlayerId) return CommandResult::kInvalidPlayer;
   if (s.phase != Phase::kWaitingForPlayers) return CommandResult::kWrongPhase;
   if (s.player_ids[seat] != 0) return CommandResult::kSeatTaken;
   for (const std::uint64_t seated : s.player_ids) {

@@ -202,6 +202,10 @@ TEST_F(RulesTest, JoinRejectsEachErrorInTheAgreedOrder) {
   ExpectRejected(s, CommandResult::kInvalidSeat, join(4, 0));  // seat before player
   ExpectRejected(s, CommandResult::kInvalidPlayer, join(1, 0));
   ExpectRejected(s, CommandResult::kInvalidPlayer, join(0, 0));  // player before seat taken
+  // Found by fuzz_command_request: ids above PostgreSQL's bigint were
+  // seated, and their PlayerJoined records dead-lettered by the sidecar.
+  ExpectRejected(s, CommandResult::kInvalidPlayer, join(1, kMaxPlayerId + 1));
+  ExpectRejected(s, CommandResult::kInvalidPlayer, join(1, ~std::uint64_t{0}));
   ExpectRejected(s, CommandResult::kSeatTaken, join(0, 200));
   ExpectRejected(s, CommandResult::kSeatTaken, join(0, 100));  // taken before already seated
   ExpectRejected(s, CommandResult::kAlreadySeated, join(1, 100));
@@ -214,6 +218,7 @@ TEST_F(RulesTest, JoinRejectsEachErrorInTheAgreedOrder) {
   GameState over = SeatedGame(1);
   over.phase = Phase::kFinished;
   ExpectRejected(over, CommandResult::kGameOver, join(9, 0));
+  EXPECT_EQ(Join(s, 1, kMaxPlayerId, out_), CommandResult::kOk);  // the largest id is fine
 }
 
 TEST_F(RulesTest, LeaveFreesTheSeatWhileWaitingOnly) {
