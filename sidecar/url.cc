@@ -80,7 +80,8 @@ std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view au
   std::string_view host;
   std::string_view port;
   bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {
+  const bool ipv6 = !authority.empty() && authority.front() == '[';
+  if (ipv6) {
     const std::size_t close = authority.find(']');
     if (close == std::string_view::npos) {
       return Failure{UrlError::kBadHost,
@@ -115,6 +116,15 @@ std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view au
   if (!PercentDecode(host, &out->host)) {
     return Failure{UrlError::kBadPercentEncoding,
                    std::string(kind) + " URL: bad %-escape in the host"};
+  }
+  // An escape must not bring in what the raw check refused ('@', '/', ':'
+  // in a name...): the host would name another server than it seems to.
+  for (char c : out->host) {
+    if (ipv6 ? !IsIpv6Char(c) : !IsHostChar(c) || c == '%') {
+      return Failure{UrlError::kBadHost, std::string(kind) +
+                                             " URL: a %-escape in the host decodes to a character "
+                                             "a host name cannot hold"};
+    }
   }
   if (has_port) {
     unsigned value = 0;

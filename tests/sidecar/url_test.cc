@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <string_view>
+
 namespace hokm::sidecar {
 namespace {
 
@@ -60,7 +63,7 @@ TEST(RedisUrlTest, BracketedIpv6Host) {
 }
 
 struct BadUrl {
-  const char* url;
+  std::string_view url;
   UrlError error;
 };
 
@@ -90,7 +93,14 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUrl{"redis://:hunter2%zz@h:1/0", UrlError::kBadPercentEncoding},
                       BadUrl{"redis://:hunter2@h%4:1/0", UrlError::kBadPercentEncoding},
                       BadUrl{"redis://:hunter2@[::1:1/0", UrlError::kBadHost},
-                      BadUrl{"redis://:hunter2@ho st:1/0", UrlError::kBadHost}));
+                      BadUrl{"redis://:hunter2@ho st:1/0", UrlError::kBadHost},
+                      // Found by fuzz_redis_url: an escape decoding to '@'
+                      // made "cache.example.examp@0" the host.
+                      BadUrl{"redis://cache.example.examp%400/", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2@h%2Fx:1/0", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2@h%3A1/0", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2@h%25:1/0", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2@[::1%2Fx]:1/0", UrlError::kBadHost}));
 
 TEST(PgUrlTest, ParsesTheUrlTheServicesScriptPrints) {
   auto u = ParsePgUrl("postgresql://hokm:Zx9pass@127.0.0.1:5440/hokm");
@@ -151,7 +161,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUrl{"postgresql://u:hunter2@/d", UrlError::kMissingHost},
                       BadUrl{"postgresql://u:hunter2@h/d?=x", UrlError::kBadQuery},
                       BadUrl{"postgresql://u:hunter2@h/d?sslmode", UrlError::kBadQuery},
-                      BadUrl{"postgresql://u:hunter2@h/d%g1", UrlError::kBadPercentEncoding}));
+                      BadUrl{"postgresql://u:hunter2@h/d%g1", UrlError::kBadPercentEncoding},
+                      BadUrl{"postgresql://u:hunter2@h%40evil/d", UrlError::kBadHost}));
 
 }  // namespace
 }  // namespace hokm::sidecar
