@@ -161,6 +161,15 @@ void AppendConnValue(std::string& out, std::string_view key, std::string_view va
   out.push_back('\'');
 }
 
+// A NUL anywhere in the URL, raw or as %00 (which is never anything else:
+// a '%' starts an escape), is refused before any part is looked at.
+std::optional<Failure> NulByte(std::string_view kind, std::string_view url) {
+  if (url.find('\0') == std::string_view::npos && url.find("%00") == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return Failure{UrlError::kNulByte, std::string(kind) + " URL holds a NUL byte (raw or %00)"};
+}
+
 }  // namespace
 
 const char* UrlErrorName(UrlError e) {
@@ -187,6 +196,8 @@ const char* UrlErrorName(UrlError e) {
       return "missing database";
     case UrlError::kBadQuery:
       return "bad query";
+    case UrlError::kNulByte:
+      return "NUL byte";
   }
   return "unknown";
 }
@@ -237,6 +248,7 @@ std::string PgUrl::ConnInfo() const {
 Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
   if (error) *error = UrlError::kNone;
   if (url.empty()) return Fail({UrlError::kEmpty, "redis URL is empty"}, error);
+  if (auto f = NulByte("redis", url)) return Fail(*f, error);
   constexpr std::string_view kScheme = "redis://";
   if (url.substr(0, kScheme.size()) != kScheme) {
     return Fail({UrlError::kBadScheme,
@@ -275,6 +287,7 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
 Result<PgUrl> ParsePgUrl(std::string_view url, UrlError* error) {
   if (error) *error = UrlError::kNone;
   if (url.empty()) return Fail({UrlError::kEmpty, "postgresql URL is empty"}, error);
+  if (auto f = NulByte("postgresql", url)) return Fail(*f, error);
   std::string_view rest;
   for (std::string_view scheme :
        {std::string_view("postgresql://"), std::string_view("postgres://")}) {

@@ -32,6 +32,7 @@ enum class UrlError : std::uint8_t {
   kMissingUser,      // postgresql: user is required
   kMissingDatabase,  // postgresql: /dbname is required
   kBadQuery,         // postgresql: a ?k=v pair without '=' or with an empty key
+  kNulByte,          // a NUL byte, raw or as %00: C clients would cut the value there
 };
 
 const char* UrlErrorName(UrlError e);

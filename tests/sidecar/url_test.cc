@@ -10,6 +10,8 @@
 namespace hokm::sidecar {
 namespace {
 
+using namespace std::string_view_literals;
+
 TEST(RedisUrlTest, ParsesTheUrlTheServicesScriptPrints) {
   auto u = ParseRedisUrl("redis://127.0.0.1:6390/0");
   ASSERT_TRUE(u.ok()) << u.status().message();
@@ -100,7 +102,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUrl{"redis://:hunter2@h%2Fx:1/0", UrlError::kBadHost},
                       BadUrl{"redis://:hunter2@h%3A1/0", UrlError::kBadHost},
                       BadUrl{"redis://:hunter2@h%25:1/0", UrlError::kBadHost},
-                      BadUrl{"redis://:hunter2@[::1%2Fx]:1/0", UrlError::kBadHost}));
+                      BadUrl{"redis://:hunter2@[::1%2Fx]:1/0", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2%00@h:1/0", UrlError::kNulByte},
+                      BadUrl{"redis://:hunter2@h\0x:1/0"sv, UrlError::kNulByte}));
 
 TEST(PgUrlTest, ParsesTheUrlTheServicesScriptPrints) {
   auto u = ParsePgUrl("postgresql://hokm:Zx9pass@127.0.0.1:5440/hokm");
@@ -162,7 +166,12 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUrl{"postgresql://u:hunter2@h/d?=x", UrlError::kBadQuery},
                       BadUrl{"postgresql://u:hunter2@h/d?sslmode", UrlError::kBadQuery},
                       BadUrl{"postgresql://u:hunter2@h/d%g1", UrlError::kBadPercentEncoding},
-                      BadUrl{"postgresql://u:hunter2@h%40evil/d", UrlError::kBadHost}));
+                      BadUrl{"postgresql://u:hunter2@h%40evil/d", UrlError::kBadHost},
+                      // Found by fuzz_pg_url: a raw NUL in the database name
+                      // cut libpq's connection string short.
+                      BadUrl{"postgres://app@db.example.com/gamle&conn\0Et_tmmeout=5"sv,
+                             UrlError::kNulByte},
+                      BadUrl{"postgresql://u:hunter2@h/d?application_name=a%00b", UrlError::kNulByte}));
 
 }  // namespace
 }  // namespace hokm::sidecar
