@@ -139,6 +139,25 @@ std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view au
   return std::nullopt;
 }
 
+// s with every byte but RFC 3986's unreserved ones as %XX: a user name,
+// database or parameter that reads back the same from a rendered URL.
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '-' ||
+        b == '.' || b == '_' || b == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 15]);
+    }
+  }
+  return out;
+}
+
 std::string HostPortOf(const std::string& host, std::uint16_t port) {
   const bool ipv6 = host.find(':') != std::string::npos;
   return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -159,6 +178,19 @@ void AppendConnValue(std::string& out, std::string_view key, std::string_view va
     out.push_back(c);
   }
   out.push_back('\'');
+}
+
+// host:port as written in a URL: an IPv6 zone's '%' becomes %25.
+std::string UrlHostPort(const std::string& host, std::uint16_t port) {
+  std::string escaped;
+  for (char c : host) {
+    if (c == '%') {
+      escaped += "%25";
+    } else {
+      escaped.push_back(c);
+    }
+  }
+  return HostPortOf(escaped, port);
 }
 
 // A NUL anywhere in the URL, raw or as %00 (which is never anything else:
@@ -205,28 +237,28 @@ const char* UrlErrorName(UrlError e) {
 std::string RedisUrl::Redacted() const {
   std::string s = "redis://";
   if (!password.empty() || !username.empty()) {
-    s += username;
+    s += PercentEncode(username);
     if (!password.empty()) s += ":***";
     s += "@";
   }
-  return s + HostPort() + "/" + std::to_string(db);
+  return s + UrlHostPort(host, port) + "/" + std::to_string(db);
 }
 
 std::string RedisUrl::HostPort() const { return HostPortOf(host, port); }
 
 std::string PgUrl::Redacted() const {
-  std::string s = "postgresql://" + user;
+  std::string s = "postgresql://" + PercentEncode(user);
   if (!password.empty()) s += ":***";
   s += '@';
-  s += HostPort();
+  s += UrlHostPort(host, port);
   s += '/';
-  s += dbname;
+  s += PercentEncode(dbname);
   char sep = '?';
   for (const auto& [k, v] : params) {
     s += sep;
-    s += k;
+    s += PercentEncode(k);
     s += '=';
-    s += k == "password" ? std::string_view("***") : std::string_view(v);
+    s += k == "password" ? std::string("***") : PercentEncode(v);
     sep = '&';
   }
   return s;

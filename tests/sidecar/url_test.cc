@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -140,6 +141,34 @@ TEST(PgUrlTest, ConnInfoQuotesEveryValue) {
   ASSERT_TRUE(u.ok()) << u.status().message();
   EXPECT_EQ(u->password, "it's\\x");
   EXPECT_EQ(u->ConnInfo(), "host='h' port='5440' dbname='d b' user='u' password='it\\'s\\\\x'");
+}
+
+// Found by fuzz_redis_url / fuzz_pg_url: Redacted() wrote user names,
+// databases and parameters unescaped, so the logged URL named another user
+// or database than the one in use (or did not parse at all).
+TEST(RedisUrlTest, RedactedEscapesTheUserAndAnIpv6Zone) {
+  auto u = ParseRedisUrl("redis://a%3Ab%2Fc:pw@[fe80::1%251]:7/2");
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_EQ(u->username, "a:b/c");
+  EXPECT_EQ(u->host, "fe80::1%1");
+  EXPECT_EQ(u->Redacted(), "redis://a%3Ab%2Fc:***@[fe80::1%251]:7/2");
+  auto again = ParseRedisUrl(u->Redacted());
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->username, u->username);
+  EXPECT_EQ(again->host, u->host);
+}
+
+TEST(PgUrlTest, RedactedEscapesUserDatabaseAndParameters) {
+  auto u = ParsePgUrl("postgresql://u%40x:pw@h/d%3Fb?application_name=a%26b%3Dc&password=hunter2");
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_EQ(u->Redacted(),
+            "postgresql://u%40x:***@h:5432/d%3Fb?application_name=a%26b%3Dc&password=***");
+  auto again = ParsePgUrl(u->Redacted());
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->user, "u@x");
+  EXPECT_EQ(again->dbname, "d?b");
+  EXPECT_EQ(again->params, (std::map<std::string, std::string>{{"application_name", "a&b=c"},
+                                                               {"password", "***"}}));
 }
 
 class PgUrlErrorTest : public ::testing::TestWithParam<BadUrl> {};
