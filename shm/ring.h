@@ -401,6 +401,12 @@ class RingReader {
   template <typename Handler>
   std::size_t Peek(Handler&& handler, std::size_t max_records) {
     using namespace ring_detail;
+    // A head no consumer wrote (commits are record boundaries, 8-byte
+    // aligned): a header there would be a misaligned atomic access.
+    if ((read_position_ & (kAlignment - 1)) != 0) {
+      corrupt_ = true;
+      return 0;
+    }
     std::size_t count = 0;
     std::uint64_t position = read_position_;
     // Never read more than a ring's worth ahead of the committed head.
@@ -443,6 +449,7 @@ class RingReader {
   // seq_cst fence in NotifyConsumer after the release header store in
   // Ring::Commit. A hint only: Peek decides.
   bool RecordWaiting() const {
+    if ((read_position_ & (ring_detail::kAlignment - 1)) != 0) return false;  // corrupt (Peek)
     const std::uint64_t header =
         ring_.HeaderAt(read_position_ & (ring_.Capacity() - 1)).load(std::memory_order_seq_cst);
     return ring_detail::LengthOf(header) > 0;
@@ -461,8 +468,9 @@ class RingReader {
   std::uint64_t read_position() const { return read_position_; }
   std::uint64_t committed_position() const { return committed_; }
   // True once Peek met a header whose length is shorter than a header or
-  // runs past the end of the data: the ring was overwritten by something
-  // else. Peek stops there (at read_position()) for good.
+  // runs past the end of the data, or a read position that is not 8-byte
+  // aligned (a scribbled head): the ring was overwritten by something else.
+  // Peek stops there (at read_position()) for good.
   bool corrupted() const { return corrupt_; }
 
  private:

@@ -225,6 +225,21 @@ TEST_F(RingTest, ALengthShorterThanAHeaderStopsTheReaderInsteadOfUnderflowing) {
   }
 }
 
+// Found by fuzz_ring_reader: a head that is not 8-byte aligned (no consumer
+// commits one) made Peek read a header through a misaligned atomic_ref
+// (UBSan), here a plausible one that would hand out a record.
+TEST_F(RingTest, AMisalignedHeadStopsTheReaderInsteadOfReadingBetweenHeaders) {
+  Make(1024);
+  SetPositions(4);
+  const std::uint64_t fake = ring_detail::MakeHeader(16, 1);
+  std::memcpy(ring_.buffer() + 4, &fake, sizeof fake);
+  RingReader reader(ring_);
+  EXPECT_FALSE(reader.RecordWaiting());
+  EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record from a misaligned head"; }, 10), 0u);
+  EXPECT_TRUE(reader.corrupted());
+  EXPECT_EQ(reader.read_position(), 4u);
+}
+
 TEST_F(RingTest, TooLargeAndNegativeTypesAreRefused) {
   Make(1024);
   EXPECT_EQ(ring_.MaxPayload(), 120u);
