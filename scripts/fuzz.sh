@@ -45,7 +45,8 @@ for target in "$@"; do
   start=$(date +%s)
   # The outer timeout only guards against a hang libFuzzer's own -timeout
   # (per input) does not catch.
-  timeout --kill-after=10 $((seconds + 120)) "$bin" -max_total_time="$seconds" -timeout=20 \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
+    timeout --kill-after=10 $((seconds + 120)) "$bin" -max_total_time="$seconds" -timeout=20 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" "$corpus" \
     >"$log" 2>&1
   rc=$?
