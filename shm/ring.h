@@ -423,9 +423,11 @@ class RingReader {
       }
       const std::uint64_t next = position + Align(static_cast<std::uint64_t>(length));
       if (length < static_cast<std::int32_t>(kHeaderLength) ||
-          index + (next - position) > ring_.Capacity()) {
-        // A length shorter than its own header, or a record crossing the end
-        // of the data: no producer writes either.
+          index + (next - position) > ring_.Capacity() || next > limit) {
+        // A length shorter than its own header, a record crossing the end of
+        // the data, or one running into the bytes at the committed head (a
+        // producer never claims more than a ring ahead of it): no producer
+        // writes any of these.
         corrupt_ = true;
         break;
       }
@@ -468,7 +470,8 @@ class RingReader {
   std::uint64_t read_position() const { return read_position_; }
   std::uint64_t committed_position() const { return committed_; }
   // True once Peek met a header whose length is shorter than a header or
-  // runs past the end of the data, or a read position that is not 8-byte
+  // runs past the end of the data or more than a ring ahead of the
+  // committed head, or a read position that is not 8-byte
   // aligned (a scribbled head): the ring was overwritten by something else.
   // Peek stops there (at read_position()) for good.
   bool corrupted() const { return corrupt_; }

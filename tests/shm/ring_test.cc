@@ -240,6 +240,21 @@ TEST_F(RingTest, AMisalignedHeadStopsTheReaderInsteadOfReadingBetweenHeaders) {
   EXPECT_EQ(reader.read_position(), 4u);
 }
 
+// Found by fuzz_ring_reader: with the head at 512, a padding record to the
+// end of the data and then a 600-byte record at index 0, the reader handed
+// the record out, though its last 88 bytes are the unconsumed padding at the
+// head (a producer is refused anything past head + capacity).
+TEST_F(RingTest, ARecordRunningIntoTheCommittedHeadStopsTheReader) {
+  Make(1024);
+  SetPositions(512);
+  ring_.HeaderAt(512).store(ring_detail::MakeHeader(512, ring_detail::kPaddingType));
+  ring_.HeaderAt(0).store(ring_detail::MakeHeader(600, 1));
+  RingReader reader(ring_);
+  EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record overlapping the head"; }, 10), 0u);
+  EXPECT_TRUE(reader.corrupted());
+  EXPECT_EQ(reader.read_position(), 1024u);
+}
+
 TEST_F(RingTest, TooLargeAndNegativeTypesAreRefused) {
   Make(1024);
   EXPECT_EQ(ring_.MaxPayload(), 120u);
