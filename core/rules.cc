@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/random.h"
+#include "core/utf8.h"
 
 namespace hokm::core {
 namespace {
@@ -181,7 +182,11 @@ void FinishTrick(GameState& s, ChangeBuffer& out) {
 CommandResult CreateGame(GameState& s, std::uint64_t game_id, std::string_view room,
                          std::uint64_t seed, const RulesConfig& config, ChangeBuffer& out) {
   if (IsOver(s.phase)) return CommandResult::kGameOver;
-  if (room.size() > static_cast<std::size_t>(kRoomCodeLen) || !IsValidConfig(config)) {
+  // The room goes to PostgreSQL text and JSON: the sidecar dead-letters a
+  // GameCreated whose room is not clean UTF-8, which would leave the game
+  // without its first record in the stores.
+  if (room.size() > static_cast<std::size_t>(kRoomCodeLen) || !IsCleanUtf8(room) ||
+      !IsValidConfig(config)) {
     return CommandResult::kInvalidConfig;
   }
   if (s.phase != Phase::kEmpty) return CommandResult::kWrongPhase;
