@@ -60,6 +60,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -404,13 +405,14 @@ class RingReader {
     // A head no consumer wrote (commits are record boundaries, 8-byte
     // aligned): a header there would be a misaligned atomic access.
     if ((read_position_ & (kAlignment - 1)) != 0) {
-      corrupt_ = true;
+      corrupt_at_ = read_position_;
       return 0;
     }
     std::size_t count = 0;
     std::uint64_t position = read_position_;
-    // Never read more than a ring's worth ahead of the committed head.
-    const std::uint64_t limit = committed_ + ring_.Capacity();
+    // Never read more than a ring's worth ahead of the committed head, nor
+    // past a header found corrupt (whatever has been committed since).
+    const std::uint64_t limit = std::min(committed_ + ring_.Capacity(), corrupt_at_);
     while (count < max_records && position < limit) {
       const std::uint64_t index = position & (ring_.Capacity() - 1);
       // Acquire: pairs with the release header store in Ring::Commit / Abort /
@@ -428,7 +430,7 @@ class RingReader {
         // the data, or one running into the bytes at the committed head (a
         // producer never claims more than a ring ahead of it): no producer
         // writes any of these.
-        corrupt_ = true;
+        corrupt_at_ = position;
         break;
       }
       const std::int32_t type = TypeOf(header);
@@ -474,7 +476,7 @@ class RingReader {
   // committed head, or a read position that is not 8-byte
   // aligned (a scribbled head): the ring was overwritten by something else.
   // Peek stops there (at read_position()) for good.
-  bool corrupted() const { return corrupt_; }
+  bool corrupted() const { return corrupt_at_ != kNotCorrupt; }
 
  private:
   // Slow path of Peek at a header that is not a whole record (`header` is 0
@@ -496,7 +498,8 @@ class RingReader {
   std::uint64_t stuck_since_ns_ = 0;
   std::uint64_t last_pid_check_ns_ = 0;
   std::uint32_t empty_polls_ = 0;
-  bool corrupt_ = false;
+  static constexpr std::uint64_t kNotCorrupt = ~std::uint64_t{0};
+  std::uint64_t corrupt_at_ = kNotCorrupt;  // where Peek found the ring corrupt
 };
 
 }  // namespace hokm::shm

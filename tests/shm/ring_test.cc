@@ -253,6 +253,13 @@ TEST_F(RingTest, ARecordRunningIntoTheCommittedHeadStopsTheReader) {
   EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record overlapping the head"; }, 10), 0u);
   EXPECT_TRUE(reader.corrupted());
   EXPECT_EQ(reader.read_position(), 1024u);
+  // Seen while reading a fuzz_ring_reader report: committing the padding
+  // before it moved the limit, and the next Peek handed the same record
+  // out. Corrupt stays corrupt.
+  reader.Commit();
+  EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record past a corrupt header"; }, 10), 0u);
+  EXPECT_TRUE(reader.corrupted());
+  EXPECT_EQ(reader.read_position(), 1024u);
 }
 
 TEST_F(RingTest, TooLargeAndNegativeTypesAreRefused) {
