@@ -471,9 +471,9 @@ class RingReader {
 
   std::uint64_t read_position() const { return read_position_; }
   std::uint64_t committed_position() const { return committed_; }
-  // True once Peek met a header whose length is shorter than a header or
-  // runs past the end of the data or more than a ring ahead of the
-  // committed head, or a read position that is not 8-byte
+  // True once Peek met a header (of a record or a claim) whose length is
+  // shorter than a header or runs past the end of the data, a record more
+  // than a ring ahead of the committed head, or a read position that is not 8-byte
   // aligned (a scribbled head): the ring was overwritten by something else.
   // Peek stops there (at read_position()) for good.
   bool corrupted() const { return corrupt_at_ != kNotCorrupt; }

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -260,6 +261,25 @@ TEST_F(RingTest, ARecordRunningIntoTheCommittedHeadStopsTheReader) {
   EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record past a corrupt header"; }, 10), 0u);
   EXPECT_TRUE(reader.corrupted());
   EXPECT_EQ(reader.read_position(), 1024u);
+}
+
+// Found by fuzz_ring_reader: a claim header of length INT32_MIN from a dead
+// pid made the unblock path negate INT32_MIN (UBSan: signed overflow) and
+// write a padding header of negative length, at which the reader then
+// waited for ever. A claim no producer makes is corrupt, like such a record.
+TEST_F(RingTest, AClaimOfImpossibleLengthStopsTheReader) {
+  for (const std::int32_t length : {std::numeric_limits<std::int32_t>::min(), -4, -2000}) {
+    Make(1024);
+    ring_.HeaderAt(0).store(ring_detail::MakeHeader(length, 0x7FFFFFF0));  // above any pid_max
+    RingReaderOptions options;
+    options.dead_claim_check_ns = 0;
+    RingReader reader(ring_, options);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record"; }, 10), 0u) << length;
+    }
+    EXPECT_TRUE(reader.corrupted()) << length;
+    EXPECT_EQ(reader.read_position(), 0u) << length;
+  }
 }
 
 TEST_F(RingTest, TooLargeAndNegativeTypesAreRefused) {
