@@ -68,7 +68,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::uint64_t> boundaries;  // record boundaries read, not yet committed
   for (int round = 0; round < 300; ++round) {
     const std::uint8_t op = script[step++ % hokm::fuzz::kRingScriptBytes];
-    if (reader.corrupted() && corrupt_at == kNotCorrupt) corrupt_at = reader.read_position();
     std::uint64_t expected = reader.read_position();
     const std::size_t max_records = 1 + op % 8;
     const std::size_t got = reader.Peek(
@@ -96,6 +95,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         },
         max_records);
     HOKM_FUZZ_CHECK(got <= max_records, "Peek honours max_records");
+    // Where Peek stopped when it first found the ring corrupt (before any
+    // Rewind below moves the read position back).
+    if (reader.corrupted() && corrupt_at == kNotCorrupt) corrupt_at = reader.read_position();
     switch ((op >> 3) % 4) {
       case 0:
         break;
