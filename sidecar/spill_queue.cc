@@ -109,11 +109,15 @@ SpillQueue::~SpillQueue() {
 }
 
 Status SpillQueue::ScanExisting() {
+  // Every filesystem call here takes an error_code: a spill directory left
+  // in any state must give a Status, never an exception.
+  std::error_code ec;
   std::vector<std::uint64_t> segments;
-  for (const auto& entry : fs::directory_iterator(dir_)) {
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     unsigned long long n = 0;
-    if (std::sscanf(entry.path().filename().c_str(), "spill-%llu.log", &n) == 1) segments.push_back(n);
+    if (std::sscanf(it->path().filename().c_str(), "spill-%llu.log", &n) == 1) segments.push_back(n);
   }
+  if (ec) return Status::IoError("spill: cannot list " + dir_.string() + ": " + ec.message());
   std::sort(segments.begin(), segments.end());
 
   read_segment_ = segments.empty() ? 1 : segments.front();
@@ -123,11 +127,18 @@ Status SpillQueue::ScanExisting() {
     if (cursor >> seg >> off && std::find(segments.begin(), segments.end(), seg) != segments.end()) {
       read_segment_ = seg;
       read_offset_ = off;
+      // A cursor past the end of its segment (the file was cut short after
+      // the cursor was written) means the segment was replayed to its end.
+      const std::uintmax_t size = fs::file_size(SegmentPath(seg), ec);
+      if (ec) return Status::IoError("spill: cannot stat " + SegmentPath(seg).string() + ": " + ec.message());
+      if (read_offset_ > size) read_offset_ = size;
     }
   }
   // Segments wholly before the cursor were replayed already.
   for (std::uint64_t seg : segments) {
-    if (seg < read_segment_) fs::remove(SegmentPath(seg));
+    if (seg < read_segment_ && !fs::remove(SegmentPath(seg), ec) && ec) {
+      return Status::IoError("spill: cannot remove " + SegmentPath(seg).string() + ": " + ec.message());
+    }
   }
 
   // Count what is left and cut a torn tail off each remaining segment.
@@ -150,7 +161,12 @@ Status SpillQueue::ScanExisting() {
       if (used == 0 || buf.size() < kReadChunk) break;
       offset += used;
     }
-    if (fs::file_size(SegmentPath(seg)) != valid_end) fs::resize_file(SegmentPath(seg), valid_end);
+    const std::uintmax_t size = fs::file_size(SegmentPath(seg), ec);
+    if (!ec && size != valid_end) fs::resize_file(SegmentPath(seg), valid_end, ec);
+    if (ec) {
+      return Status::IoError("spill: cannot cut the torn tail of " + SegmentPath(seg).string() + ": " +
+                             ec.message());
+    }
   }
   bytes_.store(bytes, std::memory_order_relaxed);
   return OpenWriteSegment(segments.empty() ? read_segment_ : segments.back());
