@@ -117,6 +117,10 @@ std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view au
     return Failure{UrlError::kBadPercentEncoding,
                    std::string(kind) + " URL: bad %-escape in the host"};
   }
+  // An IPv6 address has a ':' (else "[%25]" would be a host "%").
+  if (ipv6 && out->host.find(':') == std::string::npos) {
+    return Failure{UrlError::kBadHost, std::string(kind) + " URL: bad IPv6 host"};
+  }
   // An escape must not bring in what the raw check refused ('@', '/', ':'
   // in a name...): the host would name another server than it seems to.
   for (char c : out->host) {

@@ -104,6 +104,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUrl{"redis://:hunter2@h%3A1/0", UrlError::kBadHost},
                       BadUrl{"redis://:hunter2@h%25:1/0", UrlError::kBadHost},
                       BadUrl{"redis://:hunter2@[::1%2Fx]:1/0", UrlError::kBadHost},
+                      // Found by fuzz_redis_url: "[%25.1]" was the IPv6 host "%.1".
+                      BadUrl{"redis://us@[%25.1]:6379/15", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2@[1.2]:1/0", UrlError::kBadHost},
                       BadUrl{"redis://:hunter2%00@h:1/0", UrlError::kNulByte},
                       BadUrl{"redis://:hunter2@h\0x:1/0"sv, UrlError::kNulByte}));
 
@@ -196,6 +199,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUrl{"postgresql://u:hunter2@h/d?sslmode", UrlError::kBadQuery},
                       BadUrl{"postgresql://u:hunter2@h/d%g1", UrlError::kBadPercentEncoding},
                       BadUrl{"postgresql://u:hunter2@h%40evil/d", UrlError::kBadHost},
+                      BadUrl{"postgresql://u%40x:hunter2@[%25]:5432/d", UrlError::kBadHost},
                       // Found by fuzz_pg_url: a raw NUL in the database name
                       // cut libpq's connection string short.
                       BadUrl{"postgres://app@db.example.com/gamle&conn\0Et_tmmeout=5"sv,
