@@ -390,6 +390,17 @@ Result<PgUrl> ParsePgUrl(std::string_view url, UrlError* error) {
                      "postgresql URL: bad %-escape in a ?key=value parameter"},
                     error);
       }
+      // A key goes into the connection string as a keyword: anything but a
+      // plain word would be read by libpq as another keyword (" user",
+      // "a='b' host") than the one the sink checks for.
+      for (char c : key) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+          return Fail({UrlError::kBadQuery,
+                       "postgresql URL: a ?key=value key holds a character other than letters, "
+                       "digits and '_'"},
+                      error);
+        }
+      }
       out.params[std::move(key)] = std::move(value);
     }
   }
