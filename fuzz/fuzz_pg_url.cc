@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
@@ -75,6 +76,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto it = expected.find(o->keyword);
     if (it == expected.end() || url->params.count(o->keyword) != 0) continue;
     if (it->first == "password" && url->password.empty()) continue;
+    if (o->val == nullptr || it->second != o->val) {
+      std::fprintf(stderr, "libpq read %s='%s', the URL had '%s'\n", o->keyword, o->val ? o->val : "(null)",
+                   it->second.c_str());
+    }
     HOKM_FUZZ_CHECK(o->val != nullptr && it->second == o->val, "libpq reads back what was parsed");
   }
   PQconninfoFree(options);
