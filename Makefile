@@ -5,7 +5,8 @@ CMAKE_FLAGS ?=
 ARGS ?=
 SANITIZERS ?= thread address
 
-.PHONY: all setup configure build test sanitize run bench bench-smoke services services-stop clean
+.PHONY: all setup configure build test sanitize run bench bench-smoke services services-stop clean \
+        fuzz-build fuzz fuzz-smoke fuzz-corpus
 
 all: build
 
@@ -29,12 +30,14 @@ services-stop:
 
 # Everything: unit, multi-process and integration tests (servers started
 # unless HOKM_REDIS_URL / HOKM_PG_URL are given), then the shared-memory
-# code again under ThreadSanitizer and AddressSanitizer, then the benchmark
-# smoke.
+# code again under ThreadSanitizer and AddressSanitizer, then every fuzz
+# target for a few seconds, then the benchmark smoke. The short fault
+# matrix (chaos-smoke) runs after the tests.
 test: setup build
 	scripts/with_services.sh sh -c 'cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600'
 	$(MAKE) --no-print-directory chaos-smoke
 	$(MAKE) --no-print-directory sanitize
+	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory bench-smoke
 
 # The ring, table and segment tests under each sanitizer, in build-<san>/.
@@ -60,6 +63,31 @@ chaos: setup build
 chaos-smoke: setup build
 	CHAOS_SHORT=1 HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/chaos.py
 
+# libFuzzer targets (fuzz/README.md), built with clang in $(FUZZ_BUILD_DIR).
+# make fuzz: each target for FUZZ_SECONDS over a scratch copy of its seeds
+# (kept in $(FUZZ_BUILD_DIR)/corpus/); one summary line per target.
+# make fuzz-smoke (part of make test): each for FUZZ_SMOKE_SECONDS.
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
+FUZZ_TARGETS ?= fuzz_record fuzz_change_batch fuzz_ring_reader fuzz_command_request \
+                fuzz_spill_segment fuzz_redis_url fuzz_pg_url
+fuzz-build: setup
+	@command -v clang++ >/dev/null || { echo "fuzz: clang++ not found; make setup installs clang and libclang-rt-dev (libFuzzer)" >&2; exit 1; }
+	@cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+	  -DHOKM_FUZZ=ON -DHOKM_BUILD_TESTS=OFF -DHOKM_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(FUZZ_BUILD_DIR) --target hokm-fuzzers
+
+fuzz: fuzz-build
+	scripts/fuzz.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	scripts/fuzz.sh --smoke $(FUZZ_BUILD_DIR) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
+# Rewrites the seed corpus in fuzz/corpus/ from the generator (commit the result).
+fuzz-corpus: fuzz-build
+	$(FUZZ_BUILD_DIR)/fuzz/hokm-fuzz-corpus fuzz/corpus
+
 # The main job: local servers (unless HOKM_REDIS_URL / HOKM_PG_URL are set),
 # hokm-engine + hokm-sidecar + hokm-loadgen --verify for about a minute, then
 # a clean shutdown. ARGS are appended to hokm-loadgen's (the last one wins).
@@ -83,4 +111,4 @@ bench-smoke: setup build
 	HOKM_BENCH_GAMES=500 HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/bench_compare.sh 3
 
 clean:
-	rm -rf $(BUILD_DIR) $(addprefix build-,$(SANITIZERS))
+	rm -rf $(BUILD_DIR) $(addprefix build-,$(SANITIZERS)) $(FUZZ_BUILD_DIR)

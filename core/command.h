@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "core/card.h"
@@ -25,7 +26,7 @@ enum class CommandResult : std::uint8_t {
   kInvalidCard,
   kInvalidSuit,
   kInvalidSeat,
-  kInvalidPlayer,   // player id 0
+  kInvalidPlayer,   // player id 0 or above kMaxPlayerId
   kAlreadySeated,   // the player holds another seat of this game
   kInvalidConfig,
   kGameOver,
@@ -39,6 +40,9 @@ inline constexpr int kCommandResultCount = static_cast<int>(CommandResult::kInva
 
 // "ok", "wrong_phase", "not_your_turn", ...: stable names for logs and JSON.
 const char* CommandResultName(CommandResult r);
+
+// The largest player id: the stores keep ids as PostgreSQL bigint.
+inline constexpr std::uint64_t kMaxPlayerId = 0x7FFF'FFFF'FFFF'FFFFull;
 
 enum class CommandType : std::uint8_t {
   kCreateGame = 1,
@@ -63,5 +67,17 @@ struct Command {
   char room[kRoomCodeLen];  // kCreateGame
 };
 static_assert(std::is_trivially_copyable_v<Command>);
+
+// True if each bool of cmd holds 0 or 1. A Command copied out of the command
+// ring holds whatever bytes its sender wrote, and reading a bool that holds
+// any other value is undefined behaviour: check this before reading a field.
+// Reads the bytes, never the bools.
+inline bool BoolsAreValid(const Command& cmd) {
+  unsigned char connected;
+  unsigned char play_all_tricks;
+  std::memcpy(&connected, &cmd.connected, 1);
+  std::memcpy(&play_all_tricks, &cmd.config.play_all_tricks, 1);
+  return connected <= 1 && play_all_tricks <= 1;
+}
 
 }  // namespace hokm::core

@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "core/change_batch.h"
-#include "core/metrics_server.h"
+#include "core/prom_text.h"
 #include "core/record_codec.h"
 #include "core/rules.h"
 
@@ -100,9 +100,15 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
   ShardCounters& counters = shard.counters;
   shm::GameTable& table = segment_.table();
   counters.commands.fetch_add(1, std::memory_order_relaxed);
+  ApplyOutcome out;
+  // Commands from the command ring carry any bytes another process wrote.
+  if (!core::BoolsAreValid(cmd)) {
+    counters.rejected.fetch_add(1, std::memory_order_relaxed);
+    out.result = CommandResult::kInvalidCommand;
+    return out;
+  }
   shard.changes.Clear();
   core::GameState& next = shard.next;
-  ApplyOutcome out;
   std::uint32_t slot;
   const bool create = cmd.type == CommandType::kCreateGame;
 

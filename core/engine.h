@@ -75,7 +75,8 @@ class Engine {
 
   // Applies one command to its game. kCreateGame makes a game in `shard`;
   // every other command goes to the game's own shard, which must be `shard`
-  // (else kInvalidCommand). On any result but kOk nothing changed and
+  // (else kInvalidCommand), as does a command whose bools hold neither 0
+  // nor 1 (bytes from the command ring). On any result but kOk nothing changed and
   // nothing was published; kBusy means the change ring is full: retry later.
   // A game's slot is freed when it finishes or is abandoned (its final state
   // is in its records).

@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "core/prom_text.h"
+
 namespace hokm::core {
 
 class MetricsServer {
@@ -35,21 +37,6 @@ class MetricsServer {
  private:
   explicit MetricsServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-};
-
-// Appends Prometheus text-format lines: "# TYPE name kind" once per call
-// and "name{labels} value".
-class PromText {
- public:
-  void Gauge(const char* name, double value, const std::string& labels = {});
-  void Counter(const char* name, double value, const std::string& labels = {});
-  // Several samples of one metric under one TYPE line, e.g. per shard.
-  void Type(const char* name, const char* kind);
-  void Sample(const char* name, double value, const std::string& labels = {});
-  std::string Take() { return std::move(text_); }
-
- private:
-  std::string text_;
 };
 
 }  // namespace hokm::core

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/random.h"
+#include "core/utf8.h"
 
 namespace hokm::core {
 namespace {
@@ -181,7 +182,11 @@ void FinishTrick(GameState& s, ChangeBuffer& out) {
 CommandResult CreateGame(GameState& s, std::uint64_t game_id, std::string_view room,
                          std::uint64_t seed, const RulesConfig& config, ChangeBuffer& out) {
   if (IsOver(s.phase)) return CommandResult::kGameOver;
-  if (room.size() > static_cast<std::size_t>(kRoomCodeLen) || !IsValidConfig(config)) {
+  // The room goes to PostgreSQL text and JSON: the sidecar dead-letters a
+  // GameCreated whose room is not clean UTF-8, which would leave the game
+  // without its first record in the stores.
+  if (room.size() > static_cast<std::size_t>(kRoomCodeLen) || !IsCleanUtf8(room) ||
+      !IsValidConfig(config)) {
     return CommandResult::kInvalidConfig;
   }
   if (s.phase != Phase::kEmpty) return CommandResult::kWrongPhase;
@@ -206,7 +211,9 @@ CommandResult CreateGame(GameState& s, std::uint64_t game_id, std::string_view r
 CommandResult Join(GameState& s, int seat, std::uint64_t player_id, ChangeBuffer& out) {
   if (IsOver(s.phase)) return CommandResult::kGameOver;
   if (!IsValidSeat(seat)) return CommandResult::kInvalidSeat;
-  if (player_id == 0) return CommandResult::kInvalidPlayer;
+  // The stores keep player ids as PostgreSQL bigint: one above 2^63-1 would
+  // be seated here and dead-lettered there.
+  if (player_id == 0 || player_id > kMaxPlayerId) return CommandResult::kInvalidPlayer;
   if (s.phase != Phase::kWaitingForPlayers) return CommandResult::kWrongPhase;
   if (s.player_ids[seat] != 0) return CommandResult::kSeatTaken;
   for (const std::uint64_t seated : s.player_ids) {

@@ -23,7 +23,7 @@ namespace hokm::core {
 
 // REQUIRES: s.phase == kEmpty (else kWrongPhase; kGameOver when s holds a
 // finished or abandoned game: the engine frees a slot by zeroing it).
-// room: at most 8 bytes (else kInvalidConfig).
+// room: at most 8 bytes of UTF-8 without NUL (else kInvalidConfig).
 [[nodiscard]] CommandResult CreateGame(GameState& s, std::uint64_t game_id, std::string_view room,
                                        std::uint64_t seed, const RulesConfig& config,
                                        ChangeBuffer& out);

@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   cmake ninja-build g++ make pkg-config git
+  clang libclang-rt-dev
   libboost-dev
   flatbuffers-compiler libflatbuffers-dev
   libhiredis-dev libpqxx-dev

@@ -90,6 +90,13 @@ bool RingReader::TryUnblock(std::uint64_t position, std::uint64_t header) {
   }
   const std::int32_t length = LengthOf(header);
   if (length < 0) {
+    // A claim no producer makes (shorter than a header, or crossing the end
+    // of the data) is corrupt, as such a length in a whole record is.
+    const auto claimed = static_cast<std::uint64_t>(-static_cast<std::int64_t>(length));
+    if (claimed < kHeaderLength || (position & (ring_.Capacity() - 1)) + Align(claimed) > ring_.Capacity()) {
+      corrupt_at_ = position;
+      return false;
+    }
     // A claim being written: normally done within nanoseconds. Only when it
     // stays open do we ask whether its producer is still alive.
     const std::uint64_t now = NowNs();
@@ -106,7 +113,7 @@ bool RingReader::TryUnblock(std::uint64_t position, std::uint64_t header) {
     if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) return false;
     std::uint64_t expected = header;
     const std::uint64_t padding =
-        MakeHeader(static_cast<std::int32_t>(Align(static_cast<std::uint64_t>(-length))), kPaddingType);
+        MakeHeader(static_cast<std::int32_t>(Align(claimed)), kPaddingType);
     // Release: pairs with the acquire header load in Peek (ours, next call).
     if (ring_.HeaderAt(position & (ring_.Capacity() - 1))
             .compare_exchange_strong(expected, padding, std::memory_order_release,

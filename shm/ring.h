@@ -60,6 +60,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -401,10 +402,17 @@ class RingReader {
   template <typename Handler>
   std::size_t Peek(Handler&& handler, std::size_t max_records) {
     using namespace ring_detail;
+    // A head no consumer wrote (commits are record boundaries, 8-byte
+    // aligned): a header there would be a misaligned atomic access.
+    if ((read_position_ & (kAlignment - 1)) != 0) {
+      corrupt_at_ = read_position_;
+      return 0;
+    }
     std::size_t count = 0;
     std::uint64_t position = read_position_;
-    // Never read more than a ring's worth ahead of the committed head.
-    const std::uint64_t limit = committed_ + ring_.Capacity();
+    // Never read more than a ring's worth ahead of the committed head, nor
+    // past a header found corrupt (whatever has been committed since).
+    const std::uint64_t limit = std::min(committed_ + ring_.Capacity(), corrupt_at_);
     while (count < max_records && position < limit) {
       const std::uint64_t index = position & (ring_.Capacity() - 1);
       // Acquire: pairs with the release header store in Ring::Commit / Abort /
@@ -417,10 +425,12 @@ class RingReader {
       }
       const std::uint64_t next = position + Align(static_cast<std::uint64_t>(length));
       if (length < static_cast<std::int32_t>(kHeaderLength) ||
-          index + (next - position) > ring_.Capacity()) {
-        // A length shorter than its own header, or a record crossing the end
-        // of the data: no producer writes either.
-        corrupt_ = true;
+          index + (next - position) > ring_.Capacity() || next > limit) {
+        // A length shorter than its own header, a record crossing the end of
+        // the data, or one running into the bytes at the committed head (a
+        // producer never claims more than a ring ahead of it): no producer
+        // writes any of these.
+        corrupt_at_ = position;
         break;
       }
       const std::int32_t type = TypeOf(header);
@@ -443,6 +453,7 @@ class RingReader {
   // seq_cst fence in NotifyConsumer after the release header store in
   // Ring::Commit. A hint only: Peek decides.
   bool RecordWaiting() const {
+    if ((read_position_ & (ring_detail::kAlignment - 1)) != 0) return false;  // corrupt (Peek)
     const std::uint64_t header =
         ring_.HeaderAt(read_position_ & (ring_.Capacity() - 1)).load(std::memory_order_seq_cst);
     return ring_detail::LengthOf(header) > 0;
@@ -460,10 +471,12 @@ class RingReader {
 
   std::uint64_t read_position() const { return read_position_; }
   std::uint64_t committed_position() const { return committed_; }
-  // True once Peek met a header whose length is shorter than a header or
-  // runs past the end of the data: the ring was overwritten by something
-  // else. Peek stops there (at read_position()) for good.
-  bool corrupted() const { return corrupt_; }
+  // True once Peek met a header (of a record or a claim) whose length is
+  // shorter than a header or runs past the end of the data, a record more
+  // than a ring ahead of the committed head, or a read position that is not 8-byte
+  // aligned (a scribbled head): the ring was overwritten by something else.
+  // Peek stops there (at read_position()) for good.
+  bool corrupted() const { return corrupt_at_ != kNotCorrupt; }
 
  private:
   // Slow path of Peek at a header that is not a whole record (`header` is 0
@@ -485,7 +498,8 @@ class RingReader {
   std::uint64_t stuck_since_ns_ = 0;
   std::uint64_t last_pid_check_ns_ = 0;
   std::uint32_t empty_polls_ = 0;
-  bool corrupt_ = false;
+  static constexpr std::uint64_t kNotCorrupt = ~std::uint64_t{0};
+  std::uint64_t corrupt_at_ = kNotCorrupt;  // where Peek found the ring corrupt
 };
 
 }  // namespace hokm::shm

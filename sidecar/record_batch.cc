@@ -5,6 +5,8 @@
 #include <limits>
 #include <string_view>
 
+#include "core/utf8.h"
+
 namespace hokm::sidecar {
 namespace {
 
@@ -12,43 +14,6 @@ namespace fb = hokm::fb;
 
 constexpr std::uint64_t kMaxBigint =
     static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-
-// Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF) without NUL.
-bool IsCleanUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int len;
-    std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (int k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
-}
 
 bool Seat(std::uint8_t s) { return s < 4; }
 
@@ -75,7 +40,7 @@ const char* CheckRecord(const fb::ChangeRecord& r) {
       if (b->room() != nullptr) {
         const std::string_view room(b->room()->c_str(), b->room()->size());
         if (room.size() > 8) return "room longer than 8 bytes";
-        if (!IsCleanUtf8(room)) return "room is not UTF-8 or holds NUL";
+        if (!core::IsCleanUtf8(room)) return "room is not UTF-8 or holds NUL";
       }
       if (b->first_hakem() > 1) return "first_hakem not 0 or 1";
       return nullptr;

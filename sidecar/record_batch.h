@@ -6,8 +6,11 @@
 // order (they do in ring order); records of different games may interleave.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
+#include "core/change_batch.h"
 #include "hokm_generated.h"
 
 namespace hokm::sidecar {
@@ -38,6 +41,33 @@ const char* CheckRecord(const hokm::fb::ChangeRecord& record);
 // CheckRecord for a ref: "failed FlatBuffers verification" when record is null.
 inline const char* CheckRecord(const RecordRef& ref) {
   return ref.record ? CheckRecord(*ref.record) : "failed FlatBuffers verification";
+}
+
+// Splits one change-ring record (its type, payload and the ring position
+// after it) into change records: on_record(const RecordRef&) once per frame
+// of a well-formed, non-empty change batch, in order. Anything else (another
+// type, an empty payload, frames whose lengths lie) yields exactly one
+// RecordRef with record == nullptr spanning the whole payload, for the dead
+// letters; so does nothing of a half-valid batch. Returns the number of
+// on_record calls (always >= 1).
+// REQUIRES: payload stays live while the RecordRefs are in use.
+template <typename F>
+std::size_t ForEachChangeRecord(std::int32_t type, std::span<const std::byte> payload,
+                                std::uint64_t next_position, F&& on_record) {
+  std::size_t frames = 0;
+  const bool well_formed = type == core::kChangeBatchType &&
+                           core::ForEachFrame(payload, [&](const std::byte*, std::size_t) { ++frames; }) &&
+                           frames > 0;
+  if (!well_formed) {
+    on_record(RecordRef{nullptr, reinterpret_cast<const std::uint8_t*>(payload.data()),
+                        static_cast<std::uint32_t>(payload.size()), next_position});
+    return 1;
+  }
+  (void)core::ForEachFrame(payload, [&](const std::byte* data, std::size_t size) {
+    on_record(VerifyRecord(reinterpret_cast<const std::uint8_t*>(data),
+                           static_cast<std::uint32_t>(size), next_position));
+  });
+  return frames;
 }
 
 }  // namespace hokm::sidecar

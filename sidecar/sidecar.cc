@@ -15,7 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "core/change_batch.h"
 #include "core/latency_histogram.h"
 #include "core/metrics_server.h"
 #include "shm/ring.h"
@@ -582,31 +581,14 @@ struct Sidecar::Impl {
 
   // Splits one ring record into entries (one per change record).
   void AddMessage(std::uint32_t shard, const shm::RingRecord& r, std::vector<Entry>& out) {
-    const std::size_t first = out.size();
-    bool well_formed = r.type == core::kChangeBatchType;
-    if (well_formed) {
-      well_formed = core::ForEachFrame(r.payload, [&](const std::byte* data, std::size_t size) {
-        Entry e{};
-        e.ref = VerifyRecord(reinterpret_cast<const std::uint8_t*>(data), static_cast<std::uint32_t>(size),
-                             r.next_position);
-        e.ts_ns = e.ref.record ? e.ref.record->ts_ns() : 0;
-        e.shard = shard;
-        out.push_back(e);
-      });
-    }
-    if (!well_formed || out.size() == first) {
-      // Not a run of frames (or no frame at all, an empty payload): the
-      // whole payload is one malformed record, for the dead-letter table.
-      out.resize(first);
+    ForEachChangeRecord(r.type, r.payload, r.next_position, [&](const RecordRef& ref) {
       Entry e{};
-      e.ref = RecordRef{nullptr, reinterpret_cast<const std::uint8_t*>(r.payload.data()),
-                        static_cast<std::uint32_t>(r.payload.size()), r.next_position};
+      e.ref = ref;
+      e.ts_ns = ref.record ? ref.record->ts_ns() : 0;
       e.shard = shard;
       out.push_back(e);
-    }
-    for (std::size_t i = first; i < out.size(); ++i) {
-      if (!out[i].ref.record) malformed.fetch_add(1, std::memory_order_relaxed);
-    }
+      if (!ref.record) malformed.fetch_add(1, std::memory_order_relaxed);
+    });
     out.back().last_in_message = true;
   }
 };

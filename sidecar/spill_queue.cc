@@ -2,6 +2,7 @@
 #include "sidecar/spill_queue.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,6 +58,15 @@ Status ReadFile(const fs::path& path, std::uint64_t offset, std::size_t max, std
   out.clear();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("open", path);
+  // Size the buffer to what the file holds: resize() zero-fills, and a
+  // replay Peek of a few records must not clear kReadChunk (8 MiB) each time.
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return Errno("stat", path);
+  }
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  max = static_cast<std::size_t>(std::min<std::uint64_t>(max, file_size > offset ? file_size - offset : 0));
   out.resize(max);
   std::size_t got = 0;
   while (got < max) {
@@ -99,11 +109,15 @@ SpillQueue::~SpillQueue() {
 }
 
 Status SpillQueue::ScanExisting() {
+  // Every filesystem call here takes an error_code: a spill directory left
+  // in any state must give a Status, never an exception.
+  std::error_code ec;
   std::vector<std::uint64_t> segments;
-  for (const auto& entry : fs::directory_iterator(dir_)) {
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     unsigned long long n = 0;
-    if (std::sscanf(entry.path().filename().c_str(), "spill-%llu.log", &n) == 1) segments.push_back(n);
+    if (std::sscanf(it->path().filename().c_str(), "spill-%llu.log", &n) == 1) segments.push_back(n);
   }
+  if (ec) return Status::IoError("spill: cannot list " + dir_.string() + ": " + ec.message());
   std::sort(segments.begin(), segments.end());
 
   read_segment_ = segments.empty() ? 1 : segments.front();
@@ -113,11 +127,18 @@ Status SpillQueue::ScanExisting() {
     if (cursor >> seg >> off && std::find(segments.begin(), segments.end(), seg) != segments.end()) {
       read_segment_ = seg;
       read_offset_ = off;
+      // A cursor past the end of its segment (the file was cut short after
+      // the cursor was written) means the segment was replayed to its end.
+      const std::uintmax_t size = fs::file_size(SegmentPath(seg), ec);
+      if (ec) return Status::IoError("spill: cannot stat " + SegmentPath(seg).string() + ": " + ec.message());
+      if (read_offset_ > size) read_offset_ = size;
     }
   }
   // Segments wholly before the cursor were replayed already.
   for (std::uint64_t seg : segments) {
-    if (seg < read_segment_) fs::remove(SegmentPath(seg));
+    if (seg < read_segment_ && !fs::remove(SegmentPath(seg), ec) && ec) {
+      return Status::IoError("spill: cannot remove " + SegmentPath(seg).string() + ": " + ec.message());
+    }
   }
 
   // Count what is left and cut a torn tail off each remaining segment.
@@ -140,7 +161,12 @@ Status SpillQueue::ScanExisting() {
       if (used == 0 || buf.size() < kReadChunk) break;
       offset += used;
     }
-    if (fs::file_size(SegmentPath(seg)) != valid_end) fs::resize_file(SegmentPath(seg), valid_end);
+    const std::uintmax_t size = fs::file_size(SegmentPath(seg), ec);
+    if (!ec && size != valid_end) fs::resize_file(SegmentPath(seg), valid_end, ec);
+    if (ec) {
+      return Status::IoError("spill: cannot cut the torn tail of " + SegmentPath(seg).string() + ": " +
+                             ec.message());
+    }
   }
   bytes_.store(bytes, std::memory_order_relaxed);
   return OpenWriteSegment(segments.empty() ? read_segment_ : segments.back());

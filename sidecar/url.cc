@@ -80,7 +80,8 @@ std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view au
   std::string_view host;
   std::string_view port;
   bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {
+  const bool ipv6 = !authority.empty() && authority.front() == '[';
+  if (ipv6) {
     const std::size_t close = authority.find(']');
     if (close == std::string_view::npos) {
       return Failure{UrlError::kBadHost,
@@ -116,6 +117,19 @@ std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view au
     return Failure{UrlError::kBadPercentEncoding,
                    std::string(kind) + " URL: bad %-escape in the host"};
   }
+  // An IPv6 address has a ':' (else "[%25]" would be a host "%").
+  if (ipv6 && out->host.find(':') == std::string::npos) {
+    return Failure{UrlError::kBadHost, std::string(kind) + " URL: bad IPv6 host"};
+  }
+  // An escape must not bring in what the raw check refused ('@', '/', ':'
+  // in a name...): the host would name another server than it seems to.
+  for (char c : out->host) {
+    if (ipv6 ? !IsIpv6Char(c) : !IsHostChar(c) || c == '%') {
+      return Failure{UrlError::kBadHost, std::string(kind) +
+                                             " URL: a %-escape in the host decodes to a character "
+                                             "a host name cannot hold"};
+    }
+  }
   if (has_port) {
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
@@ -127,6 +141,25 @@ std::optional<Failure> ParseAuthority(std::string_view kind, std::string_view au
     out->port = static_cast<std::uint16_t>(value);
   }
   return std::nullopt;
+}
+
+// s with every byte but RFC 3986's unreserved ones as %XX: a user name,
+// database or parameter that reads back the same from a rendered URL.
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '-' ||
+        b == '.' || b == '_' || b == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 15]);
+    }
+  }
+  return out;
 }
 
 std::string HostPortOf(const std::string& host, std::uint16_t port) {
@@ -149,6 +182,28 @@ void AppendConnValue(std::string& out, std::string_view key, std::string_view va
     out.push_back(c);
   }
   out.push_back('\'');
+}
+
+// host:port as written in a URL: an IPv6 zone's '%' becomes %25.
+std::string UrlHostPort(const std::string& host, std::uint16_t port) {
+  std::string escaped;
+  for (char c : host) {
+    if (c == '%') {
+      escaped += "%25";
+    } else {
+      escaped.push_back(c);
+    }
+  }
+  return HostPortOf(escaped, port);
+}
+
+// A NUL anywhere in the URL, raw or as %00 (which is never anything else:
+// a '%' starts an escape), is refused before any part is looked at.
+std::optional<Failure> NulByte(std::string_view kind, std::string_view url) {
+  if (url.find('\0') == std::string_view::npos && url.find("%00") == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return Failure{UrlError::kNulByte, std::string(kind) + " URL holds a NUL byte (raw or %00)"};
 }
 
 }  // namespace
@@ -177,6 +232,8 @@ const char* UrlErrorName(UrlError e) {
       return "missing database";
     case UrlError::kBadQuery:
       return "bad query";
+    case UrlError::kNulByte:
+      return "NUL byte";
   }
   return "unknown";
 }
@@ -184,28 +241,28 @@ const char* UrlErrorName(UrlError e) {
 std::string RedisUrl::Redacted() const {
   std::string s = "redis://";
   if (!password.empty() || !username.empty()) {
-    s += username;
+    s += PercentEncode(username);
     if (!password.empty()) s += ":***";
     s += "@";
   }
-  return s + HostPort() + "/" + std::to_string(db);
+  return s + UrlHostPort(host, port) + "/" + std::to_string(db);
 }
 
 std::string RedisUrl::HostPort() const { return HostPortOf(host, port); }
 
 std::string PgUrl::Redacted() const {
-  std::string s = "postgresql://" + user;
+  std::string s = "postgresql://" + PercentEncode(user);
   if (!password.empty()) s += ":***";
   s += '@';
-  s += HostPort();
+  s += UrlHostPort(host, port);
   s += '/';
-  s += dbname;
+  s += PercentEncode(dbname);
   char sep = '?';
   for (const auto& [k, v] : params) {
     s += sep;
-    s += k;
+    s += PercentEncode(k);
     s += '=';
-    s += k == "password" ? std::string_view("***") : std::string_view(v);
+    s += k == "password" ? std::string("***") : PercentEncode(v);
     sep = '&';
   }
   return s;
@@ -227,6 +284,7 @@ std::string PgUrl::ConnInfo() const {
 Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
   if (error) *error = UrlError::kNone;
   if (url.empty()) return Fail({UrlError::kEmpty, "redis URL is empty"}, error);
+  if (auto f = NulByte("redis", url)) return Fail(*f, error);
   constexpr std::string_view kScheme = "redis://";
   if (url.substr(0, kScheme.size()) != kScheme) {
     return Fail({UrlError::kBadScheme,
@@ -265,6 +323,7 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
 Result<PgUrl> ParsePgUrl(std::string_view url, UrlError* error) {
   if (error) *error = UrlError::kNone;
   if (url.empty()) return Fail({UrlError::kEmpty, "postgresql URL is empty"}, error);
+  if (auto f = NulByte("postgresql", url)) return Fail(*f, error);
   std::string_view rest;
   for (std::string_view scheme :
        {std::string_view("postgresql://"), std::string_view("postgres://")}) {
@@ -330,6 +389,17 @@ Result<PgUrl> ParsePgUrl(std::string_view url, UrlError* error) {
         return Fail({UrlError::kBadPercentEncoding,
                      "postgresql URL: bad %-escape in a ?key=value parameter"},
                     error);
+      }
+      // A key goes into the connection string as a keyword: anything but a
+      // plain word would be read by libpq as another keyword (" user",
+      // "a='b' host") than the one the sink checks for.
+      for (char c : key) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+          return Fail({UrlError::kBadQuery,
+                       "postgresql URL: a ?key=value key holds a character other than letters, "
+                       "digits and '_'"},
+                      error);
+        }
       }
       out.params[std::move(key)] = std::move(value);
     }

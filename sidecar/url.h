@@ -31,7 +31,8 @@ enum class UrlError : std::uint8_t {
   kBadDatabase,      // redis: not a number in 0..2^31-1
   kMissingUser,      // postgresql: user is required
   kMissingDatabase,  // postgresql: /dbname is required
-  kBadQuery,         // postgresql: a ?k=v pair without '=' or with an empty key
+  kBadQuery,         // postgresql: a ?k=v pair without '=', or a key not a plain word
+  kNulByte,          // a NUL byte, raw or as %00: C clients would cut the value there
 };
 
 const char* UrlErrorName(UrlError e);

@@ -228,6 +228,50 @@ TEST_F(EngineTest, CommandsFromAnotherThreadGetTheirAnswers) {
   EXPECT_EQ(answers[2].result, CommandResult::kSeatTaken);
 }
 
+// Found by fuzz_command_request (fuzz/): a CommandRequest whose
+// kCreateGame carries config.play_all_tricks = 0x66 (and connected = 0xff),
+// bytes any attached process can write. Reading such a bool was undefined
+// behaviour in the rules; it must be refused without touching anything.
+TEST_F(EngineTest, RequestWhoseBoolsAreNeitherZeroNorOneIsRefusedWithoutEffect) {
+  Engine& e = Open();
+  const std::uint8_t kRequest[sizeof(shm::CommandRequest)] = {
+      0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3e, 0xff, 0x00,
+      0x00, 0x00, 0x00, 0x41, 0x00, 0x00, 0x00, 0x7a, 0x7a, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x00, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x66, 0x75, 0x7a, 0x7a};
+  shm::Ring commands = e.segment().command_ring(0);
+  ASSERT_EQ(commands.TryWrite(shm::kCommandRequestType, kRequest, sizeof kRequest), shm::WriteResult::kOk);
+  EXPECT_EQ(e.ServeOnce(0), 1u);
+  EXPECT_EQ(e.counters(0).rejected.load(), 1u);
+  EXPECT_EQ(e.counters(0).accepted.load(), 0u);
+  EXPECT_EQ(e.segment().table().Live(), 0u);
+  EXPECT_TRUE(Drain().empty());
+
+  // The same for a bool of an existing game's command, answered to its client.
+  const std::uint64_t game = SeatedGame(3);
+  EXPECT_FALSE(Drain().empty());
+  core::GameState s{};
+  ASSERT_TRUE(e.Snapshot(game, s));
+  const std::uint32_t seq = s.seq;
+  Command connected{};
+  connected.type = CommandType::kSetConnected;
+  connected.game_id = game;
+  connected.seat = 1;
+  const unsigned char z = 'z';
+  std::memcpy(&connected.connected, &z, 1);
+  auto client = shm::CommandClient::Register(e.segment());
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  ASSERT_EQ(client->TrySend(7, connected), shm::WriteResult::kOk);
+  EXPECT_EQ(e.ServeOnce(0), 1u);
+  shm::CommandResponse answer{};
+  ASSERT_TRUE(client->TryReceive(answer));
+  EXPECT_EQ(answer.request_id, 7u);
+  EXPECT_EQ(answer.result, CommandResult::kInvalidCommand);
+  EXPECT_TRUE(Drain().empty());
+  ASSERT_TRUE(e.Snapshot(game, s));
+  EXPECT_EQ(s.seq, seq);  // nothing applied
+}
+
 TEST_F(EngineTest, GamesAreCreatedInTheShardThatAppliesTheCommand) {
   Engine& e = Open(1 << 20, /*shards=*/2);
   const ApplyOutcome a = e.Apply(0, Create(1));

@@ -111,6 +111,16 @@ TEST_F(RulesTest, CreateGameRejectsAnInvalidConfig) {
   ExpectRejected(s, CommandResult::kInvalidConfig, [](GameState& g, ChangeBuffer& o) {
     return CreateGame(g, 1, "NINEBYTES", 1, RulesConfig{}, o);
   });
+  // Found by fuzz_command_request: a room that is not UTF-8 made a game
+  // whose GameCreated record the sidecar dead-letters (its room goes to
+  // PostgreSQL text and JSON). Overlong, surrogate and cut-short sequences too.
+  for (const std::string_view room : {std::string_view("\xff\xfe"), std::string_view("ab\xc3"),
+                                      std::string_view("\xc0\xaf"), std::string_view("\xed\xa0\x80")}) {
+    ExpectRejected(s, CommandResult::kInvalidConfig, [&](GameState& g, ChangeBuffer& o) {
+      return CreateGame(g, 1, room, 1, RulesConfig{}, o);
+    });
+  }
+  EXPECT_EQ(CreateGame(s, 1, "\xc3\xa9t\xc3\xa9", 1, RulesConfig{}, out_), CommandResult::kOk);  // "été"
 }
 
 TEST_F(RulesTest, CreateGameOnALiveGameIsWrongPhaseAndOnAnEndedOneGameOver) {
@@ -202,6 +212,10 @@ TEST_F(RulesTest, JoinRejectsEachErrorInTheAgreedOrder) {
   ExpectRejected(s, CommandResult::kInvalidSeat, join(4, 0));  // seat before player
   ExpectRejected(s, CommandResult::kInvalidPlayer, join(1, 0));
   ExpectRejected(s, CommandResult::kInvalidPlayer, join(0, 0));  // player before seat taken
+  // Found by fuzz_command_request: ids above PostgreSQL's bigint were
+  // seated, and their PlayerJoined records dead-lettered by the sidecar.
+  ExpectRejected(s, CommandResult::kInvalidPlayer, join(1, kMaxPlayerId + 1));
+  ExpectRejected(s, CommandResult::kInvalidPlayer, join(1, ~std::uint64_t{0}));
   ExpectRejected(s, CommandResult::kSeatTaken, join(0, 200));
   ExpectRejected(s, CommandResult::kSeatTaken, join(0, 100));  // taken before already seated
   ExpectRejected(s, CommandResult::kAlreadySeated, join(1, 100));
@@ -214,6 +228,7 @@ TEST_F(RulesTest, JoinRejectsEachErrorInTheAgreedOrder) {
   GameState over = SeatedGame(1);
   over.phase = Phase::kFinished;
   ExpectRejected(over, CommandResult::kGameOver, join(9, 0));
+  EXPECT_EQ(Join(s, 1, kMaxPlayerId, out_), CommandResult::kOk);  // the largest id is fine
 }
 
 TEST_F(RulesTest, LeaveFreesTheSeatWhileWaitingOnly) {

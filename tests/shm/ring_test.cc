@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -222,6 +223,62 @@ TEST_F(RingTest, ALengthShorterThanAHeaderStopsTheReaderInsteadOfUnderflowing) {
     EXPECT_EQ(sizes, (std::vector<std::size_t>{8})) << length;
     EXPECT_TRUE(reader.corrupted()) << length;
     EXPECT_EQ(reader.read_position(), 16u) << length;
+  }
+}
+
+// Found by fuzz_ring_reader: a head that is not 8-byte aligned (no consumer
+// commits one) made Peek read a header through a misaligned atomic_ref
+// (UBSan), here a plausible one that would hand out a record.
+TEST_F(RingTest, AMisalignedHeadStopsTheReaderInsteadOfReadingBetweenHeaders) {
+  Make(1024);
+  SetPositions(4);
+  const std::uint64_t fake = ring_detail::MakeHeader(16, 1);
+  std::memcpy(ring_.buffer() + 4, &fake, sizeof fake);
+  RingReader reader(ring_);
+  EXPECT_FALSE(reader.RecordWaiting());
+  EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record from a misaligned head"; }, 10), 0u);
+  EXPECT_TRUE(reader.corrupted());
+  EXPECT_EQ(reader.read_position(), 4u);
+}
+
+// Found by fuzz_ring_reader: with the head at 512, a padding record to the
+// end of the data and then a 600-byte record at index 0, the reader handed
+// the record out, though its last 88 bytes are the unconsumed padding at the
+// head (a producer is refused anything past head + capacity).
+TEST_F(RingTest, ARecordRunningIntoTheCommittedHeadStopsTheReader) {
+  Make(1024);
+  SetPositions(512);
+  ring_.HeaderAt(512).store(ring_detail::MakeHeader(512, ring_detail::kPaddingType));
+  ring_.HeaderAt(0).store(ring_detail::MakeHeader(600, 1));
+  RingReader reader(ring_);
+  EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record overlapping the head"; }, 10), 0u);
+  EXPECT_TRUE(reader.corrupted());
+  EXPECT_EQ(reader.read_position(), 1024u);
+  // Seen while reading a fuzz_ring_reader report: committing the padding
+  // before it moved the limit, and the next Peek handed the same record
+  // out. Corrupt stays corrupt.
+  reader.Commit();
+  EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record past a corrupt header"; }, 10), 0u);
+  EXPECT_TRUE(reader.corrupted());
+  EXPECT_EQ(reader.read_position(), 1024u);
+}
+
+// Found by fuzz_ring_reader: a claim header of length INT32_MIN from a dead
+// pid made the unblock path negate INT32_MIN (UBSan: signed overflow) and
+// write a padding header of negative length, at which the reader then
+// waited for ever. A claim no producer makes is corrupt, like such a record.
+TEST_F(RingTest, AClaimOfImpossibleLengthStopsTheReader) {
+  for (const std::int32_t length : {std::numeric_limits<std::int32_t>::min(), -4, -2000}) {
+    Make(1024);
+    ring_.HeaderAt(0).store(ring_detail::MakeHeader(length, 0x7FFFFFF0));  // above any pid_max
+    RingReaderOptions options;
+    options.dead_claim_check_ns = 0;
+    RingReader reader(ring_, options);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record"; }, 10), 0u) << length;
+    }
+    EXPECT_TRUE(reader.corrupted()) << length;
+    EXPECT_EQ(reader.read_position(), 0u) << length;
   }
 }
 

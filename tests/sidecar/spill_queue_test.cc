@@ -123,6 +123,23 @@ TEST_F(SpillQueueTest, TornTailIsCutOnReopen) {
   EXPECT_EQ(seen.back(), Payload(11));
 }
 
+// Found by fuzz_spill_segment: the cursor "8-2" (segment 8, offset read as
+// 2^64 - 2) over two empty segments made Open throw std::filesystem_error
+// from resize_file, which would end the sidecar at every start. A cursor
+// past the end of its segment means that segment was replayed.
+TEST_F(SpillQueueTest, ACursorPastTheEndOfItsSegmentOpensAndKeepsWorking) {
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "spill-00000007.log").flush();
+  std::ofstream(dir_ / "spill-00000008.log").flush();
+  std::ofstream(dir_ / "cursor") << "8-2";
+  auto q = SpillQueue::Open(dir_);
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  EXPECT_EQ((*q)->pending_records(), 0u);
+  AppendRange(**q, 0, 3);
+  ASSERT_TRUE((*q)->Sync().ok());
+  EXPECT_EQ(Drain(**q, 2), (std::vector<std::string>{Payload(0), Payload(1), Payload(2)}));
+}
+
 TEST_F(SpillQueueTest, CorruptedFrameIsNeverReplayed) {
   {
     auto q = SpillQueue::Open(dir_);

@@ -4,8 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+#include <string_view>
+
 namespace hokm::sidecar {
 namespace {
+
+using namespace std::string_view_literals;
 
 TEST(RedisUrlTest, ParsesTheUrlTheServicesScriptPrints) {
   auto u = ParseRedisUrl("redis://127.0.0.1:6390/0");
@@ -60,7 +66,7 @@ TEST(RedisUrlTest, BracketedIpv6Host) {
 }
 
 struct BadUrl {
-  const char* url;
+  std::string_view url;
   UrlError error;
 };
 
@@ -90,7 +96,19 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUrl{"redis://:hunter2%zz@h:1/0", UrlError::kBadPercentEncoding},
                       BadUrl{"redis://:hunter2@h%4:1/0", UrlError::kBadPercentEncoding},
                       BadUrl{"redis://:hunter2@[::1:1/0", UrlError::kBadHost},
-                      BadUrl{"redis://:hunter2@ho st:1/0", UrlError::kBadHost}));
+                      BadUrl{"redis://:hunter2@ho st:1/0", UrlError::kBadHost},
+                      // Found by fuzz_redis_url: an escape decoding to '@'
+                      // made "cache.example.examp@0" the host.
+                      BadUrl{"redis://cache.example.examp%400/", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2@h%2Fx:1/0", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2@h%3A1/0", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2@h%25:1/0", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2@[::1%2Fx]:1/0", UrlError::kBadHost},
+                      // Found by fuzz_redis_url: "[%25.1]" was the IPv6 host "%.1".
+                      BadUrl{"redis://us@[%25.1]:6379/15", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2@[1.2]:1/0", UrlError::kBadHost},
+                      BadUrl{"redis://:hunter2%00@h:1/0", UrlError::kNulByte},
+                      BadUrl{"redis://:hunter2@h\0x:1/0"sv, UrlError::kNulByte}));
 
 TEST(PgUrlTest, ParsesTheUrlTheServicesScriptPrints) {
   auto u = ParsePgUrl("postgresql://hokm:Zx9pass@127.0.0.1:5440/hokm");
@@ -128,6 +146,34 @@ TEST(PgUrlTest, ConnInfoQuotesEveryValue) {
   EXPECT_EQ(u->ConnInfo(), "host='h' port='5440' dbname='d b' user='u' password='it\\'s\\\\x'");
 }
 
+// Found by fuzz_redis_url / fuzz_pg_url: Redacted() wrote user names,
+// databases and parameters unescaped, so the logged URL named another user
+// or database than the one in use (or did not parse at all).
+TEST(RedisUrlTest, RedactedEscapesTheUserAndAnIpv6Zone) {
+  auto u = ParseRedisUrl("redis://a%3Ab%2Fc:pw@[fe80::1%251]:7/2");
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_EQ(u->username, "a:b/c");
+  EXPECT_EQ(u->host, "fe80::1%1");
+  EXPECT_EQ(u->Redacted(), "redis://a%3Ab%2Fc:***@[fe80::1%251]:7/2");
+  auto again = ParseRedisUrl(u->Redacted());
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->username, u->username);
+  EXPECT_EQ(again->host, u->host);
+}
+
+TEST(PgUrlTest, RedactedEscapesUserDatabaseAndParameters) {
+  auto u = ParsePgUrl("postgresql://u%40x:pw@h/d%3Fb?application_name=a%26b%3Dc&password=hunter2");
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_EQ(u->Redacted(),
+            "postgresql://u%40x:***@h:5432/d%3Fb?application_name=a%26b%3Dc&password=***");
+  auto again = ParsePgUrl(u->Redacted());
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->user, "u@x");
+  EXPECT_EQ(again->dbname, "d?b");
+  EXPECT_EQ(again->params, (std::map<std::string, std::string>{{"application_name", "a&b=c"},
+                                                               {"password", "***"}}));
+}
+
 class PgUrlErrorTest : public ::testing::TestWithParam<BadUrl> {};
 
 TEST_P(PgUrlErrorTest, RefusesWithTypedErrorAndNoPasswordInTheMessage) {
@@ -151,7 +197,18 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUrl{"postgresql://u:hunter2@/d", UrlError::kMissingHost},
                       BadUrl{"postgresql://u:hunter2@h/d?=x", UrlError::kBadQuery},
                       BadUrl{"postgresql://u:hunter2@h/d?sslmode", UrlError::kBadQuery},
-                      BadUrl{"postgresql://u:hunter2@h/d%g1", UrlError::kBadPercentEncoding}));
+                      BadUrl{"postgresql://u:hunter2@h/d%g1", UrlError::kBadPercentEncoding},
+                      BadUrl{"postgresql://u:hunter2@h%40evil/d", UrlError::kBadHost},
+                      BadUrl{"postgresql://u%40x:hunter2@[%25]:5432/d", UrlError::kBadHost},
+                      // Found by fuzz_pg_url: the key "\r\ruser" was a param the
+                      // sink did not see as "user", but libpq read it as one.
+                      BadUrl{"postgresql://u:hunter2@h/d?%0D%0Duser=m", UrlError::kBadQuery},
+                      BadUrl{"postgresql://u:hunter2@h/d?sslmode%3D%27disable%27%20host=evil", UrlError::kBadQuery},
+                      // Found by fuzz_pg_url: a raw NUL in the database name
+                      // cut libpq's connection string short.
+                      BadUrl{"postgres://app@db.example.com/gamle&conn\0Et_tmmeout=5"sv,
+                             UrlError::kNulByte},
+                      BadUrl{"postgresql://u:hunter2@h/d?application_name=a%00b", UrlError::kNulByte}));
 
 }  // namespace
 }  // namespace hokm::sidecar
