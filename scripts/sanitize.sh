@@ -61,7 +61,7 @@ address() {
   cmake --build build-asan
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_exe_name=1:log_path=$reports/asan" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-  LSAN_OPTIONS="suppressions=$SUPP/lsan.supp" \
+  LSAN_OPTIONS="suppressions=$SUPP/lsan.supp:print_suppressions=0" \
     run_ctest "$reports" scripts/with_services.sh \
     ctest --test-dir build-asan --output-on-failure --timeout 900 -j "$JOBS"
 }
