@@ -30,7 +30,8 @@ TEST(SeedStateTest, EveryStateOfAWholeGameRoundTrips) {
                              core::RulesConfig{}, out),
             core::CommandResult::kOk);
   for (int seat = 0; seat < core::kSeats; ++seat) {
-    ASSERT_EQ(core::Join(s, seat, (std::uint64_t{1} << 63) + static_cast<std::uint64_t>(seat), out),
+    // The largest ids the rules seat (2^63 - 1 and below: bigint in PostgreSQL).
+    ASSERT_EQ(core::Join(s, seat, (std::uint64_t{1} << 63) - 1 - static_cast<std::uint64_t>(seat), out),
               core::CommandResult::kOk);
   }
   core::RandomBot bot(42);
