@@ -468,6 +468,36 @@ struct RedisSink::Impl {
     Append(Expect::kPlain, r.game_id());
   }
 
+  // ZADD hokm:active updated_ms game.
+  void AppendActive(std::uint64_t game_id, std::uint64_t updated_ms) {
+    args.Clear();
+    args.Add("ZADD");
+    args.Add("hokm:active");
+    args.AddUint(updated_ms);
+    args.AddUint(game_id);
+    Append(Expect::kPlain, game_id);
+  }
+
+  // Starts the game's XADD in args: key, trimming, ID <seq>-0 and the
+  // `state` field; the caller adds the other fields and appends it.
+  void BeginXadd(std::uint64_t game_id, std::uint64_t seq, const PublicState& state) {
+    GameKey(game_id);
+    state_json.clear();
+    state.AppendJson(state_json);
+    args.Clear();
+    args.Add("XADD");
+    args.Add(key);
+    args.Add("MAXLEN");
+    args.Add("~");
+    args.AddUint(options.stream_maxlen);
+    args.Begin();
+    AppendUint(seq, args.arena());
+    args.arena().append("-0");
+    args.End();
+    args.Add("state");
+    args.Add(state_json);
+  }
+
   // Appends one game's run order[begin, end) (records above the stored
   // seq): its rating, hokm:active, the XADD, the TTLs.
   void AppendGame(std::span<const RecordRef> records, std::uint32_t begin, std::uint32_t end,
@@ -492,28 +522,9 @@ struct RedisSink::Impl {
       args.AddUint(g);
       Append(Expect::kPlain, g);
     } else if ((flags & 2) != 0) {
-      args.Clear();
-      args.Add("ZADD");
-      args.Add("hokm:active");
-      args.AddUint(memo.state.updated_ms);
-      args.AddUint(g);
-      Append(Expect::kPlain, g);
+      AppendActive(g, memo.state.updated_ms);
     }
-    GameKey(g);
-    state_json.clear();
-    memo.state.AppendJson(state_json);
-    args.Clear();
-    args.Add("XADD");
-    args.Add(key);
-    args.Add("MAXLEN");
-    args.Add("~");
-    args.AddUint(options.stream_maxlen);
-    args.Begin();
-    AppendUint(last.game_seq(), args.arena());
-    args.arena().append("-0");
-    args.End();
-    args.Add("state");
-    args.Add(state_json);
+    BeginXadd(g, last.game_seq(), memo.state);
     args.Add("events");
     args.Add(events_json);
     Append(Expect::kXadd, g, end - begin);
@@ -668,12 +679,7 @@ struct RedisSink::Impl {
         memo.state = rg.state;
         memo.ttl_s = std::max<std::uint32_t>(now_s, 1);
         memo.active_s = std::max<std::uint32_t>(now_s, 1);
-        args.Clear();
-        args.Add("ZADD");
-        args.Add("hokm:active");
-        args.AddUint(rg.state.updated_ms);
-        args.AddUint(g);
-        Append(Expect::kPlain, g);
+        AppendActive(g, rg.state.updated_ms);
         for (std::size_t seat = 0; seat < rg.state.seats.size(); ++seat) {
           const std::uint64_t p = rg.state.seats[seat];
           if (p == 0) continue;
@@ -700,21 +706,7 @@ struct RedisSink::Impl {
         args.Add("NX");
         Append(Expect::kPlain, g);
       }
-      GameKey(g);
-      state_json.clear();
-      rg.state.AppendJson(state_json);
-      args.Clear();
-      args.Add("XADD");
-      args.Add(key);
-      args.Add("MAXLEN");
-      args.Add("~");
-      args.AddUint(options.stream_maxlen);
-      args.Begin();
-      AppendUint(rg.state.seq, args.arena());
-      args.arena().append("-0");
-      args.End();
-      args.Add("state");
-      args.Add(state_json);
+      BeginXadd(g, rg.state.seq, rg.state);
       args.Add("events");
       args.Add("[]");
       args.Add("restored");

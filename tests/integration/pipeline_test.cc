@@ -486,8 +486,10 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
         // PostgreSQL has the games that ended: their keys come back from it.
         std::string ended_ids;
         const int ended = static_cast<int>(ended_states.size());
-        for (const auto& [id, final_state] : ended_states)
-          ended_ids += (ended_ids.empty() ? "" : ",") + std::to_string(id);
+        for (const auto& [id, final_state] : ended_states) {
+          if (!ended_ids.empty()) ended_ids += ',';
+          ended_ids += std::to_string(id);
+        }
         ASSERT_GT(ended, kGames / 6) << "too few games ended before the FLUSHALL";
         pqxx::connection c(PgUrlOrDie().ConnInfo());
         ASSERT_TRUE(WaitUntil([&] {
