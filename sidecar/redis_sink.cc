@@ -408,6 +408,19 @@ struct RedisSink::Impl {
     Add(counters.scripts, 1);
   }
 
+  // Starts HSET hokm:p:{player} game <game> seat <seat> in args; the
+  // caller adds other fields and appends it.
+  void BeginPlayerHash(std::uint64_t player, std::uint64_t game_id, std::uint64_t seat) {
+    PlayerKey(player);
+    args.Clear();
+    args.Add("HSET");
+    args.Add(player_key);
+    args.Add("game");
+    args.AddUint(game_id);
+    args.Add("seat");
+    args.AddUint(seat);
+  }
+
   // A record's effect on its player's hash (joins, leaves, connection
   // changes). Sent in ring order, before the games' XADDs (redis_sink.h): a
   // player in several games ends with the game of his latest record.
@@ -415,14 +428,7 @@ struct RedisSink::Impl {
     const std::uint64_t g = r.game_id();
     const std::uint64_t ts_ms = r.ts_ns() / 1'000'000;
     const auto player_hash = [&](std::uint64_t player, std::uint8_t seat, bool connected) {
-      PlayerKey(player);
-      args.Clear();
-      args.Add("HSET");
-      args.Add(player_key);
-      args.Add("game");
-      args.AddUint(g);
-      args.Add("seat");
-      args.AddUint(seat);
+      BeginPlayerHash(player, g, seat);
       args.Add("connected");
       args.Add(connected ? "1" : "0");
       args.Add("last_seen");
@@ -683,14 +689,7 @@ struct RedisSink::Impl {
         for (std::size_t seat = 0; seat < rg.state.seats.size(); ++seat) {
           const std::uint64_t p = rg.state.seats[seat];
           if (p == 0) continue;
-          PlayerKey(p);
-          args.Clear();
-          args.Add("HSET");
-          args.Add(player_key);
-          args.Add("game");
-          args.AddUint(g);
-          args.Add("seat");
-          args.AddUint(seat);
+          BeginPlayerHash(p, g, seat);
           Append(Expect::kPlain, g);
           Expire(player_key, options.player_ttl, g);
         }
