@@ -4,10 +4,10 @@
 
 #include <vector>
 
-#include "core/bots.h"
-#include "core/random.h"
-#include "core/record_codec.h"
-#include "core/rules.h"
+#include "core/rules/bots.h"
+#include "core/rules/random.h"
+#include "core/records/record_codec.h"
+#include "core/rules/rules.h"
 
 namespace hokm::core {
 namespace {

@@ -13,11 +13,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/bots.h"
+#include "core/rules/bots.h"
 #include "bench/bench_engine.h"
 #include "core/engine.h"
 #include "core/latency_histogram.h"
-#include "core/rules.h"
+#include "core/rules/rules.h"
 
 namespace hokm {
 namespace {

@@ -9,10 +9,9 @@
 #include <cstring>
 #include <string_view>
 
-#include "core/change_batch.h"
-#include "core/prom_text.h"
-#include "core/record_codec.h"
-#include "core/rules.h"
+#include "core/records/change_batch.h"
+#include "core/records/record_codec.h"
+#include "core/rules/rules.h"
 
 namespace hokm {
 
@@ -189,64 +188,6 @@ const shm::CommandPort& Engine::port(std::uint32_t shard) const { return *shards
 
 bool Engine::Snapshot(std::uint64_t game_id, core::GameState& out) const {
   return segment_.table().ReadGame(game_id, out) == shm::ReadResult::kOk;
-}
-
-}  // namespace hokm
-
-namespace hokm {
-
-std::string Engine::MetricsText() const {
-  core::PromText text;
-  struct CounterField {
-    const char* name;
-    std::atomic<std::uint64_t> ShardCounters::*field;
-  };
-  static constexpr CounterField kCounters[] = {
-      {"hokm_engine_commands_total", &ShardCounters::commands},
-      {"hokm_engine_accepted_total", &ShardCounters::accepted},
-      {"hokm_engine_rejected_total", &ShardCounters::rejected},
-      {"hokm_engine_busy_total", &ShardCounters::busy},
-      {"hokm_engine_records_total", &ShardCounters::records},
-      {"hokm_engine_games_created_total", &ShardCounters::games_created},
-      {"hokm_engine_games_ended_total", &ShardCounters::games_ended},
-  };
-  for (const CounterField& counter : kCounters) {
-    text.Type(counter.name, "counter");
-    for (std::uint32_t i = 0; i < shards_.size(); ++i) {
-      const auto value = (shards_[i]->counters.*counter.field).load(std::memory_order_relaxed);
-      text.Sample(counter.name, static_cast<double>(value), "shard=\"" + std::to_string(i) + "\"");
-    }
-  }
-  text.Type("hokm_engine_change_ring_fill_ratio", "gauge");
-  for (std::uint32_t i = 0; i < shards_.size(); ++i) {
-    text.Sample("hokm_engine_change_ring_fill_ratio", shards_[i]->change_ring.FillRatio(),
-                "shard=\"" + std::to_string(i) + "\"");
-  }
-  text.Type("hokm_engine_change_ring_lag_bytes", "gauge");
-  for (std::uint32_t i = 0; i < shards_.size(); ++i) {
-    text.Sample("hokm_engine_change_ring_lag_bytes", static_cast<double>(shards_[i]->change_ring.Lag()),
-                "shard=\"" + std::to_string(i) + "\"");
-  }
-  text.Gauge("hokm_engine_active_games", static_cast<double>(segment_.table().Live()));
-  text.Gauge("hokm_engine_table_capacity", segment_.table().capacity());
-  return text.Take();
-}
-
-std::string Engine::HealthJson() const {
-  std::uint64_t busy = 0;
-  double fill = 0;
-  for (const auto& s : shards_) {
-    busy += s->counters.busy.load(std::memory_order_relaxed);
-    fill = std::max(fill, s->change_ring.FillRatio());
-  }
-  char json[256];
-  std::snprintf(json, sizeof json,
-                "{\"status\":\"ok\",\"shards\":%u,\"active_games\":%llu,\"busy\":%llu,"
-                "\"max_change_ring_fill\":%.4f}",
-                static_cast<unsigned>(shards_.size()),
-                static_cast<unsigned long long>(segment_.table().Live()),
-                static_cast<unsigned long long>(busy), fill);
-  return json;
 }
 
 }  // namespace hokm

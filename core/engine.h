@@ -24,9 +24,9 @@
 
 #include <flatbuffers/flatbuffers.h>
 
-#include "core/change.h"
-#include "core/command.h"
-#include "core/game_state.h"
+#include "core/records/change.h"
+#include "core/rules/command.h"
+#include "core/rules/game_state.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "shm/status.h"
@@ -98,11 +98,8 @@ class Engine {
 
   std::uint32_t shards() const { return segment_.shards(); }
   shm::Segment& segment() { return segment_; }
+  const shm::Segment& segment() const { return segment_; }
   const ShardCounters& counters(std::uint32_t shard) const;
-
-  // Prometheus text of the engine's counters, ring fill and active games.
-  std::string MetricsText() const;
-  std::string HealthJson() const;
 
  private:
   struct Shard;

@@ -12,7 +12,7 @@
 #include <span>
 #include <vector>
 
-#include "core/change_batch.h"
+#include "core/records/change_batch.h"
 #include "fuzz/fuzz_check.h"
 #include "sidecar/record_batch.h"
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "core/change_batch.h"
+#include "core/records/change_batch.h"
 #include "core/engine.h"
 #include "fuzz/command_input.h"
 #include "fuzz/fuzz_check.h"

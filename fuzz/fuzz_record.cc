@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/record_codec.h"
+#include "core/records/record_codec.h"
 #include "fuzz/fuzz_check.h"
 #include "sidecar/record_batch.h"
 #include "sidecar/record_json.h"

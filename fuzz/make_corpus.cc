@@ -18,10 +18,10 @@
 
 #include <flatbuffers/flatbuffers.h>
 
-#include "core/bots.h"
-#include "core/change_batch.h"
-#include "core/record_codec.h"
-#include "core/rules.h"
+#include "core/rules/bots.h"
+#include "core/records/change_batch.h"
+#include "core/records/record_codec.h"
+#include "core/rules/rules.h"
 #include "fuzz/command_input.h"
 #include "fuzz/ring_input.h"
 #include "shm/command_channel.h"

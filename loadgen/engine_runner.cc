@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "core/rules.h"
+#include "core/rules/rules.h"
 #include "loadgen/runners.h"
 
 namespace hokm::loadgen {

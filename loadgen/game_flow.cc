@@ -6,10 +6,10 @@
 #include <cstring>
 #include <limits>
 
-#include "core/change.h"
-#include "core/change_json.h"
-#include "core/random.h"
-#include "core/rules.h"
+#include "core/records/change.h"
+#include "core/records/change_json.h"
+#include "core/rules/random.h"
+#include "core/rules/rules.h"
 
 namespace hokm::loadgen {
 namespace {

@@ -19,9 +19,9 @@
 #include <cstdint>
 #include <string>
 
-#include "core/bots.h"
-#include "core/command.h"
-#include "core/game_state.h"
+#include "core/rules/bots.h"
+#include "core/rules/command.h"
+#include "core/rules/game_state.h"
 #include "loadgen/dump_writer.h"
 #include "loadgen/options.h"
 #include "loadgen/run_stats.h"

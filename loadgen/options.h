@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/bots.h"
+#include "core/rules/bots.h"
 #include "shm/wait_strategy.h"
 
 namespace CLI {

@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "core/change_batch.h"
+#include "core/records/change_batch.h"
 #include "shm/ring.h"
 
 namespace hokm::loadgen {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/game_state.h"
+#include "core/rules/game_state.h"
 #include "core/latency_histogram.h"
 #include "loadgen/clock.h"
 #include "loadgen/sidecar_probe.h"

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "core/change_json.h"
+#include "core/records/change_json.h"
 #include "core/engine.h"
-#include "core/rules.h"
+#include "core/rules/rules.h"
 #include "loadgen/redis_conn.h"
 #include "loadgen/seed_runner.h"
 #include "loadgen/seed_state.h"

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/game_state.h"
+#include "core/rules/game_state.h"
 
 namespace hokm::loadgen {
 

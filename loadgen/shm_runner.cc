@@ -13,8 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/change.h"
-#include "core/rules.h"
+#include "core/records/change.h"
+#include "core/rules/rules.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "shm/wait_strategy.h"

@@ -44,7 +44,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/command.h"
+#include "core/rules/command.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "shm/status.h"

@@ -44,7 +44,7 @@
 #include <optional>
 #include <type_traits>
 
-#include "core/game_state.h"
+#include "core/rules/game_state.h"
 #include "shm/ring.h"
 #include "shm/seqlock.h"
 

@@ -25,7 +25,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/game_state.h"
+#include "core/rules/game_state.h"
 #include "hokm_generated.h"
 
 namespace hokm::sidecar {

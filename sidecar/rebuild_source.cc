@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "core/rules.h"
+#include "core/rules/rules.h"
 
 namespace hokm::sidecar {
 namespace {

@@ -22,7 +22,7 @@
 #include <string>
 
 #include "shm/game_table.h"
-#include "sidecar/redis_sink.h"
+#include "sidecar/redis/redis_sink.h"
 #include "sidecar/url.h"
 
 namespace hokm::sidecar {

@@ -5,7 +5,7 @@
 #include <limits>
 #include <string_view>
 
-#include "core/utf8.h"
+#include "core/rules/utf8.h"
 
 namespace hokm::sidecar {
 namespace {

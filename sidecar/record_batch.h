@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <span>
 
-#include "core/change_batch.h"
+#include "core/records/change_batch.h"
 #include "hokm_generated.h"
 
 namespace hokm::sidecar {

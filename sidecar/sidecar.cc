@@ -16,14 +16,14 @@
 #include <vector>
 
 #include "core/latency_histogram.h"
-#include "core/metrics_server.h"
+#include "service/metrics_server.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "sidecar/rebuild_source.h"
 #include "sidecar/breaker.h"
-#include "sidecar/pg_sink.h"
+#include "sidecar/pg/pg_sink.h"
 #include "sidecar/record_batch.h"
-#include "sidecar/redis_sink.h"
+#include "sidecar/redis/redis_sink.h"
 #include "sidecar/spill_queue.h"
 #include "sidecar/url.h"
 
@@ -166,7 +166,7 @@ class RedisClient final : public SinkClient {
   std::string StatsText() const override {
     if (!sink_) return {};
     const RedisSinkStats s = sink_->stats();
-    core::PromText t;
+    service::PromText t;
     t.Counter("hokm_sidecar_redis_records_applied_total", static_cast<double>(s.records_applied));
     t.Counter("hokm_sidecar_redis_records_duplicate_total", static_cast<double>(s.records_duplicate));
     t.Counter("hokm_sidecar_redis_entries_total", static_cast<double>(s.entries));
@@ -236,7 +236,7 @@ class PgClient final : public SinkClient {
   std::string StatsText() const override {
     if (!sink_) return {};
     const PgSinkStats s = sink_->stats();
-    core::PromText t;
+    service::PromText t;
     t.Counter("hokm_sidecar_pg_rows_inserted_total", static_cast<double>(s.rows_inserted));
     t.Counter("hokm_sidecar_pg_records_inserted_total", static_cast<double>(s.moves_inserted));
     t.Counter("hokm_sidecar_pg_transactions_total", static_cast<double>(s.transactions));
@@ -299,7 +299,7 @@ class Worker {
   }
   std::string Label() const { return "sink=\"" + std::string(name_) + "\""; }
   // Quantiles in ms of a histogram of microseconds (or plain counts).
-  static void Quantiles(core::PromText& t, const char* name, const core::LatencyHistogram& h,
+  static void Quantiles(service::PromText& t, const char* name, const core::LatencyHistogram& h,
                         double scale, const std::string& label) {
     for (const char* q : {"0.5", "0.99", "0.999"}) {
       t.Sample(name, static_cast<double>(h.Quantile(std::stod(q))) * scale,
@@ -312,7 +312,7 @@ class Worker {
   // so a dashboard (or loadgen, for the time after its ramp) gets the lag
   // of any window. Bounds: four per power of two from 0.079 ms to 67 s,
   // each the exact upper bound of a LatencyHistogram bucket.
-  void AppendLagHistogram(core::PromText& t, const char* name) const {
+  void AppendLagHistogram(service::PromText& t, const char* name) const {
     const std::string bucket = std::string(name) + "_bucket";
     const std::string label = Label();
     std::uint64_t cumulative = 0;
@@ -333,7 +333,7 @@ class Worker {
              label);
     t.Sample((std::string(name) + "_count").c_str(), static_cast<double>(count), label);
   }
-  void AppendSummaries(core::PromText& t, int which) const {
+  void AppendSummaries(service::PromText& t, int which) const {
     if (which == 0) Quantiles(t, "hokm_sidecar_sync_lag_ms", lag_us_, 1e-3, Label());
     if (which == 1) Quantiles(t, "hokm_sidecar_write_latency_ms", write_us_, 1e-3, Label());
     if (which == 2) Quantiles(t, "hokm_sidecar_batch_records", batch_size_, 1.0, Label());
@@ -548,7 +548,7 @@ struct Sidecar::Impl {
   Window window;
   std::unique_ptr<Worker> redis;
   std::unique_ptr<Worker> pg;
-  std::unique_ptr<core::MetricsServer> metrics;
+  std::unique_ptr<service::MetricsServer> metrics;
   std::atomic<std::uint64_t> records_read{0};
   std::atomic<std::uint64_t> malformed{0};
   std::atomic<std::uint64_t> committed_records{0};
@@ -650,7 +650,7 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
   ::signal(SIGPIPE, SIG_IGN);  // hiredis and libpq write to sockets a store may close
   if (m.options.metrics_port != 0) {
     std::string error;
-    m.metrics = core::MetricsServer::Start(
+    m.metrics = service::MetricsServer::Start(
         static_cast<std::uint16_t>(m.options.metrics_port), [this] { return MetricsText(); },
         [this] { return HealthJson(); }, &error);
     if (!m.metrics) {
@@ -742,7 +742,7 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
 
 std::string Sidecar::MetricsText() const {
   const Impl& m = *impl_;
-  core::PromText t;
+  service::PromText t;
   std::string extra;
   t.Counter("hokm_sidecar_records_read_total", static_cast<double>(m.records_read.load()));
   t.Counter("hokm_sidecar_malformed_records_total", static_cast<double>(m.malformed.load()));

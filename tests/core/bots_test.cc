@@ -1,12 +1,12 @@
 // bots_test.cc: RandomBot is legal, uniform and deterministic; GreedyBot
 // makes the documented choice in each crafted position.
-#include "core/bots.h"
+#include "core/rules/bots.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "core/rules.h"
+#include "core/rules/rules.h"
 #include "core_test_util.h"
 
 namespace hokm::core {

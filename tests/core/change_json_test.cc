@@ -1,6 +1,6 @@
 // change_json_test.cc: the exact JSON line of every change record type, as
 // `hokm-loadgen --dump` writes it.
-#include "core/change_json.h"
+#include "core/records/change_json.h"
 
 #include <gtest/gtest.h>
 

@@ -9,10 +9,10 @@
 #include <initializer_list>
 #include <string_view>
 
-#include "core/card.h"
-#include "core/change.h"
-#include "core/game_state.h"
-#include "core/rules.h"
+#include "core/rules/card.h"
+#include "core/records/change.h"
+#include "core/rules/game_state.h"
+#include "core/rules/rules.h"
 
 namespace hokm::core::testing {
 

@@ -1,15 +1,15 @@
 // record_codec_test.cc: ChangeRecord encode/decode round trips, the wire
 // details other parts rely on, and corrupted bytes that must give typed
 // errors, never a crash.
-#include "core/record_codec.h"
+#include "core/records/record_codec.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "alloc_counter.h"
-#include "core/bots.h"
-#include "core/rules.h"
+#include "core/rules/bots.h"
+#include "core/rules/rules.h"
 #include "core_test_util.h"
 #include "hokm_generated.h"
 

@@ -5,9 +5,9 @@
 #include <bit>
 
 #include "alloc_counter.h"
-#include "core/bots.h"
-#include "core/random.h"
-#include "core/rules.h"
+#include "core/rules/bots.h"
+#include "core/rules/random.h"
+#include "core/rules/rules.h"
 
 namespace hokm::core {
 namespace {

@@ -1,14 +1,14 @@
 // rules_test.cc: every Hokm rule and every rule error of core/rules.h, each
 // reached directly through a crafted GameState where that is shorter.
-#include "core/rules.h"
+#include "core/rules/rules.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 #include <vector>
 
-#include "core/bots.h"
-#include "core/random.h"
+#include "core/rules/bots.h"
+#include "core/rules/random.h"
 #include "core_test_util.h"
 
 namespace hokm::core {

@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/bots.h"
-#include "core/change_batch.h"
-#include "core/record_codec.h"
-#include "core/rules.h"
+#include "core/rules/bots.h"
+#include "core/records/change_batch.h"
+#include "core/records/record_codec.h"
+#include "core/rules/rules.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "tests/integration/process_util.h"

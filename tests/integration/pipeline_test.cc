@@ -21,10 +21,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/bots.h"
-#include "core/change_batch.h"
+#include "core/rules/bots.h"
+#include "core/records/change_batch.h"
 #include "core/engine.h"
-#include "core/rules.h"
+#include "core/rules/rules.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 

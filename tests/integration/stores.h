@@ -27,12 +27,12 @@
 #include <string>
 #include <vector>
 
-#include "core/bots.h"
-#include "core/record_codec.h"
-#include "core/rules.h"
-#include "sidecar/pg_sink.h"
+#include "core/rules/bots.h"
+#include "core/records/record_codec.h"
+#include "core/rules/rules.h"
+#include "sidecar/pg/pg_sink.h"
 #include "sidecar/public_state.h"
-#include "sidecar/redis_sink.h"
+#include "sidecar/redis/redis_sink.h"
 #include "tests/sidecar/test_records.h"
 
 namespace hokm::sidecar::integration {

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <string>
 
-#include "core/bots.h"
-#include "core/rules.h"
+#include "core/rules/bots.h"
+#include "core/rules/rules.h"
 
 namespace hokm::loadgen {
 namespace {

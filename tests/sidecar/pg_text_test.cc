@@ -1,5 +1,5 @@
 // pg_text_test.cc: the PostgreSQL text formats the sink writes.
-#include "sidecar/pg_text.h"
+#include "sidecar/pg/pg_text.h"
 
 #include <gtest/gtest.h>
 

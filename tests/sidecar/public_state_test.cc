@@ -6,10 +6,10 @@
 
 #include <flatbuffers/flatbuffers.h>
 
-#include "core/bots.h"
-#include "core/random.h"
-#include "core/record_codec.h"
-#include "core/rules.h"
+#include "core/rules/bots.h"
+#include "core/rules/random.h"
+#include "core/records/record_codec.h"
+#include "core/rules/rules.h"
 #include "sidecar/public_state.h"
 #include "sidecar/record_batch.h"
 

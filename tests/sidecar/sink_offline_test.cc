@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include "sidecar/pg_sink.h"
-#include "sidecar/redis_sink.h"
+#include "sidecar/pg/pg_sink.h"
+#include "sidecar/redis/redis_sink.h"
 
 namespace hokm::sidecar {
 namespace {

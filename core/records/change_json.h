@@ -21,7 +21,7 @@
 
 #include <string>
 
-#include "core/change.h"
+#include "core/records/change.h"
 
 namespace hokm::core {
 

@@ -1,6 +1,6 @@
 // change.cc: stable names of the change record types (equal to the
 // FlatBuffers union member names of hokm.fb.Body).
-#include "core/change.h"
+#include "core/records/change.h"
 
 namespace hokm::core {
 

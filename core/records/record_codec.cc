@@ -1,6 +1,6 @@
 // record_codec.cc: FlatBuffers encode/decode of change records; the decoder
 // trusts nothing: it verifies, then range-checks every field it copies.
-#include "core/record_codec.h"
+#include "core/records/record_codec.h"
 
 #include <bit>
 #include <cstring>

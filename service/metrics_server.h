@@ -11,9 +11,9 @@
 #include <memory>
 #include <string>
 
-#include "core/prom_text.h"
+#include "service/prom_text.h"
 
-namespace hokm::core {
+namespace hokm::service {
 
 class MetricsServer {
  public:
@@ -39,4 +39,4 @@ class MetricsServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace hokm::core
+}  // namespace hokm::service

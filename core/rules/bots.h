@@ -3,8 +3,8 @@
 
 #include <cstdint>
 
-#include "core/command.h"
-#include "core/game_state.h"
+#include "core/rules/command.h"
+#include "core/rules/game_state.h"
 
 namespace hokm::core {
 

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "core/card.h"
-#include "core/game_state.h"
+#include "core/rules/card.h"
+#include "core/rules/game_state.h"
 
 namespace hokm::core {
 

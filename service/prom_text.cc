@@ -1,10 +1,10 @@
 // prom_text.cc: the Prometheus text-format lines; see prom_text.h.
-#include "core/prom_text.h"
+#include "service/prom_text.h"
 
 #include <cmath>
 #include <cstdio>
 
-namespace hokm::core {
+namespace hokm::service {
 
 namespace {
 void AppendSample(std::string& text, const char* name, double value, const std::string& labels) {
@@ -48,4 +48,4 @@ void PromText::Counter(const char* name, double value, const std::string& labels
   Sample(name, value, labels);
 }
 
-}  // namespace hokm::core
+}  // namespace hokm::service

@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-namespace hokm::core {
+namespace hokm::service {
 
 // Appends Prometheus text-format lines: "# TYPE name kind" once per call
 // and "name{labels} value".
@@ -23,4 +23,4 @@ class PromText {
   std::string text_;
 };
 
-}  // namespace hokm::core
+}  // namespace hokm::service

@@ -1,5 +1,5 @@
 // pg_text.cc: PostgreSQL text formats for the PostgreSQL sink.
-#include "sidecar/pg_text.h"
+#include "sidecar/pg/pg_text.h"
 
 #include <charconv>
 

@@ -1,6 +1,6 @@
 // change_json.cc: hand-written JSON for change records (no JSON library: the
 // dump writes millions of lines, and the format is fixed).
-#include "core/change_json.h"
+#include "core/records/change_json.h"
 
 #include <bit>
 #include <charconv>

@@ -1,14 +1,14 @@
 // rules.cc: the Hokm rules (DESIGN §10) as pure, allocation-free functions
 // over GameState; hands and tricks are bitmasks, so no hot-path loop visits
 // the 52 cards.
-#include "core/rules.h"
+#include "core/rules/rules.h"
 
 #include <bit>
 #include <cassert>
 #include <cstring>
 
-#include "core/random.h"
-#include "core/utf8.h"
+#include "core/rules/random.h"
+#include "core/rules/utf8.h"
 
 namespace hokm::core {
 namespace {

@@ -1,5 +1,5 @@
 // metrics_server.cc: Boost.Beast implementation of the loopback metrics server.
-#include "core/metrics_server.h"
+#include "service/metrics_server.h"
 
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including
 // <utility>; GCC 12 in C++20 mode no longer pulls it in transitively.
@@ -10,7 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
-namespace hokm::core {
+namespace hokm::service {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -119,4 +119,4 @@ MetricsServer::~MetricsServer() {
 
 std::uint16_t MetricsServer::port() const { return impl_->port; }
 
-}  // namespace hokm::core
+}  // namespace hokm::service

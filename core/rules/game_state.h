@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "core/card.h"
+#include "core/rules/card.h"
 
 namespace hokm::core {
 

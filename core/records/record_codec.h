@@ -13,7 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/change.h"
+#include "core/records/change.h"
 
 namespace hokm::core {
 

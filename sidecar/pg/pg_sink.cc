@@ -1,6 +1,6 @@
 // pg_sink.cc: the PostgreSQL sink: schema migrations, the COPY batch
 // transaction, the derived rows, bisection of poison batches, checkpoints.
-#include "sidecar/pg_sink.h"
+#include "sidecar/pg/pg_sink.h"
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sidecar/pg_text.h"
+#include "sidecar/pg/pg_text.h"
 #include "sidecar/rating.h"
 #include "sidecar/record_json.h"
 

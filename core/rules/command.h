@@ -6,8 +6,8 @@
 #include <cstring>
 #include <type_traits>
 
-#include "core/card.h"
-#include "core/game_state.h"
+#include "core/rules/card.h"
+#include "core/rules/game_state.h"
 
 namespace hokm::core {
 

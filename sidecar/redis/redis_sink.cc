@@ -1,7 +1,7 @@
 // redis_sink.cc: the Redis sink: one stream entry per game per batch, the
 // game's side effects in plain commands (two small scripts for the
 // conditional ones), all pipelined over a synchronous hiredis context.
-#include "sidecar/redis_sink.h"
+#include "sidecar/redis/redis_sink.h"
 
 #include <hiredis/hiredis.h>
 #include <sys/time.h>

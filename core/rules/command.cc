@@ -1,6 +1,6 @@
 // command.cc: stable snake_case names of command results, for logs, metrics
 // labels and JSON; never rename one, only add.
-#include "core/command.h"
+#include "core/rules/command.h"
 
 namespace hokm::core {
 

@@ -15,9 +15,9 @@
 
 #include <string_view>
 
-#include "core/change.h"
-#include "core/command.h"
-#include "core/game_state.h"
+#include "core/records/change.h"
+#include "core/rules/command.h"
+#include "core/rules/game_state.h"
 
 namespace hokm::core {
 

@@ -1,12 +1,12 @@
 // bots.cc: RandomBot and GreedyBot; both read only the state a seat may see
 // in play (its hand, the table, trump) and always return a legal command.
-#include "core/bots.h"
+#include "core/rules/bots.h"
 
 #include <bit>
 #include <cstring>
 
-#include "core/random.h"
-#include "core/rules.h"
+#include "core/rules/random.h"
+#include "core/rules/rules.h"
 
 namespace hokm::core {
 namespace {

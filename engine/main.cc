@@ -15,7 +15,8 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "core/metrics_server.h"
+#include "engine/engine_metrics.h"
+#include "service/metrics_server.h"
 #include "shm/wait_strategy.h"
 
 namespace {
@@ -117,12 +118,12 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
-  std::unique_ptr<hokm::core::MetricsServer> metrics;
+  std::unique_ptr<hokm::service::MetricsServer> metrics;
   if (metrics_port != 0) {
     std::string error;
-    metrics = hokm::core::MetricsServer::Start(
-        static_cast<std::uint16_t>(metrics_port), [&e] { return e.MetricsText(); },
-        [&e] { return e.HealthJson(); }, &error);
+    metrics = hokm::service::MetricsServer::Start(
+        static_cast<std::uint16_t>(metrics_port), [&e] { return hokm::EngineMetricsText(e); },
+        [&e] { return hokm::EngineHealthJson(e); }, &error);
     if (!metrics) {
       std::fprintf(stderr, "hokm-engine: %s\n", error.c_str());
       return 1;
