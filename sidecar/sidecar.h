@@ -12,6 +12,10 @@
 // down (breaker open) spills; while its spill queue is not empty everything
 // new goes behind it, so each store sees every game's records in order.
 //
+// The parts: ChangeReader (reader.h), Window (window.h), Worker (worker.h,
+// writing through sink_client.h), /metrics and /health (metrics.h); this
+// class wires them and runs the read/commit loop.
+//
 // Thread safety: Sidecar is driven by one thread (Run); the workers are its
 // own threads; MetricsText/HealthJson may be called from any thread.
 #pragma once
