@@ -7,11 +7,11 @@
 #include <optional>
 
 #include "loadgen/clock.h"
-#include "loadgen/load_run.h"
+#include "loadgen/drivers/load_run.h"
 #include "loadgen/options.h"
 #include "loadgen/report.h"
-#include "loadgen/sidecar_probe.h"
-#include "loadgen/verify.h"
+#include "loadgen/verify/sidecar_probe.h"
+#include "loadgen/verify/verify.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 
 #include "loadgen/options.h"
 #include "loadgen/run_stats.h"
-#include "loadgen/sidecar_probe.h"
-#include "loadgen/verify.h"
+#include "loadgen/verify/sidecar_probe.h"
+#include "loadgen/verify/verify.h"
 #include "shm/status.h"
 
 namespace hokm::loadgen {

@@ -15,7 +15,7 @@
 #include "core/rules/game_state.h"
 #include "core/latency_histogram.h"
 #include "loadgen/clock.h"
-#include "loadgen/sidecar_probe.h"
+#include "loadgen/verify/sidecar_probe.h"
 #include "sidecar/public_state.h"
 
 namespace hokm::loadgen {

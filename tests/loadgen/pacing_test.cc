@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "loadgen/game_flow.h"
-#include "loadgen/runners.h"
+#include "loadgen/drivers/game_flow.h"
+#include "loadgen/drivers/runners.h"
 
 namespace hokm::loadgen {
 namespace {

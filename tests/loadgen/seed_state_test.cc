@@ -1,6 +1,6 @@
 // seed_state_test.cc: the baseline's JSON state document round-trips every
 // state a real game passes through, and corrupted documents are refused.
-#include "loadgen/seed_state.h"
+#include "loadgen/baseline/seed_state.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // sidecar_probe_test.cc: loadgen's readers of the sidecar's /metrics and
 // /health, and its http:// URLs.
-#include "loadgen/sidecar_probe.h"
+#include "loadgen/verify/sidecar_probe.h"
 
 #include <gtest/gtest.h>
 
@@ -40,7 +40,7 @@ TEST(SidecarProbeTest, APageWithoutSyncLagIsAnError) {
   EXPECT_FALSE(ParseSyncLag("").ok());
 }
 
-// A histogram page as sidecar/sidecar.cc writes it (fewer buckets).
+// A histogram page as sidecar/metrics.cc writes it (fewer buckets).
 std::string HistogramPage(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::uint64_t rinf,
                           std::uint64_t p1, std::uint64_t p2, std::uint64_t p3, std::uint64_t pinf) {
   std::string page = "# TYPE hokm_sidecar_sync_lag_histogram_ms histogram\n";

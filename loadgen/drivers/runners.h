@@ -7,8 +7,8 @@
 #include <string>
 
 #include "loadgen/clock.h"
-#include "loadgen/dump_writer.h"
-#include "loadgen/game_flow.h"
+#include "loadgen/drivers/dump_writer.h"
+#include "loadgen/drivers/game_flow.h"
 #include "loadgen/options.h"
 #include "loadgen/run_stats.h"
 

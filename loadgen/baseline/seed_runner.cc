@@ -24,8 +24,8 @@
 #include "core/engine.h"
 #include "core/rules/rules.h"
 #include "loadgen/redis_conn.h"
-#include "loadgen/seed_runner.h"
-#include "loadgen/seed_state.h"
+#include "loadgen/baseline/seed_runner.h"
+#include "loadgen/baseline/seed_state.h"
 #include "shm/game_table.h"
 
 namespace hokm::loadgen {

@@ -18,7 +18,7 @@
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "shm/wait_strategy.h"
-#include "loadgen/runners.h"
+#include "loadgen/drivers/runners.h"
 
 namespace hokm::loadgen {
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "loadgen/runners.h"
+#include "loadgen/drivers/runners.h"
 #include "shm/status.h"
 #include "sidecar/url.h"
 

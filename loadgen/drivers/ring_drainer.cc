@@ -1,5 +1,5 @@
 // ring_drainer.cc: the --drain consumer (see ring_drainer.h).
-#include "loadgen/ring_drainer.h"
+#include "loadgen/drivers/ring_drainer.h"
 
 #include <time.h>
 

@@ -1,6 +1,6 @@
 // game_flow.cc: lanes' commands and the booking of accepted ones (see
 // game_flow.h).
-#include "loadgen/game_flow.h"
+#include "loadgen/drivers/game_flow.h"
 
 #include <cstdio>
 #include <cstring>

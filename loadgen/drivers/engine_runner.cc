@@ -11,7 +11,7 @@
 
 #include "core/engine.h"
 #include "core/rules/rules.h"
-#include "loadgen/runners.h"
+#include "loadgen/drivers/runners.h"
 
 namespace hokm::loadgen {
 namespace {

@@ -1,6 +1,6 @@
 // sidecar_probe.cc: a minimal HTTP/1.0 GET over a blocking socket and the
 // parsers of the sidecar's /metrics and /health (see sidecar_probe.h).
-#include "loadgen/sidecar_probe.h"
+#include "loadgen/verify/sidecar_probe.h"
 
 #include <netdb.h>
 #include <poll.h>

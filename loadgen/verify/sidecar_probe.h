@@ -1,6 +1,6 @@
 // sidecar_probe.h: what loadgen reads from hokm-sidecar over HTTP on
 // loopback: the sync-lag quantiles from /metrics and the drain state from
-// /health (the JSON of sidecar/sidecar.cc).
+// /health (the JSON of sidecar/metrics.cc).
 #pragma once
 
 #include <chrono>

@@ -1,6 +1,6 @@
 // seed_state.cc: the baseline's JSON state codec, CAS script and table (see
 // seed_state.h).
-#include "loadgen/seed_state.h"
+#include "loadgen/baseline/seed_state.h"
 
 #include <charconv>
 #include <cstring>

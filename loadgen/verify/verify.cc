@@ -1,6 +1,6 @@
 // verify.cc: the drain wait and the batched store checks of --verify (see
 // verify.h).
-#include "loadgen/verify.h"
+#include "loadgen/verify/verify.h"
 
 #include <time.h>
 
@@ -13,8 +13,8 @@
 #include <unordered_map>
 
 #include "loadgen/redis_conn.h"
-#include "loadgen/seed_state.h"
-#include "loadgen/sidecar_probe.h"
+#include "loadgen/baseline/seed_state.h"
+#include "loadgen/verify/sidecar_probe.h"
 #include "shm/segment.h"
 #include "sidecar/public_state.h"
 #include "sidecar/url.h"

@@ -1,6 +1,6 @@
 // dump_writer.cc: per-thread part files of whole games, merged by game id at
 // the end (see dump_writer.h).
-#include "loadgen/dump_writer.h"
+#include "loadgen/drivers/dump_writer.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,6 +1,6 @@
 // load_run.cc: opening a mode's back end, running the threads with the
 // progress line, and summing their results (see load_run.h).
-#include "loadgen/load_run.h"
+#include "loadgen/drivers/load_run.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "loadgen/dump_writer.h"
-#include "loadgen/ring_drainer.h"
-#include "loadgen/runners.h"
-#include "loadgen/seed_runner.h"
-#include "loadgen/sidecar_probe.h"
+#include "loadgen/drivers/dump_writer.h"
+#include "loadgen/drivers/ring_drainer.h"
+#include "loadgen/drivers/runners.h"
+#include "loadgen/baseline/seed_runner.h"
+#include "loadgen/verify/sidecar_probe.h"
 #include "shm/segment.h"
 
 namespace hokm::loadgen {

@@ -22,7 +22,7 @@
 #include "core/rules/bots.h"
 #include "core/rules/command.h"
 #include "core/rules/game_state.h"
-#include "loadgen/dump_writer.h"
+#include "loadgen/drivers/dump_writer.h"
 #include "loadgen/options.h"
 #include "loadgen/run_stats.h"
 
