@@ -1,17 +1,15 @@
-// sidecar_probe.cc: a minimal HTTP/1.0 GET over a blocking socket and the
-// parsers of the sidecar's /metrics and /health (see sidecar_probe.h).
+// sidecar_probe.cc: a small HTTP/1.0 GET (Boost.Beast) and the parsers of
+// the sidecar's /metrics and /health (see sidecar_probe.h).
 #include "loadgen/verify/sidecar_probe.h"
 
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -19,24 +17,9 @@
 namespace hokm::loadgen {
 namespace {
 
-std::uint64_t NowMs() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
-
-// Waits for fd to be ready for `events` until deadline_ms; false on timeout.
-bool WaitFd(int fd, short events, std::uint64_t deadline_ms) {
-  for (;;) {
-    const std::uint64_t now = NowMs();
-    if (now >= deadline_ms) return false;
-    pollfd p{fd, events, 0};
-    const int r = ::poll(&p, 1, static_cast<int>(deadline_ms - now));
-    if (r > 0) return true;
-    if (r == 0) return false;
-    if (errno != EINTR) return false;
-  }
-}
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
 
 // The value of label `name` in a Prometheus label set `{a="x",b="y"}`.
 std::string Label(std::string_view labels, std::string_view name) {
@@ -97,60 +80,43 @@ HttpUrl HealthUrlOf(HttpUrl url) {
 }
 
 Result<std::string> HttpGet(const HttpUrl& url, std::chrono::milliseconds timeout) {
-  const std::uint64_t deadline = NowMs() + static_cast<std::uint64_t>(timeout.count());
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* addresses = nullptr;
   const std::string port = std::to_string(url.port);
-  if (const int rc = ::getaddrinfo(url.host.c_str(), port.c_str(), &hints, &addresses); rc != 0) {
-    return Status::Unavailable(url.host + ": " + gai_strerror(rc));
-  }
   const std::string where = url.host + ":" + port + url.path;
-  int fd = -1;
-  for (addrinfo* a = addresses; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-      ::close(fd);
-      fd = -1;
-      continue;
-    }
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (!WaitFd(fd, POLLOUT, deadline) || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  ::freeaddrinfo(addresses);
-  if (fd < 0) return Status::Unavailable("cannot connect to " + where);
+  asio::io_context io;
+  beast::error_code ec;
+  const auto endpoints = asio::ip::tcp::resolver(io).resolve(url.host, port, ec);
+  if (ec) return Status::Unavailable(url.host + ": " + ec.message());
 
-  const std::string request = "GET " + url.path + " HTTP/1.0\r\nHost: " + url.host + "\r\n\r\n";
-  std::size_t sent = 0;
-  while (sent < request.size()) {
-    if (!WaitFd(fd, POLLOUT, deadline)) break;
-    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    sent += static_cast<std::size_t>(n);
+  // One deadline for the whole exchange: connect, send, and read until the
+  // server closes (HTTP/1.0).
+  beast::tcp_stream stream(io);
+  stream.expires_after(timeout);
+  http::request<http::empty_body> request{http::verb::get, url.path, 10};
+  request.set(http::field::host, url.host);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  bool connected = false;
+  bool answered = false;
+  stream.async_connect(endpoints, [&](beast::error_code connect_error, const asio::ip::tcp::endpoint&) {
+    if (connect_error) return;
+    connected = true;
+    http::async_write(stream, request, [&](beast::error_code write_error, std::size_t) {
+      if (write_error) return;
+      http::async_read(stream, buffer, response, [&](beast::error_code read_error, std::size_t) {
+        answered = !read_error;
+      });
+    });
+  });
+  io.run();
+  stream.socket().close(ec);
+  if (!connected) return Status::Unavailable("cannot connect to " + where);
+  if (!answered) return Status::Unavailable("no complete answer from " + where);
+  if (response.result() != http::status::ok) {
+    return Status::Unavailable(where + " answered HTTP/" + std::to_string(response.version() / 10) + "." +
+                               std::to_string(response.version() % 10) + " " +
+                               std::to_string(response.result_int()) + " " + std::string(response.reason()));
   }
-  std::string response;
-  if (sent == request.size()) {
-    char buffer[16384];
-    while (WaitFd(fd, POLLIN, deadline)) {
-      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-      if (n <= 0) break;
-      response.append(buffer, static_cast<std::size_t>(n));
-    }
-  }
-  ::close(fd);
-  const std::size_t body = response.find("\r\n\r\n");
-  if (body == std::string::npos) return Status::Unavailable("no complete answer from " + where);
-  const std::size_t space = response.find(' ');
-  if (space == std::string::npos || response.compare(space + 1, 3, "200") != 0) {
-    return Status::Unavailable(where + " answered " + response.substr(0, response.find('\r')));
-  }
-  return response.substr(body + 4);
+  return std::move(response.body());
 }
 
 Result<SyncLag> ParseSyncLag(std::string_view text) {
