@@ -126,15 +126,7 @@ class SeedServer {
         continue;
       }
       flow_.Build(lane);
-      if (!lane.timed) {
-        if (pacer_.open_loop() && flow_.IsCardPlay(lane)) {
-          if (!pacer_.Due(now)) return;
-          lane.intended_ns = pacer_.Take();
-        } else {
-          lane.intended_ns = now;
-        }
-        lane.timed = true;
-      }
+      if (!TimeCommand(lane, flow_, pacer_, now)) return;
       ready_.pop_front();
       lane.step = Lane::Step::kInFlight;
       ++in_flight_;

@@ -211,4 +211,16 @@ void GameFlow::Leave(Lane& lane) {
   lane.step = Lane::Step::kIdle;
 }
 
+bool TimeCommand(Lane& lane, const GameFlow& flow, Pacer& pacer, std::uint64_t now_ns) {
+  if (lane.timed) return true;
+  if (pacer.open_loop() && flow.IsCardPlay(lane)) {
+    if (!pacer.Due(now_ns)) return false;
+    lane.intended_ns = pacer.Take();
+  } else {
+    lane.intended_ns = now_ns;
+  }
+  lane.timed = true;
+  return true;
+}
+
 }  // namespace hokm::loadgen

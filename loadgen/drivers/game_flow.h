@@ -155,4 +155,10 @@ class GameFlow {
   core::GreedyBot greedy_;
 };
 
+// For the pipelined runners (shm, seed): gives the lane's built command its
+// intended send time (the latency's origin), once. A card play in open loop
+// takes the pacer's next time if one is due by now_ns, else stays untimed
+// and this returns false (send it later); any other command is due now.
+bool TimeCommand(Lane& lane, const GameFlow& flow, Pacer& pacer, std::uint64_t now_ns);
+
 }  // namespace hokm::loadgen

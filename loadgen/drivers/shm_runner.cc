@@ -86,15 +86,7 @@ class ShmDriver {
         continue;
       }
       flow_.Build(lane);
-      if (!lane.timed) {
-        if (pacer_.open_loop() && flow_.IsCardPlay(lane)) {
-          if (!pacer_.Due(now)) break;
-          lane.intended_ns = pacer_.Take();
-        } else {
-          lane.intended_ns = now;
-        }
-        lane.timed = true;
-      }
+      if (!TimeCommand(lane, flow_, pacer_, now)) break;
       if (client_.TrySend(index, lane.command, shm::Wake::kLater) != shm::WriteResult::kOk) {
         break;  // ring full
       }
