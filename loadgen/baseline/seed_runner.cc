@@ -54,17 +54,7 @@ class SeedServer {
     Loop(false);
     ctx_.result.play_end_ns = NowNs();
     if (ctx_.result.fatal.empty()) {
-      ready_.clear();
-      for (std::uint32_t i = 0; i < lanes_.size(); ++i) {
-        Lane& lane = lanes_[i];
-        if (lane.game_id == 0) {
-          lane.step = Lane::Step::kIdle;
-          continue;
-        }
-        flow_.BuildAbandon(lane);
-        lane.step = Lane::Step::kReady;
-        ready_.push_back(i);
-      }
+      AbandonAll(flow_, lanes_, ready_);
       Loop(true);
       for (Lane& lane : lanes_) {
         if (lane.game_id != 0) flow_.Leave(lane);

@@ -223,4 +223,18 @@ bool TimeCommand(Lane& lane, const GameFlow& flow, Pacer& pacer, std::uint64_t n
   return true;
 }
 
+void AbandonAll(GameFlow& flow, std::vector<Lane>& lanes, std::deque<std::uint32_t>& ready) {
+  ready.clear();
+  for (std::uint32_t i = 0; i < lanes.size(); ++i) {
+    Lane& lane = lanes[i];
+    if (lane.game_id == 0) {
+      lane.step = Lane::Step::kIdle;
+      continue;
+    }
+    flow.BuildAbandon(lane);
+    lane.step = Lane::Step::kReady;
+    ready.push_back(i);
+  }
+}
+
 }  // namespace hokm::loadgen

@@ -17,7 +17,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <vector>
 
 #include "core/rules/bots.h"
 #include "core/rules/command.h"
@@ -160,5 +162,10 @@ class GameFlow {
 // takes the pacer's next time if one is due by now_ns, else stays untimed
 // and this returns false (send it later); any other command is due now.
 bool TimeCommand(Lane& lane, const GameFlow& flow, Pacer& pacer, std::uint64_t now_ns);
+
+// For the pipelined runners, once play stops: `ready` becomes the indices of
+// every lane with a game, each with Abandon as its next command (kReady);
+// lanes without a game go idle.
+void AbandonAll(GameFlow& flow, std::vector<Lane>& lanes, std::deque<std::uint32_t>& ready);
 
 }  // namespace hokm::loadgen

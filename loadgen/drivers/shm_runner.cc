@@ -333,17 +333,7 @@ class ShmDriver {
   }
 
   void AbandonRunning() {
-    ready_.clear();
-    for (std::uint32_t i = 0; i < lanes_.size(); ++i) {
-      Lane& lane = lanes_[i];
-      if (lane.game_id == 0) {
-        lane.step = Lane::Step::kIdle;
-        continue;
-      }
-      flow_.BuildAbandon(lane);
-      lane.step = Lane::Step::kReady;
-      ready_.push_back(i);
-    }
+    AbandonAll(flow_, lanes_, ready_);
     const std::uint64_t deadline = NowNs() + kAbandonBudgetNs;
     last_answer_ns_ = NowNs();
     waiter_.Reset();
