@@ -7,6 +7,8 @@
 #include <cmath>
 #include <string>
 
+#include "service/metrics_server.h"
+
 namespace hokm::loadgen {
 namespace {
 
@@ -149,6 +151,27 @@ TEST(SidecarProbeTest, NobodyListeningIsUnavailable) {
   ASSERT_TRUE(u.ok());
   auto page = HttpGet(*u, std::chrono::milliseconds(500));
   EXPECT_FALSE(page.ok());
+}
+
+TEST(SidecarProbeTest, HttpGetReadsAPageAndRefusesAnythingBut200) {
+  std::string error;
+  auto server = service::MetricsServer::Start(
+      0, [] { return std::string(kMetrics); }, [] { return std::string("{\"status\":\"ok\"}"); }, &error);
+  ASSERT_NE(server, nullptr) << error;
+  const std::string base = "http://127.0.0.1:" + std::to_string(server->port());
+  auto metrics = ParseHttpUrl(base + "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  auto page = HttpGet(*metrics, std::chrono::seconds(10));
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  EXPECT_EQ(*page, kMetrics);
+  auto health = HttpGet(HealthUrlOf(*metrics), std::chrono::seconds(10));
+  ASSERT_TRUE(health.ok()) << health.status().message();
+  EXPECT_EQ(*health, "{\"status\":\"ok\"}");
+  auto missing = ParseHttpUrl(base + "/nothing-here");
+  ASSERT_TRUE(missing.ok());
+  auto refused = HttpGet(*missing, std::chrono::seconds(10));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("404"), std::string::npos) << refused.status().message();
 }
 
 }  // namespace
