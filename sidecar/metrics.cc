@@ -3,7 +3,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <span>
+#include <initializer_list>
+#include <utility>
 
 #include "core/engine.h"
 #include "service/prom_text.h"
@@ -77,6 +78,12 @@ void LagHistogram(service::PromText& t, const char* name, const core::LatencyHis
   t.Sample((std::string(name) + "_count").c_str(), static_cast<double>(count), label);
 }
 
+// One counter per (name, value), in order.
+void Counters(service::PromText& t,
+              std::initializer_list<std::pair<const char*, std::uint64_t>> counters) {
+  for (const auto& [name, value] : counters) t.Counter(name, static_cast<double>(value));
+}
+
 std::string WorkerHealthJson(const Worker& w, std::uint64_t window_end) {
   char json[512];
   std::snprintf(json, sizeof json,
@@ -95,26 +102,26 @@ std::string WorkerHealthJson(const Worker& w, std::uint64_t window_end) {
 
 std::string RedisSinkStatsText(const RedisSinkStats& s) {
   service::PromText t;
-  t.Counter("hokm_sidecar_redis_records_applied_total", static_cast<double>(s.records_applied));
-  t.Counter("hokm_sidecar_redis_records_duplicate_total", static_cast<double>(s.records_duplicate));
-  t.Counter("hokm_sidecar_redis_entries_total", static_cast<double>(s.entries));
-  t.Counter("hokm_sidecar_redis_commands_total", static_cast<double>(s.commands));
-  t.Counter("hokm_sidecar_redis_scripts_total", static_cast<double>(s.scripts));
-  t.Counter("hokm_sidecar_redis_probes_total", static_cast<double>(s.probes));
-  t.Counter("hokm_sidecar_redis_round_trips_total", static_cast<double>(s.round_trips));
-  t.Counter("hokm_sidecar_redis_reconnects_total", static_cast<double>(s.reconnects));
-  t.Counter("hokm_sidecar_redis_rebuilds_total", static_cast<double>(s.rebuilds));
-  t.Counter("hokm_sidecar_redis_rebuilt_games_total", static_cast<double>(s.rebuilt_games));
+  Counters(t, {{"hokm_sidecar_redis_records_applied_total", s.records_applied},
+               {"hokm_sidecar_redis_records_duplicate_total", s.records_duplicate},
+               {"hokm_sidecar_redis_entries_total", s.entries},
+               {"hokm_sidecar_redis_commands_total", s.commands},
+               {"hokm_sidecar_redis_scripts_total", s.scripts},
+               {"hokm_sidecar_redis_probes_total", s.probes},
+               {"hokm_sidecar_redis_round_trips_total", s.round_trips},
+               {"hokm_sidecar_redis_reconnects_total", s.reconnects},
+               {"hokm_sidecar_redis_rebuilds_total", s.rebuilds},
+               {"hokm_sidecar_redis_rebuilt_games_total", s.rebuilt_games}});
   t.Gauge("hokm_sidecar_redis_last_rebuild_seconds", static_cast<double>(s.last_rebuild_us) / 1e6);
   return t.Take();
 }
 
 std::string PgSinkStatsText(const PgSinkStats& s) {
   service::PromText t;
-  t.Counter("hokm_sidecar_pg_rows_inserted_total", static_cast<double>(s.rows_inserted));
-  t.Counter("hokm_sidecar_pg_records_inserted_total", static_cast<double>(s.moves_inserted));
-  t.Counter("hokm_sidecar_pg_transactions_total", static_cast<double>(s.transactions));
-  t.Counter("hokm_sidecar_dead_letters_total", static_cast<double>(s.dead_letters));
+  Counters(t, {{"hokm_sidecar_pg_rows_inserted_total", s.rows_inserted},
+               {"hokm_sidecar_pg_records_inserted_total", s.moves_inserted},
+               {"hokm_sidecar_pg_transactions_total", s.transactions},
+               {"hokm_sidecar_dead_letters_total", s.dead_letters}});
   return t.Take();
 }
 
