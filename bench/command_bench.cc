@@ -117,7 +117,7 @@ void BM_CommandRoundTrip(benchmark::State& state, shm::WaitStrategy strategy) {
       std::uint64_t id = 0;
       for (auto _ : state) {
         const std::uint64_t start = NowNs();
-        if (client->TrySend(++id, command) != shm::WriteResult::kOk) {
+        if (core::SendCommand(*client, ++id, command) != shm::WriteResult::kOk) {
           state.SkipWithError("command ring full");
           break;
         }
