@@ -1,7 +1,7 @@
 // game_table.h: the fixed-capacity table of game slots in shared memory:
 // lock-free allocation of slots, O(1) lookup by game id, and per-slot
 // sequence locks so that one writer (the game's shard thread) publishes
-// states that any reader can snapshot without blocking it (DESIGN §1, §2).
+// states that any reader can snapshot without blocking it (docs/DESIGN.md §1, §2).
 //
 // Memory (position-independent, zero-filled when created):
 //
@@ -97,7 +97,7 @@ struct alignas(64) GameSlot {
 };
 static_assert(std::is_trivially_copyable_v<GameSlot>);
 static_assert(std::is_standard_layout_v<GameSlot>);
-static_assert(sizeof(GameSlot) <= 256, "DESIGN §2: at most 256 bytes per active game");
+static_assert(sizeof(GameSlot) <= 256, "docs/DESIGN.md §2: at most 256 bytes per active game");
 static_assert(offsetof(GameSlot, game) == offsetof(GameSlot, game_id) + 8);
 static_assert(sizeof(core::GameState) % 8 == 0, "the seqlock moves whole words");
 static_assert(alignof(core::GameState) <= 8);

@@ -1,5 +1,5 @@
 -- 004_game_commands.sql: the event log holds one row per command, not per
--- record (DESIGN §5: the unit of delivery is the command).
+-- record (docs/DESIGN.md §5: the unit of delivery is the command).
 --
 -- A command's records (a card play and the TrickWon, HandScored, next
 -- HakemChosen and deals it caused) leave the engine together, with one

@@ -1,7 +1,7 @@
 // redis_sink.h: idempotent, pipelined write-through of change records to
-// Redis: the hot state of DESIGN §5.
+// Redis: the hot state of docs/DESIGN.md §5.
 //
-// The unit of delivery is the command (DESIGN §5): a command's records
+// The unit of delivery is the command (docs/DESIGN.md §5): a command's records
 // reach Redis together, and a game's commands in one delivery batch go in
 // as ONE stream entry. Keys (the {ID} hash tag keeps one game's keys on one
 // Cluster slot):
