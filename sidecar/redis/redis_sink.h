@@ -29,8 +29,8 @@
 //
 // Why one stream and no hash: a card play is one command, so one XADD per
 // game per batch is all a card play costs (the hash, the per-record XADD
-// and the per-record PUBLISH of the former layout were 4 to 5 commands per
-// card play; bench/README.md has the figures of both).
+// and the per-record PUBLISH of the former layout were several commands
+// per card play; bench/README.md has the figures of both).
 //
 // Idempotency: the entry ID is the last game_seq it holds, and XADD refuses
 // an ID at or below the stream's top, so a game's stream never goes
