@@ -12,7 +12,8 @@
 //       boost::interprocess::message_queue (request queue, answer queue).
 //
 // The command is one the engine rejects (a card play in a game that does
-// not exist): the whole path without the rules' 100-250 ns. Each round trip
+// not exist): the whole path without applying the rules (BM_EngineApply
+// measures that part; bench/README.md has both). Each round trip
 // is timed; p50_us / p99_us / p999_us are counters, and so is
 // wakes_per_rt (FUTEX_WAKE calls per round trip) and parks_per_rt (FUTEX_WAIT
 // calls of both sides per round trip), park only.

@@ -25,8 +25,8 @@ namespace hokm::loadgen {
 namespace {
 
 // Commands in flight per thread unless --pipeline says otherwise: one batch
-// of the engine's command port. Deeper pipelines measured no faster here
-// (16..1,636 in flight: 0.8-1.3 M card plays/s either way) but queue longer.
+// of the engine's command port. Deeper pipelines were no faster but queue
+// longer (loadgen/README.md, Measured).
 constexpr std::uint32_t kDefaultShmPipeline = shm::CommandPort::kMaxBatch;
 
 // With commands in flight and no answer for this long, check the engine.

@@ -1,7 +1,7 @@
 // game_table.h: the fixed-capacity table of game slots in shared memory:
 // lock-free allocation of slots, O(1) lookup by game id, and per-slot
 // sequence locks so that one writer (the game's shard thread) publishes
-// states that any reader can snapshot without blocking it (DESIGN §1, §2).
+// states that any reader can snapshot without blocking it (docs/DESIGN.md §1, §2).
 //
 // The table is mechanism only: a game's state is kSlotStateBytes opaque
 // bytes to it. Its user picks the state type (trivially copyable, at most
@@ -106,7 +106,7 @@ struct alignas(64) GameSlot {
 };
 static_assert(std::is_trivially_copyable_v<GameSlot>);
 static_assert(std::is_standard_layout_v<GameSlot>);
-static_assert(sizeof(GameSlot) == 192, "DESIGN §2: at most 256 bytes per active game");
+static_assert(sizeof(GameSlot) == 192, "docs/DESIGN.md §2: at most 256 bytes per active game");
 static_assert(offsetof(GameSlot, state) == offsetof(GameSlot, game_id) + 8);
 
 // A type the table can hold as a game's state.
