@@ -12,7 +12,8 @@
 //       boost::interprocess::message_queue (request queue, answer queue).
 //
 // The command is one the engine rejects (a card play in a game that does
-// not exist): the whole path without the rules' 100-250 ns. Each round trip
+// not exist): the whole path without applying the rules (BM_EngineApply
+// measures that part; bench/README.md has both). Each round trip
 // is timed; p50_us / p99_us / p999_us are counters, and so is
 // wakes_per_rt (FUTEX_WAKE calls per round trip) and parks_per_rt (FUTEX_WAIT
 // calls of both sides per round trip), park only.
@@ -117,7 +118,7 @@ void BM_CommandRoundTrip(benchmark::State& state, shm::WaitStrategy strategy) {
       std::uint64_t id = 0;
       for (auto _ : state) {
         const std::uint64_t start = NowNs();
-        if (client->TrySend(++id, command) != shm::WriteResult::kOk) {
+        if (core::SendCommand(*client, ++id, command) != shm::WriteResult::kOk) {
           state.SkipWithError("command ring full");
           break;
         }

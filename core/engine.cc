@@ -112,7 +112,13 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
   const bool create = cmd.type == CommandType::kCreateGame;
 
   if (create) {
-    auto allocation = table.Allocate(shard_index);
+    auto allocation = table.Allocate(shard_index, [](std::uint64_t game_id) {
+      core::GameState blank{};  // what readers see until CreateGame is published
+      blank.game_id = game_id;
+      for (auto& card : blank.trick) card = core::kNoCard;
+      blank.trump = core::Suit::kNone;
+      return blank;
+    });
     if (!allocation) {
       counters.rejected.fetch_add(1, std::memory_order_relaxed);
       out.result = CommandResult::kTableFull;
@@ -133,7 +139,7 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
       out.result = CommandResult::kInvalidCommand;
     } else {
       slot = static_cast<std::uint32_t>(found);
-      next = table.Unsafe(slot);
+      next = table.Unsafe<core::GameState>(slot);
       out.result = core::Apply(next, cmd, shard.changes);
     }
   }
@@ -172,9 +178,9 @@ std::size_t Engine::ServeOnce(std::uint32_t shard_index, std::size_t max_command
   shm::CommandPort& port = *shards_[shard_index]->port;
   const std::size_t n = port.Poll(
       [&](const shm::CommandRequest& request) {
-        const ApplyOutcome o = Apply(shard_index, request.command);
+        const ApplyOutcome o = Apply(shard_index, core::CommandOf(request));
         // Only a client that broke flow control can miss its answer.
-        (void)port.Respond(request, o.result, o.game_id, o.game_seq, shm::Wake::kLater);
+        (void)core::Respond(port, request, o.result, o.game_id, o.game_seq, shm::Wake::kLater);
       },
       max_commands);
   // Each parked client is woken once, to all of its answers of this batch.

@@ -27,6 +27,7 @@
 #include "core/records/change.h"
 #include "core/rules/command.h"
 #include "core/rules/game_state.h"
+#include "core/command_wire.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "shm/status.h"
@@ -63,6 +64,8 @@ struct alignas(128) ShardCounters {
   std::atomic<std::uint64_t> games_created{0};
   std::atomic<std::uint64_t> games_ended{0};
 };
+
+static_assert(shm::SlotState<core::GameState>, "a game state must fit a table slot");
 
 class Engine {
  public:

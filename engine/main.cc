@@ -17,13 +17,10 @@
 #include "core/engine.h"
 #include "engine/engine_metrics.h"
 #include "service/metrics_server.h"
+#include "service/stop_signal.h"
 #include "shm/wait_strategy.h"
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
 // Polls a shard's command ring until stopped; when it is empty, waits as
 // --wait says (shm/wait_strategy.h): parked on the ring's futex until a
@@ -31,7 +28,7 @@ void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
 void ServeShard(hokm::Engine& engine, std::uint32_t shard, hokm::shm::WaitOptions wait) {
   const hokm::shm::CommandPort& port = engine.port(shard);
   hokm::shm::RingWaiter waiter(port.ring(), wait);
-  while (!g_stop.load(std::memory_order_relaxed)) {
+  while (!hokm::service::StopRequested()) {
     if (engine.ServeOnce(shard) != 0) {
       waiter.Reset();
     } else {
@@ -131,11 +128,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hokm-engine: metrics on http://127.0.0.1:%u/metrics\n", metrics->port());
   }
 
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  hokm::service::StopOnSignals();
 
   // With --wait nap, idle shards nap for --idle-nap-us; the default 50 us
   // timer slack would stretch short naps.
@@ -147,7 +140,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   std::fprintf(stderr, "hokm-engine: serving (pid %d, --wait %s); SIGTERM stops\n",
                static_cast<int>(getpid()), hokm::shm::WaitStrategyName(wait.strategy));
-  while (!g_stop.load(std::memory_order_relaxed)) {
+  while (!hokm::service::StopRequested()) {
     e.segment().Heartbeat();
     timespec ts{0, 100'000'000};
     nanosleep(&ts, nullptr);

@@ -90,7 +90,7 @@ struct Harness {
                                    "responses are CommandResponses");
                    hokm::shm::CommandResponse response;
                    std::memcpy(&response, r.payload.data(), sizeof response);
-                   HOKM_FUZZ_CHECK(static_cast<int>(response.result) < hokm::core::kCommandResultCount,
+                   HOKM_FUZZ_CHECK(static_cast<int>(core::ResultOf(response)) < hokm::core::kCommandResultCount,
                                    "a response names a known result");
                  },
                  64) != 0) {
@@ -124,8 +124,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (type == hokm::shm::kCommandRequestType && length == sizeof(hokm::shm::CommandRequest)) {
       hokm::shm::CommandRequest request;
       std::memcpy(&request, record, sizeof request);
-      if (request.command.game_id < hokm::fuzz::kGameIndexLimit && request.command.game_id < games.size()) {
-        request.command.game_id = games[request.command.game_id];
+      hokm::core::Command command = hokm::core::CommandOf(request);
+      if (command.game_id < hokm::fuzz::kGameIndexLimit && command.game_id < games.size()) {
+        command.game_id = games[command.game_id];
+        hokm::core::SetCommand(request, command);
         std::memcpy(record, &request, sizeof request);
       }
     }

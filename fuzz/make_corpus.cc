@@ -18,6 +18,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "core/command_wire.h"
 #include "core/rules/bots.h"
 #include "core/records/change_batch.h"
 #include "core/records/record_codec.h"
@@ -249,7 +250,7 @@ void CommandSeeds(const std::vector<Step>& game) {
       request.client_epoch = 0;
       request.request_id = out.size();
       cmd.game_id = 0;  // the first game this input creates (command_input.h)
-      request.command = cmd;
+      core::SetCommand(request, cmd);
       out.push_back(0);  // tag: a CommandRequest follows
       const auto* p = reinterpret_cast<const std::uint8_t*>(&request);
       out.insert(out.end(), p, p + sizeof request);

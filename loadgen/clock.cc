@@ -49,9 +49,10 @@ const char* InitClock() {
 
 void WaitUntilNs(std::uint64_t when_ns) {
   // Sleeps, never spins: on a box the stores share, a spinning loadgen takes
-  // the CPU they need (spinning the last 60 us cost 0.84 of a core at 30,000
-  // plays/s). A late wake-up (~10 us here even with the 1 us timer slack
-  // main sets) counts in the latency, as open loop requires.
+  // the CPU they need (loadgen/README.md, Load, has what spinning the last
+  // stretch cost). A late wake-up (the 1 us timer slack main sets narrows
+  // it, but a nanosleep still oversleeps in a VM) counts in the latency, as
+  // open loop requires.
   for (std::uint64_t now = NowNs(); now < when_ns; now = NowNs()) {
     const std::uint64_t nap = when_ns - now;
     timespec ts{static_cast<time_t>(nap / 1'000'000'000), static_cast<long>(nap % 1'000'000'000)};

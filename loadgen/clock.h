@@ -1,6 +1,7 @@
 // clock.h: loadgen's clock for every interval it measures. clock_gettime
-// costs ~100 ns in this kind of VM (perf: 15% of an embedded run's thread,
-// two reads per command), so on x86-64 CPUs with an invariant TSC
+// is dear in a VM, where it may trap to the hypervisor, and an embedded run
+// reads it twice per command (loadgen/README.md, Measured, has its share of
+// the thread), so on x86-64 CPUs with an invariant TSC
 // (constant_tsc and nonstop_tsc) NowNs reads the TSC, scaled by a rate
 // calibrated against CLOCK_MONOTONIC at start-up; elsewhere it is
 // CLOCK_MONOTONIC.
@@ -52,8 +53,8 @@ void WaitUntilNs(std::uint64_t when_ns);
 // `min_nap_ns` (--pace-nap-us, default kPaceNapNs), so that at tens of
 // thousands of plays per second the thread wakes once per nap and sends
 // every play then due, instead of sleeping once per play (a nanosleep and
-// two context switches each: 14 us of CPU per play at 45,000 plays/s, a
-// third of a core). A play sent late counts the delay in its latency
+// two context switches each; loadgen/README.md, Load, has what that cost).
+// A play sent late counts the delay in its latency
 // (latency runs from the intended time), so this trades at most one nap of
 // open-loop latency for the CPU the stores need.
 inline constexpr std::uint64_t kPaceNapNs = 200'000;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""chaos.py: the fault matrix of DESIGN §6 as a suite (`make chaos`; the
+"""chaos.py: the fault matrix of docs/DESIGN.md §6 as a suite (`make chaos`; the
 short version, `make chaos-smoke` or CHAOS_SHORT=1, runs in `make test`).
 
 Each fault is one phase on a fresh segment: hokm-engine and hokm-sidecar

@@ -153,7 +153,7 @@ pg_init() {
   # synchronous_commit=off: a commit returns before its WAL reaches disk, so
   # a crash of the *machine* (not of postgres) can lose the last ~0.6 s of
   # commits (3 x wal_writer_delay); the data stays consistent (fsync=on).
-  # The sidecar tolerates that window: DESIGN §6 bounds "machine lost" by the
+  # The sidecar tolerates that window: docs/DESIGN.md §6 bounds "machine lost" by the
   # sync lag, and on a test box the fsync per commit would otherwise be the
   # throughput limit.
   as_pg tee "$PG_DATA/hokm.conf" >/dev/null <<EOF

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   cmake ninja-build g++ make pkg-config git
-  clang libclang-rt-dev
+  clang libclang-rt-dev clang-format
   libboost-dev
   flatbuffers-compiler libflatbuffers-dev
   libhiredis-dev libpqxx-dev

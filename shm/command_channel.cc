@@ -94,22 +94,23 @@ void CommandClient::Release() {
   segment_ = nullptr;
 }
 
-std::uint32_t CommandClient::ShardFor(const core::Command& command) {
+std::uint32_t CommandClient::ShardFor(std::uint64_t game_id) {
   const std::uint32_t shards = segment_->shards();
-  if (command.type == core::CommandType::kCreateGame) return next_create_shard_++ % shards;
-  return GameTable::SlotOf(command.game_id) % shards;
+  if (game_id == kAnyShard) return next_create_shard_++ % shards;
+  return GameTable::SlotOf(game_id) % shards;
 }
 
-WriteResult CommandClient::TrySend(std::uint64_t request_id, const core::Command& command,
-                                   Wake wake) {
+WriteResult CommandClient::TrySend(std::uint64_t request_id, std::uint64_t game_id,
+                                   const void* command, std::size_t bytes, Wake wake) {
+  if (bytes > kCommandBytes) return WriteResult::kTooLarge;
   if (in_flight_ >= max_in_flight_) return WriteResult::kFull;
   CommandRequest request;
   std::memset(static_cast<void*>(&request), 0, sizeof(request));
   request.client_slot = slot_;
   request.client_epoch = epoch_;
   request.request_id = request_id;
-  request.command = command;
-  const std::uint32_t shard = ShardFor(command);
+  std::memcpy(request.command, command, bytes);
+  const std::uint32_t shard = ShardFor(game_id);
   Ring ring = segment_->command_ring(shard);
   const WriteResult r = ring.TryWrite(kCommandRequestType, &request, sizeof(request));
   if (r == WriteResult::kOk) {
@@ -119,7 +120,7 @@ WriteResult CommandClient::TrySend(std::uint64_t request_id, const core::Command
       NotifyConsumer(ring);
     }
     ++in_flight_;
-  } else if (command.type == core::CommandType::kCreateGame) {
+  } else if (game_id == kAnyShard) {
     --next_create_shard_;  // try the same shard again next time
   }
   return r;
@@ -173,7 +174,7 @@ void CommandPort::WakeClients() {
   clients_to_wake_.clear();
 }
 
-WriteResult CommandPort::Respond(const CommandRequest& request, core::CommandResult result,
+WriteResult CommandPort::Respond(const CommandRequest& request, std::uint8_t result,
                                  std::uint64_t game_id, std::uint32_t game_seq, Wake wake) {
   if (request.client_slot >= segment_->client_slots()) {
     ++dropped_responses_;

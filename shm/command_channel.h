@@ -8,7 +8,7 @@
 //   CommandRequest (64 bytes, record type kCommandRequestType)
 //   0             4             8                     16                      64
 //   +-------------+-------------+---------------------+------------------------+
-//   | client_slot | client_epoch| request_id          | core::Command (48)     |
+//   | client_slot | client_epoch| request_id          | command (48, opaque)   |
 //   +-------------+-------------+---------------------+------------------------+
 //
 //   CommandResponse (32 bytes, record type kCommandResponseType)
@@ -16,6 +16,11 @@
 //   +---------------------+---------------------+------------+-------------+---+-------+
 //   | request_id          | game_id             | game_seq   | client_epoch|res| pad   |
 //   +---------------------+---------------------+------------+-------------+---+-------+
+//
+// The channel is mechanism only: a command is kCommandBytes opaque bytes
+// and a result one byte, both chosen by the channel's user (hokm's:
+// core::Command and core::CommandResult, typed by core/command_wire.h).
+// The sender names the game a command is for, which picks its shard.
 //
 // Delivery: at most once. CommandPort::Poll commits a batch of requests
 // before handing them to the engine, so an engine that dies mid-batch loses
@@ -44,7 +49,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/rules/command.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "shm/status.h"
@@ -59,11 +63,16 @@ inline constexpr std::int32_t kCommandRequestType = 1;
 enum class Wake : std::uint8_t { kNow, kLater };
 inline constexpr std::int32_t kCommandResponseType = 2;
 
+// The bytes of a command in a request.
+inline constexpr std::size_t kCommandBytes = 48;
+// The route of a command that makes a new game: any shard, round robin.
+inline constexpr std::uint64_t kAnyShard = ~std::uint64_t{0};
+
 struct CommandRequest {
   std::uint32_t client_slot;
   std::uint32_t client_epoch;  // the slot's epoch when the client registered
   std::uint64_t request_id;    // chosen by the client, echoed in the response
-  core::Command command;
+  alignas(8) std::byte command[kCommandBytes];  // the user's command type
 };
 static_assert(std::is_trivially_copyable_v<CommandRequest>);
 static_assert(std::is_standard_layout_v<CommandRequest>);
@@ -75,7 +84,7 @@ struct CommandResponse {
   std::uint64_t game_id;       // the game the command applied to (new id for kCreateGame)
   std::uint32_t game_seq;      // the game's seq after the command (0 if none)
   std::uint32_t client_epoch;  // copied from the request
-  core::CommandResult result;
+  std::uint8_t result;         // the user's result code
   std::uint8_t reserved[7];
 };
 static_assert(std::is_trivially_copyable_v<CommandResponse>);
@@ -103,15 +112,16 @@ class CommandClient {
   std::uint32_t in_flight() const { return in_flight_; }
   std::uint32_t MaxInFlight() const { return max_in_flight_; }
 
-  // The shard a command goes to: the game's shard, or round robin for
-  // kCreateGame (the game is created in the shard that receives it).
-  std::uint32_t ShardFor(const core::Command& command);
+  // The shard a command for `game_id` goes to: the game's shard, or round
+  // robin for kAnyShard, a new game (created in the shard that receives it).
+  std::uint32_t ShardFor(std::uint64_t game_id);
 
-  // Sends `command` to its shard and wakes the shard if it parks. kFull:
+  // Sends the command (`bytes` <= kCommandBytes, zero-padded) for `game_id`
+  // (kAnyShard: a new game) to its shard and wakes the shard if it parks. kFull:
   // the command ring is full or MaxInFlight() requests are unanswered;
-  // nothing was sent.
-  WriteResult TrySend(std::uint64_t request_id, const core::Command& command,
-                      Wake wake = Wake::kNow);
+  // nothing was sent. kTooLarge: bytes > kCommandBytes.
+  WriteResult TrySend(std::uint64_t request_id, std::uint64_t game_id, const void* command,
+                      std::size_t bytes, Wake wake = Wake::kNow);
   // Wakes the shards sent to with Wake::kLater since the last call.
   void WakeShards();
   // Takes the next response to this client, if any. Never blocks.
@@ -173,7 +183,7 @@ class CommandPort {
   // Sends the response to the request's client and wakes the client if it
   // parks. Dropped (kOk, counted) if the client slot changed hands since the
   // request; kFull only if the client broke flow control.
-  WriteResult Respond(const CommandRequest& request, core::CommandResult result,
+  WriteResult Respond(const CommandRequest& request, std::uint8_t result,
                       std::uint64_t game_id, std::uint32_t game_seq, Wake wake = Wake::kNow);
   // Wakes the clients answered with Wake::kLater since the last call.
   void WakeClients();

@@ -17,10 +17,10 @@ constexpr std::uint64_t kIndexMask = kTagUnit - 1;
 // The seqlocked part of a slot, as a reader copies it out.
 struct SlotSnapshot {
   std::uint64_t game_id;
-  core::GameState game;
+  alignas(8) std::byte state[kSlotStateBytes];
 };
-static_assert(sizeof(SlotSnapshot) == sizeof(std::uint64_t) + sizeof(core::GameState));
-static_assert(offsetof(SlotSnapshot, game) == offsetof(GameSlot, game) - offsetof(GameSlot, game_id));
+static_assert(sizeof(SlotSnapshot) == sizeof(std::uint64_t) + kSlotStateBytes);
+static_assert(offsetof(SlotSnapshot, state) == offsetof(GameSlot, state) - offsetof(GameSlot, game_id));
 
 }  // namespace
 
@@ -47,7 +47,7 @@ GameTable::GameTable(void* memory)
   slots_ = reinterpret_cast<GameSlot*>(static_cast<std::byte*>(memory) + SlotsOffset(shards_));
 }
 
-std::optional<GameTable::Allocation> GameTable::Allocate(std::uint32_t shard) {
+std::optional<GameTable::Allocation> GameTable::Reserve(std::uint32_t shard) {
   ShardFreeList& list = free_lists_[shard];
   auto head_ref = Atomic(list.head);
   std::uint32_t slot = 0;
@@ -82,16 +82,17 @@ std::optional<GameTable::Allocation> GameTable::Allocate(std::uint32_t shard) {
   }
   const std::uint64_t number =
       Atomic(header_->creation_counter).fetch_add(1, std::memory_order_relaxed) + 1;
+  return Allocation{slot, (number << kSlotIndexBits) | slot};
+}
+
+void GameTable::Publish(const Allocation& allocation, const void* state, std::size_t bytes) {
   SlotSnapshot fresh;
   std::memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
-  fresh.game_id = (number << kSlotIndexBits) | slot;
-  fresh.game.game_id = fresh.game_id;
-  for (auto& card : fresh.game.trick) card = core::kNoCard;
-  fresh.game.trump = core::Suit::kNone;
-  GameSlot& s = slots_[slot];
+  fresh.game_id = allocation.game_id;
+  std::memcpy(fresh.state, state, bytes);
+  GameSlot& s = slots_[allocation.slot];
   seqlock::Store(s.sequence, &s.game_id, &fresh, sizeof(fresh));
-  Atomic(list.live).fetch_add(1, std::memory_order_relaxed);
-  return Allocation{slot, fresh.game_id};
+  Atomic(free_lists_[ShardOfSlot(allocation.slot)].live).fetch_add(1, std::memory_order_relaxed);
 }
 
 bool GameTable::Free(std::uint64_t game_id) {
@@ -137,9 +138,9 @@ GameTable::Repair GameTable::RepairTornSlots() {
     const std::uint64_t t_seq = Atomic(t.sequence).load(std::memory_order_acquire);
     if ((t_seq & 1) == 0) continue;
     // Finish the torn Write with the journal's copy, then close the seqlock.
-    auto* out = reinterpret_cast<std::uint64_t*>(&t.game);
-    const auto* in = reinterpret_cast<const std::uint64_t*>(&j.game);
-    for (std::size_t i = 0; i < sizeof(core::GameState) / 8; ++i) {
+    auto* out = reinterpret_cast<std::uint64_t*>(t.state);
+    const auto* in = reinterpret_cast<const std::uint64_t*>(j.state);
+    for (std::size_t i = 0; i < kSlotStateBytes / 8; ++i) {
       std::atomic_ref<std::uint64_t>(out[i]).store(std::atomic_ref<std::uint64_t>(
           const_cast<std::uint64_t&>(in[i])).load(std::memory_order_relaxed), std::memory_order_relaxed);
     }
@@ -166,25 +167,18 @@ GameTable::Repair GameTable::RepairTornSlots() {
   return repair;
 }
 
-bool GameTable::Read(std::uint32_t slot, core::GameState& out, std::uint64_t* game_id,
-                     std::uint64_t* sequence) const {
+bool GameTable::ReadBytes(std::uint32_t slot, void* out, std::size_t bytes, std::uint64_t* game_id,
+                          std::uint64_t* sequence) const {
   const GameSlot& s = slots_[slot];
   SlotSnapshot snapshot;
-  if (!seqlock::Load(s.sequence, &s.game_id, &snapshot, sizeof(snapshot), 1 << 20, sequence)) {
+  // Copies only the id and the user's state: a smaller state reads fewer words.
+  const std::size_t words = (sizeof(std::uint64_t) + bytes + 7) / 8 * 8;
+  if (!seqlock::Load(s.sequence, &s.game_id, &snapshot, words, 1 << 20, sequence)) {
     return false;
   }
-  std::memcpy(static_cast<void*>(&out), &snapshot.game, sizeof(out));
+  std::memcpy(out, snapshot.state, bytes);
   if (game_id != nullptr) *game_id = snapshot.game_id;
   return true;
-}
-
-ReadResult GameTable::ReadGame(std::uint64_t game_id, core::GameState& out,
-                               std::uint64_t* sequence) const {
-  const std::uint32_t slot = SlotOf(game_id);
-  if (game_id == 0 || slot >= capacity_) return ReadResult::kNoSuchGame;
-  std::uint64_t held = 0;
-  if (!Read(slot, out, &held, sequence)) return ReadResult::kBusy;
-  return held == game_id ? ReadResult::kOk : ReadResult::kNoSuchGame;
 }
 
 std::uint64_t GameTable::Live() const {

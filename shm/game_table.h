@@ -1,7 +1,13 @@
 // game_table.h: the fixed-capacity table of game slots in shared memory:
 // lock-free allocation of slots, O(1) lookup by game id, and per-slot
 // sequence locks so that one writer (the game's shard thread) publishes
-// states that any reader can snapshot without blocking it (DESIGN §1, §2).
+// states that any reader can snapshot without blocking it (docs/DESIGN.md §1, §2).
+//
+// The table is mechanism only: a game's state is kSlotStateBytes opaque
+// bytes to it. Its user picks the state type (trivially copyable, at most
+// kSlotStateBytes, a whole number of 8-byte words) and passes it to the
+// typed accessors (Read, ReadGame, Write, WriteJournal, Unsafe, Allocate's
+// initial state); hokm's is core::GameState (core/engine.h).
 //
 // Memory (position-independent, zero-filled when created):
 //
@@ -41,10 +47,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <type_traits>
 
-#include "core/rules/game_state.h"
 #include "shm/ring.h"
 #include "shm/seqlock.h"
 
@@ -82,25 +88,31 @@ struct alignas(128) ShardFreeList {
 static_assert(sizeof(ShardFreeList) == 128);
 static_assert(std::is_trivially_copyable_v<ShardFreeList>);
 
-// One game. The sequence lock guards game_id and game together.
+// The bytes of state a slot holds for its game.
+inline constexpr std::size_t kSlotStateBytes = 168;
+
+// One game. The sequence lock guards game_id and state together.
 //
-//   0        8          12        16        24                  184   192
-//   +--------+----------+---------+---------+-------------------+-----+
-//   |sequence|next_free |reserved | game_id | core::GameState   | pad |
-//   +--------+----------+---------+---------+-------------------+-----+
+//   0        8          12        16        24                  192
+//   +--------+----------+---------+---------+-------------------+
+//   |sequence|next_free |reserved | game_id | state (168 bytes) |
+//   +--------+----------+---------+---------+-------------------+
 struct alignas(64) GameSlot {
   std::uint64_t sequence;    // seqlock word: odd while a write is in progress
   std::uint32_t next_free;   // free-stack link: slot index + 1, 0 = end (atomic)
   std::uint32_t reserved;
   std::uint64_t game_id;     // 0: the slot is free
-  core::GameState game;
+  alignas(8) std::byte state[kSlotStateBytes];  // the user's state type, zero-padded
 };
 static_assert(std::is_trivially_copyable_v<GameSlot>);
 static_assert(std::is_standard_layout_v<GameSlot>);
-static_assert(sizeof(GameSlot) <= 256, "DESIGN §2: at most 256 bytes per active game");
-static_assert(offsetof(GameSlot, game) == offsetof(GameSlot, game_id) + 8);
-static_assert(sizeof(core::GameState) % 8 == 0, "the seqlock moves whole words");
-static_assert(alignof(core::GameState) <= 8);
+static_assert(sizeof(GameSlot) == 192, "docs/DESIGN.md §2: at most 256 bytes per active game");
+static_assert(offsetof(GameSlot, state) == offsetof(GameSlot, game_id) + 8);
+
+// A type the table can hold as a game's state.
+template <typename State>
+concept SlotState = std::is_trivially_copyable_v<State> && sizeof(State) <= kSlotStateBytes &&
+                    sizeof(State) % 8 == 0 && alignof(State) <= 8;  // the seqlock moves whole words
 
 // What a reader gets from ReadGame.
 enum class [[nodiscard]] ReadResult : std::uint8_t {
@@ -147,9 +159,23 @@ class GameTable {
   std::uint32_t ShardOf(std::uint64_t game_id) const { return ShardOfSlot(SlotOf(game_id)); }
 
   // Takes a free slot of `shard` and gives it a new game id; the slot holds
-  // a zero GameState with game_id set. std::nullopt: the shard has no free
+  // zero state bytes with game_id set. std::nullopt: the shard has no free
   // slot. The caller becomes the slot's writer. REQUIRES: shard < shards().
-  std::optional<Allocation> Allocate(std::uint32_t shard = 0);
+  std::optional<Allocation> Allocate(std::uint32_t shard = 0) {
+    const std::byte none[8] = {};
+    return Allocate(shard, none, 0);
+  }
+  // As above, but the slot's first state is make_state(game_id) (a
+  // SlotState), published together with the id.
+  template <typename MakeState>
+  std::optional<Allocation> Allocate(std::uint32_t shard, MakeState&& make_state) {
+    std::optional<Allocation> a = Reserve(shard);
+    if (!a) return a;
+    const auto state = make_state(a->game_id);
+    static_assert(SlotState<std::remove_cvref_t<decltype(state)>>);
+    Publish(*a, &state, sizeof(state));
+    return a;
+  }
   // Frees the game's slot (its state becomes zero, phase kEmpty). Returns
   // false if the id is not live. REQUIRES: the caller is the slot's writer.
   bool Free(std::uint64_t game_id);
@@ -167,17 +193,27 @@ class GameTable {
   // if asked, the game id it belongs to (0: free) and its sequence. False
   // only if the writer kept the slot mid-write for every attempt.
   // REQUIRES: slot < capacity().
-  [[nodiscard]] bool Read(std::uint32_t slot, core::GameState& out, std::uint64_t* game_id = nullptr,
-                          std::uint64_t* sequence = nullptr) const;
+  template <SlotState State>
+  [[nodiscard]] bool Read(std::uint32_t slot, State& out, std::uint64_t* game_id = nullptr,
+                          std::uint64_t* sequence = nullptr) const {
+    return ReadBytes(slot, &out, sizeof(State), game_id, sequence);
+  }
   // A consistent snapshot of the game `game_id`.
-  ReadResult ReadGame(std::uint64_t game_id, core::GameState& out,
-                      std::uint64_t* sequence = nullptr) const;
+  template <SlotState State>
+  ReadResult ReadGame(std::uint64_t game_id, State& out, std::uint64_t* sequence = nullptr) const {
+    const std::uint32_t slot = SlotOf(game_id);
+    if (game_id == 0 || slot >= capacity_) return ReadResult::kNoSuchGame;
+    std::uint64_t held = 0;
+    if (!Read(slot, out, &held, sequence)) return ReadResult::kBusy;
+    return held == game_id ? ReadResult::kOk : ReadResult::kNoSuchGame;
+  }
 
   // Publishes a new state of the slot's game. REQUIRES: the caller is the
   // slot's writer; the slot is allocated.
-  void Write(std::uint32_t slot, const core::GameState& state) {
+  template <SlotState State>
+  void Write(std::uint32_t slot, const State& state) {
     GameSlot& s = slots_[slot];
-    seqlock::Store(s.sequence, &s.game, &state, sizeof(core::GameState));
+    seqlock::Store(s.sequence, s.state, &state, sizeof(State));
   }
   // Crash safety of Write. A writer killed inside Write leaves that slot's
   // sequence odd, its state half old, half new. So the shard's writer first
@@ -189,10 +225,11 @@ class GameTable {
   // number of slots repaired and freed.
   // REQUIRES: the caller is shard's writer (WriteJournal); no writer of any
   // shard runs (RepairTornSlots).
-  void WriteJournal(std::uint32_t shard, std::uint32_t slot, const core::GameState& state) {
+  template <SlotState State>
+  void WriteJournal(std::uint32_t shard, std::uint32_t slot, const State& state) {
     GameSlot& j = slots_[capacity_ + shard];
     Atomic(j.reserved).store(slot, std::memory_order_relaxed);
-    seqlock::Store(j.sequence, &j.game, &state, sizeof(core::GameState));
+    seqlock::Store(j.sequence, j.state, &state, sizeof(State));
   }
   struct Repair {
     std::uint32_t from_journal = 0;
@@ -202,7 +239,10 @@ class GameTable {
 
   // The writer's own view of its slot: plain reads, no copy.
   // REQUIRES: the caller is the slot's writer (anyone else uses Read).
-  const core::GameState& Unsafe(std::uint32_t slot) const { return slots_[slot].game; }
+  template <SlotState State>
+  const State& Unsafe(std::uint32_t slot) const {
+    return *std::launder(reinterpret_cast<const State*>(slots_[slot].state));
+  }
 
   // The id the slot holds now (0: free), without the seqlock.
   std::uint64_t GameIdAt(std::uint32_t slot) const {
@@ -220,6 +260,17 @@ class GameTable {
   GameSlot* slots() const { return slots_; }
 
  private:
+  // Allocate's halves: take a slot and an id; publish the id and the first
+  // `bytes` of state (the rest zero) under the slot's seqlock.
+  std::optional<Allocation> Reserve(std::uint32_t shard);
+  void Publish(const Allocation& allocation, const void* state, std::size_t bytes);
+  std::optional<Allocation> Allocate(std::uint32_t shard, const void* state, std::size_t bytes) {
+    std::optional<Allocation> a = Reserve(shard);
+    if (a) Publish(*a, state, bytes);
+    return a;
+  }
+  bool ReadBytes(std::uint32_t slot, void* out, std::size_t bytes, std::uint64_t* game_id,
+                 std::uint64_t* sequence) const;
   void PushFree(std::uint32_t slot);
 
   GameTableHeader* header_ = nullptr;

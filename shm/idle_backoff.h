@@ -2,13 +2,13 @@
 // nothing: a few spins, then naps of a fixed length until it finds work.
 //
 // Why naps, and long ones: every wake-up is a nanosleep and two context
-// switches, dear on a small machine whose cores the stores need (in this
-// kind of VM a syscall traps to the hypervisor). Napping 20 us, hokm-engine
-// woke about once per command at 50,000 commands/s open loop and used 0.36
-// of a core, loadgen as much again; napping 200 us, each wake-up finds a
-// batch and both use 0.1. Naps doubling from 20 to 200 us did not help
-// there (0.47 of a core together): the gaps between batches were long
-// enough to reach the long naps anyway. The price of a long nap is latency
+// switches, dear on a small machine whose cores the stores need (in a VM a
+// syscall may trap to the hypervisor). With short naps hokm-engine woke
+// about once per command under open-loop load; with long ones each wake-up
+// finds a batch, for a fraction of the CPU. Naps doubling from short to
+// long did not help: the gaps between batches were long enough to reach
+// the long naps anyway (bench/README.md, CPU, has the figures). The price
+// of a long nap is latency
 // (a command that arrives while the engine naps waits up to one nap) and,
 // with few commands in flight, throughput: a closed loop lock-steps with the
 // engine's nap, hence the nap is each poller's option.

@@ -1,4 +1,4 @@
-// ring.h: Aeron's many-to-one ring buffer over shared memory (DESIGN §3):
+// ring.h: Aeron's many-to-one ring buffer over shared memory (docs/DESIGN.md §3):
 // many producers (threads or processes) append variable-length records, one
 // consumer reads them in order and commits its position in the ring itself.
 //

@@ -1,7 +1,7 @@
 // segment.h: the named shared-memory segment every hokm process maps: a
 // header that describes the layout, the game table, a command ring and a
 // change ring per shard, and a registry of client slots with their response
-// rings (DESIGN §2).
+// rings (docs/DESIGN.md §2).
 //
 // Layout (every offset in SegmentHeader; regions start on 4096-byte pages):
 //

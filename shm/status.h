@@ -1,5 +1,5 @@
 // status.h: Status and Result<T> for the control path (start-up, config, I/O).
-// The hot path uses [[nodiscard]] enum class results instead (STYLE.md).
+// The hot path uses [[nodiscard]] enum class results instead (docs/STYLE.md).
 #pragma once
 
 #include <cstdint>

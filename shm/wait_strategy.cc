@@ -126,7 +126,8 @@ void RingWaiter::Wait(const RingReader& reader, std::uint64_t deadline_ns) {
       break;
   }
   // Spin first: work that comes within spin_ns costs no syscall on either
-  // side. The clock is read every 16 polls (clock_gettime is ~100 ns here).
+  // side. The clock is read every 16 polls only: clock_gettime is dear in a
+  // VM (bench/README.md, Machine).
   if (!spinning_) {
     spinning_ = true;
     spin_polls_ = 0;

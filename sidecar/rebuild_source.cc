@@ -13,7 +13,8 @@ namespace {
 namespace fb = hokm::fb;
 
 // The rebuild brings back at most this many ended games, the latest ones:
-// each is a replay of its whole history (about 1 s per 2,000 games here).
+// each is a replay of its whole history from PostgreSQL (README.md,
+// Operations, has what that costs).
 constexpr int kMaxEndedGames = 2000;
 
 // The record types that stand for a command, whose replay regenerates the

@@ -7,8 +7,8 @@
 // attempt is left out (its next record repairs it alone: the sink finds
 // the game's stream missing).
 //
-// Ended games: the latest 2,000 game_sessions ended within the window (a
-// replay costs PostgreSQL about 1 s per 2,000 games), each replayed
+// Ended games: the latest 2,000 game_sessions ended within the window
+// (each replay reads a whole game from PostgreSQL), each replayed
 // from its records in PostgreSQL through the rules (the commands the
 // records stand for: create, join, leave, trump, card, abandon) to its
 // final GameState, then PublicState::FromGame. A game whose replay does

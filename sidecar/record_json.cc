@@ -61,7 +61,7 @@ class ObjectWriter {
 };
 
 // public_only: a CardsDealt says how many cards, not which (the hands stay
-// private: DESIGN §5, readers' contract 5).
+// private: docs/DESIGN.md §5, readers' contract 5).
 void AppendBodyFields(const fb::ChangeRecord& r, ObjectWriter& w, bool public_only) {
   switch (r.body_type()) {
     case fb::Body::GameCreated: {

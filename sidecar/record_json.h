@@ -30,7 +30,7 @@ void AppendBodyJson(const hokm::fb::ChangeRecord& record, std::string& out);
 void AppendEventJson(const hokm::fb::ChangeRecord& record, std::string& out);
 
 // AppendEventJson, but a CardsDealt gives its number of cards, not the
-// cards: what Redis readers may see (DESIGN §5, readers' contract 5).
+// cards: what Redis readers may see (docs/DESIGN.md §5, readers' contract 5).
 // REQUIRES: CheckRecord(record) == nullptr.
 void AppendPublicEventJson(const hokm::fb::ChangeRecord& record, std::string& out);
 

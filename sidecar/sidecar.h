@@ -1,6 +1,6 @@
 // sidecar.h: hokm-sidecar's engine room: reads every shard's change ring
 // and delivers each record to Redis and to PostgreSQL, each sink on its own
-// thread, with its own breaker and spill queue (DESIGN §5, §6).
+// thread, with its own breaker and spill queue (docs/DESIGN.md §5, §6).
 //
 //   change rings --reader--> window (records still in the rings) --> redis worker --> Redis
 //                               ^                               \--> pg worker    --> PostgreSQL

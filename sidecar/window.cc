@@ -14,7 +14,8 @@ void Window::Append(std::vector<WindowEntry>& entries) {
     entries_.insert(entries_.end(), entries.begin(), entries.end());
     // Wake the workers only when one waits for an index now present: a
     // worker filling a batch sleeps through the appends in between (each
-    // wake-up is a context switch; perf had them at a sixth of the CPU).
+    // wake-up is a context switch; sidecar/README.md, Measurements, has
+    // their share of the CPU).
     wake = !waiting_.empty() && base_ + entries_.size() > *waiting_.begin();
   }
   entries.clear();

@@ -1,5 +1,5 @@
 // record_codec.h: core::Change <-> FlatBuffers ChangeRecord (schemas/hokm.fbs),
-// the bytes that travel on the change ring and into the sinks (DESIGN §4).
+// the bytes that travel on the change ring and into the sinks (docs/DESIGN.md §4).
 //
 // Wire format: one finished FlatBuffer with file identifier "HOKM", root
 // hokm.fb.ChangeRecord {game_id, game_seq, ts_ns, body}; the body's union

@@ -1,5 +1,5 @@
 // game_state.h: one game's complete state: fixed-size, trivially copyable and
-// pointer-free, so it lives in a shared-memory slot as is (DESIGN §1, §2).
+// pointer-free, so it lives in a shared-memory slot as is (docs/DESIGN.md §1, §2).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ enum class FirstHakem : std::uint8_t {
   kSeededRandom = 1,  // drawn from the game's seed
 };
 
-// The rule variants (DESIGN §10).
+// The rule variants (docs/DESIGN.md §10).
 struct RulesConfig {
   bool play_all_tricks = false;  // false: a hand ends when a team has 7 tricks
   std::uint8_t kot_points_hakem_team = 2;

@@ -1,4 +1,4 @@
-// rules.cc: the Hokm rules (DESIGN §10) as pure, allocation-free functions
+// rules.cc: the Hokm rules (docs/DESIGN.md §10) as pure, allocation-free functions
 // over GameState; hands and tricks are bitmasks, so no hot-path loop visits
 // the 52 cards.
 #include "core/rules/rules.h"

@@ -1,4 +1,4 @@
-// rules.h: the Hokm rules (DESIGN §10) as pure functions over GameState.
+// rules.h: the Hokm rules (docs/DESIGN.md §10) as pure functions over GameState.
 //
 // Every function validates first and, on any error, returns it with the
 // state and the output untouched. On kOk it updates the state and appends

@@ -15,6 +15,7 @@
 
 #include "core/records/change.h"
 #include "core/rules/rules.h"
+#include "core/command_wire.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "shm/wait_strategy.h"
@@ -24,8 +25,8 @@ namespace hokm::loadgen {
 namespace {
 
 // Commands in flight per thread unless --pipeline says otherwise: one batch
-// of the engine's command port. Deeper pipelines measured no faster here
-// (16..1,636 in flight: 0.8-1.3 M card plays/s either way) but queue longer.
+// of the engine's command port. Deeper pipelines were no faster but queue
+// longer (loadgen/README.md, Measured).
 constexpr std::uint32_t kDefaultShmPipeline = shm::CommandPort::kMaxBatch;
 
 // With commands in flight and no answer for this long, check the engine.
@@ -87,7 +88,7 @@ class ShmDriver {
       }
       flow_.Build(lane);
       if (!TimeCommand(lane, flow_, pacer_, now)) break;
-      if (client_.TrySend(index, lane.command, shm::Wake::kLater) != shm::WriteResult::kOk) {
+      if (core::SendCommand(client_, index, lane.command, shm::Wake::kLater) != shm::WriteResult::kOk) {
         break;  // ring full
       }
       ready_.pop_front();
@@ -125,18 +126,18 @@ class ShmDriver {
       const auto index = static_cast<std::uint32_t>(r.request_id);
       Lane& lane = lanes_[index];
       lane.step = Lane::Step::kReady;
-      if (r.result == core::CommandResult::kOk) {
+      if (core::ResultOf(r) == core::CommandResult::kOk) {
         if (!lane.abandoning) ctx_.result.latency_ns.Record(NowNs() - lane.intended_ns);
         core::GameState snap;
         const bool have = segment_.table().ReadGame(r.game_id, snap) == shm::ReadResult::kOk;
         if (flow_.Accepted(lane, r.game_id, r.game_seq, have ? &snap : nullptr) && !stopping_) {
           flow_.Begin(lane);
         }
-      } else if (r.result == core::CommandResult::kBusy) {
+      } else if (core::ResultOf(r) == core::CommandResult::kBusy) {
         flow_.Busy();
         saw_busy = true;
       } else {
-        flow_.Refused(lane, r.result);
+        flow_.Refused(lane, core::ResultOf(r));
       }
       if (lane.step == Lane::Step::kReady) ready_.push_back(index);
     }
@@ -192,7 +193,7 @@ class ShmDriver {
       marker.suit = core::Suit::kNone;
       marker.game_id = next_marker_shard_;  // slot s, creation number 0: never a live id
       const std::uint64_t id = kMarkerBit | era_ << kMarkerEraShift | (next_marker_shard_ & kMarkerShardMask);
-      if (client_.TrySend(id, marker) != shm::WriteResult::kOk) break;  // ring full: next time
+      if (core::SendCommand(client_, id, marker) != shm::WriteResult::kOk) break;  // ring full: next time
       ++next_marker_shard_;
     }
     if (resolving_) ResolveLost();

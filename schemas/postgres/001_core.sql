@@ -1,4 +1,4 @@
--- 001_core.sql: the tables the sidecar's PostgreSQL sink writes (DESIGN §5).
+-- 001_core.sql: the tables the sidecar's PostgreSQL sink writes (docs/DESIGN.md §5).
 --
 -- Applied once, in file order, by PgSink::ApplySchema, which records each
 -- file in schema_migrations; every statement is also idempotent, so running

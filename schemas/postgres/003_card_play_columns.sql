@@ -1,8 +1,8 @@
 -- 003_card_play_columns.sql: card plays (about 70% of game_moves) keep their
 -- two fields in typed columns and no body.
 --
--- Parsing a jsonb body was a seventh of the sink's PostgreSQL time under load
--- (perf: jsonb_in 14% of the backend), and a card play's body only ever said
+-- Parsing a jsonb body was a large share of the sink's PostgreSQL time under
+-- load (sidecar/README.md, Measurements), and a card play's body only ever said
 -- {"seat": s, "card": c}. Rows of every other type keep their body as before
 -- and leave seat and card null. Adding nullable columns without a default
 -- only changes the catalog: existing rows and partitions are not rewritten.

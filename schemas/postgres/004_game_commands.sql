@@ -1,10 +1,11 @@
 -- 004_game_commands.sql: the event log holds one row per command, not per
--- record (DESIGN §5: the unit of delivery is the command).
+-- record (docs/DESIGN.md §5: the unit of delivery is the command).
 --
 -- A command's records (a card play and the TrickWon, HandScored, next
 -- HakemChosen and deals it caused) leave the engine together, with one
--- timestamp, and now land as one row: 1.0 row per card play instead of
--- 1.4, one primary-key insert each (bench/README.md has the figures).
+-- timestamp, and now land as one row: about one row per card play instead
+-- of one per record, one primary-key insert each (bench/README.md has the
+-- figures).
 --
 --   game_commands  game_id, seq (the first record's game_seq), ts_ns (the
 --                  engine's CLOCK_REALTIME ns, exact; the view gives ts),
@@ -32,8 +33,9 @@ END $$;
 CREATE TABLE IF NOT EXISTS game_commands (
   game_id bigint NOT NULL,
   seq     bigint NOT NULL,       -- game_seq of the command's first record
-  ts_ns   bigint NOT NULL,       -- the engine's ts_ns (a bigint parses in COPY 8% faster
-                                 -- than a timestamptz; game_moves.ts converts it)
+  ts_ns   bigint NOT NULL,       -- the engine's ts_ns (a bigint parses in COPY faster
+                                 -- than a timestamptz, bench/README.md; game_moves.ts
+                                 -- converts it)
   seat    smallint,              -- first record a CardPlayed: its seat 0..3
   card    smallint,              -- and its card 0..51
   records jsonb,                 -- the other records; null when none

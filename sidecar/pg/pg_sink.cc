@@ -403,8 +403,8 @@ struct PgSink::Impl {
         std::to_string(std::max<std::int64_t>(1, options.connect_timeout.count())));
     add("application_name", options.application_name);
     // jit off: the sink's statements are small, and JIT-compiling one whose
-    // plan looks dear (a lookup through the game_moves view) took 50-100 ms
-    // where running it took under 1 ms.
+    // plan looks dear (a lookup through the game_moves view) took far longer
+    // than running it (sidecar/README.md, Measurements).
     add("options", "-c statement_timeout=" + std::to_string(options.statement_timeout.count()) +
                        " -c client_min_messages=warning -c jit=off");
     add("keepalives", "1");
@@ -561,8 +561,8 @@ struct PgSink::Impl {
   // when none: most card plays). The rows are formatted here, in COPY's
   // text format, and go to the server as one piece of COPY data: COPY does
   // not need its data split at rows, and pqxx's per-field conversion and
-  // escaping plus a PQputCopyData per row were a sixth of the sidecar's
-  // CPU (perf).
+  // escaping plus a PQputCopyData per row were a large share of the
+  // sidecar's CPU (sidecar/README.md, Measurements).
   void CopyCommands(pqxx::transaction_base& tx, const char* table,
                     std::span<const RecordRef> records) {
     static const std::vector<std::string> kColumns{"game_id", "seq", "ts_ns", "seat", "card", "records"};
@@ -574,7 +574,7 @@ struct PgSink::Impl {
     pqxx::tablewriter copy(tx, table, kColumns.begin(), kColumns.end());
 #pragma GCC diagnostic pop
     // Rows in key order: the primary key's B-tree then takes them leaf
-    // after leaf (7% less COPY time than ring order, 10,000 games).
+    // after leaf, for less COPY time than ring order (bench/README.md).
     copy_order.resize(commands());
     for (std::uint32_t c = 0; c < copy_order.size(); ++c) copy_order[c] = c;
     const auto first_of = [&](std::uint32_t c) -> const fb::ChangeRecord& {

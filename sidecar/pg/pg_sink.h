@@ -1,5 +1,5 @@
 // pg_sink.h: idempotent, batched persistence of change records to
-// PostgreSQL (schemas/postgres/, DESIGN §5).
+// PostgreSQL (schemas/postgres/, docs/DESIGN.md §5).
 //
 // One WriteBatch is one transaction (when no record is poison):
 //

@@ -282,7 +282,8 @@ struct RedisSink::Impl {
   }
 
   // Queues the command in args, formatted here: hiredis's own formatting
-  // (sds per argument) was a quarter of the sidecar's CPU.
+  // (sds per argument) was a large share of the sidecar's CPU
+  // (sidecar/README.md, Measurements).
   void Append(Expect kind, std::uint64_t game_id, std::uint32_t records = 0) {
     args.AppendResp(proto);
     expected.push_back({kind, game_id, records});

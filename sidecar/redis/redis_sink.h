@@ -1,7 +1,7 @@
 // redis_sink.h: idempotent, pipelined write-through of change records to
-// Redis: the hot state of DESIGN §5.
+// Redis: the hot state of docs/DESIGN.md §5.
 //
-// The unit of delivery is the command (DESIGN §5): a command's records
+// The unit of delivery is the command (docs/DESIGN.md §5): a command's records
 // reach Redis together, and a game's commands in one delivery batch go in
 // as ONE stream entry. Keys (the {ID} hash tag keeps one game's keys on one
 // Cluster slot):
@@ -29,8 +29,8 @@
 //
 // Why one stream and no hash: a card play is one command, so one XADD per
 // game per batch is all a card play costs (the hash, the per-record XADD
-// and the per-record PUBLISH of the former layout were 4 to 5 commands per
-// card play; bench/README.md has the figures of both).
+// and the per-record PUBLISH of the former layout were several commands
+// per card play; bench/README.md has the figures of both).
 //
 // Idempotency: the entry ID is the last game_seq it holds, and XADD refuses
 // an ID at or below the stream's top, so a game's stream never goes

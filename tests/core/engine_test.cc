@@ -206,7 +206,7 @@ TEST_F(EngineTest, CommandsFromAnotherThreadGetTheirAnswers) {
     auto c = shm::CommandClient::Register(e.segment());
     ASSERT_TRUE(c.ok()) << c.status().message();
     auto send = [&](std::uint64_t id, const Command& cmd) {
-      while (c->TrySend(id, cmd) != shm::WriteResult::kOk) std::this_thread::yield();
+      while (core::SendCommand(*c, id, cmd) != shm::WriteResult::kOk) std::this_thread::yield();
       shm::CommandResponse r{};
       while (!c->TryReceive(r)) std::this_thread::yield();
       answers.push_back(r);
@@ -221,11 +221,11 @@ TEST_F(EngineTest, CommandsFromAnotherThreadGetTheirAnswers) {
   client.join();
   ASSERT_EQ(answers.size(), 3u);
   EXPECT_EQ(answers[0].request_id, 1u);
-  EXPECT_EQ(answers[0].result, CommandResult::kOk);
+  EXPECT_EQ(core::ResultOf(answers[0]), CommandResult::kOk);
   EXPECT_EQ(answers[0].game_seq, 1u);
-  EXPECT_EQ(answers[1].result, CommandResult::kOk);
+  EXPECT_EQ(core::ResultOf(answers[1]), CommandResult::kOk);
   EXPECT_EQ(answers[1].game_seq, 2u);
-  EXPECT_EQ(answers[2].result, CommandResult::kSeatTaken);
+  EXPECT_EQ(core::ResultOf(answers[2]), CommandResult::kSeatTaken);
 }
 
 // Found by fuzz_command_request (fuzz/): a CommandRequest whose
@@ -261,12 +261,12 @@ TEST_F(EngineTest, RequestWhoseBoolsAreNeitherZeroNorOneIsRefusedWithoutEffect) 
   std::memcpy(&connected.connected, &z, 1);
   auto client = shm::CommandClient::Register(e.segment());
   ASSERT_TRUE(client.ok()) << client.status().message();
-  ASSERT_EQ(client->TrySend(7, connected), shm::WriteResult::kOk);
+  ASSERT_EQ(core::SendCommand(*client, 7, connected), shm::WriteResult::kOk);
   EXPECT_EQ(e.ServeOnce(0), 1u);
   shm::CommandResponse answer{};
   ASSERT_TRUE(client->TryReceive(answer));
   EXPECT_EQ(answer.request_id, 7u);
-  EXPECT_EQ(answer.result, CommandResult::kInvalidCommand);
+  EXPECT_EQ(core::ResultOf(answer), CommandResult::kInvalidCommand);
   EXPECT_TRUE(Drain().empty());
   ASSERT_TRUE(e.Snapshot(game, s));
   EXPECT_EQ(s.seq, seq);  // nothing applied

@@ -1,5 +1,5 @@
 // rules_property_test.cc: whole games by bots, checked record by record
-// against the invariants of DESIGN §4 and §10 by an independent tally.
+// against the invariants of docs/DESIGN.md §4 and §10 by an independent tally.
 #include <gtest/gtest.h>
 
 #include <bit>

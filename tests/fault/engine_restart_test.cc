@@ -17,6 +17,7 @@
 #include "core/records/change_batch.h"
 #include "core/records/record_codec.h"
 #include "core/rules/rules.h"
+#include "core/command_wire.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "tests/integration/process_util.h"
@@ -87,7 +88,7 @@ TEST(EngineRestartTest, KilledEngineRestartsAndEveryGameContinues) {
   auto call = [&](const core::Command& cmd) -> std::optional<shm::CommandResponse> {
     const std::uint64_t id = next_request++;
     const auto deadline = Clock::now() + std::chrono::seconds(2);
-    while (client->TrySend(id, cmd) != shm::WriteResult::kOk) {
+    while (core::SendCommand(*client, id, cmd) != shm::WriteResult::kOk) {
       if (Clock::now() > deadline) return std::nullopt;
       collected.Read(reader);
     }
@@ -107,7 +108,7 @@ TEST(EngineRestartTest, KilledEngineRestartsAndEveryGameContinues) {
     create.type = core::CommandType::kCreateGame;
     create.seed = 1000 + static_cast<std::uint64_t>(g);
     auto r = call(create);
-    ASSERT_TRUE(r && r->result == CommandResult::kOk);
+    ASSERT_TRUE(r && core::ResultOf(*r) == CommandResult::kOk);
     games.push_back(r->game_id);
     for (int seat = 0; seat < 4; ++seat) {
       core::Command join{};
@@ -116,7 +117,7 @@ TEST(EngineRestartTest, KilledEngineRestartsAndEveryGameContinues) {
       join.seat = static_cast<std::uint8_t>(seat);
       join.player_id = 1 + static_cast<std::uint64_t>(g * 4 + seat);
       auto j = call(join);
-      ASSERT_TRUE(j && j->result == CommandResult::kOk);
+      ASSERT_TRUE(j && core::ResultOf(*j) == CommandResult::kOk);
     }
   }
 

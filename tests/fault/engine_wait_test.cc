@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "core/command_wire.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "shm/wait_strategy.h"
@@ -85,14 +86,14 @@ TEST_F(EngineWaitTest, ParkedEngineIsWokenByAClientAndStopsAtOnceOnSigterm) {
 
   auto client = shm::CommandClient::Register(*segment);
   ASSERT_TRUE(client.ok());
-  ASSERT_EQ(client->TrySend(1, CreateGame()), shm::WriteResult::kOk);
+  ASSERT_EQ(core::SendCommand(*client, 1, CreateGame()), shm::WriteResult::kOk);
   EXPECT_EQ(shm::Atomic(commands.trailer()->wake_seq).load(), seq + 1)
       << "the client did not wake the shard";
   shm::CommandResponse response{};
   ASSERT_TRUE(proc::WaitUntil([&] { return client->TryReceive(response); }, 20s))
       << "the parked engine never answered";
   EXPECT_EQ(response.request_id, 1u);
-  EXPECT_EQ(response.result, core::CommandResult::kOk);
+  EXPECT_EQ(core::ResultOf(response), core::CommandResult::kOk);
 
   ASSERT_TRUE(proc::WaitUntil([&] { return Parked(commands); }, 20s))
       << "the shard did not park again";
@@ -124,7 +125,7 @@ TEST_F(EngineWaitTest, ClientParkedOnItsResponsesIsServedByTheRestartedEngine) {
     wait.spin_ns = 0;
     wait.park_timeout_us = 60'000'000;
     shm::RingWaiter waiter(responses, wait);
-    if (client->TrySend(1, CreateGame()) != shm::WriteResult::kOk) return;
+    if (core::SendCommand(*client, 1, CreateGame()) != shm::WriteResult::kOk) return;
     const auto deadline = Clock::now() + 50s;
     while (!client->TryReceive(response) && Clock::now() < deadline)
       waiter.Wait(client->response_reader());
@@ -140,7 +141,7 @@ TEST_F(EngineWaitTest, ClientParkedOnItsResponsesIsServedByTheRestartedEngine) {
   ASSERT_TRUE(client_parked) << "the client never parked on its response ring";
   ASSERT_TRUE(again) << "the restarted engine did not re-attach";
   EXPECT_TRUE(answered.load()) << "the parked client was never answered";
-  EXPECT_EQ(response.result, core::CommandResult::kOk);
+  EXPECT_EQ(core::ResultOf(response), core::CommandResult::kOk);
   EXPECT_EQ(timeouts, 0u) << "the client was not woken: its park ran out";
 
   const auto [code, took] = Terminate(engine);

@@ -57,7 +57,7 @@ using Clock = std::chrono::steady_clock;
     port.Poll([&](const shm::CommandRequest& r) { batch.push_back(r); });
   }
   for (std::size_t i = 0; i < (batch.size() + 1) / 2; ++i) {
-    if (e.Apply(0, batch[i].command).result != core::CommandResult::kOk) ::_exit(103);
+    if (e.Apply(0, core::CommandOf(batch[i])).result != core::CommandResult::kOk) ::_exit(103);
   }
   ::_exit(static_cast<int>(batch.size()));
 }

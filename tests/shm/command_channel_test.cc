@@ -1,5 +1,6 @@
 // command_channel_test.cc: clients register, send commands to their shard,
 // the engine side polls and responds, and responses reach the right client.
+#include "core/command_wire.h"
 #include "shm/command_channel.h"
 
 #include <gtest/gtest.h>
@@ -52,7 +53,7 @@ TEST_F(CommandChannelTest, RequestReachesTheGamesShardAndTheResponseComesBack) {
   auto client = CommandClient::Register(*segment_);
   ASSERT_TRUE(client.ok()) << client.status().message();
   const std::uint64_t game_on_shard_1 = (std::uint64_t{5} << kSlotIndexBits) | 7;  // slot 7
-  ASSERT_EQ(client->TrySend(1001, Play(game_on_shard_1, 12)), WriteResult::kOk);
+  ASSERT_EQ(core::SendCommand(*client, 1001, Play(game_on_shard_1, 12)), WriteResult::kOk);
   EXPECT_EQ(client->in_flight(), 1u);
 
   CommandPort shard0(*segment_, 0);
@@ -63,18 +64,18 @@ TEST_F(CommandChannelTest, RequestReachesTheGamesShardAndTheResponseComesBack) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].request_id, 1001u);
   EXPECT_EQ(got[0].client_slot, client->slot());
-  EXPECT_EQ(got[0].command.game_id, game_on_shard_1);
-  EXPECT_EQ(got[0].command.card, 12);
+  EXPECT_EQ(core::CommandOf(got[0]).game_id, game_on_shard_1);
+  EXPECT_EQ(core::CommandOf(got[0]).card, 12);
   EXPECT_EQ(shard1.ring().Lag(), 0u);  // committed before handling
 
   CommandResponse none;
   EXPECT_FALSE(client->TryReceive(none));
-  ASSERT_EQ(shard1.Respond(got[0], core::CommandResult::kNotYourTurn, game_on_shard_1, 17),
+  ASSERT_EQ(core::Respond(shard1, got[0], core::CommandResult::kNotYourTurn, game_on_shard_1, 17),
             WriteResult::kOk);
   CommandResponse response;
   ASSERT_TRUE(client->TryReceive(response));
   EXPECT_EQ(response.request_id, 1001u);
-  EXPECT_EQ(response.result, core::CommandResult::kNotYourTurn);
+  EXPECT_EQ(core::ResultOf(response), core::CommandResult::kNotYourTurn);
   EXPECT_EQ(response.game_id, game_on_shard_1);
   EXPECT_EQ(response.game_seq, 17u);
   EXPECT_EQ(client->in_flight(), 0u);
@@ -85,7 +86,7 @@ TEST_F(CommandChannelTest, CreateGameGoesRoundRobinOverShards) {
   ASSERT_TRUE(client.ok());
   core::Command create{};
   create.type = core::CommandType::kCreateGame;
-  for (int i = 0; i < 4; ++i) ASSERT_EQ(client->TrySend(i, create), WriteResult::kOk);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(core::SendCommand(*client, i, create), WriteResult::kOk);
   CommandPort shard0(*segment_, 0);
   CommandPort shard1(*segment_, 1);
   EXPECT_EQ(shard0.Poll([](const CommandRequest&) {}), 2u);
@@ -103,10 +104,10 @@ TEST_F(CommandChannelTest, ClientKeepsWithinItsResponseRing) {
   // Send, let the engine answer everything, never read: the client stops at
   // max and no response is lost.
   for (int i = 0; i < 1000; ++i) {
-    const WriteResult r = client->TrySend(i, Play(0, 1));
+    const WriteResult r = core::SendCommand(*client, i, Play(0, 1));
     if (r == WriteResult::kFull) {
       const std::size_t n = shard0.Poll([&](const CommandRequest& req) {
-        ASSERT_EQ(shard0.Respond(req, core::CommandResult::kOk, 0, 0), WriteResult::kOk);
+        ASSERT_EQ(core::Respond(shard0, req, core::CommandResult::kOk, 0, 0), WriteResult::kOk);
         ++answered;
       });
       if (n == 0) break;
@@ -116,7 +117,7 @@ TEST_F(CommandChannelTest, ClientKeepsWithinItsResponseRing) {
   }
   EXPECT_EQ(sent, max);
   shard0.Poll([&](const CommandRequest& req) {
-    ASSERT_EQ(shard0.Respond(req, core::CommandResult::kOk, 0, 0), WriteResult::kOk);
+    ASSERT_EQ(core::Respond(shard0, req, core::CommandResult::kOk, 0, 0), WriteResult::kOk);
     ++answered;
   });
   EXPECT_EQ(answered, max);
@@ -157,7 +158,7 @@ TEST_F(CommandChannelTest, SlotsAreExclusiveAndADeadOwnersSlotIsReclaimed) {
     if (!c.ok()) return 3;
     core::Command create{};
     create.type = core::CommandType::kCreateGame;
-    if (c->TrySend(77, create) != WriteResult::kOk) return 4;
+    if (core::SendCommand(*c, 77, create) != WriteResult::kOk) return 4;
     ::_exit(0);  // no destructor: the slot stays marked with our pid
   });
   ASSERT_EQ(WaitChild(child, 30s), 0);
@@ -171,7 +172,7 @@ TEST_F(CommandChannelTest, SlotsAreExclusiveAndADeadOwnersSlotIsReclaimed) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].client_slot, heir->slot());
   EXPECT_NE(got[0].client_epoch, heir->epoch());
-  EXPECT_EQ(shard0.Respond(got[0], core::CommandResult::kOk, 1, 1), WriteResult::kOk);
+  EXPECT_EQ(core::Respond(shard0, got[0], core::CommandResult::kOk, 1, 1), WriteResult::kOk);
   EXPECT_EQ(shard0.dropped_responses(), 1u);
   CommandResponse r;
   EXPECT_FALSE(heir->TryReceive(r));
@@ -199,7 +200,7 @@ TEST_F(CommandChannelTest, ClientsInOtherProcessesTalkToTheEngine) {
           cmd.type = core::CommandType::kPlayCard;
           cmd.game_id = (std::uint64_t{1} << kSlotIndexBits) | static_cast<std::uint64_t>(sent % 10);
           cmd.card = static_cast<core::Card>(c);
-          if (client->TrySend(static_cast<std::uint64_t>(sent), cmd) == WriteResult::kOk) ++sent;
+          if (core::SendCommand(*client, static_cast<std::uint64_t>(sent), cmd) == WriteResult::kOk) ++sent;
         }
         CommandResponse r;
         while (client->TryReceive(r)) {
@@ -220,8 +221,8 @@ TEST_F(CommandChannelTest, ClientsInOtherProcessesTalkToTheEngine) {
   while (answered < kClients * kRequests && !deadline.Expired()) {
     for (auto& port : ports) {
       port->Poll([&](const CommandRequest& req) {
-        const auto seq = static_cast<std::uint32_t>(req.request_id * 2 + req.command.card);
-        ASSERT_EQ(port->Respond(req, core::CommandResult::kOk, req.command.game_id, seq),
+        const auto seq = static_cast<std::uint32_t>(req.request_id * 2 + core::CommandOf(req).card);
+        ASSERT_EQ(core::Respond(*port, req, core::CommandResult::kOk, core::CommandOf(req).game_id, seq),
                   WriteResult::kOk);
         ++answered;
       });

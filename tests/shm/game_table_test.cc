@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/rules/game_state.h"  // a real state type to store (the table takes any)
 #include "tests/shm/test_util.h"
 
 namespace hokm::shm {
@@ -47,7 +48,12 @@ TEST_F(GameTableTest, AllocateGivesGrowingIdsThatFindTheirSlot) {
   Make(100, 1);
   std::uint64_t last = 0;
   for (int i = 0; i < 10; ++i) {
-    auto a = table_.Allocate();
+    // The first state is the user's, published with the id.
+    auto a = table_.Allocate(0, [](std::uint64_t id) {
+      core::GameState first{};
+      first.game_id = id;
+      return first;
+    });
     ASSERT_TRUE(a.has_value());
     EXPECT_GT(a->game_id, last);
     last = a->game_id;
@@ -107,14 +113,14 @@ TEST_F(GameTableTest, ShardsOwnSlotsModuloShardCount) {
 TEST_F(GameTableTest, WriteIsSeenByReadAndUnsafe) {
   Make(8, 1);
   auto a = *table_.Allocate();
-  core::GameState s = table_.Unsafe(a.slot);
+  core::GameState s = table_.Unsafe<core::GameState>(a.slot);
   s.phase = core::Phase::kPlaying;
   s.seq = 42;
   s.points[1] = 5;
   const std::uint64_t before = table_.Sequence(a.slot);
   table_.Write(a.slot, s);
   EXPECT_EQ(table_.Sequence(a.slot), before + 2);
-  EXPECT_EQ(table_.Unsafe(a.slot).seq, 42u);
+  EXPECT_EQ(table_.Unsafe<core::GameState>(a.slot).seq, 42u);
   core::GameState out;
   std::uint64_t id = 0;
   ASSERT_TRUE(table_.Read(a.slot, out, &id));
@@ -142,14 +148,14 @@ TEST_F(GameTableTest, ConcurrentAllocateAndFreeNeverHandsASlotOutTwice) {
           int expected = -1;
           if (!owner[a->slot].compare_exchange_strong(expected, t)) errors.fetch_add(1);
           if (table_.Find(a->game_id) != static_cast<std::int64_t>(a->slot)) errors.fetch_add(1);
-          core::GameState s = table_.Unsafe(a->slot);
+          core::GameState s = table_.Unsafe<core::GameState>(a->slot);
           s.seed = a->game_id;
           table_.Write(a->slot, s);
           held.push_back(*a);
         } else {
           auto a = held.back();
           held.pop_back();
-          if (table_.Unsafe(a.slot).seed != a.game_id) errors.fetch_add(1);
+          if (table_.Unsafe<core::GameState>(a.slot).seed != a.game_id) errors.fetch_add(1);
           owner[a.slot].store(-1);
           if (!table_.Free(a.game_id)) errors.fetch_add(1);
           if (table_.Find(a.game_id) != -1) errors.fetch_add(1);
@@ -277,7 +283,7 @@ TEST_F(GameTableTest, TornWriteIsFinishedFromTheShardJournal) {
   // Tear it: sequence odd, only the first word of `after` stored.
   GameSlot& slot = table_.slots()[a->slot];
   slot.sequence += 1;
-  std::memcpy(static_cast<void*>(&slot.game), &after, 8);
+  std::memcpy(static_cast<void*>(slot.state), &after, 8);
   core::GameState read{};
   EXPECT_EQ(table_.ReadGame(a->game_id, read), ReadResult::kBusy);
 
@@ -324,6 +330,33 @@ TEST_F(GameTableTest, OddJournalLeavesTheSlotAlone) {
   core::GameState read{};
   ASSERT_EQ(table_.ReadGame(a->game_id, read), ReadResult::kOk);
   EXPECT_EQ(read.seq, 9u);
+}
+
+// The table is mechanism only: any trivially copyable state that fits a slot
+// goes in, and what a reader gets back is what the writer stored.
+TEST(GameTableStateTest, HoldsAStateTypeOfItsUser) {
+  struct Counter {
+    std::uint64_t hits;
+    std::uint64_t misses;
+  };
+  static_assert(SlotState<Counter>);
+  static_assert(!SlotState<std::byte[kSlotStateBytes + 8]>);
+  const std::size_t bytes = GameTable::RequiredBytes(8, 1);
+  std::vector<std::byte> memory(bytes + 128);
+  void* aligned = reinterpret_cast<void*>(
+      (reinterpret_cast<std::uintptr_t>(memory.data()) + 127) & ~std::uintptr_t{127});
+  GameTable::Init(aligned, 8, 1);
+  GameTable table(aligned);
+  auto a = table.Allocate(0, [](std::uint64_t id) { return Counter{id, 0}; });
+  ASSERT_TRUE(a.has_value());
+  Counter read{};
+  ASSERT_EQ(table.ReadGame(a->game_id, read), ReadResult::kOk);
+  EXPECT_EQ(read.hits, a->game_id);
+  table.Write(a->slot, Counter{7, 9});
+  ASSERT_EQ(table.ReadGame(a->game_id, read), ReadResult::kOk);
+  EXPECT_EQ(read.hits, 7u);
+  EXPECT_EQ(read.misses, 9u);
+  EXPECT_EQ(table.Unsafe<Counter>(a->slot).misses, 9u);
 }
 
 }  // namespace

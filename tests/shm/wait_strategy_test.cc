@@ -10,6 +10,7 @@
 #include <memory>
 #include <thread>
 
+#include "core/command_wire.h"
 #include "shm/command_channel.h"
 #include "tests/shm/test_util.h"
 
@@ -88,7 +89,7 @@ class WaitStrategyTest : public ::testing::Test {
     Deadline deadline(300s);
     while (r.answered < rounds && !deadline.Expired()) {
       const std::size_t n = port.Poll([&](const CommandRequest& req) {
-        if (port.Respond(req, core::CommandResult::kOk, req.command.game_id,
+        if (core::Respond(port, req, core::CommandResult::kOk, core::CommandOf(req).game_id,
                          static_cast<std::uint32_t>(req.request_id + 1)) != WriteResult::kOk) {
           r.error = 10;
         }
@@ -117,7 +118,7 @@ class WaitStrategyTest : public ::testing::Test {
     RingWaiter waiter(segment.response_ring(client->slot()), wait);
     Deadline deadline(300s);
     for (std::uint64_t i = 0; i < rounds; ++i) {
-      if (client->TrySend(i, Play(i)) != WriteResult::kOk) {
+      if (core::SendCommand(*client, i, Play(i)) != WriteResult::kOk) {
         r.error = 21;
         break;
       }
@@ -228,7 +229,7 @@ TEST_F(WaitStrategyTest, ConsumerKilledWhileParkedCostsOneWakeUpAndStallsNoOne) 
   const std::uint32_t seq_before = Atomic(trailer->wake_seq).load(std::memory_order_acquire);
   auto client = CommandClient::Register(*segment_);
   ASSERT_TRUE(client.ok());
-  for (std::uint64_t i = 0; i < 10; ++i) ASSERT_EQ(client->TrySend(i, Play(i)), WriteResult::kOk);
+  for (std::uint64_t i = 0; i < 10; ++i) ASSERT_EQ(core::SendCommand(*client, i, Play(i)), WriteResult::kOk);
   EXPECT_EQ(Atomic(trailer->wake_seq).load(std::memory_order_acquire), seq_before + 1);
   EXPECT_EQ(Atomic(trailer->parked).load(std::memory_order_acquire), 0u);
 
@@ -243,7 +244,7 @@ TEST_F(WaitStrategyTest, ConsumerKilledWhileParkedCostsOneWakeUpAndStallsNoOne) 
     Deadline deadline(120s);
     while (served.load(std::memory_order_relaxed) < 10 + kMore && !deadline.Expired()) {
       const std::size_t got = port.Poll([&](const CommandRequest& req) {
-        (void)port.Respond(req, core::CommandResult::kOk, req.command.game_id, 1);
+        (void)core::Respond(port, req, core::CommandResult::kOk, core::CommandOf(req).game_id, 1);
         served.fetch_add(1, std::memory_order_relaxed);
       });
       if (got != 0) {
@@ -270,7 +271,7 @@ TEST_F(WaitStrategyTest, ConsumerKilledWhileParkedCostsOneWakeUpAndStallsNoOne) 
       std::this_thread::yield();  // until the consumer parks (or the deadline)
       continue;
     }
-    if (client->TrySend(i, Play(i)) == WriteResult::kOk) {
+    if (core::SendCommand(*client, i, Play(i)) == WriteResult::kOk) {
       ++i;
     } else {
       std::this_thread::yield();  // flow control: answers not taken yet
@@ -300,7 +301,7 @@ TEST_F(WaitStrategyTest, ABatchWakesItsParkedConsumerOnceAtItsEnd) {
   Atomic(commands.trailer()->parked).store(1);  // as a parked shard leaves it
   const std::uint32_t commands_seq = seq(commands);
   for (std::uint64_t i = 0; i < 3; ++i) {
-    ASSERT_EQ(client->TrySend(i, Play(i), Wake::kLater), WriteResult::kOk);
+    ASSERT_EQ(core::SendCommand(*client, i, Play(i), Wake::kLater), WriteResult::kOk);
   }
   EXPECT_EQ(seq(commands), commands_seq);
   EXPECT_EQ(parked(commands), 1u);
@@ -314,7 +315,7 @@ TEST_F(WaitStrategyTest, ABatchWakesItsParkedConsumerOnceAtItsEnd) {
   Atomic(answers.trailer()->parked).store(1);  // as a parked client leaves it
   const std::uint32_t answers_seq = seq(answers);
   EXPECT_EQ(port.Poll([&](const CommandRequest& req) {
-    ASSERT_EQ(port.Respond(req, core::CommandResult::kOk, 0, 1, Wake::kLater), WriteResult::kOk);
+    ASSERT_EQ(core::Respond(port, req, core::CommandResult::kOk, 0, 1, Wake::kLater), WriteResult::kOk);
   }),
             3u);
   EXPECT_EQ(seq(answers), answers_seq);
@@ -341,7 +342,7 @@ TEST_F(WaitStrategyTest, BusyConsumerCostsProducersNoWakeUp) {
   auto client = CommandClient::Register(*segment_);
   ASSERT_TRUE(client.ok());
   const std::uint32_t before = Atomic(ring.trailer()->wake_seq).load(std::memory_order_acquire);
-  for (std::uint64_t i = 0; i < 20; ++i) ASSERT_EQ(client->TrySend(i, Play(i)), WriteResult::kOk);
+  for (std::uint64_t i = 0; i < 20; ++i) ASSERT_EQ(core::SendCommand(*client, i, Play(i)), WriteResult::kOk);
   EXPECT_EQ(Atomic(ring.trailer()->wake_seq).load(std::memory_order_acquire), before);
 }
 

@@ -1,6 +1,6 @@
 // test_records.h: change records for the sink tests, built with the
 // FlatBuffers generated builders: single records of every type, and whole
-// games scripted to the shape the rules engine emits (DESIGN §10): create,
+// games scripted to the shape the rules engine emits (docs/DESIGN.md §10): create,
 // four joins, per hand hakem / 5 cards / trump / the rest of the deal /
 // tricks of four card plays until a team has 7 / the score, until a team
 // has 7 points. Deterministic from a seed; not a rules check (who wins a
