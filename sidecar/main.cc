@@ -1,18 +1,13 @@
 // main.cc: hokm-sidecar, which turns the engine's change rings into hot
 // state in Redis and durable history in PostgreSQL.
-#include <signal.h>
-
 #include <CLI/CLI.hpp>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
+#include "service/stop_signal.h"
 #include "sidecar/sidecar.h"
 
 namespace {
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
-
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
@@ -64,10 +59,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hokm-sidecar: %s\n", sidecar.status().message().c_str());
     return 1;
   }
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  return (*sidecar)->Run(g_stop);
+  hokm::service::StopOnSignals();
+  return (*sidecar)->Run(hokm::service::StopFlag());
 }

@@ -22,25 +22,18 @@
 #include "loadgen/drivers/runners.h"
 #include "loadgen/baseline/seed_runner.h"
 #include "loadgen/verify/sidecar_probe.h"
+#include "service/stop_signal.h"
 #include "shm/segment.h"
 
 namespace hokm::loadgen {
 namespace {
-
-std::atomic<bool> g_stop_signal{false};
-
-void OnStopSignal(int) { g_stop_signal.store(true, std::memory_order_relaxed); }
 
 unsigned long long U(std::uint64_t v) { return static_cast<unsigned long long>(v); }
 
 }  // namespace
 
 void InstallStopSignals() {
-  struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  service::StopOnSignals();
   // A store that closes its socket must not kill us through a write.
   signal(SIGPIPE, SIG_IGN);
   // Pacing and idle naps sleep for tens of microseconds; the default 50 us
@@ -95,7 +88,7 @@ Status LoadRun::Open() {
     for (;;) {
       auto body = HttpGet(health, std::chrono::milliseconds(500));
       if (body.ok()) break;
-      if (NowNs() > deadline || g_stop_signal.load()) {
+      if (NowNs() > deadline || service::StopRequested()) {
         return Status::Unavailable("--wait-for-sidecar: no answer from the sidecar's /health: " +
                                    body.status().message());
       }
@@ -271,7 +264,7 @@ Result<std::unique_ptr<RunTotals>> LoadRun::Play() {
   while (running.load(std::memory_order_acquire) != 0) {
     timespec ts{0, 20'000'000};
     nanosleep(&ts, nullptr);
-    if (g_stop_signal.load(std::memory_order_relaxed)) control.Stop();
+    if (service::StopRequested()) control.Stop();
     const std::uint64_t now = NowNs();
     steady.Poll(now);
     if (progress && now >= next_progress) {
