@@ -76,7 +76,7 @@ FUZZ_TARGETS ?= fuzz_record fuzz_change_batch fuzz_ring_reader fuzz_command_requ
 fuzz-build: setup
 	@command -v clang++ >/dev/null || { echo "fuzz: clang++ not found; make setup installs clang and libclang-rt-dev (libFuzzer)" >&2; exit 1; }
 	@cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
-	  -DHOKM_FUZZ=ON -DHOKM_BUILD_TESTS=OFF -DHOKM_BUILD_BENCH=OFF >/dev/null
+	  -DHOKM_FUZZ=ON -DHOKM_BUILD_TESTS=OFF -DHOKM_BUILD_BENCH=OFF -DHOKM_BUILD_LOADGEN=OFF >/dev/null
 	cmake --build $(FUZZ_BUILD_DIR) --target hokm-fuzzers
 
 fuzz: fuzz-build
