@@ -14,11 +14,14 @@ set(HOKM_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/hokm)
 set(HOKM_INCLUDE_INSTALL_DIR ${CMAKE_INSTALL_INCLUDEDIR}/hokm)
 
 # hokm::core, hokm::shm and the generated header (hokm::schemas, which
-# hokm::core links). Their include directory, installed, is include/hokm.
+# hokm::core links). Their include directory, installed, is include/hokm
+# (from the file sets; INCLUDES for consumers with CMake older than 3.23,
+# which ignore file sets).
 install(TARGETS hokm_core hokm_shm hokm_schemas EXPORT hokmTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  FILE_SET HEADERS DESTINATION ${HOKM_INCLUDE_INSTALL_DIR})
+  FILE_SET HEADERS DESTINATION ${HOKM_INCLUDE_INSTALL_DIR}
+  INCLUDES DESTINATION ${HOKM_INCLUDE_INSTALL_DIR})
 install(EXPORT hokmTargets NAMESPACE hokm:: DESTINATION ${HOKM_CMAKE_INSTALL_DIR})
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/hokmConfig.cmake.in
