@@ -5,8 +5,8 @@ CMAKE_FLAGS ?=
 ARGS ?=
 SANITIZERS ?= thread address
 
-.PHONY: all setup configure build test sanitize run bench bench-smoke services services-stop clean \
-        fuzz-build fuzz fuzz-smoke fuzz-corpus
+.PHONY: all setup configure build test example sanitize run bench bench-smoke services services-stop \
+        clean fuzz-build fuzz fuzz-smoke fuzz-corpus
 
 all: build
 
@@ -34,13 +34,30 @@ services-stop:
 # matrix (chaos-smoke), then every test again under AddressSanitizer +
 # UndefinedBehaviorSanitizer and the shm, engine and sidecar tests under
 # ThreadSanitizer (make sanitize), then every fuzz target for a few
-# seconds, then the benchmark smoke.
+# seconds, then the benchmark smoke. Right after ctest: the embedding
+# example built against a fresh install of the package (make example).
 test: setup build
 	scripts/with_services.sh sh -c 'cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -LE integration'
+	$(MAKE) --no-print-directory example
 	$(MAKE) --no-print-directory chaos-smoke
 	$(MAKE) --no-print-directory sanitize
 	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory bench-smoke
+
+# examples/embed, a separate CMake project, built against a fresh
+# `cmake --install` of this build in $(BUILD_DIR)/install-test (find_package(hokm))
+# and run: it plays one game with four bots; its records (JSON lines) go to
+# $(BUILD_DIR)/example/records.jsonl, its summary and the last two here.
+EXAMPLE_PREFIX = $(CURDIR)/$(BUILD_DIR)/install-test
+EXAMPLE_BUILD_DIR = $(BUILD_DIR)/example
+example: build
+	rm -rf $(EXAMPLE_PREFIX) $(EXAMPLE_BUILD_DIR)
+	cmake --install $(BUILD_DIR) --prefix $(EXAMPLE_PREFIX) >/dev/null
+	cmake -S examples/embed -B $(EXAMPLE_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_PREFIX_PATH=$(EXAMPLE_PREFIX) >/dev/null
+	cmake --build $(EXAMPLE_BUILD_DIR)
+	$(EXAMPLE_BUILD_DIR)/hokm-embed >$(EXAMPLE_BUILD_DIR)/records.jsonl
+	@tail -n 2 $(EXAMPLE_BUILD_DIR)/records.jsonl
 
 # The tests again under the sanitizers (scripts/sanitize.sh): the shared-
 # memory, engine and sidecar tests (labels shm, core, fault, sidecar) under
@@ -76,7 +93,7 @@ FUZZ_TARGETS ?= fuzz_record fuzz_change_batch fuzz_ring_reader fuzz_command_requ
 fuzz-build: setup
 	@command -v clang++ >/dev/null || { echo "fuzz: clang++ not found; make setup installs clang and libclang-rt-dev (libFuzzer)" >&2; exit 1; }
 	@cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
-	  -DHOKM_FUZZ=ON -DHOKM_BUILD_TESTS=OFF -DHOKM_BUILD_BENCH=OFF >/dev/null
+	  -DHOKM_FUZZ=ON -DHOKM_BUILD_TESTS=OFF -DHOKM_BUILD_BENCH=OFF -DHOKM_BUILD_LOADGEN=OFF >/dev/null
 	cmake --build $(FUZZ_BUILD_DIR) --target hokm-fuzzers
 
 fuzz: fuzz-build

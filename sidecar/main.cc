@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include "service/stop_signal.h"
 #include "sidecar/sidecar.h"
@@ -11,6 +13,17 @@ namespace {
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
+}
+
+// The default --schema-dir: HOKM_SCHEMA_DIR_FROM_BIN (../share/hokm/postgres)
+// from the directory of this binary, as installed; the build tree has the
+// same layout (build/share/hokm/postgres links to schemas/postgres). Empty
+// when /proc/self/exe cannot be read.
+std::filesystem::path DefaultSchemaDir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  return (exe.parent_path() / HOKM_SCHEMA_DIR_FROM_BIN).lexically_normal();
 }
 }  // namespace
 
@@ -22,7 +35,7 @@ int main(int argc, char** argv) {
   hokm::sidecar::SidecarOptions o;
   o.redis_url = Env("HOKM_REDIS_URL");
   o.pg_url = Env("HOKM_PG_URL");
-  o.schema_dir = HOKM_DEFAULT_SCHEMA_DIR;
+  o.schema_dir = DefaultSchemaDir();
   std::string spill_dir = o.spill_dir.string();
   std::string schema_dir = o.schema_dir.string();
   app.add_option("--shm-name", o.shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
@@ -37,8 +50,11 @@ int main(int argc, char** argv) {
       ->default_val(o.redis_batch_ms)->check(CLI::Range(0u, 1'000u));
   app.add_option("--spill-dir", spill_dir, "where backlogs of a store that is down are kept")
       ->default_val(spill_dir);
-  app.add_option("--schema-dir", schema_dir, "PostgreSQL schema files applied at start-up")
-      ->default_val(schema_dir);
+  auto* schema_dir_option =
+      app.add_option("--schema-dir", schema_dir,
+                     "PostgreSQL schema files applied at start-up (default: ../share/hokm/postgres "
+                     "from this binary's directory)")
+          ->default_val(schema_dir);
   app.add_option("--metrics-port", o.metrics_port, "port of /metrics and /health on 127.0.0.1 (0: off)")
       ->default_val(o.metrics_port)->check(CLI::Range(0, 65535));
   app.add_flag("--drain-and-exit", o.drain_and_exit,
@@ -51,6 +67,13 @@ int main(int argc, char** argv) {
   if (o.redis_url.empty() || o.pg_url.empty()) {
     std::fprintf(stderr, "hokm-sidecar: give --redis-url and --pg-url (or HOKM_REDIS_URL and HOKM_PG_URL); "
                          "`make services` starts local servers and prints both\n");
+    return 2;
+  }
+  if (schema_dir_option->count() == 0 && !std::filesystem::is_directory(o.schema_dir)) {
+    std::fprintf(stderr,
+                 "hokm-sidecar: no PostgreSQL schema directory: tried %s (" HOKM_SCHEMA_DIR_FROM_BIN
+                 " from the directory of /proc/self/exe); give --schema-dir <hokm source>/schemas/postgres\n",
+                 o.schema_dir.empty() ? "nothing (/proc/self/exe unreadable)" : o.schema_dir.c_str());
     return 2;
   }
 
