@@ -79,6 +79,15 @@ constexpr bool SeatOk(std::uint8_t seat) { return seat < kSeats; }
 constexpr bool SuitOk(std::uint8_t suit) { return suit < 4; }
 constexpr bool TeamOk(std::uint8_t team) { return team < 2; }
 
+// A join or a leave: a seat and its player.
+template <typename SeatAndPlayer>
+DecodeError DecodeSeatAndPlayer(const SeatAndPlayer& b, Change& c) {
+  if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
+  c.seat = b.seat();
+  c.player_id = b.player_id();
+  return DecodeError::kOk;
+}
+
 DecodeError DecodeBody(const fb::ChangeRecord& rec, Change& c) {
   DecodeError e = DecodeError::kMissingBody;
   const auto decode = Overloaded{
@@ -99,18 +108,8 @@ DecodeError DecodeBody(const fb::ChangeRecord& rec, Change& c) {
         c.config.first_hakem = static_cast<FirstHakem>(b.first_hakem());
         return DecodeError::kOk;
       },
-      [&](const fb::PlayerJoined& b) -> DecodeError {
-        if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
-        c.seat = b.seat();
-        c.player_id = b.player_id();
-        return DecodeError::kOk;
-      },
-      [&](const fb::PlayerLeft& b) -> DecodeError {
-        if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
-        c.seat = b.seat();
-        c.player_id = b.player_id();
-        return DecodeError::kOk;
-      },
+      [&](const fb::PlayerJoined& b) { return DecodeSeatAndPlayer(b, c); },
+      [&](const fb::PlayerLeft& b) { return DecodeSeatAndPlayer(b, c); },
       [&](const fb::HakemChosen& b) -> DecodeError {
         if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
         c.seat = b.seat();

@@ -147,15 +147,20 @@ void VisitFields(const hokm::fb::GameCreated& b, W& w) {
   w.Uint("target_points", b.target_points());
   w.FirstHakem("first_hakem", b.first_hakem());
 }
-template <typename W>
-void VisitFields(const hokm::fb::PlayerJoined& b, W& w) {
+namespace records_detail {
+template <typename SeatAndPlayer, typename W>
+void SeatAndPlayerFields(const SeatAndPlayer& b, W& w) {
   w.Seat("seat", b.seat());
   w.Player("player_id", b.player_id());
 }
+}  // namespace records_detail
+template <typename W>
+void VisitFields(const hokm::fb::PlayerJoined& b, W& w) {
+  records_detail::SeatAndPlayerFields(b, w);
+}
 template <typename W>
 void VisitFields(const hokm::fb::PlayerLeft& b, W& w) {
-  w.Seat("seat", b.seat());
-  w.Player("player_id", b.player_id());
+  records_detail::SeatAndPlayerFields(b, w);
 }
 template <typename W>
 void VisitFields(const hokm::fb::HakemChosen& b, W& w) {
