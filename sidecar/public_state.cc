@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/records/record_types.h"
 #include "sidecar/record_json.h"
 
 namespace hokm::sidecar {
@@ -48,88 +49,77 @@ const char* PhaseName(PublicState::Phase phase) { return kPhaseNames[static_cast
 
 void PublicState::Apply(const fb::ChangeRecord& r) {
   const auto clear_table = [&] { table.fill(kNone); };
-  switch (r.body_type()) {
-    case fb::Body::GameCreated: {
-      const auto* b = r.body_as_GameCreated();
-      *this = PublicState{};
-      if (b->room()) {
-        room_size = static_cast<std::uint8_t>(std::min<std::size_t>(b->room()->size(), room.size()));
-        std::copy_n(b->room()->c_str(), room_size, room.begin());
-      }
-      target = b->target_points();
-      break;
-    }
-    case fb::Body::PlayerJoined:
-      seats[r.body_as_PlayerJoined()->seat() & 3u] = r.body_as_PlayerJoined()->player_id();
-      break;
-    case fb::Body::PlayerLeft:
-      seats[r.body_as_PlayerLeft()->seat() & 3u] = 0;
-      break;
-    case fb::Body::HakemChosen: {
-      const auto* b = r.body_as_HakemChosen();
-      phase = Phase::kChoosingTrump;
-      hakem = turn = leader = static_cast<std::int8_t>(b->seat() & 3u);
-      hand = b->hand_no();
-      trump = kNone;
-      tricks = {0, 0};
-      trick_no = 0;
-      clear_table();
-      break;
-    }
-    case fb::Body::TrumpChosen:
-      phase = Phase::kPlaying;
-      trump = static_cast<std::int8_t>(r.body_as_TrumpChosen()->suit() & 3u);
-      turn = static_cast<std::int8_t>(r.body_as_TrumpChosen()->seat() & 3u);
-      break;
-    case fb::Body::CardsDealt:  // hands stay private
-      break;
-    case fb::Body::CardPlayed: {
-      const auto* b = r.body_as_CardPlayed();
-      table[b->seat() & 3u] = static_cast<std::int8_t>(b->card());
-      turn = static_cast<std::int8_t>((b->seat() + 1u) % 4u);
-      break;
-    }
-    case fb::Body::TrickWon: {
-      const auto* b = r.body_as_TrickWon();
-      clear_table();
-      turn = leader = static_cast<std::int8_t>(b->seat() & 3u);
-      trick_no = b->trick_no();
-      SetScore(b->tricks(), tricks);
-      break;
-    }
-    case fb::Body::HandScored:
-      SetScore(r.body_as_HandScored()->points(), points);
-      break;
-    case fb::Body::GameFinished:
-      phase = Phase::kFinished;
-      winner = static_cast<std::int8_t>(r.body_as_GameFinished()->winner_team() & 1u);
-      SetScore(r.body_as_GameFinished()->points(), points);
-      turn = kNone;
-      break;
-    case fb::Body::GameAbandoned:
-      phase = Phase::kAbandoned;
-      SetScore(r.body_as_GameAbandoned()->points(), points);
-      turn = kNone;
-      break;
-    case fb::Body::PlayerConnection:  // the player's hash only
-    case fb::Body::NONE:
-      break;
-  }
+  // CardsDealt sets nothing (hands stay private), PlayerConnection only
+  // the player's hash.
+  (void)core::VisitRecord(r, core::Overloaded{
+      [&](const fb::GameCreated& b) {
+        *this = PublicState{};
+        if (b.room()) {
+          room_size = static_cast<std::uint8_t>(std::min<std::size_t>(b.room()->size(), room.size()));
+          std::copy_n(b.room()->c_str(), room_size, room.begin());
+        }
+        target = b.target_points();
+      },
+      [&](const fb::PlayerJoined& b) { seats[b.seat() & 3u] = b.player_id(); },
+      [&](const fb::PlayerLeft& b) { seats[b.seat() & 3u] = 0; },
+      [&](const fb::HakemChosen& b) {
+        phase = Phase::kChoosingTrump;
+        hakem = turn = leader = static_cast<std::int8_t>(b.seat() & 3u);
+        hand = b.hand_no();
+        trump = kNone;
+        tricks = {0, 0};
+        trick_no = 0;
+        clear_table();
+      },
+      [&](const fb::TrumpChosen& b) {
+        phase = Phase::kPlaying;
+        trump = static_cast<std::int8_t>(b.suit() & 3u);
+        turn = static_cast<std::int8_t>(b.seat() & 3u);
+      },
+      [&](const fb::CardPlayed& b) {
+        table[b.seat() & 3u] = static_cast<std::int8_t>(b.card());
+        turn = static_cast<std::int8_t>((b.seat() + 1u) % 4u);
+      },
+      [&](const fb::TrickWon& b) {
+        clear_table();
+        turn = leader = static_cast<std::int8_t>(b.seat() & 3u);
+        trick_no = b.trick_no();
+        SetScore(b.tricks(), tricks);
+      },
+      [&](const fb::HandScored& b) { SetScore(b.points(), points); },
+      [&](const fb::GameFinished& b) {
+        phase = Phase::kFinished;
+        winner = static_cast<std::int8_t>(b.winner_team() & 1u);
+        SetScore(b.points(), points);
+        turn = kNone;
+      },
+      [&](const fb::GameAbandoned& b) {
+        phase = Phase::kAbandoned;
+        SetScore(b.points(), points);
+        turn = kNone;
+      },
+      [](const auto&) {},
+  });
   seq = r.game_seq();
   updated_ms = r.ts_ns() / 1'000'000;
+}
+
+PublicState::Phase PublicState::PhaseOf(core::Phase phase) {
+  switch (phase) {
+    case core::Phase::kEmpty:
+    case core::Phase::kWaitingForPlayers: return Phase::kWaiting;
+    case core::Phase::kChoosingTrump: return Phase::kChoosingTrump;
+    case core::Phase::kPlaying: return Phase::kPlaying;
+    case core::Phase::kFinished: return Phase::kFinished;
+    case core::Phase::kAbandoned: return Phase::kAbandoned;
+  }
+  return Phase::kWaiting;
 }
 
 PublicState PublicState::FromGame(const core::GameState& g) {
   PublicState s;
   s.seq = g.seq;
-  switch (g.phase) {
-    case core::Phase::kEmpty:
-    case core::Phase::kWaitingForPlayers: s.phase = Phase::kWaiting; break;
-    case core::Phase::kChoosingTrump: s.phase = Phase::kChoosingTrump; break;
-    case core::Phase::kPlaying: s.phase = Phase::kPlaying; break;
-    case core::Phase::kFinished: s.phase = Phase::kFinished; break;
-    case core::Phase::kAbandoned: s.phase = Phase::kAbandoned; break;
-  }
+  s.phase = PhaseOf(g.phase);
   const auto room_end = std::find(std::begin(g.room), std::end(g.room), '\0');
   s.room_size = static_cast<std::uint8_t>(room_end - std::begin(g.room));
   std::copy(std::begin(g.room), room_end, s.room.begin());

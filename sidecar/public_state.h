@@ -61,6 +61,9 @@ struct PublicState {
   // REQUIRES: game.phase != kEmpty.
   static PublicState FromGame(const core::GameState& game);
 
+  // The public phase of an engine's game phase (an empty slot: kWaiting).
+  static Phase PhaseOf(core::Phase phase);
+
   // Appends the JSON above to out.
   void AppendJson(std::string& out) const;
 

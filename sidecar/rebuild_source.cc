@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "core/records/record_types.h"
 #include "core/rules/rules.h"
 
 namespace hokm::sidecar {
@@ -17,17 +18,14 @@ namespace fb = hokm::fb;
 // Operations, has what that costs).
 constexpr int kMaxEndedGames = 2000;
 
-// The record types that stand for a command, whose replay regenerates the
-// rest. PlayerConnection changes no game state.
-constexpr fb::Body kCommandTypes[] = {fb::Body::GameCreated, fb::Body::PlayerJoined,
-                                      fb::Body::PlayerLeft,  fb::Body::TrumpChosen,
-                                      fb::Body::CardPlayed,  fb::Body::GameAbandoned};
-
+// The record types that stand for a command (kRecordTypes' `command`),
+// whose replay regenerates the rest. PlayerConnection changes no game state.
 std::string CommandTypeList() {
   std::string list;
-  for (fb::Body t : kCommandTypes) {
+  for (const core::RecordTypeInfo& t : core::kRecordTypes) {
+    if (!t.command) continue;
     if (!list.empty()) list += ',';
-    list += std::to_string(static_cast<int>(t));
+    list += std::to_string(core::RecordTag(t.type));
   }
   return list;
 }

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string_view>
 
+#include "core/records/record_types.h"
 #include "core/rules/utf8.h"
 
 namespace hokm::sidecar {
@@ -15,7 +16,51 @@ namespace fb = hokm::fb;
 constexpr std::uint64_t kMaxBigint =
     static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
-bool Seat(std::uint8_t s) { return s < 4; }
+// A field writer for core::VisitFields that keeps the first field out of
+// the range both stores accept.
+class FieldCheck {
+ public:
+  const char* error() const { return error_; }
+
+  void Uint(std::string_view, std::uint64_t) {}
+  void Bool(std::string_view, bool) {}
+  void Score(std::string_view, const fb::TeamScore*) {}
+  void Seat(std::string_view name, std::uint8_t v) {
+    if (v >= 4) Fail(name == "hakem" ? "hakem not 0..3" : "seat not 0..3");
+  }
+  void Player(std::string_view, std::uint64_t v) {
+    if (v > kMaxBigint) Fail("player_id above 2^63-1 (PostgreSQL bigint)");
+  }
+  void Team(std::string_view, std::uint8_t v) {
+    if (v > 1) Fail("winner_team not 0 or 1");
+  }
+  void Suit(std::string_view name, std::uint8_t v) {
+    if (v > 3) Fail(name == "trump" ? "trump not 0..3" : "suit not 0..3");
+  }
+  void Card(std::string_view, std::uint8_t v) {
+    if (v >= 52) Fail("card not 0..51");
+  }
+  void Cards(std::string_view, const flatbuffers::Vector<std::uint8_t>* cards) {
+    if (cards == nullptr) return;
+    if (cards->size() > 13) Fail("more than 13 cards dealt");
+    for (std::uint8_t c : *cards) Card("card", c);
+  }
+  void Room(std::string_view, const flatbuffers::String* room) {
+    if (room == nullptr) return;
+    const std::string_view text(room->c_str(), room->size());
+    if (text.size() > 8) Fail("room longer than 8 bytes");
+    if (!core::IsCleanUtf8(text)) Fail("room is not UTF-8 or holds NUL");
+  }
+  void FirstHakem(std::string_view, std::uint8_t v) {
+    if (v > 1) Fail("first_hakem not 0 or 1");
+  }
+
+ private:
+  void Fail(const char* why) {
+    if (error_ == nullptr) error_ = why;
+  }
+  const char* error_ = nullptr;
+};
 
 }  // namespace
 
@@ -32,78 +77,15 @@ const char* CheckRecord(const fb::ChangeRecord& r) {
   if (r.game_seq() == 0) return "game_seq is 0 (sequences start at 1)";
   if (r.ts_ns() > kMaxBigint) return "ts_ns above 2^63-1 (PostgreSQL bigint)";
   if (r.body() == nullptr && r.body_type() != fb::Body::NONE) return "body table missing";
-  switch (r.body_type()) {
-    case fb::Body::NONE:
-      return "record has no body";
-    case fb::Body::GameCreated: {
-      const auto* b = r.body_as_GameCreated();
-      if (b->room() != nullptr) {
-        const std::string_view room(b->room()->c_str(), b->room()->size());
-        if (room.size() > 8) return "room longer than 8 bytes";
-        if (!core::IsCleanUtf8(room)) return "room is not UTF-8 or holds NUL";
-      }
-      if (b->first_hakem() > 1) return "first_hakem not 0 or 1";
-      return nullptr;
-    }
-    case fb::Body::PlayerJoined: {
-      const auto* b = r.body_as_PlayerJoined();
-      if (!Seat(b->seat())) return "seat not 0..3";
-      if (b->player_id() == 0) return "player_id is 0";
-      if (b->player_id() > kMaxBigint) return "player_id above 2^63-1 (PostgreSQL bigint)";
-      return nullptr;
-    }
-    case fb::Body::PlayerLeft: {
-      const auto* b = r.body_as_PlayerLeft();
-      if (!Seat(b->seat())) return "seat not 0..3";
-      if (b->player_id() > kMaxBigint) return "player_id above 2^63-1 (PostgreSQL bigint)";
-      return nullptr;
-    }
-    case fb::Body::HakemChosen:
-      return Seat(r.body_as_HakemChosen()->seat()) ? nullptr : "seat not 0..3";
-    case fb::Body::TrumpChosen: {
-      const auto* b = r.body_as_TrumpChosen();
-      if (!Seat(b->seat())) return "seat not 0..3";
-      if (b->suit() > 3) return "suit not 0..3";
-      return nullptr;
-    }
-    case fb::Body::CardsDealt: {
-      const auto* b = r.body_as_CardsDealt();
-      if (!Seat(b->seat())) return "seat not 0..3";
-      if (b->cards() != nullptr) {
-        if (b->cards()->size() > 13) return "more than 13 cards dealt";
-        for (std::uint8_t c : *b->cards()) {
-          if (c >= 52) return "card not 0..51";
-        }
-      }
-      return nullptr;
-    }
-    case fb::Body::CardPlayed: {
-      const auto* b = r.body_as_CardPlayed();
-      if (!Seat(b->seat())) return "seat not 0..3";
-      if (b->card() >= 52) return "card not 0..51";
-      return nullptr;
-    }
-    case fb::Body::TrickWon:
-      return Seat(r.body_as_TrickWon()->seat()) ? nullptr : "seat not 0..3";
-    case fb::Body::HandScored: {
-      const auto* b = r.body_as_HandScored();
-      if (!Seat(b->hakem())) return "hakem not 0..3";
-      if (b->trump() > 3) return "trump not 0..3";
-      if (b->winner_team() > 1) return "winner_team not 0 or 1";
-      return nullptr;
-    }
-    case fb::Body::GameFinished:
-      return r.body_as_GameFinished()->winner_team() > 1 ? "winner_team not 0 or 1" : nullptr;
-    case fb::Body::GameAbandoned:
-      return nullptr;
-    case fb::Body::PlayerConnection: {
-      const auto* b = r.body_as_PlayerConnection();
-      if (!Seat(b->seat())) return "seat not 0..3";
-      if (b->player_id() > kMaxBigint) return "player_id above 2^63-1 (PostgreSQL bigint)";
-      return nullptr;
-    }
+  FieldCheck check;
+  if (!core::VisitRecordFields(r, check)) {
+    return r.body_type() == fb::Body::NONE ? "record has no body" : "unknown body type";
   }
-  return "unknown body type";
+  if (check.error() != nullptr) return check.error();
+  // A join names its player; a leave or a reconnect of an empty seat may not.
+  if (const auto* join = r.body_as_PlayerJoined(); join != nullptr && join->player_id() == 0)
+    return "player_id is 0";
+  return nullptr;
 }
 
 }  // namespace hokm::sidecar

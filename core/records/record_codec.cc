@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/records/record_types.h"
 #include "hokm_generated.h"
 
 namespace hokm::core {
@@ -13,11 +14,7 @@ namespace {
 
 namespace fb = ::hokm::fb;
 
-static_assert(static_cast<int>(fb::Body::GameCreated) ==
-              static_cast<int>(RecordType::kGameCreated));
-static_assert(static_cast<int>(fb::Body::PlayerConnection) ==
-              static_cast<int>(RecordType::kPlayerConnection));
-static_assert(static_cast<int>(fb::Body::MAX) == kRecordTypeCount);
+// RecordType equals the union tag: record_types.h checks it.
 
 std::size_t RoomLength(const char room[kRoomCodeLen]) {
   std::size_t n = 0;
@@ -82,133 +79,122 @@ constexpr bool SeatOk(std::uint8_t seat) { return seat < kSeats; }
 constexpr bool SuitOk(std::uint8_t suit) { return suit < 4; }
 constexpr bool TeamOk(std::uint8_t team) { return team < 2; }
 
+// A join or a leave: a seat and its player.
+template <typename SeatAndPlayer>
+DecodeError DecodeSeatAndPlayer(const SeatAndPlayer& b, Change& c) {
+  if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
+  c.seat = b.seat();
+  c.player_id = b.player_id();
+  return DecodeError::kOk;
+}
+
 DecodeError DecodeBody(const fb::ChangeRecord& rec, Change& c) {
-  switch (rec.body_type()) {
-    case fb::Body::GameCreated: {
-      const auto* b = rec.body_as_GameCreated();
-      const auto* room = b->room();
-      if (room != nullptr && room->size() > static_cast<unsigned>(kRoomCodeLen)) {
-        return DecodeError::kValueOutOfRange;
-      }
-      if (b->first_hakem() > static_cast<std::uint8_t>(FirstHakem::kSeededRandom)) {
-        return DecodeError::kValueOutOfRange;
-      }
-      if (room != nullptr) std::memcpy(c.room, room->data(), room->size());
-      c.seed = b->seed();
-      c.config.play_all_tricks = b->play_all_tricks();
-      c.config.kot_points_hakem_team = b->kot_points_hakem_team();
-      c.config.kot_points_opponents = b->kot_points_opponents();
-      c.config.target_points = b->target_points();
-      c.config.first_hakem = static_cast<FirstHakem>(b->first_hakem());
-      return DecodeError::kOk;
-    }
-    case fb::Body::PlayerJoined: {
-      const auto* b = rec.body_as_PlayerJoined();
-      if (!SeatOk(b->seat())) return DecodeError::kSeatOutOfRange;
-      c.seat = b->seat();
-      c.player_id = b->player_id();
-      return DecodeError::kOk;
-    }
-    case fb::Body::PlayerLeft: {
-      const auto* b = rec.body_as_PlayerLeft();
-      if (!SeatOk(b->seat())) return DecodeError::kSeatOutOfRange;
-      c.seat = b->seat();
-      c.player_id = b->player_id();
-      return DecodeError::kOk;
-    }
-    case fb::Body::HakemChosen: {
-      const auto* b = rec.body_as_HakemChosen();
-      if (!SeatOk(b->seat())) return DecodeError::kSeatOutOfRange;
-      c.seat = b->seat();
-      c.hand_no = b->hand_no();
-      return DecodeError::kOk;
-    }
-    case fb::Body::TrumpChosen: {
-      const auto* b = rec.body_as_TrumpChosen();
-      if (!SeatOk(b->seat())) return DecodeError::kSeatOutOfRange;
-      if (!SuitOk(b->suit())) return DecodeError::kSuitOutOfRange;
-      c.seat = b->seat();
-      c.suit = static_cast<Suit>(b->suit());
-      return DecodeError::kOk;
-    }
-    case fb::Body::CardsDealt: {
-      const auto* b = rec.body_as_CardsDealt();
-      if (!SeatOk(b->seat())) return DecodeError::kSeatOutOfRange;
-      const auto* cards = b->cards();
-      if (cards == nullptr) return DecodeError::kMissingField;
-      CardMask m = 0;
-      for (const std::uint8_t card : *cards) {
-        if (!IsValidCard(card)) return DecodeError::kCardOutOfRange;
-        if (m & Bit(card)) return DecodeError::kDuplicateCard;
-        m |= Bit(card);
-      }
-      c.seat = b->seat();
-      c.cards = m;
-      return DecodeError::kOk;
-    }
-    case fb::Body::CardPlayed: {
-      const auto* b = rec.body_as_CardPlayed();
-      if (!SeatOk(b->seat())) return DecodeError::kSeatOutOfRange;
-      if (!IsValidCard(b->card())) return DecodeError::kCardOutOfRange;
-      c.seat = b->seat();
-      c.card = b->card();
-      return DecodeError::kOk;
-    }
-    case fb::Body::TrickWon: {
-      const auto* b = rec.body_as_TrickWon();
-      if (!SeatOk(b->seat())) return DecodeError::kSeatOutOfRange;
-      if (b->tricks() == nullptr) return DecodeError::kMissingField;
-      c.seat = b->seat();
-      c.trick_no = b->trick_no();
-      c.tricks[0] = b->tricks()->a();
-      c.tricks[1] = b->tricks()->b();
-      return DecodeError::kOk;
-    }
-    case fb::Body::HandScored: {
-      const auto* b = rec.body_as_HandScored();
-      if (!SeatOk(b->hakem())) return DecodeError::kSeatOutOfRange;
-      if (!SuitOk(b->trump())) return DecodeError::kSuitOutOfRange;
-      if (!TeamOk(b->winner_team())) return DecodeError::kValueOutOfRange;
-      if (b->points() == nullptr) return DecodeError::kMissingField;
-      c.hand_no = b->hand_no();
-      c.seat = b->hakem();
-      c.suit = static_cast<Suit>(b->trump());
-      c.winner_team = b->winner_team();
-      c.points_awarded = b->points_awarded();
-      c.points[0] = b->points()->a();
-      c.points[1] = b->points()->b();
-      c.kot = b->kot();
-      return DecodeError::kOk;
-    }
-    case fb::Body::GameFinished: {
-      const auto* b = rec.body_as_GameFinished();
-      if (!TeamOk(b->winner_team())) return DecodeError::kValueOutOfRange;
-      if (b->points() == nullptr) return DecodeError::kMissingField;
-      c.winner_team = b->winner_team();
-      c.points[0] = b->points()->a();
-      c.points[1] = b->points()->b();
-      return DecodeError::kOk;
-    }
-    case fb::Body::GameAbandoned: {
-      const auto* b = rec.body_as_GameAbandoned();
-      if (b->points() == nullptr) return DecodeError::kMissingField;
-      c.hand_no = b->hand_no();
-      c.points[0] = b->points()->a();
-      c.points[1] = b->points()->b();
-      return DecodeError::kOk;
-    }
-    case fb::Body::PlayerConnection: {
-      const auto* b = rec.body_as_PlayerConnection();
-      if (!SeatOk(b->seat())) return DecodeError::kSeatOutOfRange;
-      c.seat = b->seat();
-      c.player_id = b->player_id();
-      c.connected = b->connected();
-      return DecodeError::kOk;
-    }
-    case fb::Body::NONE:
-      return DecodeError::kMissingBody;
+  DecodeError e = DecodeError::kMissingBody;
+  const auto decode = Overloaded{
+      [&](const fb::GameCreated& b) -> DecodeError {
+        const auto* room = b.room();
+        if (room != nullptr && room->size() > static_cast<unsigned>(kRoomCodeLen)) {
+          return DecodeError::kValueOutOfRange;
+        }
+        if (b.first_hakem() > static_cast<std::uint8_t>(FirstHakem::kSeededRandom)) {
+          return DecodeError::kValueOutOfRange;
+        }
+        if (room != nullptr) std::memcpy(c.room, room->data(), room->size());
+        c.seed = b.seed();
+        c.config.play_all_tricks = b.play_all_tricks();
+        c.config.kot_points_hakem_team = b.kot_points_hakem_team();
+        c.config.kot_points_opponents = b.kot_points_opponents();
+        c.config.target_points = b.target_points();
+        c.config.first_hakem = static_cast<FirstHakem>(b.first_hakem());
+        return DecodeError::kOk;
+      },
+      [&](const fb::PlayerJoined& b) { return DecodeSeatAndPlayer(b, c); },
+      [&](const fb::PlayerLeft& b) { return DecodeSeatAndPlayer(b, c); },
+      [&](const fb::HakemChosen& b) -> DecodeError {
+        if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
+        c.seat = b.seat();
+        c.hand_no = b.hand_no();
+        return DecodeError::kOk;
+      },
+      [&](const fb::TrumpChosen& b) -> DecodeError {
+        if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
+        if (!SuitOk(b.suit())) return DecodeError::kSuitOutOfRange;
+        c.seat = b.seat();
+        c.suit = static_cast<Suit>(b.suit());
+        return DecodeError::kOk;
+      },
+      [&](const fb::CardsDealt& b) -> DecodeError {
+        if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
+        const auto* cards = b.cards();
+        if (cards == nullptr) return DecodeError::kMissingField;
+        CardMask m = 0;
+        for (const std::uint8_t card : *cards) {
+          if (!IsValidCard(card)) return DecodeError::kCardOutOfRange;
+          if (m & Bit(card)) return DecodeError::kDuplicateCard;
+          m |= Bit(card);
+        }
+        c.seat = b.seat();
+        c.cards = m;
+        return DecodeError::kOk;
+      },
+      [&](const fb::CardPlayed& b) -> DecodeError {
+        if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
+        if (!IsValidCard(b.card())) return DecodeError::kCardOutOfRange;
+        c.seat = b.seat();
+        c.card = b.card();
+        return DecodeError::kOk;
+      },
+      [&](const fb::TrickWon& b) -> DecodeError {
+        if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
+        if (b.tricks() == nullptr) return DecodeError::kMissingField;
+        c.seat = b.seat();
+        c.trick_no = b.trick_no();
+        c.tricks[0] = b.tricks()->a();
+        c.tricks[1] = b.tricks()->b();
+        return DecodeError::kOk;
+      },
+      [&](const fb::HandScored& b) -> DecodeError {
+        if (!SeatOk(b.hakem())) return DecodeError::kSeatOutOfRange;
+        if (!SuitOk(b.trump())) return DecodeError::kSuitOutOfRange;
+        if (!TeamOk(b.winner_team())) return DecodeError::kValueOutOfRange;
+        if (b.points() == nullptr) return DecodeError::kMissingField;
+        c.hand_no = b.hand_no();
+        c.seat = b.hakem();
+        c.suit = static_cast<Suit>(b.trump());
+        c.winner_team = b.winner_team();
+        c.points_awarded = b.points_awarded();
+        c.points[0] = b.points()->a();
+        c.points[1] = b.points()->b();
+        c.kot = b.kot();
+        return DecodeError::kOk;
+      },
+      [&](const fb::GameFinished& b) -> DecodeError {
+        if (!TeamOk(b.winner_team())) return DecodeError::kValueOutOfRange;
+        if (b.points() == nullptr) return DecodeError::kMissingField;
+        c.winner_team = b.winner_team();
+        c.points[0] = b.points()->a();
+        c.points[1] = b.points()->b();
+        return DecodeError::kOk;
+      },
+      [&](const fb::GameAbandoned& b) -> DecodeError {
+        if (b.points() == nullptr) return DecodeError::kMissingField;
+        c.hand_no = b.hand_no();
+        c.points[0] = b.points()->a();
+        c.points[1] = b.points()->b();
+        return DecodeError::kOk;
+      },
+      [&](const fb::PlayerConnection& b) -> DecodeError {
+        if (!SeatOk(b.seat())) return DecodeError::kSeatOutOfRange;
+        c.seat = b.seat();
+        c.player_id = b.player_id();
+        c.connected = b.connected();
+        return DecodeError::kOk;
+      },
+  };
+  if (!VisitRecord(rec, [&](const auto& b) { e = decode(b); })) {
+    return rec.body_type() == fb::Body::NONE ? DecodeError::kMissingBody : DecodeError::kUnknownBody;
   }
-  return DecodeError::kUnknownBody;
+  return e;
 }
 
 DecodeError DecodeAligned(const std::uint8_t* bytes, std::size_t size, Change* out,

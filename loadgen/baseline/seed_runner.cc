@@ -292,7 +292,7 @@ Result<SeedSetup> PrepareSeedBaseline(const LoadgenOptions& options) {
   if (!pg_url.ok()) return Status::InvalidArgument("--pg-url: " + pg_url.status().message());
   setup.redis = *redis_url;
   setup.pg = *pg_url;
-  auto redis = RedisConn::Connect(setup.redis);
+  auto redis = ConnectRedis(setup.redis);
   if (!redis.ok()) return redis.status();
   const std::string script(SeedCasScript());
   RedisReply sha = redis->Command({"SCRIPT", "LOAD", script});
@@ -315,7 +315,7 @@ Result<SeedSetup> PrepareSeedBaseline(const LoadgenOptions& options) {
 }
 
 void RunSeedThread(const SeedSetup& setup, ThreadContext& ctx) {
-  auto redis = RedisConn::Connect(setup.redis);
+  auto redis = ConnectRedis(setup.redis);
   if (!redis.ok()) {
     ctx.result.fatal = redis.status().message();
     ctx.control.Stop();

@@ -5,18 +5,16 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/records/text.h"
+
 namespace hokm::loadgen {
 namespace {
 
-void AppendUint(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
+using core::AppendUint;
 
 void AppendQuoted(std::string& out, std::uint64_t v) {
   out += '"';
-  AppendUint(out, v);
+  AppendUint(v, out);
   out += '"';
 }
 
@@ -28,7 +26,7 @@ void AppendArray(std::string& out, const T (&values)[N], bool quoted) {
     if (quoted) {
       AppendQuoted(out, static_cast<std::uint64_t>(values[i]));
     } else {
-      AppendUint(out, static_cast<std::uint64_t>(values[i]));
+      AppendUint(static_cast<std::uint64_t>(values[i]), out);
     }
   }
   out += ']';
@@ -93,25 +91,25 @@ std::string SeedGameKey(std::uint64_t game_id) { return "seed:g:{" + std::to_str
 
 void EncodeSeedState(const core::GameState& s, std::string& out) {
   out += "{\"seq\":";
-  AppendUint(out, s.seq);
+  AppendUint(s.seq, out);
   out += ",\"game_id\":";
   AppendQuoted(out, s.game_id);
   out += ",\"phase\":";
-  AppendUint(out, static_cast<std::uint64_t>(s.phase));
+  AppendUint(static_cast<std::uint64_t>(s.phase), out);
   out += ",\"hand_no\":";
-  AppendUint(out, s.hand_no);
+  AppendUint(s.hand_no, out);
   out += ",\"hakem\":";
-  AppendUint(out, s.hakem);
+  AppendUint(s.hakem, out);
   out += ",\"turn\":";
-  AppendUint(out, s.turn);
+  AppendUint(s.turn, out);
   out += ",\"leader\":";
-  AppendUint(out, s.leader);
+  AppendUint(s.leader, out);
   out += ",\"trump\":";
-  AppendUint(out, static_cast<std::uint64_t>(s.trump));
+  AppendUint(static_cast<std::uint64_t>(s.trump), out);
   out += ",\"trick_no\":";
-  AppendUint(out, s.trick_no);
+  AppendUint(s.trick_no, out);
   out += ",\"trick_size\":";
-  AppendUint(out, s.trick_size);
+  AppendUint(s.trick_size, out);
   out += ",\"trick\":";
   AppendArray(out, s.trick, false);
   out += ",\"tricks\":";
@@ -119,7 +117,7 @@ void EncodeSeedState(const core::GameState& s, std::string& out) {
   out += ",\"points\":";
   AppendArray(out, s.points, false);
   out += ",\"winner\":";
-  AppendUint(out, s.winner_team);
+  AppendUint(s.winner_team, out);
   out += ",\"players\":";
   AppendArray(out, s.player_ids, true);
   out += ",\"hands\":";
@@ -133,15 +131,15 @@ void EncodeSeedState(const core::GameState& s, std::string& out) {
   out += ",\"room\":\"";
   out.append(s.room, strnlen(s.room, core::kRoomCodeLen));
   out += "\",\"config\":[";
-  AppendUint(out, s.config.play_all_tricks ? 1 : 0);
+  AppendUint(s.config.play_all_tricks ? 1 : 0, out);
   out += ',';
-  AppendUint(out, s.config.kot_points_hakem_team);
+  AppendUint(s.config.kot_points_hakem_team, out);
   out += ',';
-  AppendUint(out, s.config.kot_points_opponents);
+  AppendUint(s.config.kot_points_opponents, out);
   out += ',';
-  AppendUint(out, s.config.target_points);
+  AppendUint(s.config.target_points, out);
   out += ',';
-  AppendUint(out, static_cast<std::uint64_t>(s.config.first_hakem));
+  AppendUint(static_cast<std::uint64_t>(s.config.first_hakem), out);
   out += "]}";
 }
 

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "loadgen/redis_conn.h"
+#include "sidecar/redis/stream_entry.h"
 #include "loadgen/baseline/seed_state.h"
 #include "loadgen/verify/sidecar_probe.h"
 #include "shm/segment.h"
@@ -164,7 +165,7 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
                   const shm::Segment* segment, VerifyResult& v, int& reported) {
   auto url = sidecar::ParseRedisUrl(options.redis_url);
   if (!url.ok()) return Status::InvalidArgument("--redis-url: " + url.status().message());
-  auto conn = RedisConn::Connect(*url);
+  auto conn = ConnectRedis(*url);
   if (!conn.ok()) return conn.status();
   std::vector<std::string> keys;
   for (std::size_t begin = 0; begin < games.size(); begin += kRedisChunk) {
@@ -202,15 +203,9 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
         // [[id, [field, value, ...]]]: the game's last stream entry, whose
         // `state` is the public state (sidecar/public_state.h).
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 1) continue;  // missing
-        const redisReply* entry = r->element[0];
         std::optional<sidecar::PublicState> state;
-        if (entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 &&
-            entry->element[1]->type == REDIS_REPLY_ARRAY) {
-          const redisReply* fields = entry->element[1];
-          for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
-            if (Text(fields->element[f]) == "state") state = sidecar::PublicState::FromJson(Text(fields->element[f + 1]));
-          }
-        }
+        if (const auto entry = sidecar::ParseStreamEntry(r->element[0]))
+          state = sidecar::PublicState::FromJson(entry->Field("state"));
         if (!state) {
           ++v.redis_games;
           ++v.mismatched;
@@ -240,21 +235,7 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
 }  // namespace
 
 const char* RedisPhaseName(core::Phase phase) {
-  switch (phase) {
-    case core::Phase::kWaitingForPlayers:
-      return "waiting";
-    case core::Phase::kChoosingTrump:
-      return "choosing_trump";
-    case core::Phase::kPlaying:
-      return "playing";
-    case core::Phase::kFinished:
-      return "finished";
-    case core::Phase::kAbandoned:
-      return "abandoned";
-    case core::Phase::kEmpty:
-      break;
-  }
-  return "";
+  return phase == core::Phase::kEmpty ? "" : sidecar::PhaseName(sidecar::PublicState::PhaseOf(phase));
 }
 
 Status WaitForSidecarDrain(const LoadgenOptions& options, const shm::Segment* segment) {

@@ -1,9 +1,9 @@
-// pg_sink.cc: the PostgreSQL sink: schema migrations, the COPY batch
-// transaction, the derived rows, bisection of poison batches, checkpoints.
+// pg_sink.cc: the PostgreSQL sink's I/O: schema migrations, the COPY batch
+// transaction (the derived rows of pg_derived.h, the SQL of pg_sql.h),
+// bisection of poison batches, checkpoints.
 #include "sidecar/pg/pg_sink.h"
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <fstream>
 #include <limits>
@@ -16,8 +16,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sidecar/pg/pg_derived.h"
+#include "sidecar/pg/pg_sql.h"
 #include "sidecar/pg/pg_text.h"
-#include "sidecar/rating.h"
 #include "sidecar/record_json.h"
 
 namespace hokm::sidecar {
@@ -30,244 +31,6 @@ constexpr std::uint64_t kMaxBigint =
     static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 // pg_advisory_xact_lock key serializing schema migrations ("hokm" in ASCII).
 constexpr std::int64_t kMigrationLockKey = 0x686f6b6d;
-
-// Replays only (see TryTransaction): the batch is staged in the
-// connection's TEMP table, inserted with ON CONFLICT DO NOTHING, and the
-// keys of the rows really inserted come back to the client.
-constexpr const char* kCreateTempTables = R"sql(
-CREATE TEMP TABLE IF NOT EXISTS hokm_commands_staging (
-  game_id bigint, seq bigint, ts_ns bigint, seat smallint, card smallint, records jsonb)
-  ON COMMIT DELETE ROWS;
-)sql";
-
-constexpr const char* kInsertStaged = R"sql(
-WITH ins AS (
-  INSERT INTO game_commands (game_id, seq, ts_ns, seat, card, records)
-  SELECT game_id, seq, ts_ns, seat, card, records FROM hokm_commands_staging
-  ON CONFLICT DO NOTHING
-  RETURNING game_id, seq)
-SELECT game_id, seq FROM ins
-)sql";
-
-// What the records inserted in this transaction derive, per record type;
-// {rows} is a VALUES list the client builds from exactly those records, so a
-// record stored before (a replay) derives nothing twice. Run in this order:
-// sessions before the rows that update them, seats before the results that
-// rate their players.
-
-// v(game_id, room, seed, config, ts)
-constexpr const char* kDeriveGameCreated = R"sql(
-INSERT INTO game_sessions (game_id, room, seed, config, status, created_at)
-SELECT game_id::bigint, room, seed::numeric, config::jsonb, 'waiting', ts::timestamptz
-  FROM (VALUES {rows}) v(game_id, room, seed, config, ts)
-ON CONFLICT (game_id) DO NOTHING;
-)sql";
-
-// v(game_id, seq, type, seat, player_id, ts): joins (2) and leaves (3). The
-// latest per seat wins; a leave keeps the seat's row with left_at set.
-constexpr const char* kDeriveSeats = R"sql(
-INSERT INTO players (player_id)
-SELECT DISTINCT player_id::bigint FROM (VALUES {rows}) v(game_id, seq, type, seat, player_id, ts) WHERE type = 2
-ON CONFLICT (player_id) DO NOTHING;
-INSERT INTO game_participants AS gp (game_id, seat, player_id, team, joined_at, left_at)
-SELECT DISTINCT ON (game_id, seat) game_id::bigint, seat::smallint, player_id::bigint, (seat % 2)::smallint,
-       ts::timestamptz, CASE WHEN type = 3 THEN ts::timestamptz END
-  FROM (VALUES {rows}) v(game_id, seq, type, seat, player_id, ts)
- ORDER BY game_id, seat, seq DESC
-ON CONFLICT (game_id, seat) DO UPDATE
-   SET player_id = EXCLUDED.player_id,
-       joined_at = CASE WHEN EXCLUDED.left_at IS NULL OR gp.player_id <> EXCLUDED.player_id
-                        THEN EXCLUDED.joined_at ELSE gp.joined_at END,
-       left_at = EXCLUDED.left_at;
-)sql";
-
-// v(game_id): games whose first hakem was chosen.
-constexpr const char* kDeriveFirstHakem = R"sql(
-UPDATE game_sessions s SET status = 'playing'
-  FROM (VALUES {rows}) v(game_id)
- WHERE s.game_id = v.game_id::bigint AND s.status = 'waiting';
-)sql";
-
-// v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot,
-// points_a, points_b, tricks_a, tricks_b, ts). A hand's trick counts are
-// those of its last TrickWon, the record just before the HandScored: in
-// the same command, so the client has them; null when it had not (records
-// written one per command), then read back from the log.
-constexpr const char* kDeriveHandScored = R"sql(
-INSERT INTO hands (game_id, hand_no, hakem, trump, winner_team, points_awarded, kot, tricks_a, tricks_b, scored_at)
-SELECT v.game_id::bigint, v.hand_no::integer, v.hakem::smallint, v.trump::smallint, v.winner_team::smallint,
-       v.points_awarded::smallint, v.kot::boolean,
-       coalesce(v.tricks_a::smallint,
-                (SELECT (m.body->'tricks'->>'a')::smallint FROM game_moves m
-                  WHERE m.game_id = v.game_id::bigint AND m.seq = v.seq::bigint - 1 AND m.type = 8), 0),
-       coalesce(v.tricks_b::smallint,
-                (SELECT (m.body->'tricks'->>'b')::smallint FROM game_moves m
-                  WHERE m.game_id = v.game_id::bigint AND m.seq = v.seq::bigint - 1 AND m.type = 8), 0),
-       v.ts::timestamptz
-  FROM (VALUES {rows}) v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot, points_a, points_b,
-                         tricks_a, tricks_b, ts)
-ON CONFLICT (game_id, hand_no) DO NOTHING;
-UPDATE game_sessions s
-   SET hands = greatest(s.hands, h.hand_no), points_a = h.points_a, points_b = h.points_b
-  FROM (SELECT DISTINCT ON (game_id) game_id::bigint AS game_id, hand_no::integer AS hand_no,
-               points_a::smallint AS points_a, points_b::smallint AS points_b
-          FROM (VALUES {rows}) v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot,
-                                 points_a, points_b, tricks_a, tricks_b, ts)
-         ORDER BY game_id, seq DESC) h
- WHERE s.game_id = h.game_id;
-)sql";
-
-// v(game_id, winner, points_a, points_b, ts). Ratings move by fixed steps
-// (sidecar/rating.h), summed per player over the batch's finished games;
-// {base} and {step} are filled in at start-up.
-constexpr const char* kDeriveGameFinished = R"sql(
-UPDATE game_sessions s
-   SET status = 'finished', finished_at = v.ts::timestamptz, winner_team = v.winner::smallint,
-       points_a = v.points_a::smallint, points_b = v.points_b::smallint
-  FROM (VALUES {rows}) v(game_id, winner, points_a, points_b, ts)
- WHERE s.game_id = v.game_id::bigint;
-INSERT INTO players AS p (player_id, games, wins, losses, rating, updated_at)
-SELECT gp.player_id, count(*), count(*) FILTER (WHERE gp.team = w.winner),
-       count(*) FILTER (WHERE gp.team <> w.winner),
-       {base} + {step} * (count(*) FILTER (WHERE gp.team = w.winner) - count(*) FILTER (WHERE gp.team <> w.winner)),
-       now()
-  FROM (SELECT game_id::bigint AS game_id, winner::smallint AS winner
-          FROM (VALUES {rows}) v(game_id, winner, points_a, points_b, ts)) w
-  JOIN game_participants gp ON gp.game_id = w.game_id AND gp.left_at IS NULL
- GROUP BY gp.player_id
-ON CONFLICT (player_id) DO UPDATE
-   SET games = p.games + EXCLUDED.games, wins = p.wins + EXCLUDED.wins, losses = p.losses + EXCLUDED.losses,
-       rating = p.rating + (EXCLUDED.rating - {base}), updated_at = now();
-)sql";
-
-// v(game_id, points_a, points_b, ts)
-constexpr const char* kDeriveGameAbandoned = R"sql(
-UPDATE game_sessions s
-   SET status = 'abandoned', finished_at = v.ts::timestamptz,
-       points_a = v.points_a::smallint, points_b = v.points_b::smallint
-  FROM (VALUES {rows}) v(game_id, points_a, points_b, ts)
- WHERE s.game_id = v.game_id::bigint;
-)sql";
-
-// The VALUES rows of the derived statements, one list per statement.
-struct DerivedRows {
-  std::string created, seats, first_hakem, hands, finished, abandoned;
-  // Each game's last TrickWon added: a HandScored comes right after its
-  // hand's last TrickWon (in the same command).
-  std::unordered_map<std::uint64_t, const fb::ChangeRecord*> last_trick;
-
-  void Clear() {
-    for (std::string* s : {&created, &seats, &first_hakem, &hands, &finished, &abandoned})
-      s->clear();
-    last_trick.clear();
-  }
-
-  // Appends the record's row to its list; card plays, deals, tricks and the
-  // like derive nothing.
-  // REQUIRES: a command's records are added together and in order.
-  void Add(const fb::ChangeRecord& r) {
-    const auto open = [](std::string& list) -> std::string& {
-      list.append(list.empty() ? "(" : ",(");
-      return list;
-    };
-    const auto num = [](std::string& list, std::uint64_t v) -> std::string& {
-      AppendPgInt(v, list);
-      list.push_back(',');
-      return list;
-    };
-    const auto close_ts = [&](std::string& list) {
-      list.push_back('\'');
-      AppendPgTimestamp(r.ts_ns(), list);
-      list.append("')");
-    };
-    const std::uint64_t g = r.game_id();
-    switch (r.body_type()) {
-      case fb::Body::GameCreated: {
-        const auto* b = r.body_as_GameCreated();
-        std::string& l = num(open(created), g);
-        AppendPgQuoted(b->room() ? std::string_view(b->room()->c_str(), b->room()->size())
-                                 : std::string_view(),
-                       l);
-        l.push_back(',');
-        num(l, b->seed());
-        std::string config = "{\"play_all_tricks\":";
-        config += b->play_all_tricks() ? "true" : "false";
-        config += ",\"kot_points_hakem_team\":" + std::to_string(b->kot_points_hakem_team());
-        config += ",\"kot_points_opponents\":" + std::to_string(b->kot_points_opponents());
-        config += ",\"target_points\":" + std::to_string(b->target_points());
-        config += ",\"first_hakem\":" + std::to_string(b->first_hakem()) + "}";
-        AppendPgQuoted(config, l);
-        l.push_back(',');
-        close_ts(l);
-        break;
-      }
-      case fb::Body::PlayerJoined:
-      case fb::Body::PlayerLeft: {
-        const bool join = r.body_type() == fb::Body::PlayerJoined;
-        const std::uint8_t seat =
-            join ? r.body_as_PlayerJoined()->seat() : r.body_as_PlayerLeft()->seat();
-        const std::uint64_t player =
-            join ? r.body_as_PlayerJoined()->player_id() : r.body_as_PlayerLeft()->player_id();
-        std::string& l =
-            num(num(num(num(num(open(seats), g), r.game_seq()), join ? 2 : 3), seat), player);
-        close_ts(l);
-        break;
-      }
-      case fb::Body::HakemChosen:
-        if (r.body_as_HakemChosen()->hand_no() <= 1) {
-          AppendPgInt(g, open(first_hakem));
-          first_hakem.push_back(')');
-        }
-        break;
-      case fb::Body::HandScored: {
-        const auto* b = r.body_as_HandScored();
-        std::string& l =
-            num(num(num(num(num(num(num(open(hands), g), r.game_seq()), b->hand_no()), b->hakem()),
-                        b->trump()),
-                    b->winner_team()),
-                b->points_awarded());
-        l.append(b->kot() ? "true," : "false,");
-        num(num(l, b->points() ? b->points()->a() : 0), b->points() ? b->points()->b() : 0);
-        if (const auto it = last_trick.find(g);
-            it != last_trick.end() && it->second->game_seq() + 1 == r.game_seq()) {
-          const fb::TeamScore* tricks = it->second->body_as_TrickWon()->tricks();
-          num(num(l, tricks ? tricks->a() : 0), tricks ? tricks->b() : 0);
-        } else {
-          l.append("NULL::integer,NULL::integer,");
-        }
-        close_ts(l);
-        break;
-      }
-      case fb::Body::TrickWon:
-        last_trick[g] = &r;
-        break;
-      case fb::Body::GameFinished: {
-        const auto* b = r.body_as_GameFinished();
-        std::string& l = num(
-            num(num(num(open(finished), g), b->winner_team()), b->points() ? b->points()->a() : 0),
-            b->points() ? b->points()->b() : 0);
-        close_ts(l);
-        break;
-      }
-      case fb::Body::GameAbandoned: {
-        const auto* b = r.body_as_GameAbandoned();
-        std::string& l = num(num(num(open(abandoned), g), b->points() ? b->points()->a() : 0),
-                             b->points() ? b->points()->b() : 0);
-        close_ts(l);
-        break;
-      }
-      default:
-        break;
-    }
-  }
-};
-
-std::string ReplaceAll(std::string s, std::string_view from, std::string_view to) {
-  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-    s.replace(at, from.size(), to);
-  }
-  return s;
-}
 
 // The first line of a server message (the rest is libpqxx's query echo).
 std::string FirstLine(std::string_view what) {
@@ -326,7 +89,7 @@ struct PgSink::Impl {
   Options options;
   std::unique_ptr<pqxx::connection> conn;
   std::set<std::int64_t> known_blocks;  // game_id >> span_bits with a partition
-  std::string derive_finished;          // kDeriveGameFinished with the rating constants
+  DeriveSql derive = DeriveSql::Make();
 
   // Scratch reused by every batch.
   std::string body;
@@ -344,16 +107,10 @@ struct PgSink::Impl {
   std::set<std::pair<std::int64_t, std::int64_t>>
       inserted_keys;  // replay path: (game_id, seq) of the command rows inserted
 
-  struct Counters {
-    std::atomic<std::uint64_t> batches{0}, failed_batches{0}, inserted{0}, duplicate{0},
-        dead_lettered{0}, rows{0}, transactions{0}, rollbacks{0}, bisections{0}, round_trips{0},
-        reconnects{0}, partitions{0}, replay_paths{0}, last_us{0}, max_us{0}, total_us{0},
-        copy_us{0}, statements_us{0}, commit_us{0};
-  } counters;
+  StatsCell<PgSinkStats> stats;
+  PgSinkStats& counters = stats.live;
 
-  static void Add(std::atomic<std::uint64_t>& c, std::uint64_t v) {
-    c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
-  }
+  static void Add(std::uint64_t& c, std::uint64_t v) { c += v; }
 
   std::string Where() const { return "postgresql at " + url.HostPort() + "/" + url.dbname; }
 
@@ -464,7 +221,7 @@ struct PgSink::Impl {
         tx.exec_params("SELECT hokm_ensure_commands_partition($1, $2)", block << bits, bits);
         tx.commit();
         Add(counters.round_trips, 3);
-        Add(counters.partitions, 1);
+        Add(counters.partitions_ensured, 1);
         known_blocks.insert(block);
       } catch (const std::exception& e) {
         return Classify(e).status;
@@ -512,12 +269,12 @@ struct PgSink::Impl {
     const auto add = [&](const std::string& tmpl, const std::string& values) {
       if (!values.empty()) sql += ReplaceAll(tmpl, "{rows}", values);
     };
-    add(kDeriveGameCreated, derived.created);
-    add(kDeriveSeats, derived.seats);
-    add(kDeriveFirstHakem, derived.first_hakem);
-    add(kDeriveHandScored, derived.hands);
-    add(derive_finished, derived.finished);
-    add(kDeriveGameAbandoned, derived.abandoned);
+    add(derive.created, derived.created);
+    add(derive.seats, derived.seats);
+    add(derive.first_hakem, derived.first_hakem);
+    add(derive.hands, derived.hands);
+    add(derive.finished, derived.finished);
+    add(derive.abandoned, derived.abandoned);
     sql += sql_dead;
     AppendCheckpoint(name, position);
   }
@@ -683,7 +440,7 @@ struct PgSink::Impl {
       Add(counters.statements_us, Micros(t_derived - t_copied));
       Add(counters.commit_us, Micros(Clock::now() - t_derived));
       *inserted_out = checked;
-      Add(counters.rows, commands());
+      Add(counters.rows_inserted, commands());
       return finish({Status::Ok(), false});
     } catch (const pqxx::sql_error& e) {
       // unique_violation: a record of the batch is stored already.
@@ -722,7 +479,7 @@ struct PgSink::Impl {
       tx.commit();
       ++rt;
       *inserted_out = inserted;
-      Add(counters.rows, inserted_keys.size());
+      Add(counters.rows_inserted, inserted_keys.size());
       return finish({Status::Ok(), false});
     } catch (const std::exception& e) {
       return finish(Classify(e));
@@ -737,9 +494,9 @@ struct PgSink::Impl {
     std::uint64_t rejected = 0;
     Attempt a = TryTransaction(records, name, position, &inserted, &rejected);
     if (a.status.ok()) {
-      Add(counters.inserted, inserted);
-      Add(counters.duplicate, records.size() - rejected - inserted);
-      Add(counters.dead_lettered, rejected);
+      Add(counters.moves_inserted, inserted);
+      Add(counters.moves_duplicate, records.size() - rejected - inserted);
+      Add(counters.dead_letters, rejected);
       return a.status;
     }
     if (!a.record_fault) return a.status;
@@ -782,7 +539,7 @@ struct PgSink::Impl {
     }
     Add(counters.round_trips, rt);
     Add(counters.transactions, 1);
-    Add(counters.dead_lettered, command.size());
+    Add(counters.dead_letters, command.size());
     return Status::Ok();
   }
 
@@ -792,13 +549,7 @@ struct PgSink::Impl {
     Status s = EnsureOpen();
     if (s.ok()) s = EnsurePartitions(records);
     if (s.ok() && (!records.empty() || !name.empty())) s = WriteRange(records, name, position);
-    const auto us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
-    counters.last_us.store(us, std::memory_order_relaxed);
-    if (us > counters.max_us.load(std::memory_order_relaxed))
-      counters.max_us.store(us, std::memory_order_relaxed);
-    Add(counters.total_us, us);
-    Add(s.ok() ? counters.batches : counters.failed_batches, 1);
+    EndBatch(counters, Clock::now() - t0, s.ok());
     return s;
   }
 
@@ -888,15 +639,14 @@ Result<PgSink> PgSink::Connect(const PgUrl& url, const Options& options) {
   auto impl = std::make_unique<Impl>();
   impl->url = url;
   impl->options = options;
-  impl->derive_finished =
-      ReplaceAll(ReplaceAll(kDeriveGameFinished, "{base}", std::to_string(kRatingBase)), "{step}",
-                 std::to_string(kRatingStep));
   if (Status s = impl->Open(); !s.ok()) return s;
+  impl->stats.Publish();
   return PgSink(std::move(impl));
 }
 
 Status PgSink::ApplySchema(const std::filesystem::path& dir, int* applied) {
   Result<int> r = impl_->ApplySchema(dir);
+  impl_->stats.Publish();
   if (!r.ok()) return r.status();
   if (applied) *applied = *r;
   return Status::Ok();
@@ -904,52 +654,35 @@ Status PgSink::ApplySchema(const std::filesystem::path& dir, int* applied) {
 
 Status PgSink::WriteBatch(std::span<const RecordRef> records, std::string_view checkpoint_name,
                           std::uint64_t checkpoint_position) {
-  return impl_->WriteBatch(records, checkpoint_name, checkpoint_position);
+  Status s = impl_->WriteBatch(records, checkpoint_name, checkpoint_position);
+  impl_->stats.Publish();
+  return s;
 }
 
 Result<std::optional<std::uint64_t>> PgSink::ReadCheckpoint(std::string_view name) {
-  return impl_->ReadCheckpoint(name);
+  Result<std::optional<std::uint64_t>> r = impl_->ReadCheckpoint(name);
+  impl_->stats.Publish();
+  return r;
 }
 
 bool PgSink::Ping() {
-  if (!impl_->EnsureOpen().ok()) return false;
-  try {
-    pqxx::nontransaction tx(*impl_->conn);
-    tx.exec("SELECT 1");
-    return true;
-  } catch (const std::exception& e) {
-    (void)impl_->Classify(e);
-    return false;
-  }
+  const auto ping = [&] {
+    if (!impl_->EnsureOpen().ok()) return false;
+    try {
+      pqxx::nontransaction tx(*impl_->conn);
+      tx.exec("SELECT 1");
+      return true;
+    } catch (const std::exception& e) {
+      (void)impl_->Classify(e);
+      return false;
+    }
+  };
+  const bool ok = ping();
+  impl_->stats.Publish();
+  return ok;
 }
 
-PgSinkStats PgSink::stats() const {
-  const auto& c = impl_->counters;
-  const auto get = [](const std::atomic<std::uint64_t>& a) {
-    return a.load(std::memory_order_relaxed);
-  };
-  PgSinkStats s;
-  s.batches = get(c.batches);
-  s.failed_batches = get(c.failed_batches);
-  s.moves_inserted = get(c.inserted);
-  s.moves_duplicate = get(c.duplicate);
-  s.rows_inserted = get(c.rows);
-  s.dead_letters = get(c.dead_lettered);
-  s.transactions = get(c.transactions);
-  s.rollbacks = get(c.rollbacks);
-  s.bisections = get(c.bisections);
-  s.round_trips = get(c.round_trips);
-  s.reconnects = get(c.reconnects);
-  s.partitions_ensured = get(c.partitions);
-  s.replay_paths = get(c.replay_paths);
-  s.copy_us = get(c.copy_us);
-  s.statements_us = get(c.statements_us);
-  s.commit_us = get(c.commit_us);
-  s.last_batch_us = get(c.last_us);
-  s.max_batch_us = get(c.max_us);
-  s.total_batch_us = get(c.total_us);
-  return s;
-}
+PgSinkStats PgSink::stats() const { return impl_->stats.Read(); }
 
 const PgUrl& PgSink::url() const { return impl_->url; }
 

@@ -56,6 +56,7 @@
 
 #include "shm/status.h"
 #include "sidecar/record_batch.h"
+#include "sidecar/sink_stats.h"
 #include "sidecar/url.h"
 
 namespace hokm::sidecar {
@@ -71,10 +72,10 @@ struct PgSinkOptions {
   int partition_span_bits = 52;
 };
 
-// Counters since Connect; a plain copy for /metrics.
-struct PgSinkStats {
-  std::uint64_t batches = 0;          // WriteBatch calls that committed
-  std::uint64_t failed_batches = 0;   // WriteBatch calls that returned an error
+// Counters since Connect; a plain copy for /metrics. batches counts
+// WriteBatch calls that committed, failed_batches those that returned an
+// error.
+struct PgSinkStats : SinkStats {
   std::uint64_t moves_inserted = 0;   // new records (in rows of game_commands)
   std::uint64_t moves_duplicate = 0;  // records already stored: skipped
   std::uint64_t rows_inserted = 0;    // new game_commands rows (one per command)
@@ -82,13 +83,8 @@ struct PgSinkStats {
   std::uint64_t transactions = 0;     // committed
   std::uint64_t rollbacks = 0;
   std::uint64_t bisections = 0;  // batches split to find a poison record
-  std::uint64_t round_trips = 0;
-  std::uint64_t reconnects = 0;
   std::uint64_t partitions_ensured = 0;
   std::uint64_t replay_paths = 0;  // batches that met rows already stored
-  std::uint64_t last_batch_us = 0;
-  std::uint64_t max_batch_us = 0;
-  std::uint64_t total_batch_us = 0;
   // Where committed transactions spent their time (sums, microseconds):
   std::uint64_t copy_us = 0;        // BEGIN + COPY into game_commands (fast path)
   std::uint64_t statements_us = 0;  // insert, derived rows, checkpoint

@@ -3,6 +3,8 @@
 
 #include <charconv>
 
+#include "core/records/text.h"
+
 namespace hokm::sidecar {
 namespace {
 
@@ -69,11 +71,7 @@ void AppendPgBytea(const std::uint8_t* bytes, std::size_t size, std::string& out
   out.append("'::bytea");
 }
 
-void AppendPgInt(std::uint64_t v, std::string& out) {
-  char buf[24];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, res.ptr);
-}
+void AppendPgInt(std::uint64_t v, std::string& out) { core::AppendUint(v, out); }
 
 void AppendCopyText(std::string_view s, std::string& out) {
   std::size_t plain = 0;  // s[plain, i) not yet appended

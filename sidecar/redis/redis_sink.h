@@ -95,6 +95,7 @@
 #include "shm/status.h"
 #include "sidecar/public_state.h"
 #include "sidecar/record_batch.h"
+#include "sidecar/sink_stats.h"
 #include "sidecar/url.h"
 
 namespace hokm::sidecar {
@@ -148,10 +149,10 @@ struct RedisSinkOptions {
   std::string client_name = "hokm-sidecar";
 };
 
-// Counters since Connect; a plain copy for /metrics.
-struct RedisSinkStats {
-  std::uint64_t batches = 0;            // Write calls that succeeded
-  std::uint64_t failed_batches = 0;     // Write calls that returned an error
+// Counters since Connect; a plain copy for /metrics. batches and
+// failed_batches count Write calls; round_trips the pipeline windows
+// flushed and drained.
+struct RedisSinkStats : SinkStats {
   std::uint64_t records_applied = 0;    // game_seq above the stored seq
   std::uint64_t records_duplicate = 0;  // at or below the stored seq: skipped
   std::uint64_t records_rejected = 0;   // failed VerifyRecord/CheckRecord: skipped
@@ -159,14 +160,9 @@ struct RedisSinkStats {
   std::uint64_t commands = 0;           // every command sent, probes and XADDs included
   std::uint64_t scripts = 0;            // EVALs (a player leaving, a game's rating)
   std::uint64_t probes = 0;             // games whose stored seq was read back
-  std::uint64_t round_trips = 0;        // pipeline windows flushed and drained
-  std::uint64_t reconnects = 0;
   std::uint64_t rebuilds = 0;       // times hokm:marker was found missing (a loss, or a new Redis)
   std::uint64_t rebuilt_games = 0;  // games rewritten: after a loss, or alone (see above)
   std::uint64_t last_rebuild_us = 0;  // the last rebuild of every game
-  std::uint64_t last_batch_us = 0;
-  std::uint64_t max_batch_us = 0;
-  std::uint64_t total_batch_us = 0;
 };
 
 class RedisSink {

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "core/records/record_types.h"
 #include "tests/integration/stores.h"
 
 namespace hokm::sidecar::integration {
@@ -493,6 +494,17 @@ TEST_F(SinksTest, ApplyingTheSchemaAgainAppliesNothing) {
   EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations WHERE version IN (1, 2, 3, 4)"), 4);
   const Status missing = pg_->ApplySchema("/nonexistent/schema/dir");
   EXPECT_FALSE(missing.ok());
+}
+
+// The schema's record_types rows name the types of core::kRecordTypes, tag
+// for tag: the one list the sinks and the SQL they send are built from.
+TEST_F(SinksTest, TheSchemasRecordTypesAreTheRecordTable) {
+  std::map<int, std::string> stored;
+  for (const auto& row : Query("SELECT type, name FROM record_types"))
+    stored[row[0].as<int>()] = row[1].as<std::string>();
+  std::map<int, std::string> table;
+  for (const core::RecordTypeInfo& t : core::kRecordTypes) table[core::RecordTag(t.type)] = t.name;
+  EXPECT_EQ(stored, table);
 }
 
 // Readers' contract 6: a stale record never moves a game back, whether the

@@ -33,6 +33,7 @@
 #include "sidecar/pg/pg_sink.h"
 #include "sidecar/public_state.h"
 #include "sidecar/redis/redis_sink.h"
+#include "sidecar/redis/stream_entry.h"
 #include "tests/sidecar/test_records.h"
 
 namespace hokm::sidecar::integration {
@@ -222,13 +223,8 @@ class RedisProbe {
 
   // The value of field in a stream entry reply [id, [field, value, ...]].
   static std::string EntryField(const redisReply* entry, std::string_view field) {
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) return {};
-    const redisReply* fields = entry->element[1];
-    for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
-      if (std::string_view(fields->element[f]->str, fields->element[f]->len) == field)
-        return std::string(fields->element[f + 1]->str, fields->element[f + 1]->len);
-    }
-    return {};
+    const std::optional<StreamEntry> e = ParseStreamEntry(entry);
+    return e ? std::string(e->Field(field)) : std::string();
   }
 
   // ZSCORE, or nullopt when absent.

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/records/record_types.h"
 #include "sidecar/record_batch.h"
 #include "sidecar/record_json.h"
 #include "tests/sidecar/test_records.h"
@@ -111,7 +112,7 @@ TEST(RecordCheckTest, AcceptsEveryTypeAtItsLimits) {
       GameAbandoned(1, 11, 1, 4, 1, 1),
       PlayerConnection(1, 12, 1, 3, 5, false)};
   for (const OwnedRecord& r : good) {
-    EXPECT_EQ(CheckRecord(Ref(r)), nullptr) << RecordTypeName(r.type);
+    EXPECT_EQ(CheckRecord(Ref(r)), nullptr) << core::RecordTypeName(r.type);
   }
 }
 
@@ -168,7 +169,7 @@ TEST(RecordJsonTest, EveryTypeOfAScriptedGameIsValidJson) {
     AppendEventJson(*ref.record, event);
     const json e = json::parse(event);
     EXPECT_EQ(e["seq"], r.seq);
-    EXPECT_EQ(e["type"], RecordTypeName(r.type));
+    EXPECT_EQ(e["type"], core::RecordTypeName(r.type));
     seen.insert(r.type);
   }
   EXPECT_GE(seen.size(), 9u);

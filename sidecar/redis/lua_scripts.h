@@ -1,0 +1,15 @@
+// lua_scripts.h: the Redis sink's two scripts, for its conditional writes.
+// The text lives in sidecar/redis/lua/*.lua; the build embeds it
+// (lua/embed_lua.cmake writes lua_scripts.cc into the build tree).
+#pragma once
+
+#include <string_view>
+
+namespace hokm::sidecar {
+
+// lua/rate_game.lua: a finished game's rating, once, by a marker key.
+extern const std::string_view kRateGameScript;
+// lua/leave_game.lua: a player leaving, while his hash names the game.
+extern const std::string_view kLeaveGameScript;
+
+}  // namespace hokm::sidecar
