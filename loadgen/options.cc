@@ -105,7 +105,7 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
   app.add_flag("--quiet,-q", o->quiet, "No progress line (it is off anyway when stdout is not a terminal)");
   app.add_option("--json", o->json_path, "Write the JSON report here");
   app.add_option("--dump", o->dump_path,
-                 "Write every change record as one JSON line (core/change_json.h), in game-id then "
+                 "Write every change record as one JSON line (core/records/change_json.h), in game-id then "
                  "seq order (keeps each running game's lines in memory: for small runs)");
 
   app.add_option("--shm-name", o->shm_name,

@@ -1,5 +1,5 @@
 // prom_text.h: Prometheus text-format output, built by the engine and the
-// sidecar and served by core/metrics_server.h. Kept apart from the server
+// sidecar and served by service/metrics_server.h. Kept apart from the server
 // so code that only renders metrics does not pull in Boost.Beast.
 #pragma once
 

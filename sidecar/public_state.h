@@ -1,5 +1,5 @@
 // public_state.h: a game's public state as Redis readers see it: what the
-// last entry of the game's stream (hokm:g:{ID}, sidecar/redis_sink.h)
+// last entry of the game's stream (hokm:g:{ID}, sidecar/redis/redis_sink.h)
 // carries in its `state` field. The one place that says which public
 // fields each record type sets.
 //

@@ -10,7 +10,7 @@
 //    "points":[0,0],"winner":0,"players":["…","…","…","…"],"hands":[…4 masks],
 //    "pending":[…4 masks],"seed":"…","rng":"…","room":"loadgen","config":[0,2,3,7,0]}
 //
-// phase, trump, cards are the numbers of core/game_state.h and core/card.h;
+// phase, trump, cards are the numbers of core/rules/game_state.h and core/rules/card.h;
 // config is [play_all_tricks, kot_points_hakem_team, kot_points_opponents,
 // target_points, first_hakem].
 #pragma once

@@ -1,5 +1,5 @@
 // dump_writer.h: `--dump`: every change record as one JSON line
-// (core/change_json.h), in game-id then game_seq order, from many threads
+// (core/records/change_json.h), in game-id then game_seq order, from many threads
 // that play many games at once.
 //
 // A runner keeps each running game's lines in memory (GameFlow) and hands a

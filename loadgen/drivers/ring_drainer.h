@@ -1,6 +1,6 @@
 // ring_drainer.h: `--drain`: loadgen itself consumes every shard's change
 // ring on a thread of its own, counting the change records (frames of each
-// ring record, core/change_batch.h) and sampling the ring lag, for runs
+// ring record, core/records/change_batch.h) and sampling the ring lag, for runs
 // without a sidecar.
 //
 // Thread safety: Start/Finish by the owner; the counters may be read from

@@ -1,4 +1,4 @@
-// rules_test.cc: every Hokm rule and every rule error of core/rules.h, each
+// rules_test.cc: every Hokm rule and every rule error of core/rules/rules.h, each
 // reached directly through a crafted GameState where that is shorter.
 #include "core/rules/rules.h"
 
