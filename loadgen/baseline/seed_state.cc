@@ -173,20 +173,7 @@ bool DecodeSeedState(std::string_view json, core::GameState& s) {
   return true;
 }
 
-std::string_view SeedCasScript() {
-  return R"lua(
-local cur = redis.call('GET', KEYS[1])
-local expected = tonumber(ARGV[1])
-if cur then
-  local seq = tonumber(string.match(cur, '^{"seq":(%d+)'))
-  if seq ~= expected then return 0 end
-elseif expected ~= 0 then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-return 1
-)lua";
-}
+std::string_view SeedCasScript() { return kSeedCasScript; }
 
 std::string_view SeedMovesDdl() {
   return "CREATE TABLE IF NOT EXISTS seed_moves ("

@@ -35,6 +35,8 @@ void EncodeSeedState(const core::GameState& s, std::string& out);
 // not exist yet), ARGV[2] the new document, ARGV[3] its TTL in seconds.
 // Sets the document only if the stored "seq" still equals ARGV[1]: returns
 // 1, or 0 when another writer got there first (the caller reads again).
+// The text is baseline/lua/seed_cas.lua, embedded at build time.
+extern const std::string_view kSeedCasScript;
 std::string_view SeedCasScript();
 
 // CREATE TABLE IF NOT EXISTS seed_moves (...): one row per change record,

@@ -1,6 +1,7 @@
 // lua_scripts.h: the Redis sink's two scripts, for its conditional writes.
 // The text lives in sidecar/redis/lua/*.lua; the build embeds it
-// (lua/embed_lua.cmake writes lua_scripts.cc into the build tree).
+// (hokm_embed_lua, cmake/HokmEmbedLua.cmake, writes its source into the
+// build tree).
 #pragma once
 
 #include <string_view>

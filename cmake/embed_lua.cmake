@@ -1,8 +1,10 @@
-# embed_lua.cmake: run by `cmake -P` at build time; writes OUT, a C++ source
-# defining one std::string_view per Lua script in SCRIPTS (NAME=PATH
-# entries separated by |), each the file's text as a raw string literal.
-set(text "// Generated from sidecar/redis/lua/*.lua by embed_lua.cmake: do not edit.\n")
-string(APPEND text "#include \"sidecar/redis/lua_scripts.h\"\n\nnamespace hokm::sidecar {\n")
+# embed_lua.cmake: run by `cmake -P` at build time (hokm_embed_lua in
+# cmake/HokmEmbedLua.cmake); writes OUT, a C++ source that includes HEADER
+# and defines, in NAMESPACE, one std::string_view per Lua script in SCRIPTS
+# (NAME=PATH entries separated by |), each the file's text as a raw string
+# literal.
+set(text "// Generated from the .lua files by cmake/embed_lua.cmake: do not edit.\n")
+string(APPEND text "#include \"${HEADER}\"\n\nnamespace ${NAMESPACE} {\n")
 string(REPLACE "|" ";" entries "${SCRIPTS}")
 foreach(entry IN LISTS entries)
   string(REPLACE "=" ";" pair "${entry}")
@@ -15,6 +17,6 @@ foreach(entry IN LISTS entries)
   endif()
   string(APPEND text "\nextern const std::string_view ${name} = R\"lua(${body})lua\";\n")
 endforeach()
-string(APPEND text "\n}  // namespace hokm::sidecar\n")
+string(APPEND text "\n}  // namespace ${NAMESPACE}\n")
 file(WRITE "${OUT}.tmp" "${text}")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
