@@ -69,7 +69,6 @@ class RoundTrips {
   std::vector<std::uint64_t> ns_;
 };
 
-
 shm::WaitOptions WaitFor(shm::WaitStrategy strategy, std::uint32_t nap_us) {
   shm::WaitOptions o;
   o.strategy = strategy;

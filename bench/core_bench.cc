@@ -4,9 +4,9 @@
 
 #include <vector>
 
+#include "core/records/record_codec.h"
 #include "core/rules/bots.h"
 #include "core/rules/random.h"
-#include "core/records/record_codec.h"
 #include "core/rules/rules.h"
 
 namespace hokm::core {

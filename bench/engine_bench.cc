@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/rules/bots.h"
 #include "bench/bench_engine.h"
 #include "core/engine.h"
 #include "core/latency_histogram.h"
+#include "core/rules/bots.h"
 #include "core/rules/rules.h"
 
 namespace hokm {
@@ -25,7 +25,8 @@ namespace {
 std::uint64_t NowNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 void BM_EngineApply(benchmark::State& state) {
@@ -90,7 +91,8 @@ void BM_EngineApply(benchmark::State& state) {
   state.counters["p99_ns"] = static_cast<double>(latency.Quantile(0.99));
   state.counters["p999_ns"] = static_cast<double>(latency.Quantile(0.999));
   state.counters["records_per_cmd"] =
-      static_cast<double>(records) / static_cast<double>(std::max<std::int64_t>(1, state.iterations()));
+      static_cast<double>(records) /
+      static_cast<double>(std::max<std::int64_t>(1, state.iterations()));
   state.counters["busy"] = static_cast<double>(busy);
 }
 BENCHMARK(BM_EngineApply)->MinTime(1.0);

@@ -44,8 +44,8 @@ inline CommandResult ResultOf(const shm::CommandResponse& response) {
 
 // Answers a request (CommandPort::Respond).
 inline shm::WriteResult Respond(shm::CommandPort& port, const shm::CommandRequest& request,
-                                CommandResult result, std::uint64_t game_id,
-                                std::uint32_t game_seq, shm::Wake wake = shm::Wake::kNow) {
+                                CommandResult result, std::uint64_t game_id, std::uint32_t game_seq,
+                                shm::Wake wake = shm::Wake::kNow) {
   return port.Respond(request, static_cast<std::uint8_t>(result), game_id, game_seq, wake);
 }
 

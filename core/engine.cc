@@ -37,7 +37,8 @@ struct Engine::Shard {
 std::uint64_t RealtimeNowNs() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
@@ -54,7 +55,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   // A previous engine may have been killed inside a slot write.
   const shm::GameTable::Repair repair = segment->table().RepairTornSlots();
   if (repair.from_journal + repair.freed != 0) {
-    std::fprintf(stderr, "hokm-engine: repaired %u slot(s) from the journal, freed %u torn slot(s)\n",
+    std::fprintf(stderr,
+                 "hokm-engine: repaired %u slot(s) from the journal, freed %u torn slot(s)\n",
                  repair.from_journal, repair.freed);
   }
   return std::unique_ptr<Engine>(new Engine(std::move(segment).value()));
@@ -188,7 +190,9 @@ std::size_t Engine::ServeOnce(std::uint32_t shard_index, std::size_t max_command
   return n;
 }
 
-const ShardCounters& Engine::counters(std::uint32_t shard) const { return shards_[shard]->counters; }
+const ShardCounters& Engine::counters(std::uint32_t shard) const {
+  return shards_[shard]->counters;
+}
 
 const shm::CommandPort& Engine::port(std::uint32_t shard) const { return *shards_[shard]->port; }
 

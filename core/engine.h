@@ -24,10 +24,10 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "core/command_wire.h"
 #include "core/records/change.h"
 #include "core/rules/command.h"
 #include "core/rules/game_state.h"
-#include "core/command_wire.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "shm/status.h"
@@ -48,9 +48,9 @@ struct EngineOptions {
 // What one command did.
 struct ApplyOutcome {
   core::CommandResult result = core::CommandResult::kOk;
-  std::uint64_t game_id = 0;   // the game (a new one for kCreateGame)
-  std::uint32_t game_seq = 0;  // last record's game_seq after the command
-  std::uint8_t records = 0;    // change records published
+  std::uint64_t game_id = 0;                // the game (a new one for kCreateGame)
+  std::uint32_t game_seq = 0;               // last record's game_seq after the command
+  std::uint8_t records = 0;                 // change records published
   core::Phase phase = core::Phase::kEmpty;  // the game's phase afterwards
 };
 

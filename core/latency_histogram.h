@@ -29,7 +29,8 @@ class LatencyHistogram {
   }
   // Adds another histogram's samples (e.g. per-thread ones at the end).
   void Merge(const LatencyHistogram& other) {
-    for (int i = 0; i < kBuckets; ++i) Add(buckets_[i], other.buckets_[i].load(std::memory_order_relaxed));
+    for (int i = 0; i < kBuckets; ++i)
+      Add(buckets_[i], other.buckets_[i].load(std::memory_order_relaxed));
     Add(count_, other.Count());
     Add(sum_, other.sum_.load(std::memory_order_relaxed));
     if (other.Max() > Max()) max_.store(other.Max(), std::memory_order_relaxed);
@@ -41,7 +42,8 @@ class LatencyHistogram {
   std::uint64_t Max() const { return max_.load(std::memory_order_relaxed); }
   double Mean() const {
     const auto n = Count();
-    return n ? static_cast<double>(sum_.load(std::memory_order_relaxed)) / static_cast<double>(n) : 0.0;
+    return n ? static_cast<double>(sum_.load(std::memory_order_relaxed)) / static_cast<double>(n)
+             : 0.0;
   }
   // The upper bound of the bucket holding quantile q (0..1), capped at Max().
   std::uint64_t Quantile(double q) const {

@@ -38,7 +38,8 @@ std::string EngineMetricsText(const Engine& engine) {
   }
   text.Type("hokm_engine_change_ring_lag_bytes", "gauge");
   for (std::uint32_t i = 0; i < engine.shards(); ++i) {
-    text.Sample("hokm_engine_change_ring_lag_bytes", static_cast<double>(engine.segment().change_ring(i).Lag()),
+    text.Sample("hokm_engine_change_ring_lag_bytes",
+                static_cast<double>(engine.segment().change_ring(i).Lag()),
                 "shard=\"" + std::to_string(i) + "\"");
   }
   text.Gauge("hokm_engine_active_games", static_cast<double>(engine.segment().table().Live()));
@@ -57,8 +58,7 @@ std::string EngineHealthJson(const Engine& engine) {
   std::snprintf(json, sizeof json,
                 "{\"status\":\"ok\",\"shards\":%u,\"active_games\":%llu,\"busy\":%llu,"
                 "\"max_change_ring_fill\":%.4f}",
-                engine.shards(),
-                static_cast<unsigned long long>(engine.segment().table().Live()),
+                engine.shards(), static_cast<unsigned long long>(engine.segment().table().Live()),
                 static_cast<unsigned long long>(busy), fill);
   return json;
 }

@@ -55,29 +55,38 @@ int main(int argc, char** argv) {
   bool fresh = false;
   app.add_option("--shm-name", shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
   app.add_option("--capacity", options.capacity, "game slots in the table")
-      ->default_val(options.capacity)->check(CLI::Range(1u, hokm::shm::kMaxTableCapacity));
+      ->default_val(options.capacity)
+      ->check(CLI::Range(1u, hokm::shm::kMaxTableCapacity));
   app.add_option("--ring-mb", ring_mb, "change ring size per shard in MiB (power of two)")
-      ->default_val(ring_mb)->check(CLI::Range(1, 1024));
+      ->default_val(ring_mb)
+      ->check(CLI::Range(1, 1024));
   app.add_option("--shards", options.shards, "shards: one engine thread and one ring each")
-      ->default_val(options.shards)->check(CLI::Range(1, 64));
-  app.add_option("--metrics-port", metrics_port, "port of /metrics and /health on 127.0.0.1 (0: off)")
-      ->default_val(metrics_port)->check(CLI::Range(0, 65535));
+      ->default_val(options.shards)
+      ->check(CLI::Range(1, 64));
+  app.add_option("--metrics-port", metrics_port,
+                 "port of /metrics and /health on 127.0.0.1 (0: off)")
+      ->default_val(metrics_port)
+      ->check(CLI::Range(0, 65535));
   app.add_option("--wait", wait_name,
                  "how a shard with no commands waiting waits: park (spin --wait-spin-us, then\n"
                  "sleep until a client sends), spin (poll without pause: a core per shard),\n"
                  "nap (sleep --idle-nap-us at a time)")
-      ->default_val(wait_name)->check(CLI::IsMember({"park", "spin", "nap"}));
+      ->default_val(wait_name)
+      ->check(CLI::IsMember({"park", "spin", "nap"}));
   app.add_option("--wait-spin-us", spin_us,
                  "park: how long a shard polls an empty command ring before it sleeps")
-      ->default_val(spin_us)->check(CLI::Range(0, 100000));
+      ->default_val(spin_us)
+      ->check(CLI::Range(0, 100000));
   app.add_option("--wait-timeout-ms", park_timeout_ms,
                  "park: the longest one sleep lasts before the shard looks again anyway (a\n"
                  "client's claim that its process died in is found after at most this)")
-      ->default_val(park_timeout_ms)->check(CLI::Range(1, 3600000));
+      ->default_val(park_timeout_ms)
+      ->check(CLI::Range(1, 3600000));
   app.add_option("--idle-nap-us", wait.nap_us,
                  "nap: how long a shard with no commands waiting naps before it looks again:\n"
                  "longer leaves more CPU to the stores, shorter answers a lone command sooner")
-      ->default_val(wait.nap_us)->check(CLI::Range(1, 100000));
+      ->default_val(wait.nap_us)
+      ->check(CLI::Range(1, 100000));
   app.add_flag("--fresh", fresh, "remove an existing segment of that name first (drops its games)");
   CLI11_PARSE(app, argc, argv);
 
@@ -157,8 +166,9 @@ int main(int argc, char** argv) {
     accepted += e.counters(shard).accepted.load();
     busy += e.counters(shard).busy.load();
   }
-  std::fprintf(stderr, "hokm-engine: stopped; %llu commands accepted, %llu answered busy, %llu games live\n",
-               static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(busy),
-               static_cast<unsigned long long>(e.segment().table().Live()));
+  std::fprintf(
+      stderr, "hokm-engine: stopped; %llu commands accepted, %llu answered busy, %llu games live\n",
+      static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(busy),
+      static_cast<unsigned long long>(e.segment().table().Live()));
   return 0;
 }

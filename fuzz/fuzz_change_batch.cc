@@ -50,8 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)hokm::sidecar::CheckRecord(*ref.record);
     }
   }
-  const bool whole_payload = refs.size() == 1 && refs[0].record == nullptr && refs[0].bytes == begin &&
-                             refs[0].size == size;
+  const bool whole_payload = refs.size() == 1 && refs[0].record == nullptr &&
+                             refs[0].bytes == begin && refs[0].size == size;
   if (type != hokm::core::kChangeBatchType || size == 0) {
     HOKM_FUZZ_CHECK(whole_payload, "not a batch: one dead letter over the whole payload");
   }

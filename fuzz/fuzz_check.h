@@ -5,11 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define HOKM_FUZZ_CHECK(cond, what)                                                 \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: invariant broken: %s (%s)\n", __FILE__, __LINE__, \
-                   what, #cond);                                                    \
-      std::abort();                                                                 \
-    }                                                                               \
+#define HOKM_FUZZ_CHECK(cond, what)                                                                \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      std::fprintf(stderr, "%s:%d: invariant broken: %s (%s)\n", __FILE__, __LINE__, what, #cond); \
+      std::abort();                                                                                \
+    }                                                                                              \
   } while (0)

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "core/records/change_batch.h"
 #include "core/engine.h"
+#include "core/records/change_batch.h"
 #include "fuzz/command_input.h"
 #include "fuzz/fuzz_check.h"
 #include "shm/command_channel.h"
@@ -90,8 +90,9 @@ struct Harness {
                                    "responses are CommandResponses");
                    hokm::shm::CommandResponse response;
                    std::memcpy(&response, r.payload.data(), sizeof response);
-                   HOKM_FUZZ_CHECK(static_cast<int>(core::ResultOf(response)) < hokm::core::kCommandResultCount,
-                                   "a response names a known result");
+                   HOKM_FUZZ_CHECK(
+                       static_cast<int>(core::ResultOf(response)) < hokm::core::kCommandResultCount,
+                       "a response names a known result");
                  },
                  64) != 0) {
         reader.Commit();

@@ -27,7 +27,8 @@ bool KnownToLibpq(const std::string& keyword) {
   static const std::map<std::string, bool> known = [] {
     std::map<std::string, bool> m;
     PQconninfoOption* defaults = PQconndefaults();
-    for (PQconninfoOption* o = defaults; o != nullptr && o->keyword != nullptr; ++o) m[o->keyword] = true;
+    for (PQconninfoOption* o = defaults; o != nullptr && o->keyword != nullptr; ++o)
+      m[o->keyword] = true;
     PQconninfoFree(defaults);
     return m;
   }();
@@ -46,14 +47,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   HOKM_FUZZ_CHECK(error == hokm::sidecar::UrlError::kNone, "an accepted URL has no error");
-  HOKM_FUZZ_CHECK(!url->host.empty() && url->port != 0 && !url->user.empty() && !url->dbname.empty(),
-                  "host, port, user and database are set");
+  HOKM_FUZZ_CHECK(
+      !url->host.empty() && url->port != 0 && !url->user.empty() && !url->dbname.empty(),
+      "host, port, user and database are set");
 
   const std::string redacted = url->Redacted();
   auto again = hokm::sidecar::ParsePgUrl(redacted);
   HOKM_FUZZ_CHECK(again.ok(), "the redacted form parses");
-  HOKM_FUZZ_CHECK(again->host == url->host && again->port == url->port && again->user == url->user &&
-                      again->dbname == url->dbname && again->params.size() == url->params.size(),
+  HOKM_FUZZ_CHECK(again->host == url->host && again->port == url->port &&
+                      again->user == url->user && again->dbname == url->dbname &&
+                      again->params.size() == url->params.size(),
                   "the redacted form names the same server, user, database and parameters");
   HOKM_FUZZ_CHECK(again->password == (url->password.empty() ? "" : "***"),
                   "the redacted form hides the password, and only it");
@@ -69,16 +72,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     PQfreemem(message);
     return 0;
   }
-  const std::map<std::string, std::string> expected = {
-      {"host", url->host}, {"port", std::to_string(url->port)}, {"dbname", url->dbname},
-      {"user", url->user}, {"password", url->password}};
+  const std::map<std::string, std::string> expected = {{"host", url->host},
+                                                       {"port", std::to_string(url->port)},
+                                                       {"dbname", url->dbname},
+                                                       {"user", url->user},
+                                                       {"password", url->password}};
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     const auto it = expected.find(o->keyword);
     if (it == expected.end() || url->params.count(o->keyword) != 0) continue;
     if (it->first == "password" && url->password.empty()) continue;
     if (o->val == nullptr || it->second != o->val) {
-      std::fprintf(stderr, "libpq read %s='%s', the URL had '%s'\n", o->keyword, o->val ? o->val : "(null)",
-                   it->second.c_str());
+      std::fprintf(stderr, "libpq read %s='%s', the URL had '%s'\n", o->keyword,
+                   o->val ? o->val : "(null)", it->second.c_str());
     }
     HOKM_FUZZ_CHECK(o->val != nullptr && it->second == o->val, "libpq reads back what was parsed");
   }

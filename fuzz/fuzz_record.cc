@@ -66,7 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (e == DecodeError::kOk) {
     flatbuffers::FlatBufferBuilder fbb;
     hokm::core::EncodeRecord(change, ts_ns, fbb);
-    const std::vector<std::uint8_t> once(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+    const std::vector<std::uint8_t> once(fbb.GetBufferPointer(),
+                                         fbb.GetBufferPointer() + fbb.GetSize());
     hokm::core::Change again;
     std::uint64_t again_ts = 0;
     HOKM_FUZZ_CHECK(DecodeRecord(once.data(), once.size(), &again, &again_ts) == DecodeError::kOk,

@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   HOKM_FUZZ_CHECK(error == hokm::sidecar::UrlError::kNone, "an accepted URL has no error");
-  HOKM_FUZZ_CHECK(!url->host.empty() && url->port != 0 && url->db >= 0, "host, port and db are set");
+  HOKM_FUZZ_CHECK(!url->host.empty() && url->port != 0 && url->db >= 0,
+                  "host, port and db are set");
   HOKM_FUZZ_CHECK(!url->HostPort().empty(), "HostPort renders");
 
   const std::string redacted = url->Redacted();

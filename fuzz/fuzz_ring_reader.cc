@@ -30,7 +30,8 @@ constexpr std::size_t kCapacity = hokm::fuzz::kRingCapacity;  // 1 KiB: inputs c
 static_assert(Ring::IsValidCapacity(kCapacity));
 
 struct Memory {
-  Memory() : bytes(static_cast<std::byte*>(std::aligned_alloc(128, Ring::RequiredBytes(kCapacity)))) {}
+  Memory()
+      : bytes(static_cast<std::byte*>(std::aligned_alloc(128, Ring::RequiredBytes(kCapacity)))) {}
   ~Memory() { std::free(bytes); }
   std::byte* bytes;
 };
@@ -74,19 +75,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         [&](const RingRecord& r) {
           // Any other type, negative ones included, is the consumer's to
           // refuse (the sidecar dead-letters it, the engine counts it).
-          HOKM_FUZZ_CHECK(r.type != hokm::shm::ring_detail::kPaddingType, "padding is never handed out");
+          HOKM_FUZZ_CHECK(r.type != hokm::shm::ring_detail::kPaddingType,
+                          "padding is never handed out");
           HOKM_FUZZ_CHECK(r.position >= expected, "records come in order");
-          HOKM_FUZZ_CHECK(r.next_position > r.position &&
-                              r.next_position - r.position <= kCapacity,
+          HOKM_FUZZ_CHECK(r.next_position > r.position && r.next_position - r.position <= kCapacity,
                           "a record is shorter than the ring");
           HOKM_FUZZ_CHECK(r.next_position <= reader.committed_position() + kCapacity,
                           "never more than a ring ahead of the committed head");
           HOKM_FUZZ_CHECK(r.payload.data() >= data_begin + Ring::kHeaderLength &&
                               r.payload.data() + r.payload.size() <= data_end,
                           "a record never extends past the data region");
-          HOKM_FUZZ_CHECK(static_cast<std::uint64_t>(r.payload.data() - data_begin) - Ring::kHeaderLength ==
-                              (r.position & (kCapacity - 1)),
-                          "the payload follows its header");
+          HOKM_FUZZ_CHECK(
+              static_cast<std::uint64_t>(r.payload.data() - data_begin) - Ring::kHeaderLength ==
+                  (r.position & (kCapacity - 1)),
+              "the payload follows its header");
           HOKM_FUZZ_CHECK(r.payload.size() + Ring::kHeaderLength <= r.next_position - r.position,
                           "the payload fits its record");
           HOKM_FUZZ_CHECK(r.next_position <= corrupt_at, "nothing is read past a corrupt header");

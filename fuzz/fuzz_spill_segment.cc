@@ -57,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto take_length = [&](std::size_t width) {
     std::size_t n = 0;
     const std::string b = take(width);
-    for (std::size_t i = 0; i < b.size(); ++i) n |= static_cast<std::size_t>(static_cast<std::uint8_t>(b[i])) << (8 * i);
+    for (std::size_t i = 0; i < b.size(); ++i)
+      n |= static_cast<std::size_t>(static_cast<std::uint8_t>(b[i])) << (8 * i);
     return n;
   };
   fs::remove_all(dir);
@@ -94,7 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<hokm::sidecar::SpilledRecord> batch;
   for (int peeks = 0; !queue.empty(); ++peeks) {
     HOKM_FUZZ_CHECK(peeks < 10000, "replay ends");
-    HOKM_FUZZ_CHECK(queue.Peek((flags & 8) ? 4 : 1, batch).ok(), "Peek of a recovered queue succeeds");
+    HOKM_FUZZ_CHECK(queue.Peek((flags & 8) ? 4 : 1, batch).ok(),
+                    "Peek of a recovered queue succeeds");
     HOKM_FUZZ_CHECK(!batch.empty(), "Peek returns records while some are pending");
     for (const auto& r : batch) {
       last.assign(reinterpret_cast<const char*>(r.data), r.size);
@@ -104,6 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     HOKM_FUZZ_CHECK(queue.Pop(batch.size()).ok(), "Pop of what was peeked succeeds");
   }
   HOKM_FUZZ_CHECK(replayed == recovered + 1, "replay returns every pending record once");
-  HOKM_FUZZ_CHECK(last == fresh && last_position == 0xF00D, "the appended record comes back last, intact");
+  HOKM_FUZZ_CHECK(last == fresh && last_position == 0xF00D,
+                  "the appended record comes back last, intact");
   return 0;
 }

@@ -19,9 +19,9 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include "core/command_wire.h"
-#include "core/rules/bots.h"
 #include "core/records/change_batch.h"
 #include "core/records/record_codec.h"
+#include "core/rules/bots.h"
 #include "core/rules/rules.h"
 #include "fuzz/command_input.h"
 #include "fuzz/ring_input.h"
@@ -43,7 +43,8 @@ void Save(const std::string& target, const std::string& name, const Bytes& bytes
   const fs::path dir = g_out / target;
   fs::create_directories(dir);
   std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out) {
     std::fprintf(stderr, "hokm-fuzz-corpus: cannot write %s\n", (dir / name).c_str());
     std::exit(1);
@@ -149,8 +150,10 @@ void ChangeBatchSeeds(const std::vector<Step>& game) {
   for (std::size_t i = 0; i < game.size(); ++i) {
     if (game[i].changes.size() > game[largest].changes.size()) largest = i;
   }
-  const std::map<std::string, std::size_t> picks = {
-      {"batch-create", 0}, {"batch-join", 1}, {"batch-card", game.size() - 1}, {"batch-largest", largest}};
+  const std::map<std::string, std::size_t> picks = {{"batch-create", 0},
+                                                    {"batch-join", 1},
+                                                    {"batch-card", game.size() - 1},
+                                                    {"batch-largest", largest}};
   for (const auto& [name, index] : picks) {
     Bytes seed = {0};  // first byte < 0xF0: the change-batch ring type
     const Bytes batch = Batch(game[index].changes);
@@ -167,7 +170,9 @@ void ChangeBatchSeeds(const std::vector<Step>& game) {
 // A 1 KiB ring as the engine leaves it, saved with its head and tail.
 class RingImage {
  public:
-  RingImage() : memory_(static_cast<std::byte*>(std::aligned_alloc(128, hokm::shm::Ring::RequiredBytes(kCap)))) {
+  RingImage()
+      : memory_(static_cast<std::byte*>(
+            std::aligned_alloc(128, hokm::shm::Ring::RequiredBytes(kCap)))) {
     hokm::shm::Ring::Init(memory_, kCap, /*zero_data=*/true);
     ring_ = hokm::shm::Ring(memory_, kCap);
   }
@@ -179,7 +184,8 @@ class RingImage {
     const std::uint64_t tail = ring_.TailPosition();
     std::memcpy(out.data(), &head, 8);
     std::memcpy(out.data() + 8, &tail, 8);
-    std::memcpy(out.data() + 16, script.data(), std::min(script.size(), hokm::fuzz::kRingScriptBytes));
+    std::memcpy(out.data() + 16, script.data(),
+                std::min(script.size(), hokm::fuzz::kRingScriptBytes));
     std::memcpy(out.data() + hokm::fuzz::kRingPrefixBytes, memory_, kCap);
     return out;
   }
@@ -197,7 +203,8 @@ void RingSeeds(const std::vector<Step>& game) {
   std::vector<Bytes> small;  // batches that fit a 1 KiB ring's largest record
   for (const Step& step : game) {
     Bytes b = Batch(step.changes);
-    if (b.size() <= hokm::fuzz::kRingCapacity / 8 - hokm::shm::Ring::kHeaderLength) small.push_back(b);
+    if (b.size() <= hokm::fuzz::kRingCapacity / 8 - hokm::shm::Ring::kHeaderLength)
+      small.push_back(b);
   }
   auto write = [](hokm::shm::Ring& ring, const Bytes& b) {
     if (ring.TryWrite(core::kChangeBatchType, b.data(), b.size()) != hokm::shm::WriteResult::kOk) {
@@ -227,13 +234,18 @@ void RingSeeds(const std::vector<Step>& game) {
     RingImage image;
     write(image.ring(), small[0]);
     hokm::shm::RingClaim claim;
-    if (image.ring().TryClaim(core::kChangeBatchType, small[1].size(), claim) != hokm::shm::WriteResult::kOk) std::exit(1);
+    if (image.ring().TryClaim(core::kChangeBatchType, small[1].size(), claim) !=
+        hokm::shm::WriteResult::kOk)
+      std::exit(1);
     std::memcpy(claim.data, small[1].data(), small[1].size());
     // Claimed by a pid above any pid_max (2^22): dead, and the same bytes every run.
-    image.ring().HeaderAt(claim.index).store(hokm::shm::ring_detail::MakeHeader(
-        -static_cast<std::int32_t>(hokm::shm::Ring::kHeaderLength + claim.length), 0x7FFFFFF0));
+    image.ring()
+        .HeaderAt(claim.index)
+        .store(hokm::shm::ring_detail::MakeHeader(
+            -static_cast<std::int32_t>(hokm::shm::Ring::kHeaderLength + claim.length), 0x7FFFFFF0));
     hokm::shm::RingClaim aborted;
-    if (image.ring().TryClaim(core::kChangeBatchType, 16, aborted) != hokm::shm::WriteResult::kOk) std::exit(1);
+    if (image.ring().TryClaim(core::kChangeBatchType, 16, aborted) != hokm::shm::WriteResult::kOk)
+      std::exit(1);
     image.ring().Abort(aborted);
     write(image.ring(), small[2 % small.size()]);
     Save("fuzz_ring_reader", "open-claim", image.Save(script));
@@ -287,7 +299,8 @@ Bytes ReadAll(const fs::path& path) {
 }
 
 void SpillSeeds(const std::vector<Step>& game) {
-  const fs::path dir = fs::temp_directory_path() / ("hokm-fuzz-corpus-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("hokm-fuzz-corpus-" + std::to_string(::getpid()));
   auto make = [&](std::uint64_t segment_bytes, std::size_t records) {
     fs::remove_all(dir);
     auto q = hokm::sidecar::SpillQueue::Open(dir, segment_bytes);
@@ -306,7 +319,8 @@ void SpillSeeds(const std::vector<Step>& game) {
       }
     }
   };
-  auto seed = [](std::uint8_t flags, const std::string& cursor, const Bytes& second, const Bytes& first) {
+  auto seed = [](std::uint8_t flags, const std::string& cursor, const Bytes& second,
+                 const Bytes& first) {
     Bytes out = {flags, static_cast<std::uint8_t>(cursor.size())};
     out.insert(out.end(), cursor.begin(), cursor.end());
     out.push_back(static_cast<std::uint8_t>(second.size()));
@@ -322,7 +336,8 @@ void SpillSeeds(const std::vector<Step>& game) {
   torn.resize(torn.size() - 5);
   Save("fuzz_spill_segment", "torn-tail", seed(0, "", {}, torn));
   // A cursor past the first two frames (16-byte headers + records).
-  const std::uint32_t first_len = one[0] | one[1] << 8 | one[2] << 16 | static_cast<std::uint32_t>(one[3]) << 24;
+  const std::uint32_t first_len =
+      one[0] | one[1] << 8 | one[2] << 16 | static_cast<std::uint32_t>(one[3]) << 24;
   const std::size_t second_at = 16 + first_len;
   const std::uint32_t second_len = one[second_at] | one[second_at + 1] << 8;
   Save("fuzz_spill_segment", "cursor",
@@ -334,8 +349,8 @@ void SpillSeeds(const std::vector<Step>& game) {
 }
 
 void UrlSeeds() {
-  const char* redis[] = {"redis://127.0.0.1:6390/0", "redis://:secret@localhost", "redis://user:p%40ss@[::1]:6379/15",
-                         "redis://cache.example.com:7000/"};
+  const char* redis[] = {"redis://127.0.0.1:6390/0", "redis://:secret@localhost",
+                         "redis://user:p%40ss@[::1]:6379/15", "redis://cache.example.com:7000/"};
   const char* pg[] = {"postgresql://hokm:secret@127.0.0.1:5440/hokm",
                       "postgres://app@db.example.com/games?sslmode=disable&connect_timeout=5",
                       "postgresql://u%40x:p%2Fw@[::1]:5432/d%20b?application_name=hokm",
@@ -349,10 +364,12 @@ void UrlSeeds() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 2 || (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0))) {
-    std::printf("usage: hokm-fuzz-corpus [OUT_DIR]\n"
-                "Writes the fuzz targets' seed inputs to OUT_DIR/<target>/ (default fuzz/corpus),\n"
-                "built from a scripted game with the real rules, codec, ring and spill queue.\n");
+  if (argc > 2 ||
+      (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0))) {
+    std::printf(
+        "usage: hokm-fuzz-corpus [OUT_DIR]\n"
+        "Writes the fuzz targets' seed inputs to OUT_DIR/<target>/ (default fuzz/corpus),\n"
+        "built from a scripted game with the real rules, codec, ring and spill queue.\n");
     return argc > 2 ? 2 : 0;
   }
   g_out = argc == 2 ? argv[1] : "fuzz/corpus";

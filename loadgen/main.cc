@@ -30,19 +30,21 @@ void FillSyncLag(const LoadgenOptions& o, const RunTotals* totals, RunSummary& s
   if (s.mode == Mode::kSeedBaseline) {
     if (totals == nullptr) return;
     const auto& h = totals->pg_lag_us;
-    s.sync_lag.postgres = {static_cast<double>(h.Quantile(0.5)) / 1e3, static_cast<double>(h.Quantile(0.99)) / 1e3,
+    s.sync_lag.postgres = {static_cast<double>(h.Quantile(0.5)) / 1e3,
+                           static_cast<double>(h.Quantile(0.99)) / 1e3,
                            static_cast<double>(h.Max()) / 1e3};
     s.sync_lag_source = "seed-baseline";
     return;
   }
   if (s.mode == Mode::kRules || o.drain) return;
   auto url = ParseHttpUrl(o.sidecar_metrics);
-  Result<std::string> page = url.ok() ? HttpGet(*url, std::chrono::milliseconds(2000))
-                                      : Result<std::string>(url.status());
+  Result<std::string> page =
+      url.ok() ? HttpGet(*url, std::chrono::milliseconds(2000)) : Result<std::string>(url.status());
   Result<SyncLag> lag = page.ok() ? ParseSyncLag(*page) : Result<SyncLag>(page.status());
   if (!lag.ok()) {
-    std::fprintf(stderr, "hokm-loadgen: warning: no sync lag from the sidecar at %s (%s); reporting zeros\n",
-                 o.sidecar_metrics.c_str(), lag.status().message().c_str());
+    std::fprintf(
+        stderr, "hokm-loadgen: warning: no sync lag from the sidecar at %s (%s); reporting zeros\n",
+        o.sidecar_metrics.c_str(), lag.status().message().c_str());
     return;
   }
   s.sync_lag = *lag;
@@ -73,7 +75,8 @@ int main(int argc, char** argv) {
     summary.mode = saved->mode;
     if (summary.mode != Mode::kSeedBaseline) {
       if (hokm::Status s = WaitForSidecarDrain(options, nullptr); !s.ok()) {
-        std::fprintf(stderr, "hokm-loadgen: warning: %s; verifying what is there\n", s.message().c_str());
+        std::fprintf(stderr, "hokm-loadgen: warning: %s; verifying what is there\n",
+                     s.message().c_str());
       }
     }
     auto v = VerifyGames(options, summary.mode, saved->games);
@@ -81,7 +84,8 @@ int main(int argc, char** argv) {
     summary.verify = *v;
     PrintSummary(stdout, options, summary);
     if (!options.json_path.empty()) {
-      if (hokm::Status s = WriteSummaryJson(options.json_path, summary); !s.ok()) return Fail(s.message());
+      if (hokm::Status s = WriteSummaryJson(options.json_path, summary); !s.ok())
+        return Fail(s.message());
     }
     return v->ok ? 0 : 1;
   }
@@ -100,7 +104,8 @@ int main(int argc, char** argv) {
   }
   if (options.verify && options.mode != Mode::kSeedBaseline) {
     if (hokm::Status s = WaitForSidecarDrain(options, run.segment()); !s.ok()) {
-      std::fprintf(stderr, "hokm-loadgen: warning: %s; verifying what is there\n", s.message().c_str());
+      std::fprintf(stderr, "hokm-loadgen: warning: %s; verifying what is there\n",
+                   s.message().c_str());
     }
   }
   FillSyncLag(options, &totals, summary);
@@ -111,7 +116,8 @@ int main(int argc, char** argv) {
   }
   PrintSummary(stdout, options, summary);
   if (!options.json_path.empty()) {
-    if (hokm::Status s = WriteSummaryJson(options.json_path, summary); !s.ok()) return Fail(s.message());
+    if (hokm::Status s = WriteSummaryJson(options.json_path, summary); !s.ok())
+      return Fail(s.message());
   }
   if (summary.verify && !summary.verify->ok) return 1;
   return 0;

@@ -86,8 +86,7 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
                  "client's MaxInFlight; seed: default 1, plain request/response)")
       ->check(CLI::Range(0u, 1u << 20));
   app.add_option_function<std::string>(
-         "--wait",
-         [o](const std::string& name) { (void)shm::ParseWaitStrategy(name, o->wait); },
+         "--wait", [o](const std::string& name) { (void)shm::ParseWaitStrategy(name, o->wait); },
          "shm: how a thread with commands in flight waits for the answers: park (spin "
          "--wait-spin-us, then sleep on the response ring until hokm-engine answers), spin "
          "(poll: a core per thread), nap (sleep 200 us at a time open loop, 20 us closed)")
@@ -102,11 +101,13 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
                  "sent late counts the delay in its latency, a short nap costs a wake-up per play")
       ->check(CLI::Range(0u, 100000u))
       ->capture_default_str();
-  app.add_flag("--quiet,-q", o->quiet, "No progress line (it is off anyway when stdout is not a terminal)");
+  app.add_flag("--quiet,-q", o->quiet,
+               "No progress line (it is off anyway when stdout is not a terminal)");
   app.add_option("--json", o->json_path, "Write the JSON report here");
-  app.add_option("--dump", o->dump_path,
-                 "Write every change record as one JSON line (core/records/change_json.h), in game-id then "
-                 "seq order (keeps each running game's lines in memory: for small runs)");
+  app.add_option(
+      "--dump", o->dump_path,
+      "Write every change record as one JSON line (core/records/change_json.h), in game-id then "
+      "seq order (keeps each running game's lines in memory: for small runs)");
 
   app.add_option("--shm-name", o->shm_name,
                  "Segment name (default: $HOKM_SHM_NAME, else hokm); embedded creates or "
@@ -129,16 +130,19 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
                  "Before playing, wait up to this many seconds for the sidecar's /health to "
                  "answer (embedded: start loadgen first, then hokm-sidecar on the segment)")
       ->check(CLI::Range(0.0, 3600.0));
-  app.add_option("--redis-url", o->redis_url, "Redis for --verify and --baseline (default $HOKM_REDIS_URL)");
-  app.add_option("--pg-url", o->pg_url, "PostgreSQL for --verify and --baseline (default $HOKM_PG_URL)");
+  app.add_option("--redis-url", o->redis_url,
+                 "Redis for --verify and --baseline (default $HOKM_REDIS_URL)");
+  app.add_option("--pg-url", o->pg_url,
+                 "PostgreSQL for --verify and --baseline (default $HOKM_PG_URL)");
   app.add_flag("--verify", o->verify,
                "After the run, wait until the sidecar has drained, then check every game and move "
                "against PostgreSQL (exactly once) and Redis; exit 1 when not ok");
   app.add_option("--verify-timeout-s", o->verify_timeout_s, "Longest wait for the sidecar to drain")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
-  app.add_option("--save-games", o->save_games_path,
-                 "Write every game played (id, last seq, final phase and points) for --verify-only");
+  app.add_option(
+      "--save-games", o->save_games_path,
+      "Write every game played (id, last seq, final phase and points) for --verify-only");
   app.add_option("--verify-only", o->verify_only_path,
                  "Play nothing: verify the games of a --save-games file against the stores");
 }
@@ -170,7 +174,8 @@ std::string FinalizeOptions(LoadgenOptions& o) {
            "or --baseline seed";
   }
   if (o.games > o.capacity && o.mode == Mode::kEmbedded) {
-    return "--games " + std::to_string(o.games) + " exceeds --capacity " + std::to_string(o.capacity);
+    return "--games " + std::to_string(o.games) + " exceeds --capacity " +
+           std::to_string(o.capacity);
   }
   if (static_cast<std::uint64_t>(o.threads) > o.games) o.threads = static_cast<int>(o.games);
   return "";

@@ -36,10 +36,10 @@ struct LoadgenOptions {
   // --wait (shm): how a thread waits for its answers; --wait-spin-us (park)
   shm::WaitStrategy wait = shm::WaitStrategy::kPark;
   std::uint32_t wait_spin_us = 5;
-  std::uint32_t pace_nap_us = 200;              // --pace-nap-us: open loop's shortest pacing nap
-  bool quiet = false;                           // --quiet
-  std::string json_path;                        // --json
-  std::string dump_path;                        // --dump
+  std::uint32_t pace_nap_us = 200;  // --pace-nap-us: open loop's shortest pacing nap
+  bool quiet = false;               // --quiet
+  std::string json_path;            // --json
+  std::string dump_path;            // --dump
 
   // The engine (embedded) or the segment (shm, --drain).
   std::string shm_name;        // --shm-name, else $HOKM_SHM_NAME, else hokm

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "core/rules/game_state.h"
 #include "core/latency_histogram.h"
+#include "core/rules/game_state.h"
 #include "loadgen/clock.h"
 #include "loadgen/verify/sidecar_probe.h"
 #include "sidecar/public_state.h"
@@ -35,7 +35,9 @@ struct GameRecord {
 // A counter with one writer: a relaxed load and store, no locked add.
 class Counter {
  public:
-  void Add(std::uint64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void Add(std::uint64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   std::uint64_t Get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -43,12 +45,12 @@ class Counter {
 };
 
 struct alignas(128) ThreadResult {
-  Counter card_plays;       // accepted PlayCard commands
-  Counter commands;         // every accepted command
-  Counter records;          // change records those commands produced
-  Counter games_completed;  // games played to GameFinished
-  Counter busy;             // Busy answers (each retried)
-  Counter errors;           // any other rejection, failed replay or store error
+  Counter card_plays;                 // accepted PlayCard commands
+  Counter commands;                   // every accepted command
+  Counter records;                    // change records those commands produced
+  Counter games_completed;            // games played to GameFinished
+  Counter busy;                       // Busy answers (each retried)
+  Counter errors;                     // any other rejection, failed replay or store error
   core::LatencyHistogram latency_ns;  // per accepted command, from its intended send time
   core::LatencyHistogram pg_lag_us;   // seed baseline: record made -> its INSERT committed
 
@@ -75,7 +77,7 @@ struct RunTotals {
   bool drained = false;
   std::uint64_t drained_records = 0;
   std::uint64_t drained_malformed = 0;
-  double drain_s = 0;                 // the drainer's running time
+  double drain_s = 0;  // the drainer's running time
   std::uint64_t max_ring_lag_bytes = 0;
   std::uint64_t max_ring_lag_records = 0;
   std::uint64_t ring_lag_bytes_at_end = 0;  // when the runner threads had finished

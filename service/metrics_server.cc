@@ -99,8 +99,9 @@ std::unique_ptr<MetricsServer> MetricsServer::Start(std::uint16_t port, Handler 
   if (!ec) impl->acceptor.bind(endpoint, ec);
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    if (error) *error = "metrics server: cannot listen on 127.0.0.1:" + std::to_string(port) +
-                        ": " + ec.message();
+    if (error)
+      *error = "metrics server: cannot listen on 127.0.0.1:" + std::to_string(port) + ": " +
+               ec.message();
     return nullptr;
   }
   impl->port = impl->acceptor.local_endpoint().port();

@@ -70,8 +70,8 @@ inline constexpr std::uint64_t kAnyShard = ~std::uint64_t{0};
 
 struct CommandRequest {
   std::uint32_t client_slot;
-  std::uint32_t client_epoch;  // the slot's epoch when the client registered
-  std::uint64_t request_id;    // chosen by the client, echoed in the response
+  std::uint32_t client_epoch;                   // the slot's epoch when the client registered
+  std::uint64_t request_id;                     // chosen by the client, echoed in the response
   alignas(8) std::byte command[kCommandBytes];  // the user's command type
 };
 static_assert(std::is_trivially_copyable_v<CommandRequest>);
@@ -183,8 +183,8 @@ class CommandPort {
   // Sends the response to the request's client and wakes the client if it
   // parks. Dropped (kOk, counted) if the client slot changed hands since the
   // request; kFull only if the client broke flow control.
-  WriteResult Respond(const CommandRequest& request, std::uint8_t result,
-                      std::uint64_t game_id, std::uint32_t game_seq, Wake wake = Wake::kNow);
+  WriteResult Respond(const CommandRequest& request, std::uint8_t result, std::uint64_t game_id,
+                      std::uint32_t game_seq, Wake wake = Wake::kNow);
   // Wakes the clients answered with Wake::kLater since the last call.
   void WakeClients();
 

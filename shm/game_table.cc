@@ -20,7 +20,8 @@ struct SlotSnapshot {
   alignas(8) std::byte state[kSlotStateBytes];
 };
 static_assert(sizeof(SlotSnapshot) == sizeof(std::uint64_t) + kSlotStateBytes);
-static_assert(offsetof(SlotSnapshot, state) == offsetof(GameSlot, state) - offsetof(GameSlot, game_id));
+static_assert(offsetof(SlotSnapshot, state) ==
+              offsetof(GameSlot, state) - offsetof(GameSlot, game_id));
 
 }  // namespace
 
@@ -32,8 +33,8 @@ void GameTable::Init(void* memory, std::uint32_t capacity, std::uint32_t shards)
   header->slot_bytes = sizeof(GameSlot);
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
-  const std::uint64_t now_ns =
-      static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(now.tv_nsec);
+  const std::uint64_t now_ns = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ull +
+                               static_cast<std::uint64_t>(now.tv_nsec);
   header->creation_counter =
       now_ns > kCreationEpochUnixNs ? (now_ns - kCreationEpochUnixNs) / kCreationUnitNs : 0;
 }
@@ -114,7 +115,8 @@ void GameTable::PushFree(std::uint32_t slot) {
   auto head_ref = Atomic(list.head);
   std::uint64_t head = head_ref.load(std::memory_order_relaxed);
   for (;;) {
-    Atomic(s.next_free).store(static_cast<std::uint32_t>(head & kIndexMask), std::memory_order_relaxed);
+    Atomic(s.next_free)
+        .store(static_cast<std::uint32_t>(head & kIndexMask), std::memory_order_relaxed);
     const std::uint64_t desired = ((head & ~kIndexMask) + kTagUnit) | (std::uint64_t{slot} + 1);
     // Release: pairs with the acquire loads of the head in Allocate: the link
     // and the slot's final state go with the slot to its next owner.
@@ -141,8 +143,10 @@ GameTable::Repair GameTable::RepairTornSlots() {
     auto* out = reinterpret_cast<std::uint64_t*>(t.state);
     const auto* in = reinterpret_cast<const std::uint64_t*>(j.state);
     for (std::size_t i = 0; i < kSlotStateBytes / 8; ++i) {
-      std::atomic_ref<std::uint64_t>(out[i]).store(std::atomic_ref<std::uint64_t>(
-          const_cast<std::uint64_t&>(in[i])).load(std::memory_order_relaxed), std::memory_order_relaxed);
+      std::atomic_ref<std::uint64_t>(out[i]).store(
+          std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(in[i]))
+              .load(std::memory_order_relaxed),
+          std::memory_order_relaxed);
     }
     Atomic(t.sequence).store(t_seq + 1, std::memory_order_release);
     journaled[target] = true;

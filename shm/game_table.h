@@ -98,10 +98,10 @@ inline constexpr std::size_t kSlotStateBytes = 168;
 //   |sequence|next_free |reserved | game_id | state (168 bytes) |
 //   +--------+----------+---------+---------+-------------------+
 struct alignas(64) GameSlot {
-  std::uint64_t sequence;    // seqlock word: odd while a write is in progress
-  std::uint32_t next_free;   // free-stack link: slot index + 1, 0 = end (atomic)
+  std::uint64_t sequence;   // seqlock word: odd while a write is in progress
+  std::uint32_t next_free;  // free-stack link: slot index + 1, 0 = end (atomic)
   std::uint32_t reserved;
-  std::uint64_t game_id;     // 0: the slot is free
+  std::uint64_t game_id;                        // 0: the slot is free
   alignas(8) std::byte state[kSlotStateBytes];  // the user's state type, zero-padded
 };
 static_assert(std::is_trivially_copyable_v<GameSlot>);
@@ -115,10 +115,10 @@ concept SlotState = std::is_trivially_copyable_v<State> && sizeof(State) <= kSlo
                     sizeof(State) % 8 == 0 && alignof(State) <= 8;  // the seqlock moves whole words
 
 // What a reader gets from ReadGame.
-enum class [[nodiscard]] ReadResult : std::uint8_t {
-  kOk = 0,
-  kNoSuchGame,  // unknown, freed or stale id
-  kBusy,        // the writer kept the slot mid-write for every attempt
+enum class [[nodiscard]] ReadResult : std::uint8_t{
+    kOk = 0,
+    kNoSuchGame,  // unknown, freed or stale id
+    kBusy,        // the writer kept the slot mid-write for every attempt
 };
 
 class GameTable {

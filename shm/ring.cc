@@ -75,7 +75,8 @@ void RingReader::CommitTo(std::uint64_t position) {
 std::uint64_t RingReader::NowNs() const {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 bool RingReader::TryUnblock(std::uint64_t position, std::uint64_t header) {
@@ -93,7 +94,8 @@ bool RingReader::TryUnblock(std::uint64_t position, std::uint64_t header) {
     // A claim no producer makes (shorter than a header, or crossing the end
     // of the data) is corrupt, as such a length in a whole record is.
     const auto claimed = static_cast<std::uint64_t>(-static_cast<std::int64_t>(length));
-    if (claimed < kHeaderLength || (position & (ring_.Capacity() - 1)) + Align(claimed) > ring_.Capacity()) {
+    if (claimed < kHeaderLength ||
+        (position & (ring_.Capacity() - 1)) + Align(claimed) > ring_.Capacity()) {
       corrupt_at_ = position;
       return false;
     }
@@ -161,10 +163,11 @@ bool RingReader::ScanPastGap(std::uint64_t position, std::uint64_t tail) {
     if (ring_.HeaderAt(i).load(std::memory_order_acquire) != 0) return true;
   }
   std::uint64_t expected = 0;
-  const std::uint64_t padding = MakeHeader(static_cast<std::int32_t>(gap_end - index), kPaddingType);
+  const std::uint64_t padding =
+      MakeHeader(static_cast<std::int32_t>(gap_end - index), kPaddingType);
   // Release: pairs with the acquire header load in Peek.
   if (ring_.HeaderAt(index).compare_exchange_strong(expected, padding, std::memory_order_release,
-                                                     std::memory_order_relaxed)) {
+                                                    std::memory_order_relaxed)) {
     Atomic(ring_.trailer()->unblocked_count).fetch_add(1, std::memory_order_relaxed);
   }
   return true;

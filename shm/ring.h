@@ -73,7 +73,8 @@
 
 namespace hokm::shm {
 
-static_assert(std::endian::native == std::endian::little, "the ring header word assumes little endian");
+static_assert(std::endian::native == std::endian::little,
+              "the ring header word assumes little endian");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic_ref<std::uint64_t>::required_alignment <= alignof(std::uint64_t));
@@ -89,11 +90,11 @@ inline std::atomic_ref<std::uint32_t> Atomic(std::uint32_t& word) {
 }
 
 // Result of a producer call: never blocks, never throws.
-enum class [[nodiscard]] WriteResult : std::uint8_t {
-  kOk = 0,
-  kFull,         // not enough free space now; nothing written; retry later
-  kTooLarge,     // payload above MaxPayload(): will never fit
-  kInvalidType,  // type < 0 (reserved for padding and claims)
+enum class [[nodiscard]] WriteResult : std::uint8_t{
+    kOk = 0,
+    kFull,         // not enough free space now; nothing written; retry later
+    kTooLarge,     // payload above MaxPayload(): will never fit
+    kInvalidType,  // type < 0 (reserved for padding and claims)
 };
 const char* WriteResultName(WriteResult r);
 
@@ -228,8 +229,8 @@ class Ring {
   // in RingReader::Peek, making the payload visible with the length.
   void Commit(const RingClaim& claim) {
     HeaderAt(claim.index)
-        .store(ring_detail::MakeHeader(
-                   static_cast<std::int32_t>(kHeaderLength + claim.length), claim.type),
+        .store(ring_detail::MakeHeader(static_cast<std::int32_t>(kHeaderLength + claim.length),
+                                       claim.type),
                std::memory_order_release);
   }
   // Gives a claim up: it becomes padding the consumer skips.
@@ -356,7 +357,6 @@ class Ring {
     return WriteResult::kOk;
   }
 
-
   std::byte* buffer_ = nullptr;
   RingTrailer* trailer_ = nullptr;
   std::uint64_t capacity_ = 0;
@@ -391,7 +391,9 @@ class RingReader {
   // Starts reading at the ring's committed head (so a restarted consumer
   // resumes where its predecessor last committed).
   explicit RingReader(Ring ring, RingReaderOptions options = {})
-      : ring_(ring), options_(options), read_position_(ring.HeadPosition()),
+      : ring_(ring),
+        options_(options),
+        read_position_(ring.HeadPosition()),
         committed_(read_position_) {}
 
   const Ring& ring() const { return ring_; }
@@ -435,10 +437,11 @@ class RingReader {
       }
       const std::int32_t type = TypeOf(header);
       if (type != kPaddingType) {
-        handler(RingRecord{type,
-                           std::span<const std::byte>(ring_.buffer() + index + kHeaderLength,
-                                                      static_cast<std::size_t>(length) - kHeaderLength),
-                           position, next});
+        handler(
+            RingRecord{type,
+                       std::span<const std::byte>(ring_.buffer() + index + kHeaderLength,
+                                                  static_cast<std::size_t>(length) - kHeaderLength),
+                       position, next});
         ++count;
       }
       position = next;

@@ -33,7 +33,8 @@ constexpr std::uint64_t AlignUp(std::uint64_t n, std::uint64_t a) { return (n + 
 std::uint64_t RealtimeNowNs() {
   timespec ts;
   ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 bool ProcessAlive(std::uint64_t pid) {
@@ -62,8 +63,8 @@ constexpr long kCreatingForAtMostS = 10;
 Status NotYetASegment(const std::string& name, const std::string& what) {
   const long age = SecondsSinceWritten(name);
   if (age < kCreatingForAtMostS) {
-    return Status::Unavailable("shared-memory segment '" + name + "' is still being created (" + what +
-                               "); retry in a moment");
+    return Status::Unavailable("shared-memory segment '" + name + "' is still being created (" +
+                               what + "); retry in a moment");
   }
   return Status::Corruption("shared memory '" + name + "' (" + ShmPath(name) + ") is " + what +
                             " and was last written " + std::to_string(age) +
@@ -111,7 +112,8 @@ std::string SegmentNameFrom(const std::string& flag_value) {
 std::uint64_t MonotonicNowNs() {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 Result<SegmentHeader> PlanLayout(const SegmentOptions& o) {
@@ -154,13 +156,16 @@ Result<SegmentHeader> PlanLayout(const SegmentOptions& o) {
   std::uint64_t offset = sizeof(SegmentHeader);
   h.table = {offset, GameTable::RequiredBytes(o.table_capacity, o.shards), 0};
   offset = AlignUp(offset + h.table.bytes, kRegionAlignment);
-  const std::uint64_t command_stride = AlignUp(Ring::RequiredBytes(o.command_ring_bytes), kRegionAlignment);
+  const std::uint64_t command_stride =
+      AlignUp(Ring::RequiredBytes(o.command_ring_bytes), kRegionAlignment);
   h.command_rings = {offset, command_stride * o.shards, command_stride};
   offset += h.command_rings.bytes;
-  const std::uint64_t change_stride = AlignUp(Ring::RequiredBytes(o.change_ring_bytes), kRegionAlignment);
+  const std::uint64_t change_stride =
+      AlignUp(Ring::RequiredBytes(o.change_ring_bytes), kRegionAlignment);
   h.change_rings = {offset, change_stride * o.shards, change_stride};
   offset += h.change_rings.bytes;
-  const std::uint64_t client_stride = AlignUp(sizeof(ClientSlot) + Ring::RequiredBytes(o.response_ring_bytes), 128);
+  const std::uint64_t client_stride =
+      AlignUp(sizeof(ClientSlot) + Ring::RequiredBytes(o.response_ring_bytes), 128);
   h.clients = {offset, client_stride * o.client_slots, client_stride};
   offset = AlignUp(offset + h.clients.bytes, kRegionAlignment);
   h.total_bytes = offset;
@@ -211,8 +216,9 @@ Result<Segment> Segment::CreateNew(const SegmentOptions& options, const SegmentH
   if (int err = ::posix_fallocate(fd, 0, static_cast<off_t>(plan.total_bytes));
       err != 0 && err != EOPNOTSUPP && err != EINVAL) {
     return fail(Status::IoError("not enough shared memory for segment '" + name + "' (" +
-                                std::to_string(plan.total_bytes) + " bytes): " +
-                                std::strerror(err) + "; free space in /dev/shm (df /dev/shm) or "
+                                std::to_string(plan.total_bytes) +
+                                " bytes): " + std::strerror(err) +
+                                "; free space in /dev/shm (df /dev/shm) or "
                                 "lower the table capacity / ring sizes"));
   }
   try {
@@ -225,8 +231,10 @@ Result<Segment> Segment::CreateNew(const SegmentOptions& options, const SegmentH
   // The pages are fresh zeros; format the regions, then the header, magic last.
   GameTable::Init(base + plan.table.offset, plan.table_capacity, plan.shard_count);
   for (std::uint32_t s = 0; s < plan.shard_count; ++s) {
-    Ring::Init(base + plan.command_rings.offset + s * plan.command_rings.stride, plan.command_ring_bytes);
-    Ring::Init(base + plan.change_rings.offset + s * plan.change_rings.stride, plan.change_ring_bytes);
+    Ring::Init(base + plan.command_rings.offset + s * plan.command_rings.stride,
+               plan.command_ring_bytes);
+    Ring::Init(base + plan.change_rings.offset + s * plan.change_rings.stride,
+               plan.change_ring_bytes);
   }
   for (std::uint32_t c = 0; c < plan.client_count; ++c) {
     Ring::Init(base + plan.clients.offset + c * plan.clients.stride + sizeof(ClientSlot),
@@ -255,7 +263,8 @@ Result<Segment> Segment::AttachExisting(const std::string& name) {
   }
   bip::offset_t size = 0;
   if (!mapping->object.get_size(size) || size < static_cast<bip::offset_t>(sizeof(SegmentHeader))) {
-    return NotYetASegment(name, "shorter than a segment header (" + std::to_string(size) + " bytes)");
+    return NotYetASegment(name,
+                          "shorter than a segment header (" + std::to_string(size) + " bytes)");
   }
   try {
     mapping->region = bip::mapped_region(mapping->object, bip::read_write);
@@ -306,17 +315,19 @@ Result<Segment> Segment::AttachExisting(const std::string& name) {
   // Every ring must carry the capacity the header gives it.
   bool rings_ok = true;
   for (std::uint32_t i = 0; i < segment.shards(); ++i) {
-    rings_ok = rings_ok && segment.command_ring(i).trailer()->capacity == header->command_ring_bytes &&
+    rings_ok = rings_ok &&
+               segment.command_ring(i).trailer()->capacity == header->command_ring_bytes &&
                segment.change_ring(i).trailer()->capacity == header->change_ring_bytes;
   }
   for (std::uint32_t i = 0; i < segment.client_slots(); ++i) {
-    rings_ok = rings_ok && segment.response_ring(i).trailer()->capacity == header->response_ring_bytes;
+    rings_ok =
+        rings_ok && segment.response_ring(i).trailer()->capacity == header->response_ring_bytes;
   }
   if (!rings_ok || segment.table().capacity() != header->table_capacity ||
       segment.table().shards() != header->shard_count) {
-    return Status::Corruption("shared-memory segment '" + name +
-                              "' has a ring or table that does not match its header; remove it and " +
-                              HowToCreate(name));
+    return Status::Corruption(
+        "shared-memory segment '" + name +
+        "' has a ring or table that does not match its header; remove it and " + HowToCreate(name));
   }
   return segment;
 }
@@ -387,8 +398,9 @@ ClientSlot& Segment::client(std::uint32_t client) const {
 }
 
 Ring Segment::response_ring(std::uint32_t client) const {
-  return Ring(base_ + header_->clients.offset + client * header_->clients.stride + sizeof(ClientSlot),
-              header_->response_ring_bytes);
+  return Ring(
+      base_ + header_->clients.offset + client * header_->clients.stride + sizeof(ClientSlot),
+      header_->response_ring_bytes);
 }
 
 Status Segment::ClaimEngine() {

@@ -57,11 +57,11 @@ struct SegmentOptions {
   std::string name = kDefaultSegmentName;  // POSIX shm name, without '/'
   std::uint32_t table_capacity = GameTable::kDefaultCapacity;
   std::uint32_t shards = 1;
-  std::uint64_t command_ring_bytes = std::uint64_t{1} << 20;   // per shard, power of two
-  std::uint64_t change_ring_bytes = std::uint64_t{1} << 24;    // per shard, power of two
+  std::uint64_t command_ring_bytes = std::uint64_t{1} << 20;  // per shard, power of two
+  std::uint64_t change_ring_bytes = std::uint64_t{1} << 24;   // per shard, power of two
   std::uint32_t client_slots = 64;
   std::uint64_t response_ring_bytes = std::uint64_t{1} << 16;  // per client, power of two
-  std::uint32_t mode = 0600;  // file mode of /dev/shm/<name>
+  std::uint32_t mode = 0600;                                   // file mode of /dev/shm/<name>
   // Create(): attach to an existing segment of the same layout instead of
   // failing with kAlreadyExists.
   bool reuse_existing = false;
@@ -89,9 +89,9 @@ static_assert(std::is_trivially_copyable_v<ClientSlot>);
 static_assert(std::is_standard_layout_v<ClientSlot>);
 
 struct SegmentHeader {
-  std::uint64_t magic;            // kSegmentMagic; stored last at creation
-  std::uint32_t layout_version;   // kLayoutVersion
-  std::uint32_t header_bytes;     // sizeof(SegmentHeader)
+  std::uint64_t magic;           // kSegmentMagic; stored last at creation
+  std::uint32_t layout_version;  // kLayoutVersion
+  std::uint32_t header_bytes;    // sizeof(SegmentHeader)
   std::uint64_t total_bytes;
   std::uint64_t created_unix_ns;
   std::uint32_t table_capacity;
@@ -105,7 +105,7 @@ struct SegmentHeader {
   SegmentRegion command_rings;
   SegmentRegion change_rings;
   SegmentRegion clients;
-  alignas(128) std::uint64_t engine_pid;  // 0: no engine attached (atomic)
+  alignas(128) std::uint64_t engine_pid;           // 0: no engine attached (atomic)
   alignas(128) std::uint64_t engine_heartbeat_ns;  // CLOCK_MONOTONIC ns (atomic)
   std::uint8_t reserved[kRegionAlignment - 392];
 };

@@ -50,8 +50,8 @@ class Breaker {
     ++failures_in_row_;
     const auto ceiling = std::min<std::int64_t>(options_.max_backoff.count(),
                                                 options_.base_backoff.count() << shift);
-    const auto wait_ms = std::max<std::int64_t>(1, static_cast<std::int64_t>(NextRandom() %
-                                                    static_cast<std::uint64_t>(ceiling + 1)));
+    const auto wait_ms = std::max<std::int64_t>(
+        1, static_cast<std::int64_t>(NextRandom() % static_cast<std::uint64_t>(ceiling + 1)));
     last_backoff_ = std::chrono::milliseconds(wait_ms);
     retry_at_ = now + last_backoff_;
     SetState(State::kOpen);
@@ -63,15 +63,20 @@ class Breaker {
   int failures_in_row() const { return failures_in_row_; }
 
   // Safe from any thread.
-  State StateRelaxed() const { return static_cast<State>(state_mirror_.load(std::memory_order_relaxed)); }
+  State StateRelaxed() const {
+    return static_cast<State>(state_mirror_.load(std::memory_order_relaxed));
+  }
   std::uint64_t failures_total() const { return failures_total_.load(std::memory_order_relaxed); }
   std::uint64_t opens_total() const { return opens_total_.load(std::memory_order_relaxed); }
 
   static const char* Name(State s) {
     switch (s) {
-      case State::kClosed: return "closed";
-      case State::kOpen: return "open";
-      case State::kHalfOpen: return "half_open";
+      case State::kClosed:
+        return "closed";
+      case State::kOpen:
+        return "open";
+      case State::kHalfOpen:
+        return "half_open";
     }
     return "unknown";
   }

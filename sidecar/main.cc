@@ -39,15 +39,20 @@ int main(int argc, char** argv) {
   std::string spill_dir = o.spill_dir.string();
   std::string schema_dir = o.schema_dir.string();
   app.add_option("--shm-name", o.shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
-  app.add_option("--redis-url", o.redis_url, "redis://[:password@]host:port[/db] (default: $HOKM_REDIS_URL)");
-  app.add_option("--pg-url", o.pg_url, "postgresql://user[:password]@host:port/db (default: $HOKM_PG_URL)");
+  app.add_option("--redis-url", o.redis_url,
+                 "redis://[:password@]host:port[/db] (default: $HOKM_REDIS_URL)");
+  app.add_option("--pg-url", o.pg_url,
+                 "postgresql://user[:password]@host:port/db (default: $HOKM_PG_URL)");
   app.add_option("--batch-max-records", o.batch_max_records, "records per batch at most")
-      ->default_val(o.batch_max_records)->check(CLI::Range(1u, 1'000'000u));
+      ->default_val(o.batch_max_records)
+      ->check(CLI::Range(1u, 1'000'000u));
   app.add_option("--batch-max-ms", o.batch_max_ms, "a PostgreSQL batch closes after this many ms")
-      ->default_val(o.batch_max_ms)->check(CLI::Range(0u, 60'000u));
+      ->default_val(o.batch_max_ms)
+      ->check(CLI::Range(0u, 60'000u));
   app.add_option("--redis-batch-ms", o.redis_batch_ms,
                  "a Redis batch closes after this many ms (0: write at once)")
-      ->default_val(o.redis_batch_ms)->check(CLI::Range(0u, 1'000u));
+      ->default_val(o.redis_batch_ms)
+      ->check(CLI::Range(0u, 1'000u));
   app.add_option("--spill-dir", spill_dir, "where backlogs of a store that is down are kept")
       ->default_val(spill_dir);
   auto* schema_dir_option =
@@ -55,25 +60,31 @@ int main(int argc, char** argv) {
                      "PostgreSQL schema files applied at start-up (default: ../share/hokm/postgres "
                      "from this binary's directory)")
           ->default_val(schema_dir);
-  app.add_option("--metrics-port", o.metrics_port, "port of /metrics and /health on 127.0.0.1 (0: off)")
-      ->default_val(o.metrics_port)->check(CLI::Range(0, 65535));
+  app.add_option("--metrics-port", o.metrics_port,
+                 "port of /metrics and /health on 127.0.0.1 (0: off)")
+      ->default_val(o.metrics_port)
+      ->check(CLI::Range(0, 65535));
   app.add_flag("--drain-and-exit", o.drain_and_exit,
                "consume until the rings are empty and no engine is attached, flush, exit 0");
-  app.add_option("--drain-timeout-s", o.drain_timeout_s, "give up draining after this long (exit 3; 4: stopped at a corrupt change ring)")
+  app.add_option("--drain-timeout-s", o.drain_timeout_s,
+                 "give up draining after this long (exit 3; 4: stopped at a corrupt change ring)")
       ->default_val(o.drain_timeout_s);
   CLI11_PARSE(app, argc, argv);
   o.spill_dir = spill_dir;
   o.schema_dir = schema_dir;
   if (o.redis_url.empty() || o.pg_url.empty()) {
-    std::fprintf(stderr, "hokm-sidecar: give --redis-url and --pg-url (or HOKM_REDIS_URL and HOKM_PG_URL); "
-                         "`make services` starts local servers and prints both\n");
+    std::fprintf(stderr,
+                 "hokm-sidecar: give --redis-url and --pg-url (or HOKM_REDIS_URL and HOKM_PG_URL); "
+                 "`make services` starts local servers and prints both\n");
     return 2;
   }
   if (schema_dir_option->count() == 0 && !std::filesystem::is_directory(o.schema_dir)) {
-    std::fprintf(stderr,
-                 "hokm-sidecar: no PostgreSQL schema directory: tried %s (" HOKM_SCHEMA_DIR_FROM_BIN
-                 " from the directory of /proc/self/exe); give --schema-dir <hokm source>/schemas/postgres\n",
-                 o.schema_dir.empty() ? "nothing (/proc/self/exe unreadable)" : o.schema_dir.c_str());
+    std::fprintf(
+        stderr,
+        "hokm-sidecar: no PostgreSQL schema directory: tried %s (" HOKM_SCHEMA_DIR_FROM_BIN
+        " from the directory of /proc/self/exe); give --schema-dir <hokm "
+        "source>/schemas/postgres\n",
+        o.schema_dir.empty() ? "nothing (/proc/self/exe unreadable)" : o.schema_dir.c_str());
     return 2;
   }
 

@@ -24,13 +24,19 @@ struct Family {
 constexpr Family kFamilies[] = {
     {"hokm_sidecar_records_total", "counter", [](const Worker& w) { return double(w.records()); }},
     {"hokm_sidecar_batches_total", "counter", [](const Worker& w) { return double(w.batches()); }},
-    {"hokm_sidecar_spilled_records_total", "counter", [](const Worker& w) { return double(w.spilled()); }},
-    {"hokm_sidecar_replayed_records_total", "counter", [](const Worker& w) { return double(w.replayed()); }},
+    {"hokm_sidecar_spilled_records_total", "counter",
+     [](const Worker& w) { return double(w.spilled()); }},
+    {"hokm_sidecar_replayed_records_total", "counter",
+     [](const Worker& w) { return double(w.replayed()); }},
     {"hokm_sidecar_spill_bytes", "gauge", [](const Worker& w) { return double(w.spill_bytes()); }},
-    {"hokm_sidecar_spill_records", "gauge", [](const Worker& w) { return double(w.SpillRecords()); }},
-    {"hokm_sidecar_breaker_state", "gauge", [](const Worker& w) { return double(w.breaker().StateRelaxed()); }},
-    {"hokm_sidecar_breaker_opens_total", "counter", [](const Worker& w) { return double(w.breaker().opens_total()); }},
-    {"hokm_sidecar_write_failures_total", "counter", [](const Worker& w) { return double(w.breaker().failures_total()); }},
+    {"hokm_sidecar_spill_records", "gauge",
+     [](const Worker& w) { return double(w.SpillRecords()); }},
+    {"hokm_sidecar_breaker_state", "gauge",
+     [](const Worker& w) { return double(w.breaker().StateRelaxed()); }},
+    {"hokm_sidecar_breaker_opens_total", "counter",
+     [](const Worker& w) { return double(w.breaker().opens_total()); }},
+    {"hokm_sidecar_write_failures_total", "counter",
+     [](const Worker& w) { return double(w.breaker().failures_total()); }},
 };
 
 // Summaries: quantiles in ms of a histogram of microseconds (or plain counts).
@@ -40,15 +46,19 @@ struct Summary {
   double scale;
 };
 constexpr Summary kSummaries[] = {
-    {"hokm_sidecar_sync_lag_ms", [](const Worker& w) -> const core::LatencyHistogram& { return w.lag_us(); }, 1e-3},
-    {"hokm_sidecar_write_latency_ms", [](const Worker& w) -> const core::LatencyHistogram& { return w.write_us(); }, 1e-3},
-    {"hokm_sidecar_batch_records", [](const Worker& w) -> const core::LatencyHistogram& { return w.batch_size(); }, 1.0},
+    {"hokm_sidecar_sync_lag_ms",
+     [](const Worker& w) -> const core::LatencyHistogram& { return w.lag_us(); }, 1e-3},
+    {"hokm_sidecar_write_latency_ms",
+     [](const Worker& w) -> const core::LatencyHistogram& { return w.write_us(); }, 1e-3},
+    {"hokm_sidecar_batch_records",
+     [](const Worker& w) -> const core::LatencyHistogram& { return w.batch_size(); }, 1.0},
 };
 
-void Quantiles(service::PromText& t, const char* name, const core::LatencyHistogram& h, double scale,
-               const std::string& label) {
+void Quantiles(service::PromText& t, const char* name, const core::LatencyHistogram& h,
+               double scale, const std::string& label) {
   for (const char* q : {"0.5", "0.99", "0.999"}) {
-    t.Sample(name, static_cast<double>(h.Quantile(std::stod(q))) * scale, label + ",quantile=\"" + q + "\"");
+    t.Sample(name, static_cast<double>(h.Quantile(std::stod(q))) * scale,
+             label + ",quantile=\"" + q + "\"");
   }
   t.Sample((std::string(name) + "_count").c_str(), static_cast<double>(h.Count()), label);
 }
@@ -68,13 +78,15 @@ void LagHistogram(service::PromText& t, const char* name, const core::LatencyHis
       const int upto = (shift + 1) * core::LatencyHistogram::kSub + sub;
       for (; counted <= upto; ++counted) cumulative += lag_us.BucketCount(counted);
       char le[32];
-      std::snprintf(le, sizeof le, "%g", static_cast<double>(core::LatencyHistogram::UpperBound(upto)) / 1000.0);
+      std::snprintf(le, sizeof le, "%g",
+                    static_cast<double>(core::LatencyHistogram::UpperBound(upto)) / 1000.0);
       t.Sample(bucket.c_str(), static_cast<double>(cumulative), label + ",le=\"" + le + "\"");
     }
   }
   const std::uint64_t count = lag_us.Count();
   t.Sample(bucket.c_str(), static_cast<double>(count), label + ",le=\"+Inf\"");
-  t.Sample((std::string(name) + "_sum").c_str(), lag_us.Mean() * static_cast<double>(count) / 1000.0, label);
+  t.Sample((std::string(name) + "_sum").c_str(),
+           lag_us.Mean() * static_cast<double>(count) / 1000.0, label);
   t.Sample((std::string(name) + "_count").c_str(), static_cast<double>(count), label);
 }
 
@@ -86,15 +98,16 @@ void Counters(service::PromText& t,
 
 std::string WorkerHealthJson(const Worker& w, std::uint64_t window_end) {
   char json[512];
-  std::snprintf(json, sizeof json,
-                "{\"breaker\":\"%s\",\"lag_records\":%llu,\"spill_records\":%llu,\"spill_bytes\":%llu,"
-                "\"records\":%llu,\"sync_lag_ms_p99\":%.3f,\"last_error\":\"%s\"}",
-                Breaker::Name(w.breaker().StateRelaxed()),
-                static_cast<unsigned long long>(window_end - std::min(window_end, w.acked())),
-                static_cast<unsigned long long>(w.SpillRecords()),
-                static_cast<unsigned long long>(w.spill_bytes()),
-                static_cast<unsigned long long>(w.records()),
-                static_cast<double>(w.lag_us().Quantile(0.99)) / 1000.0, w.LastError().c_str());
+  std::snprintf(
+      json, sizeof json,
+      "{\"breaker\":\"%s\",\"lag_records\":%llu,\"spill_records\":%llu,\"spill_bytes\":%llu,"
+      "\"records\":%llu,\"sync_lag_ms_p99\":%.3f,\"last_error\":\"%s\"}",
+      Breaker::Name(w.breaker().StateRelaxed()),
+      static_cast<unsigned long long>(window_end - std::min(window_end, w.acked())),
+      static_cast<unsigned long long>(w.SpillRecords()),
+      static_cast<unsigned long long>(w.spill_bytes()),
+      static_cast<unsigned long long>(w.records()),
+      static_cast<double>(w.lag_us().Quantile(0.99)) / 1000.0, w.LastError().c_str());
   return json;
 }
 
@@ -136,10 +149,12 @@ std::string RenderMetrics(const ChangeReader& reader, const Window& window, cons
   t.Gauge("hokm_sidecar_lag_records", static_cast<double>(end - std::min(end, done)));
   const std::uint64_t oldest = window.TsAt(done);
   const std::uint64_t now = RealtimeNowNs();
-  t.Gauge("hokm_sidecar_lag_ms", oldest && now > oldest ? static_cast<double>(now - oldest) / 1e6 : 0.0);
+  t.Gauge("hokm_sidecar_lag_ms",
+          oldest && now > oldest ? static_cast<double>(now - oldest) / 1e6 : 0.0);
   t.Type("hokm_sidecar_ring_corrupt", "gauge");
   for (std::uint32_t s = 0; s < reader.shards(); ++s) {
-    t.Sample("hokm_sidecar_ring_corrupt", reader.corrupt_at(s) != ChangeReader::kNotCorrupt ? 1.0 : 0.0,
+    t.Sample("hokm_sidecar_ring_corrupt",
+             reader.corrupt_at(s) != ChangeReader::kNotCorrupt ? 1.0 : 0.0,
              "shard=\"" + std::to_string(s) + "\"");
   }
   t.Type("hokm_sidecar_ring_lag_bytes", "gauge");
@@ -156,7 +171,8 @@ std::string RenderMetrics(const ChangeReader& reader, const Window& window, cons
     for (const Worker* w : workers) Quantiles(t, s.name, s.histogram(*w), s.scale, SinkLabel(*w));
   }
   t.Type("hokm_sidecar_sync_lag_histogram_ms", "histogram");
-  for (const Worker* w : workers) LagHistogram(t, "hokm_sidecar_sync_lag_histogram_ms", w->lag_us(), SinkLabel(*w));
+  for (const Worker* w : workers)
+    LagHistogram(t, "hokm_sidecar_sync_lag_histogram_ms", w->lag_us(), SinkLabel(*w));
   std::string text = t.Take();
   for (const Worker* w : workers) text += w->ClientStats();
   return text;

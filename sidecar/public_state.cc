@@ -51,55 +51,57 @@ void PublicState::Apply(const fb::ChangeRecord& r) {
   const auto clear_table = [&] { table.fill(kNone); };
   // CardsDealt sets nothing (hands stay private), PlayerConnection only
   // the player's hash.
-  (void)core::VisitRecord(r, core::Overloaded{
-      [&](const fb::GameCreated& b) {
-        *this = PublicState{};
-        if (b.room()) {
-          room_size = static_cast<std::uint8_t>(std::min<std::size_t>(b.room()->size(), room.size()));
-          std::copy_n(b.room()->c_str(), room_size, room.begin());
-        }
-        target = b.target_points();
-      },
-      [&](const fb::PlayerJoined& b) { seats[b.seat() & 3u] = b.player_id(); },
-      [&](const fb::PlayerLeft& b) { seats[b.seat() & 3u] = 0; },
-      [&](const fb::HakemChosen& b) {
-        phase = Phase::kChoosingTrump;
-        hakem = turn = leader = static_cast<std::int8_t>(b.seat() & 3u);
-        hand = b.hand_no();
-        trump = kNone;
-        tricks = {0, 0};
-        trick_no = 0;
-        clear_table();
-      },
-      [&](const fb::TrumpChosen& b) {
-        phase = Phase::kPlaying;
-        trump = static_cast<std::int8_t>(b.suit() & 3u);
-        turn = static_cast<std::int8_t>(b.seat() & 3u);
-      },
-      [&](const fb::CardPlayed& b) {
-        table[b.seat() & 3u] = static_cast<std::int8_t>(b.card());
-        turn = static_cast<std::int8_t>((b.seat() + 1u) % 4u);
-      },
-      [&](const fb::TrickWon& b) {
-        clear_table();
-        turn = leader = static_cast<std::int8_t>(b.seat() & 3u);
-        trick_no = b.trick_no();
-        SetScore(b.tricks(), tricks);
-      },
-      [&](const fb::HandScored& b) { SetScore(b.points(), points); },
-      [&](const fb::GameFinished& b) {
-        phase = Phase::kFinished;
-        winner = static_cast<std::int8_t>(b.winner_team() & 1u);
-        SetScore(b.points(), points);
-        turn = kNone;
-      },
-      [&](const fb::GameAbandoned& b) {
-        phase = Phase::kAbandoned;
-        SetScore(b.points(), points);
-        turn = kNone;
-      },
-      [](const auto&) {},
-  });
+  (void)core::VisitRecord(
+      r, core::Overloaded{
+             [&](const fb::GameCreated& b) {
+               *this = PublicState{};
+               if (b.room()) {
+                 room_size = static_cast<std::uint8_t>(
+                     std::min<std::size_t>(b.room()->size(), room.size()));
+                 std::copy_n(b.room()->c_str(), room_size, room.begin());
+               }
+               target = b.target_points();
+             },
+             [&](const fb::PlayerJoined& b) { seats[b.seat() & 3u] = b.player_id(); },
+             [&](const fb::PlayerLeft& b) { seats[b.seat() & 3u] = 0; },
+             [&](const fb::HakemChosen& b) {
+               phase = Phase::kChoosingTrump;
+               hakem = turn = leader = static_cast<std::int8_t>(b.seat() & 3u);
+               hand = b.hand_no();
+               trump = kNone;
+               tricks = {0, 0};
+               trick_no = 0;
+               clear_table();
+             },
+             [&](const fb::TrumpChosen& b) {
+               phase = Phase::kPlaying;
+               trump = static_cast<std::int8_t>(b.suit() & 3u);
+               turn = static_cast<std::int8_t>(b.seat() & 3u);
+             },
+             [&](const fb::CardPlayed& b) {
+               table[b.seat() & 3u] = static_cast<std::int8_t>(b.card());
+               turn = static_cast<std::int8_t>((b.seat() + 1u) % 4u);
+             },
+             [&](const fb::TrickWon& b) {
+               clear_table();
+               turn = leader = static_cast<std::int8_t>(b.seat() & 3u);
+               trick_no = b.trick_no();
+               SetScore(b.tricks(), tricks);
+             },
+             [&](const fb::HandScored& b) { SetScore(b.points(), points); },
+             [&](const fb::GameFinished& b) {
+               phase = Phase::kFinished;
+               winner = static_cast<std::int8_t>(b.winner_team() & 1u);
+               SetScore(b.points(), points);
+               turn = kNone;
+             },
+             [&](const fb::GameAbandoned& b) {
+               phase = Phase::kAbandoned;
+               SetScore(b.points(), points);
+               turn = kNone;
+             },
+             [](const auto&) {},
+         });
   seq = r.game_seq();
   updated_ms = r.ts_ns() / 1'000'000;
 }
@@ -107,11 +109,16 @@ void PublicState::Apply(const fb::ChangeRecord& r) {
 PublicState::Phase PublicState::PhaseOf(core::Phase phase) {
   switch (phase) {
     case core::Phase::kEmpty:
-    case core::Phase::kWaitingForPlayers: return Phase::kWaiting;
-    case core::Phase::kChoosingTrump: return Phase::kChoosingTrump;
-    case core::Phase::kPlaying: return Phase::kPlaying;
-    case core::Phase::kFinished: return Phase::kFinished;
-    case core::Phase::kAbandoned: return Phase::kAbandoned;
+    case core::Phase::kWaitingForPlayers:
+      return Phase::kWaiting;
+    case core::Phase::kChoosingTrump:
+      return Phase::kChoosingTrump;
+    case core::Phase::kPlaying:
+      return Phase::kPlaying;
+    case core::Phase::kFinished:
+      return Phase::kFinished;
+    case core::Phase::kAbandoned:
+      return Phase::kAbandoned;
   }
   return Phase::kWaiting;
 }

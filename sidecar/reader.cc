@@ -10,7 +10,8 @@ namespace hokm::sidecar {
 
 ChangeReader::ChangeReader(const shm::Segment& segment)
     : segment_(segment), corrupt_at_(segment.shards()) {
-  for (std::uint32_t s = 0; s < segment.shards(); ++s) readers_.emplace_back(segment.change_ring(s));
+  for (std::uint32_t s = 0; s < segment.shards(); ++s)
+    readers_.emplace_back(segment.change_ring(s));
   commit_.assign(readers_.size(), 0);
   for (auto& c : corrupt_at_) c.store(kNotCorrupt);
 }
@@ -69,7 +70,8 @@ void ChangeReader::AddMessage(std::uint32_t shard, const shm::RingRecord& r) {
 
 void ChangeReader::CheckCorruption() {
   for (std::uint32_t s = 0; s < readers_.size(); ++s) {
-    if (!readers_[s].corrupted() || corrupt_at_[s].load(std::memory_order_relaxed) != kNotCorrupt) continue;
+    if (!readers_[s].corrupted() || corrupt_at_[s].load(std::memory_order_relaxed) != kNotCorrupt)
+      continue;
     const std::uint64_t at = readers_[s].read_position();
     corrupt_at_[s].store(at, std::memory_order_relaxed);
     Log("change ring of shard %u is corrupt at position %llu (a record header no engine writes): "

@@ -47,7 +47,9 @@ class ChangeReader {
   std::uint64_t records_read() const { return records_read_.load(std::memory_order_relaxed); }
   std::uint64_t malformed() const { return malformed_.load(std::memory_order_relaxed); }
   // Window index below which everything is committed.
-  std::uint64_t committed_records() const { return committed_records_.load(std::memory_order_relaxed); }
+  std::uint64_t committed_records() const {
+    return committed_records_.load(std::memory_order_relaxed);
+  }
   static constexpr std::uint64_t kNotCorrupt = ~std::uint64_t{0};
   // Where shard's reader found its ring corrupt, else kNotCorrupt.
   std::uint64_t corrupt_at(std::uint32_t shard) const {
@@ -62,7 +64,7 @@ class ChangeReader {
 
   const shm::Segment& segment_;
   std::vector<shm::RingReader> readers_;
-  std::vector<WindowEntry> entries_;  // read, not yet appended to the window
+  std::vector<WindowEntry> entries_;   // read, not yet appended to the window
   std::vector<std::uint64_t> commit_;  // per shard, filled by Window::Trim
   std::atomic<std::uint64_t> records_read_{0};
   std::atomic<std::uint64_t> malformed_{0};

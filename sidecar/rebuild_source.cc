@@ -38,9 +38,7 @@ bool ApplyStored(core::GameState& s, std::uint64_t game_id, std::uint64_t seq, f
       row[5].is_null() ? nlohmann::json::object()
                        : nlohmann::json::parse(row[5].c_str(), nullptr, /*allow_exceptions=*/false);
   if (!body.is_object()) return false;
-  const auto seat = [&] {
-    return row[3].is_null() ? body.value("seat", -1) : row[3].as<int>();
-  };
+  const auto seat = [&] { return row[3].is_null() ? body.value("seat", -1) : row[3].as<int>(); };
   core::ChangeBuffer out;
   core::CommandResult r = core::CommandResult::kInvalidCommand;
   switch (type) {
@@ -58,7 +56,9 @@ bool ApplyStored(core::GameState& s, std::uint64_t game_id, std::uint64_t seq, f
     case fb::Body::PlayerJoined:
       r = core::Join(s, seat(), body.value("player_id", std::uint64_t{0}), out);
       break;
-    case fb::Body::PlayerLeft: r = core::Leave(s, seat(), out); break;
+    case fb::Body::PlayerLeft:
+      r = core::Leave(s, seat(), out);
+      break;
     case fb::Body::TrumpChosen:
       r = core::ChooseTrump(s, seat(), static_cast<core::Suit>(body.value("suit", 0xFF)), out);
       break;
@@ -66,8 +66,11 @@ bool ApplyStored(core::GameState& s, std::uint64_t game_id, std::uint64_t seq, f
       if (row[4].is_null()) return false;
       r = core::PlayCard(s, seat(), static_cast<core::Card>(row[4].as<int>()), out);
       break;
-    case fb::Body::GameAbandoned: r = core::Abandon(s, out); break;
-    default: return false;
+    case fb::Body::GameAbandoned:
+      r = core::Abandon(s, out);
+      break;
+    default:
+      return false;
   }
   return r == core::CommandResult::kOk && out.count > 0 && out.items[0].game_seq == seq;
 }
@@ -126,8 +129,8 @@ Status StoreRebuildSource::EndedGames(std::chrono::milliseconds within,
     ids += '}';
     const pqxx::result rows = tx.exec_params(
         "SELECT m.game_id, m.seq, m.type, m.seat, m.card, m.body::text FROM game_moves m "
-        "WHERE m.game_id = ANY($1::bigint[]) AND m.type IN (" + CommandTypeList() +
-        ") ORDER BY m.game_id, m.seq",
+        "WHERE m.game_id = ANY($1::bigint[]) AND m.type IN (" +
+            CommandTypeList() + ") ORDER BY m.game_id, m.seq",
         ids);
     std::size_t at = 0;
     for (const pqxx::row& g : games) {
@@ -151,8 +154,8 @@ Status StoreRebuildSource::EndedGames(std::chrono::milliseconds within,
     }
   } catch (const std::exception& e) {
     pg_.reset();
-    last_error_ = std::string("reading ended games from postgres at ") + pg_url_.HostPort() +
-                  ": " + e.what();
+    last_error_ =
+        std::string("reading ended games from postgres at ") + pg_url_.HostPort() + ": " + e.what();
     return Status::Unavailable(last_error_);
   }
   return Status::Ok();
@@ -169,8 +172,8 @@ Status StoreRebuildSource::Ratings(std::vector<PlayerRating>& out) const {
     }
   } catch (const std::exception& e) {
     pg_.reset();
-    last_error_ = std::string("reading ratings from postgres at ") + pg_url_.HostPort() + ": " +
-                  e.what();
+    last_error_ =
+        std::string("reading ratings from postgres at ") + pg_url_.HostPort() + ": " + e.what();
     return Status::Unavailable(last_error_);
   }
   return Status::Ok();

@@ -55,9 +55,9 @@ template <typename F>
 std::size_t ForEachChangeRecord(std::int32_t type, std::span<const std::byte> payload,
                                 std::uint64_t next_position, F&& on_record) {
   std::size_t frames = 0;
-  const bool well_formed = type == core::kChangeBatchType &&
-                           core::ForEachFrame(payload, [&](const std::byte*, std::size_t) { ++frames; }) &&
-                           frames > 0;
+  const bool well_formed =
+      type == core::kChangeBatchType &&
+      core::ForEachFrame(payload, [&](const std::byte*, std::size_t) { ++frames; }) && frames > 0;
   if (!well_formed) {
     on_record(RecordRef{nullptr, reinterpret_cast<const std::uint8_t*>(payload.data()),
                         static_cast<std::uint32_t>(payload.size()), next_position});

@@ -52,7 +52,8 @@ struct Sidecar::Impl {
 
 Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   auto redis_url = ParseRedisUrl(options.redis_url);
-  if (!redis_url.ok()) return Status::InvalidArgument("--redis-url: " + redis_url.status().message());
+  if (!redis_url.ok())
+    return Status::InvalidArgument("--redis-url: " + redis_url.status().message());
   auto pg_url = ParsePgUrl(options.pg_url);
   if (!pg_url.ok()) return Status::InvalidArgument("--pg-url: " + pg_url.status().message());
   // A segment the engine is still creating answers Unavailable: wait for
@@ -80,8 +81,8 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   impl->redis = std::make_unique<Worker>(
       "redis", impl->window,
       std::make_unique<RedisClient>(*redis_url, std::move(redis_options), rebuild_source),
-      std::move(redis_spill).value(), std::min<std::uint32_t>(options.batch_max_records, kRedisBatchMax),
-      options.redis_batch_ms);
+      std::move(redis_spill).value(),
+      std::min<std::uint32_t>(options.batch_max_records, kRedisBatchMax), options.redis_batch_ms);
   impl->pg = std::make_unique<Worker>(
       "postgres", impl->window,
       std::make_unique<PgClient>(*pg_url, options.schema_dir, impl->segment.name() + ":shard-"),
@@ -146,8 +147,9 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
         break;
       }
       if (SteadyClock::now() > drain_deadline) {
-        Log("drain timed out after %u s (redis spill %s, postgres spill %s)", m.options.drain_timeout_s,
-            m.redis->SpillEmpty() ? "empty" : "NOT empty", m.pg->SpillEmpty() ? "empty" : "NOT empty");
+        Log("drain timed out after %u s (redis spill %s, postgres spill %s)",
+            m.options.drain_timeout_s, m.redis->SpillEmpty() ? "empty" : "NOT empty",
+            m.pg->SpillEmpty() ? "empty" : "NOT empty");
         exit_code = 3;
         break;
       }

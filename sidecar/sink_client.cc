@@ -36,14 +36,17 @@ Status RedisClient::Apply(std::span<const RecordRef> records) {
       Log("redis: rebuild without ended games and ratings: %s", source_->last_error().c_str());
     if (source_->unreplayable() != 0)
       Log("redis: rebuild left out %llu ended game(s) whose records in postgres do not replay "
-          "to their last seq", static_cast<unsigned long long>(source_->unreplayable()));
+          "to their last seq",
+          static_cast<unsigned long long>(source_->unreplayable()));
   }
   rebuilt_seen_ = after.rebuilt_games;
   return s;
 }
 
 PgClient::PgClient(PgUrl url, std::filesystem::path schema_dir, std::string checkpoint_prefix)
-    : url_(std::move(url)), schema_dir_(std::move(schema_dir)), prefix_(std::move(checkpoint_prefix)) {}
+    : url_(std::move(url)),
+      schema_dir_(std::move(schema_dir)),
+      prefix_(std::move(checkpoint_prefix)) {}
 
 Status PgClient::Write(std::span<const RecordRef> records, const WindowEntry& last) {
   if (!sink_) {

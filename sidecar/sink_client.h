@@ -37,8 +37,11 @@ class SinkClient {
 // Redis: logs each rebuild the sink made after Redis lost its data.
 class RedisClient final : public SinkClient {
  public:
-  RedisClient(RedisUrl url, RedisSinkOptions options, std::shared_ptr<const StoreRebuildSource> source);
-  Status Write(std::span<const RecordRef> records, const WindowEntry&) override { return Apply(records); }
+  RedisClient(RedisUrl url, RedisSinkOptions options,
+              std::shared_ptr<const StoreRebuildSource> source);
+  Status Write(std::span<const RecordRef> records, const WindowEntry&) override {
+    return Apply(records);
+  }
   Status Idle() override { return Apply({}); }
   std::string StatsText() const override;
 

@@ -31,8 +31,16 @@ std::uint32_t Crc(const std::uint8_t* position_le, const std::uint8_t* data, std
 
 void Put32(std::uint8_t* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
 void Put64(std::uint8_t* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
-std::uint32_t Get32(const std::uint8_t* p) { std::uint32_t v; std::memcpy(&v, p, 4); return v; }
-std::uint64_t Get64(const std::uint8_t* p) { std::uint64_t v; std::memcpy(&v, p, 8); return v; }
+std::uint32_t Get32(const std::uint8_t* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+std::uint64_t Get64(const std::uint8_t* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
 
 Status Errno(const std::string& what, const fs::path& path) {
   return Status::IoError("spill: " + what + " " + path.string() + ": " + std::strerror(errno));
@@ -41,7 +49,8 @@ Status Errno(const std::string& what, const fs::path& path) {
 // Parses whole, valid frames from buf; returns the bytes they span and calls
 // on_frame(position, data, size, end_offset_in_buf) for each.
 template <typename F>
-std::size_t ParseFrames(const std::uint8_t* buf, std::size_t len, std::size_t max_frames, F&& on_frame) {
+std::size_t ParseFrames(const std::uint8_t* buf, std::size_t len, std::size_t max_frames,
+                        F&& on_frame) {
   std::size_t at = 0, frames = 0;
   while (frames < max_frames && len - at >= kFrameHeader) {
     const std::uint32_t size = Get32(buf + at);
@@ -54,7 +63,8 @@ std::size_t ParseFrames(const std::uint8_t* buf, std::size_t len, std::size_t ma
   return at;
 }
 
-Status ReadFile(const fs::path& path, std::uint64_t offset, std::size_t max, std::vector<std::uint8_t>& out) {
+Status ReadFile(const fs::path& path, std::uint64_t offset, std::size_t max,
+                std::vector<std::uint8_t>& out) {
   out.clear();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("open", path);
@@ -66,7 +76,8 @@ Status ReadFile(const fs::path& path, std::uint64_t offset, std::size_t max, std
     return Errno("stat", path);
   }
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
-  max = static_cast<std::size_t>(std::min<std::uint64_t>(max, file_size > offset ? file_size - offset : 0));
+  max = static_cast<std::size_t>(
+      std::min<std::uint64_t>(max, file_size > offset ? file_size - offset : 0));
   out.resize(max);
   std::size_t got = 0;
   while (got < max) {
@@ -92,7 +103,8 @@ fs::path SpillQueue::SegmentPath(std::uint64_t segment) const {
   return dir_ / name;
 }
 
-Result<std::unique_ptr<SpillQueue>> SpillQueue::Open(const fs::path& dir, std::uint64_t segment_bytes) {
+Result<std::unique_ptr<SpillQueue>> SpillQueue::Open(const fs::path& dir,
+                                                     std::uint64_t segment_bytes) {
   std::unique_ptr<SpillQueue> q(new SpillQueue());
   q->dir_ = dir;
   q->segment_bytes_ = segment_bytes;
@@ -115,7 +127,8 @@ Status SpillQueue::ScanExisting() {
   std::vector<std::uint64_t> segments;
   for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     unsigned long long n = 0;
-    if (std::sscanf(it->path().filename().c_str(), "spill-%llu.log", &n) == 1) segments.push_back(n);
+    if (std::sscanf(it->path().filename().c_str(), "spill-%llu.log", &n) == 1)
+      segments.push_back(n);
   }
   if (ec) return Status::IoError("spill: cannot list " + dir_.string() + ": " + ec.message());
   std::sort(segments.begin(), segments.end());
@@ -124,20 +137,24 @@ Status SpillQueue::ScanExisting() {
   read_offset_ = 0;
   if (std::ifstream cursor(dir_ / "cursor"); cursor) {
     unsigned long long seg = 0, off = 0;
-    if (cursor >> seg >> off && std::find(segments.begin(), segments.end(), seg) != segments.end()) {
+    if (cursor >> seg >> off &&
+        std::find(segments.begin(), segments.end(), seg) != segments.end()) {
       read_segment_ = seg;
       read_offset_ = off;
       // A cursor past the end of its segment (the file was cut short after
       // the cursor was written) means the segment was replayed to its end.
       const std::uintmax_t size = fs::file_size(SegmentPath(seg), ec);
-      if (ec) return Status::IoError("spill: cannot stat " + SegmentPath(seg).string() + ": " + ec.message());
+      if (ec)
+        return Status::IoError("spill: cannot stat " + SegmentPath(seg).string() + ": " +
+                               ec.message());
       if (read_offset_ > size) read_offset_ = size;
     }
   }
   // Segments wholly before the cursor were replayed already.
   for (std::uint64_t seg : segments) {
     if (seg < read_segment_ && !fs::remove(SegmentPath(seg), ec) && ec) {
-      return Status::IoError("spill: cannot remove " + SegmentPath(seg).string() + ": " + ec.message());
+      return Status::IoError("spill: cannot remove " + SegmentPath(seg).string() + ": " +
+                             ec.message());
     }
   }
 
@@ -153,8 +170,9 @@ Status SpillQueue::ScanExisting() {
       Status s = ReadFile(SegmentPath(seg), offset, kReadChunk, buf);
       if (!s.ok()) return s;
       std::size_t frames = 0;
-      const std::size_t used = ParseFrames(buf.data(), buf.size(), SIZE_MAX,
-                                           [&](std::uint64_t, const std::uint8_t*, std::uint32_t, std::size_t) { ++frames; });
+      const std::size_t used = ParseFrames(
+          buf.data(), buf.size(), SIZE_MAX,
+          [&](std::uint64_t, const std::uint8_t*, std::uint32_t, std::size_t) { ++frames; });
       pending_records_ += frames;
       bytes += used;
       valid_end = offset + used;
@@ -164,8 +182,8 @@ Status SpillQueue::ScanExisting() {
     const std::uintmax_t size = fs::file_size(SegmentPath(seg), ec);
     if (!ec && size != valid_end) fs::resize_file(SegmentPath(seg), valid_end, ec);
     if (ec) {
-      return Status::IoError("spill: cannot cut the torn tail of " + SegmentPath(seg).string() + ": " +
-                             ec.message());
+      return Status::IoError("spill: cannot cut the torn tail of " + SegmentPath(seg).string() +
+                             ": " + ec.message());
     }
   }
   bytes_.store(bytes, std::memory_order_relaxed);
@@ -231,11 +249,12 @@ Status SpillQueue::Peek(std::size_t max_records, std::vector<SpilledRecord>& out
   while (pending_records_ > 0) {
     Status s = ReadFile(SegmentPath(read_segment_), read_offset_, kReadChunk, read_buffer_);
     if (!s.ok()) return s;
-    ParseFrames(read_buffer_.data(), read_buffer_.size(), max_records,
-                [&](std::uint64_t position, const std::uint8_t* data, std::uint32_t size, std::size_t end) {
-                  out.push_back({position, data, size});
-                  peeked_ends_.push_back(read_offset_ + end);
-                });
+    ParseFrames(
+        read_buffer_.data(), read_buffer_.size(), max_records,
+        [&](std::uint64_t position, const std::uint8_t* data, std::uint32_t size, std::size_t end) {
+          out.push_back({position, data, size});
+          peeked_ends_.push_back(read_offset_ + end);
+        });
     peeked_segment_ = read_segment_;
     if (!out.empty() || read_segment_ >= write_segment_) break;
     // This segment is replayed to its end: move to the next one.

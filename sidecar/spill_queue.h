@@ -31,7 +31,7 @@
 namespace hokm::sidecar {
 
 struct SpilledRecord {
-  std::uint64_t position;  // ring position after this record
+  std::uint64_t position;    // ring position after this record
   const std::uint8_t* data;  // valid until the next Peek or Pop
   std::uint32_t size;
 };
@@ -40,7 +40,7 @@ class SpillQueue {
  public:
   // Opens (creating if needed) the backlog in dir, dropping a torn tail.
   static Result<std::unique_ptr<SpillQueue>> Open(const std::filesystem::path& dir,
-                                                   std::uint64_t segment_bytes = 64u << 20);
+                                                  std::uint64_t segment_bytes = 64u << 20);
   ~SpillQueue();
 
   // Buffers one record; Sync() makes everything appended durable.

@@ -394,7 +394,8 @@ Result<PgUrl> ParsePgUrl(std::string_view url, UrlError* error) {
       // plain word would be read by libpq as another keyword (" user",
       // "a='b' host") than the one the sink checks for.
       for (char c : key) {
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_')) {
           return Fail({UrlError::kBadQuery,
                        "postgresql URL: a ?key=value key holds a character other than letters, "
                        "digits and '_'"},

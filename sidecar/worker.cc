@@ -11,14 +11,21 @@ using SteadyClock = std::chrono::steady_clock;
 
 Worker::Worker(const char* name, Window& window, std::unique_ptr<SinkClient> client,
                std::unique_ptr<SpillQueue> spill, std::uint32_t max_records, std::uint32_t wait_ms)
-    : name_(name), window_(window), client_(std::move(client)), spill_(std::move(spill)),
-      breaker_(Breaker::Options{}), max_records_(max_records), wait_ms_(wait_ms) {
+    : name_(name),
+      window_(window),
+      client_(std::move(client)),
+      spill_(std::move(spill)),
+      breaker_(Breaker::Options{}),
+      max_records_(max_records),
+      wait_ms_(wait_ms) {
   // Before the thread runs: a drain check made before it would otherwise
   // take a spill queue left by an earlier run for empty.
   PublishSpillGauges();
 }
 
-void Worker::Start() { thread_ = std::thread([this] { Run(); }); }
+void Worker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Worker::Stop() {
   stop_.store(true);
@@ -49,7 +56,8 @@ void Worker::Fail(const Status& s) {
 }
 
 void Worker::Recovered() {
-  if (breaker_.state() != Breaker::State::kClosed) Log("%s: store answers again; breaker closed", name_);
+  if (breaker_.state() != Breaker::State::kClosed)
+    Log("%s: store answers again; breaker closed", name_);
   breaker_.RecordSuccess();
   std::lock_guard lock(error_mu_);
   last_error_.clear();
@@ -103,11 +111,13 @@ bool Worker::ReplaySpill() {
     std::size_t n = spilled_view_.size();
     while (n > 1 && spilled_view_[n - 1].position == spilled_view_.back().position) --n;
     if (n > 0 && spilled_view_[n - 1].position != spilled_view_.back().position) {
-      spilled_view_.erase(spilled_view_.begin() + static_cast<std::ptrdiff_t>(n), spilled_view_.end());
+      spilled_view_.erase(spilled_view_.begin() + static_cast<std::ptrdiff_t>(n),
+                          spilled_view_.end());
     }
   }
   refs_.clear();
-  for (const SpilledRecord& r : spilled_view_) refs_.push_back(VerifyRecord(r.data, r.size, r.position));
+  for (const SpilledRecord& r : spilled_view_)
+    refs_.push_back(VerifyRecord(r.data, r.size, r.position));
   WindowEntry last{};
   last.ref = refs_.back();
   Status s = Deliver(refs_, last);
@@ -116,7 +126,8 @@ bool Worker::ReplaySpill() {
     return false;
   }
   Recovered();
-  if (Status p = spill_->Pop(spilled_view_.size()); !p.ok()) Log("%s: %s", name_, p.message().c_str());
+  if (Status p = spill_->Pop(spilled_view_.size()); !p.ok())
+    Log("%s: %s", name_, p.message().c_str());
   replayed_.fetch_add(spilled_view_.size(), std::memory_order_relaxed);
   PublishSpillGauges();
   if (spill_->empty()) Log("%s: spill queue replayed; back to live delivery", name_);
@@ -154,7 +165,8 @@ void Worker::Run() {
       const std::uint64_t due = first_ts + std::uint64_t{wait_ms_} * 1'000'000;
       const std::uint64_t now = RealtimeNowNs();
       if (first_ts != 0 && now < due) {
-        window_.WaitFor(cursor + max_records_, SteadyClock::now() + std::chrono::nanoseconds(due - now));
+        window_.WaitFor(cursor + max_records_,
+                        SteadyClock::now() + std::chrono::nanoseconds(due - now));
         if (!stop_.load(std::memory_order_relaxed)) continue;
       }
     }

@@ -28,7 +28,8 @@ constexpr std::size_t FrameBytes(std::size_t record_size) {
 
 // Appends one frame at out + at; returns the new end. REQUIRES: room for
 // FrameBytes(size) bytes.
-inline std::size_t AppendFrame(std::byte* out, std::size_t at, const void* record, std::uint32_t size) {
+inline std::size_t AppendFrame(std::byte* out, std::size_t at, const void* record,
+                               std::uint32_t size) {
   const std::uint32_t header[2] = {size, 0};
   std::memcpy(out + at, header, sizeof header);
   std::memcpy(out + at + kFrameHeaderBytes, record, size);

@@ -192,7 +192,8 @@ DecodeError DecodeBody(const fb::ChangeRecord& rec, Change& c) {
       },
   };
   if (!VisitRecord(rec, [&](const auto& b) { e = decode(b); })) {
-    return rec.body_type() == fb::Body::NONE ? DecodeError::kMissingBody : DecodeError::kUnknownBody;
+    return rec.body_type() == fb::Body::NONE ? DecodeError::kMissingBody
+                                             : DecodeError::kUnknownBody;
   }
   return e;
 }

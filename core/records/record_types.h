@@ -107,19 +107,32 @@ bool VisitRecord(const hokm::fb::ChangeRecord& r, Visitor&& visit) {
   namespace fb = ::hokm::fb;
   using records_detail::Call;
   switch (r.body_type()) {
-    case fb::Body::GameCreated: return Call(r.body_as_GameCreated(), visit);
-    case fb::Body::PlayerJoined: return Call(r.body_as_PlayerJoined(), visit);
-    case fb::Body::PlayerLeft: return Call(r.body_as_PlayerLeft(), visit);
-    case fb::Body::HakemChosen: return Call(r.body_as_HakemChosen(), visit);
-    case fb::Body::TrumpChosen: return Call(r.body_as_TrumpChosen(), visit);
-    case fb::Body::CardsDealt: return Call(r.body_as_CardsDealt(), visit);
-    case fb::Body::CardPlayed: return Call(r.body_as_CardPlayed(), visit);
-    case fb::Body::TrickWon: return Call(r.body_as_TrickWon(), visit);
-    case fb::Body::HandScored: return Call(r.body_as_HandScored(), visit);
-    case fb::Body::GameFinished: return Call(r.body_as_GameFinished(), visit);
-    case fb::Body::GameAbandoned: return Call(r.body_as_GameAbandoned(), visit);
-    case fb::Body::PlayerConnection: return Call(r.body_as_PlayerConnection(), visit);
-    case fb::Body::NONE: return false;
+    case fb::Body::GameCreated:
+      return Call(r.body_as_GameCreated(), visit);
+    case fb::Body::PlayerJoined:
+      return Call(r.body_as_PlayerJoined(), visit);
+    case fb::Body::PlayerLeft:
+      return Call(r.body_as_PlayerLeft(), visit);
+    case fb::Body::HakemChosen:
+      return Call(r.body_as_HakemChosen(), visit);
+    case fb::Body::TrumpChosen:
+      return Call(r.body_as_TrumpChosen(), visit);
+    case fb::Body::CardsDealt:
+      return Call(r.body_as_CardsDealt(), visit);
+    case fb::Body::CardPlayed:
+      return Call(r.body_as_CardPlayed(), visit);
+    case fb::Body::TrickWon:
+      return Call(r.body_as_TrickWon(), visit);
+    case fb::Body::HandScored:
+      return Call(r.body_as_HandScored(), visit);
+    case fb::Body::GameFinished:
+      return Call(r.body_as_GameFinished(), visit);
+    case fb::Body::GameAbandoned:
+      return Call(r.body_as_GameAbandoned(), visit);
+    case fb::Body::PlayerConnection:
+      return Call(r.body_as_PlayerConnection(), visit);
+    case fb::Body::NONE:
+      return false;
   }
   return false;
 }

@@ -12,7 +12,13 @@ inline constexpr Card kNoCard = 0xFF;
 inline constexpr int kCardsInDeck = 52;
 inline constexpr int kRanksPerSuit = 13;
 
-enum class Suit : std::uint8_t { kClubs = 0, kDiamonds = 1, kHearts = 2, kSpades = 3, kNone = 0xFF };
+enum class Suit : std::uint8_t {
+  kClubs = 0,
+  kDiamonds = 1,
+  kHearts = 2,
+  kSpades = 3,
+  kNone = 0xFF
+};
 
 // A set of cards: bit c is card c.
 using CardMask = std::uint64_t;

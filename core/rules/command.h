@@ -26,14 +26,14 @@ enum class CommandResult : std::uint8_t {
   kInvalidCard,
   kInvalidSuit,
   kInvalidSeat,
-  kInvalidPlayer,   // player id 0 or above kMaxPlayerId
-  kAlreadySeated,   // the player holds another seat of this game
+  kInvalidPlayer,  // player id 0 or above kMaxPlayerId
+  kAlreadySeated,  // the player holds another seat of this game
   kInvalidConfig,
   kGameOver,
   // engine
-  kBusy,          // change ring full: nothing applied; retry
-  kNoSuchGame,    // unknown or stale game id
-  kTableFull,     // no free game slot
+  kBusy,        // change ring full: nothing applied; retry
+  kNoSuchGame,  // unknown or stale game id
+  kTableFull,   // no free game slot
   kInvalidCommand,
 };
 inline constexpr int kCommandResultCount = static_cast<int>(CommandResult::kInvalidCommand) + 1;
@@ -57,9 +57,9 @@ enum class CommandType : std::uint8_t {
 struct Command {
   CommandType type;
   std::uint8_t seat;
-  Card card;          // kPlayCard
-  Suit suit;          // kChooseTrump
-  bool connected;     // kSetConnected
+  Card card;                // kPlayCard
+  Suit suit;                // kChooseTrump
+  bool connected;           // kSetConnected
   std::uint64_t game_id;    // all but kCreateGame
   std::uint64_t player_id;  // kJoin
   std::uint64_t seed;       // kCreateGame

@@ -38,24 +38,24 @@ inline constexpr int kRoomCodeLen = 8;  // not NUL-terminated when all 8 are use
 struct GameState {
   std::uint64_t game_id;
   std::uint64_t seed;
-  std::uint64_t rng;                // shuffle generator state, advanced per hand
+  std::uint64_t rng;                 // shuffle generator state, advanced per hand
   std::uint64_t player_ids[kSeats];  // 0: seat empty
-  CardMask hands[kSeats];           // cards held now
-  CardMask pending[kSeats];         // dealt after trump is named
-  std::uint32_t seq;                // last game_seq issued
-  std::uint16_t hand_no;            // 1-based; 0 before the first deal
+  CardMask hands[kSeats];            // cards held now
+  CardMask pending[kSeats];          // dealt after trump is named
+  std::uint32_t seq;                 // last game_seq issued
+  std::uint16_t hand_no;             // 1-based; 0 before the first deal
   RulesConfig config;
   char room[kRoomCodeLen];
   Phase phase;
   std::uint8_t hakem;
-  std::uint8_t turn;     // seat to act
-  std::uint8_t leader;   // seat that led the current trick
+  std::uint8_t turn;    // seat to act
+  std::uint8_t leader;  // seat that led the current trick
   Suit trump;
-  std::uint8_t trick_no;    // tricks completed in this hand
-  std::uint8_t trick_size;  // cards on the table
-  Card trick[kSeats];       // by seat; kNoCard when that seat has not played
-  std::uint8_t tricks[2];   // tricks per team in this hand
-  std::uint8_t points[2];   // game points per team
+  std::uint8_t trick_no;     // tricks completed in this hand
+  std::uint8_t trick_size;   // cards on the table
+  Card trick[kSeats];        // by seat; kNoCard when that seat has not played
+  std::uint8_t tricks[2];    // tricks per team in this hand
+  std::uint8_t points[2];    // game points per team
   std::uint8_t winner_team;  // valid in kFinished
 };
 static_assert(std::is_trivially_copyable_v<GameState>);

@@ -44,18 +44,19 @@ void PrintNewRecords(hokm::shm::RingReader& changes, RecordLog& log) {
   changes.Peek(
       [&](const hokm::shm::RingRecord& batch) {
         if (batch.type != hokm::core::kChangeBatchType) return;
-        const bool framed = hokm::core::ForEachFrame(batch.payload, [&](const std::byte* data, std::size_t size) {
-          hokm::core::Change change{};
-          if (hokm::core::DecodeRecord(data, size, &change) != hokm::core::DecodeError::kOk) {
-            log.corrupt = true;
-            return;
-          }
-          line.clear();
-          hokm::core::AppendChangeJson(change, line);
-          std::printf("%s\n", line.c_str());
-          ++log.records;
-          if (change.type == hokm::core::RecordType::kGameFinished) log.game_finished = true;
-        });
+        const bool framed =
+            hokm::core::ForEachFrame(batch.payload, [&](const std::byte* data, std::size_t size) {
+              hokm::core::Change change{};
+              if (hokm::core::DecodeRecord(data, size, &change) != hokm::core::DecodeError::kOk) {
+                log.corrupt = true;
+                return;
+              }
+              line.clear();
+              hokm::core::AppendChangeJson(change, line);
+              std::printf("%s\n", line.c_str());
+              ++log.records;
+              if (change.type == hokm::core::RecordType::kGameFinished) log.game_finished = true;
+            });
         if (!framed) log.corrupt = true;
       },
       /*max_records=*/1024);
@@ -67,7 +68,8 @@ hokm::ApplyOutcome Apply(hokm::Engine& engine, hokm::shm::RingReader& changes, c
                          RecordLog& log) {
   const hokm::ApplyOutcome outcome = engine.Apply(0, cmd);
   if (outcome.result != CommandResult::kOk) {
-    std::fprintf(stderr, "hokm-embed: command refused: %s\n", hokm::core::CommandResultName(outcome.result));
+    std::fprintf(stderr, "hokm-embed: command refused: %s\n",
+                 hokm::core::CommandResultName(outcome.result));
   }
   PrintNewRecords(changes, log);
   return outcome;
@@ -78,9 +80,9 @@ hokm::ApplyOutcome Apply(hokm::Engine& engine, hokm::shm::RingReader& changes, c
 int main() {
   hokm::EngineOptions options;
   options.shm_name = "hokm-embed-" + std::to_string(::getpid());  // /dev/shm/<name>
-  options.capacity = 16;                    // game slots
-  options.ring_bytes = 1 << 20;             // the change ring; read after every command
-  options.command_ring_bytes = 1 << 16;     // for other processes' commands: unused here
+  options.capacity = 16;                                          // game slots
+  options.ring_bytes = 1 << 20;          // the change ring; read after every command
+  options.command_ring_bytes = 1 << 16;  // for other processes' commands: unused here
   options.client_slots = 1;
   options.reuse_existing = false;
   SegmentRemover remover{options.shm_name};
@@ -118,8 +120,8 @@ int main() {
     outcome = Apply(*engine, changes, bot.NextCommand(state), log);
   }
 
-  std::fprintf(stderr, "hokm-embed: game %llu: %d records, %s\n", static_cast<unsigned long long>(game),
-               log.records,
+  std::fprintf(stderr, "hokm-embed: game %llu: %d records, %s\n",
+               static_cast<unsigned long long>(game), log.records,
                log.game_finished ? "finished"
                : log.corrupt     ? "stopped: a change record did not decode"
                                  : "stopped before the end");

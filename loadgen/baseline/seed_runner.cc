@@ -20,20 +20,20 @@
 #include <string>
 #include <vector>
 
-#include "core/records/change_json.h"
 #include "core/engine.h"
+#include "core/records/change_json.h"
 #include "core/rules/rules.h"
-#include "loadgen/redis_conn.h"
 #include "loadgen/baseline/seed_runner.h"
 #include "loadgen/baseline/seed_state.h"
+#include "loadgen/redis_conn.h"
 #include "shm/game_table.h"
 
 namespace hokm::loadgen {
 namespace {
 
 constexpr std::size_t kInsertRows = 50;
-constexpr const char* kLiveTtl = "14400";   // 4 h, as hokm:g:{ID}
-constexpr const char* kEndedTtl = "900";    // 15 min after the end
+constexpr const char* kLiveTtl = "14400";  // 4 h, as hokm:g:{ID}
+constexpr const char* kEndedTtl = "900";   // 15 min after the end
 
 class SeedServer {
  public:
@@ -85,7 +85,10 @@ class SeedServer {
         if (stopping && in_flight_ == 0) return;
         if (!stopping) {
           const Ramp::Step step = ramp_.Next(
-              now, [&](std::uint32_t i) { if (flow_.Begin(lanes_[i])) ready_.push_back(i); },
+              now,
+              [&](std::uint32_t i) {
+                if (flow_.Begin(lanes_[i])) ready_.push_back(i);
+              },
               [&] { return in_flight_ == 0 && ready_.empty(); });
           if (step == Ramp::Step::kFinished) return;  // every lane idle
           if (step == Ramp::Step::kWaited) continue;
@@ -152,8 +155,10 @@ class SeedServer {
     EncodeSeedState(next, json_);
     key_ = SeedGameKey(next.game_id);
     const std::string expected = std::to_string(read_seq);
-    const bool ended = next.phase == core::Phase::kFinished || next.phase == core::Phase::kAbandoned;
-    redis_.Append({"EVALSHA", setup_.script_sha, "1", key_, expected, json_, ended ? kEndedTtl : kLiveTtl});
+    const bool ended =
+        next.phase == core::Phase::kFinished || next.phase == core::Phase::kAbandoned;
+    redis_.Append(
+        {"EVALSHA", setup_.script_sha, "1", key_, expected, json_, ended ? kEndedTtl : kLiveTtl});
     ops_.push_back({index, true});
   }
 
@@ -182,8 +187,9 @@ class SeedServer {
           !DecodeSeedState(std::string_view(reply->str, reply->len), read)) {
         Finish(op.lane);
         ctx_.result.errors.Add(1);
-        GameFlow::ReportError("game " + std::to_string(lane.game_id) + ": GET " + SeedGameKey(lane.game_id) +
-                              " gave " + ReplyText(reply.get()).substr(0, 80));
+        GameFlow::ReportError("game " + std::to_string(lane.game_id) + ": GET " +
+                              SeedGameKey(lane.game_id) + " gave " +
+                              ReplyText(reply.get()).substr(0, 80));
         flow_.Leave(lane);
         return;
       }
@@ -206,7 +212,8 @@ class SeedServer {
     QueueMoves(changes_[op.lane], now);
     const core::GameState& next = next_[op.lane];
     if (flow_.Accepted(lane, next.game_id, next.seq, &next)) {
-      if (!lane.abandoning && !ctx_.control.Expired(now) && flow_.Begin(lane)) ready_.push_back(op.lane);
+      if (!lane.abandoning && !ctx_.control.Expired(now) && flow_.Begin(lane))
+        ready_.push_back(op.lane);
     } else {
       ready_.push_back(op.lane);
     }
@@ -215,7 +222,8 @@ class SeedServer {
   void QueueMoves(const core::ChangeBuffer& changes, std::uint64_t now) {
     const std::uint64_t ts_ns = RealtimeNowNs();
     char ts[40];
-    std::snprintf(ts, sizeof ts, "%llu.%06llu", static_cast<unsigned long long>(ts_ns / 1'000'000'000),
+    std::snprintf(ts, sizeof ts, "%llu.%06llu",
+                  static_cast<unsigned long long>(ts_ns / 1'000'000'000),
                   static_cast<unsigned long long>(ts_ns / 1000 % 1'000'000));
     for (const core::Change& c : changes) {
       std::string body = core::ChangeJson(c);
@@ -250,10 +258,12 @@ class SeedServer {
         pqxx::nontransaction tx(pg_);
         tx.exec(sql_);
         const std::uint64_t now = NowNs();
-        for (std::size_t i = 0; i < n; ++i) ctx_.result.pg_lag_us.Record((now - moves_[i].queued_ns) / 1000);
+        for (std::size_t i = 0; i < n; ++i)
+          ctx_.result.pg_lag_us.Record((now - moves_[i].queued_ns) / 1000);
       } catch (const std::exception& e) {
         ctx_.result.errors.Add(1);
-        GameFlow::ReportError(std::string("postgres INSERT of ") + std::to_string(n) + " moves: " + e.what());
+        GameFlow::ReportError(std::string("postgres INSERT of ") + std::to_string(n) +
+                              " moves: " + e.what());
         if (!pg_.is_open()) {
           Fatal("postgres connection lost");
           moves_.clear();
@@ -287,7 +297,8 @@ class SeedServer {
 Result<SeedSetup> PrepareSeedBaseline(const LoadgenOptions& options) {
   SeedSetup setup;
   auto redis_url = sidecar::ParseRedisUrl(options.redis_url);
-  if (!redis_url.ok()) return Status::InvalidArgument("--redis-url: " + redis_url.status().message());
+  if (!redis_url.ok())
+    return Status::InvalidArgument("--redis-url: " + redis_url.status().message());
   auto pg_url = sidecar::ParsePgUrl(options.pg_url);
   if (!pg_url.ok()) return Status::InvalidArgument("--pg-url: " + pg_url.status().message());
   setup.redis = *redis_url;
@@ -297,7 +308,8 @@ Result<SeedSetup> PrepareSeedBaseline(const LoadgenOptions& options) {
   const std::string script(SeedCasScript());
   RedisReply sha = redis->Command({"SCRIPT", "LOAD", script});
   if (!sha || sha->type != REDIS_REPLY_STRING) {
-    return Status::Unavailable("redis SCRIPT LOAD of the baseline's CAS script: " + ReplyText(sha.get()));
+    return Status::Unavailable("redis SCRIPT LOAD of the baseline's CAS script: " +
+                               ReplyText(sha.get()));
   }
   setup.script_sha.assign(sha->str, sha->len);
   try {
@@ -310,7 +322,8 @@ Result<SeedSetup> PrepareSeedBaseline(const LoadgenOptions& options) {
   }
   // Ids shaped as the engine's, (creation time in 100 us << 20) + n, so runs
   // one after the other never reuse an id in seed_moves.
-  setup.id_base = ((RealtimeNowNs() - shm::kCreationEpochUnixNs) / shm::kCreationUnitNs) << shm::kSlotIndexBits;
+  setup.id_base = ((RealtimeNowNs() - shm::kCreationEpochUnixNs) / shm::kCreationUnitNs)
+                  << shm::kSlotIndexBits;
   return setup;
 }
 

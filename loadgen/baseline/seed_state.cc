@@ -87,7 +87,9 @@ class Reader {
 
 }  // namespace
 
-std::string SeedGameKey(std::uint64_t game_id) { return "seed:g:{" + std::to_string(game_id) + "}"; }
+std::string SeedGameKey(std::uint64_t game_id) {
+  return "seed:g:{" + std::to_string(game_id) + "}";
+}
 
 void EncodeSeedState(const core::GameState& s, std::string& out) {
   out += "{\"seq\":";
@@ -151,19 +153,21 @@ bool DecodeSeedState(std::string_view json, core::GameState& s) {
   constexpr std::uint64_t kAny = ~std::uint64_t{0};
   std::uint8_t config[5];
   const bool ok =
-      r.Lit("{\"seq\":") && r.Small(s.seq, 0xFFFFFFFFu) && r.Lit(",\"game_id\":") && r.Quoted(s.game_id) &&
-      r.Lit(",\"phase\":") && r.Small(s.phase, static_cast<std::uint64_t>(core::Phase::kAbandoned)) &&
-      r.Lit(",\"hand_no\":") && r.Small(s.hand_no, 0xFFFF) && r.Lit(",\"hakem\":") && r.Small(s.hakem, 3) &&
-      r.Lit(",\"turn\":") && r.Small(s.turn, 3) && r.Lit(",\"leader\":") && r.Small(s.leader, 3) &&
-      r.Lit(",\"trump\":") && r.Small(s.trump, kByte) && r.Lit(",\"trick_no\":") && r.Small(s.trick_no, kByte) &&
-      r.Lit(",\"trick_size\":") && r.Small(s.trick_size, 4) && r.Lit(",\"trick\":") &&
-      r.Array(s.trick, false, kByte) && r.Lit(",\"tricks\":") && r.Array(s.tricks, false, kByte) &&
-      r.Lit(",\"points\":") && r.Array(s.points, false, kByte) && r.Lit(",\"winner\":") &&
-      r.Small(s.winner_team, 1) && r.Lit(",\"players\":") && r.Array(s.player_ids, true, kAny) &&
-      r.Lit(",\"hands\":") && r.Array(s.hands, false, kMask) && r.Lit(",\"pending\":") &&
-      r.Array(s.pending, false, kMask) && r.Lit(",\"seed\":") && r.Quoted(s.seed) && r.Lit(",\"rng\":") &&
-      r.Quoted(s.rng) && r.Lit(",\"room\":") && r.Room(s.room) && r.Lit(",\"config\":") &&
-      r.Array(config, false, kByte) && r.Lit("}") && r.AtEnd();
+      r.Lit("{\"seq\":") && r.Small(s.seq, 0xFFFFFFFFu) && r.Lit(",\"game_id\":") &&
+      r.Quoted(s.game_id) && r.Lit(",\"phase\":") &&
+      r.Small(s.phase, static_cast<std::uint64_t>(core::Phase::kAbandoned)) &&
+      r.Lit(",\"hand_no\":") && r.Small(s.hand_no, 0xFFFF) && r.Lit(",\"hakem\":") &&
+      r.Small(s.hakem, 3) && r.Lit(",\"turn\":") && r.Small(s.turn, 3) && r.Lit(",\"leader\":") &&
+      r.Small(s.leader, 3) && r.Lit(",\"trump\":") && r.Small(s.trump, kByte) &&
+      r.Lit(",\"trick_no\":") && r.Small(s.trick_no, kByte) && r.Lit(",\"trick_size\":") &&
+      r.Small(s.trick_size, 4) && r.Lit(",\"trick\":") && r.Array(s.trick, false, kByte) &&
+      r.Lit(",\"tricks\":") && r.Array(s.tricks, false, kByte) && r.Lit(",\"points\":") &&
+      r.Array(s.points, false, kByte) && r.Lit(",\"winner\":") && r.Small(s.winner_team, 1) &&
+      r.Lit(",\"players\":") && r.Array(s.player_ids, true, kAny) && r.Lit(",\"hands\":") &&
+      r.Array(s.hands, false, kMask) && r.Lit(",\"pending\":") &&
+      r.Array(s.pending, false, kMask) && r.Lit(",\"seed\":") && r.Quoted(s.seed) &&
+      r.Lit(",\"rng\":") && r.Quoted(s.rng) && r.Lit(",\"room\":") && r.Room(s.room) &&
+      r.Lit(",\"config\":") && r.Array(config, false, kByte) && r.Lit("}") && r.AtEnd();
   if (!ok) return false;
   s.config.play_all_tricks = config[0] != 0;
   s.config.kot_points_hakem_team = config[1];

@@ -76,7 +76,8 @@ void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read) {
         lane.timed = true;
         if (pacer.open_loop() && flow.IsCardPlay(lane)) {
           lane.intended_ns = pacer.Take();
-          if (lane.intended_ns > now) PaceUntilNs(lane.intended_ns, ctx.options.pace_nap_us * 1000ull);
+          if (lane.intended_ns > now)
+            PaceUntilNs(lane.intended_ns, ctx.options.pace_nap_us * 1000ull);
         } else {
           lane.intended_ns = NowNs();
         }
@@ -94,12 +95,14 @@ void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read) {
         if (now - last_accepted > kBusyGiveUpNs) {
           result.fatal =
               "the change ring stayed full for 15 s: nothing consumes it. Start hokm-sidecar on "
-              "segment '" + ctx.options.shm_name + "' or run with --drain";
+              "segment '" +
+              ctx.options.shm_name + "' or run with --drain";
           ctx.control.Stop();
           break;
         }
         if (ctx.control.Expired(now)) break;  // the game is abandoned at the end
-        busy_pause_ns = busy_pause_ns == 0 ? 50'000 : std::min<std::uint64_t>(2 * busy_pause_ns, 2'000'000);
+        busy_pause_ns =
+            busy_pause_ns == 0 ? 50'000 : std::min<std::uint64_t>(2 * busy_pause_ns, 2'000'000);
         timespec pause{0, static_cast<long>(busy_pause_ns)};
         nanosleep(&pause, nullptr);
         o = apply(lane, lane.command);
@@ -129,7 +132,8 @@ void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read) {
     flow.BuildAbandon(lane);
     if (!ApplyNow(lane, flow, apply, read, deadline)) {
       result.errors.Add(1);
-      GameFlow::ReportError("game " + std::to_string(lane.game_id) + ": abandon still Busy at the end");
+      GameFlow::ReportError("game " + std::to_string(lane.game_id) +
+                            ": abandon still Busy at the end");
       flow.Leave(lane);
     }
   }
@@ -144,7 +148,9 @@ void RunEmbeddedThread(Engine& engine, std::uint32_t shard, ThreadContext& ctx) 
         const ApplyOutcome o = engine.Apply(shard, cmd);
         return Outcome{o.result, o.game_id, o.game_seq};
       },
-      [&engine](std::uint64_t game_id, core::GameState& out) { return engine.Snapshot(game_id, out); });
+      [&engine](std::uint64_t game_id, core::GameState& out) {
+        return engine.Snapshot(game_id, out);
+      });
 }
 
 void RunRulesThread(ThreadContext& ctx) {

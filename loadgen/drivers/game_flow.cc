@@ -150,7 +150,8 @@ bool GameFlow::Accepted(Lane& lane, std::uint64_t game_id, std::uint32_t game_se
       result_.errors.Add(1);
       ReportError("game " + std::to_string(game_id) + ": replaying " + CommandTypeName(cmd.type) +
                   " locally gave " + core::CommandResultName(r) + " at seq " +
-                  std::to_string(replayed.seq) + ", the engine answered seq " + std::to_string(game_seq));
+                  std::to_string(replayed.seq) + ", the engine answered seq " +
+                  std::to_string(game_seq));
     } else if (dump_ != nullptr) {
       for (const core::Change& ch : out) {
         core::AppendChangeJson(ch, lane.dump);
@@ -184,7 +185,8 @@ void GameFlow::EndGame(Lane& lane) {
   g.phase = lane.view.phase;
   g.points[0] = lane.view.points[0];
   g.points[1] = lane.view.points[1];
-  if (lane.view.phase != core::Phase::kEmpty) g.final_state = sidecar::PublicState::FromGame(lane.view);
+  if (lane.view.phase != core::Phase::kEmpty)
+    g.final_state = sidecar::PublicState::FromGame(lane.view);
   result_.games.push_back(g);
   if (dump_ != nullptr) dump_->AppendGame(lane.game_id, lane.dump);
   lane.dump.clear();
@@ -195,7 +197,8 @@ void GameFlow::EndGame(Lane& lane) {
 void GameFlow::Refused(Lane& lane, core::CommandResult r) {
   result_.errors.Add(1);
   ReportError((lane.game_id ? "game " + std::to_string(lane.game_id) : std::string("a new game")) +
-              ": " + CommandTypeName(lane.command.type) + " refused with " + core::CommandResultName(r));
+              ": " + CommandTypeName(lane.command.type) + " refused with " +
+              core::CommandResultName(r));
   lane.has_command = false;
   if (lane.game_id == 0) {
     lane.step = Lane::Step::kIdle;  // could not create: stop this lane

@@ -66,7 +66,9 @@ class Pacer {
   // ramp_s (as --ramp-s starts the games), so each game sees the same rate
   // from its start.
   Pacer(double rate_per_s, std::uint64_t start_ns, double ramp_s = 0)
-      : rate_per_ns_(rate_per_s / 1e9), ramp_ns_(rate_per_s > 0 ? ramp_s * 1e9 : 0), start_ns_(start_ns),
+      : rate_per_ns_(rate_per_s / 1e9),
+        ramp_ns_(rate_per_s > 0 ? ramp_s * 1e9 : 0),
+        start_ns_(start_ns),
         next_ns_(start_ns) {}
   bool open_loop() const { return rate_per_ns_ > 0; }
   bool Due(std::uint64_t now_ns) const { return !open_loop() || now_ns >= next_ns_; }
@@ -101,10 +103,10 @@ struct Lane {
     kInFlight,  // sent, waiting for the answer (shm, seed pipelines)
   };
   Step step = Step::kIdle;
-  bool has_command = false;  // `command` is built (and not yet accepted)
-  bool timed = false;        // intended_ns is set for `command`
-  bool abandoning = false;   // the run ended or the game broke: Abandon next
-  std::uint8_t joined = 0;   // seats taken so far
+  bool has_command = false;   // `command` is built (and not yet accepted)
+  bool timed = false;         // intended_ns is set for `command`
+  bool abandoning = false;    // the run ended or the game broke: Abandon next
+  std::uint8_t joined = 0;    // seats taken so far
   std::uint64_t game_id = 0;  // 0: the game is not created yet
   std::uint64_t ordinal = 0;
   std::uint64_t intended_ns = 0;  // latency origin of `command`
@@ -126,14 +128,17 @@ class GameFlow {
   void Build(Lane& lane);
   // Replaces the lane's command with Abandon (the game must be live).
   void BuildAbandon(Lane& lane);
-  bool IsCardPlay(const Lane& lane) const { return lane.command.type == core::CommandType::kPlayCard; }
+  bool IsCardPlay(const Lane& lane) const {
+    return lane.command.type == core::CommandType::kPlayCard;
+  }
 
   // The lane's command was accepted; game_id / game_seq as answered; `fresh`
   // is the game's state read back afterwards, or null when the game is gone
   // (it ended and its slot was freed): the flow then replays the command on
   // its copy to learn the final state. Books counters and the dump. Returns
   // true when the game ended (the lane then needs Begin).
-  bool Accepted(Lane& lane, std::uint64_t game_id, std::uint32_t game_seq, const core::GameState* fresh);
+  bool Accepted(Lane& lane, std::uint64_t game_id, std::uint32_t game_seq,
+                const core::GameState* fresh);
   // The command was refused with something other than Busy: counted as an
   // error; the game, if any, is abandoned next; a lane that could not even
   // create its game goes idle.

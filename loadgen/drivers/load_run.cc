@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "core/engine.h"
+#include "loadgen/baseline/seed_runner.h"
 #include "loadgen/drivers/dump_writer.h"
 #include "loadgen/drivers/ring_drainer.h"
 #include "loadgen/drivers/runners.h"
-#include "loadgen/baseline/seed_runner.h"
 #include "loadgen/verify/sidecar_probe.h"
 #include "service/stop_signal.h"
 #include "shm/segment.h"
@@ -63,8 +63,9 @@ Status LoadRun::Open() {
     if (!engine.ok()) return engine.status();
     engine_ = std::move(engine).value();
     if (engine_->shards() != static_cast<std::uint32_t>(o.threads)) {
-      return Status::InvalidArgument("segment '" + o.shm_name + "' has " + std::to_string(engine_->shards()) +
-                                     " shards, --threads is " + std::to_string(o.threads) + ": use --fresh");
+      return Status::InvalidArgument("segment '" + o.shm_name + "' has " +
+                                     std::to_string(engine_->shards()) + " shards, --threads is " +
+                                     std::to_string(o.threads) + ": use --fresh");
     }
   } else if (o.mode == Mode::kShm) {
     auto segment = shm::Segment::Attach(o.shm_name);
@@ -82,7 +83,8 @@ Status LoadRun::Open() {
 
   if (o.wait_for_sidecar_s > 0) {
     auto metrics = ParseHttpUrl(o.sidecar_metrics);
-    if (!metrics.ok()) return Status::InvalidArgument("--sidecar-metrics: " + metrics.status().message());
+    if (!metrics.ok())
+      return Status::InvalidArgument("--sidecar-metrics: " + metrics.status().message());
     const HttpUrl health = HealthUrlOf(*metrics);
     const std::uint64_t deadline = NowNs() + static_cast<std::uint64_t>(o.wait_for_sidecar_s * 1e9);
     for (;;) {
@@ -120,7 +122,8 @@ class SteadyLagProbe {
   // at the next poll; the window starts at the first one that answered.
   void Poll(std::uint64_t now) {
     if (!enabled_) return;
-    if (!before_ && now >= from_ns_ && (to_ns_ == 0 || now < to_ns_)) Scrape(now, before_, from_at_ns_);
+    if (!before_ && now >= from_ns_ && (to_ns_ == 0 || now < to_ns_))
+      Scrape(now, before_, from_at_ns_);
     if (before_ && !after_ && to_ns_ != 0 && now >= to_ns_) Scrape(now, after_, to_at_ns_);
   }
 
@@ -128,12 +131,14 @@ class SteadyLagProbe {
     if (!enabled_) return;
     if (before_ && !after_) Scrape(now, after_, to_at_ns_);
     if (!before_ || !after_) {
-      std::fprintf(stderr, "hokm-loadgen: warning: no sync lag after the ramp: %s\n", last_error_.c_str());
+      std::fprintf(stderr, "hokm-loadgen: warning: no sync lag after the ramp: %s\n",
+                   last_error_.c_str());
       return;
     }
     auto lag = WindowSyncLag(*before_, *after_);
     if (!lag.ok()) {
-      std::fprintf(stderr, "hokm-loadgen: warning: no sync lag after the ramp: %s\n", lag.status().message().c_str());
+      std::fprintf(stderr, "hokm-loadgen: warning: no sync lag after the ramp: %s\n",
+                   lag.status().message().c_str());
       return;
     }
     totals.steady_lag = *lag;
@@ -190,16 +195,17 @@ void LoadRun::PrintProgress(const std::vector<std::unique_ptr<ThreadResult>>& re
       Result<SyncLag> parsed = page.ok() ? ParseSyncLag(*page) : Result<SyncLag>(page.status());
       if (parsed.ok()) {
         char text[96];
-        std::snprintf(text, sizeof text, " | sync lag p99 redis %.1f ms, pg %.1f ms", parsed->redis.p99,
-                      parsed->postgres.p99);
+        std::snprintf(text, sizeof text, " | sync lag p99 redis %.1f ms, pg %.1f ms",
+                      parsed->redis.p99, parsed->postgres.p99);
         lag = text;
       } else {
         lag = " | sync lag n/a";
       }
     }
   }
-  std::printf("[%6.1f s] card plays/s %9.0f | games done %llu (started %llu)%s | errors %llu | busy %llu\n",
-              elapsed_s, rate, U(done), U(games_started), lag.c_str(), U(errors), U(busy));
+  std::printf(
+      "[%6.1f s] card plays/s %9.0f | games done %llu (started %llu)%s | errors %llu | busy %llu\n",
+      elapsed_s, rate, U(done), U(games_started), lag.c_str(), U(errors), U(busy));
   std::fflush(stdout);
 }
 
@@ -268,7 +274,8 @@ Result<std::unique_ptr<RunTotals>> LoadRun::Play() {
     const std::uint64_t now = NowNs();
     steady.Poll(now);
     if (progress && now >= next_progress) {
-      PrintProgress(results, control.games_started(), static_cast<double>(now - control.start_ns()) / 1e9);
+      PrintProgress(results, control.games_started(),
+                    static_cast<double>(now - control.start_ns()) / 1e9);
       next_progress += 1'000'000'000ull;
     }
   }

@@ -42,13 +42,13 @@ class LoadRun {
   const shm::Segment* segment() const;
 
  private:
-  void PrintProgress(const std::vector<std::unique_ptr<ThreadResult>>& results, std::uint64_t games_started,
-                     double elapsed_s);
+  void PrintProgress(const std::vector<std::unique_ptr<ThreadResult>>& results,
+                     std::uint64_t games_started, double elapsed_s);
 
   const LoadgenOptions& options_;
-  std::unique_ptr<Engine> engine_;          // embedded
-  std::unique_ptr<shm::Segment> segment_;   // shm
-  std::unique_ptr<SeedSetup> seed_;         // --baseline seed
+  std::unique_ptr<Engine> engine_;         // embedded
+  std::unique_ptr<shm::Segment> segment_;  // shm
+  std::unique_ptr<SeedSetup> seed_;        // --baseline seed
   std::uint64_t last_progress_plays_ = 0;
   std::uint64_t last_progress_ns_ = 0;
 };

@@ -31,7 +31,8 @@ std::uint64_t RingDrainer::LagBytes() const {
 
 void RingDrainer::Run() {
   std::vector<shm::RingReader> readers;
-  for (std::uint32_t s = 0; s < segment_.shards(); ++s) readers.emplace_back(segment_.change_ring(s));
+  for (std::uint32_t s = 0; s < segment_.shards(); ++s)
+    readers.emplace_back(segment_.change_ring(s));
   std::uint64_t last_sample_ns = 0;
   std::uint32_t idle = 0;
   for (;;) {
@@ -41,7 +42,8 @@ void RingDrainer::Run() {
       got += reader.Peek(
           [&](const shm::RingRecord& record) {
             if (record.type != core::kChangeBatchType ||
-                !core::ForEachFrame(record.payload, [&](const std::byte*, std::size_t) { ++frames; })) {
+                !core::ForEachFrame(record.payload,
+                                    [&](const std::byte*, std::size_t) { ++frames; })) {
               ++malformed_;
             }
           },
@@ -56,13 +58,16 @@ void RingDrainer::Run() {
       if (lag > max_lag_bytes_) max_lag_bytes_ = lag;
       const std::uint64_t published = published_();
       const std::uint64_t done = records_.load(std::memory_order_relaxed);
-      if (published > done && published - done > max_lag_records_) max_lag_records_ = published - done;
+      if (published > done && published - done > max_lag_records_)
+        max_lag_records_ = published - done;
     }
     if (got != 0) {
       idle = 0;
       continue;
     }
-    if (finishing_.load(std::memory_order_acquire) && (LagBytes() == 0 || now > finish_deadline_ns_)) break;
+    if (finishing_.load(std::memory_order_acquire) &&
+        (LagBytes() == 0 || now > finish_deadline_ns_))
+      break;
     if (++idle > 64) {
       timespec ts{0, 50'000};
       nanosleep(&ts, nullptr);

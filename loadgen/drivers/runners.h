@@ -81,8 +81,9 @@ class Ramp {
 
  private:
   std::uint64_t At(std::uint64_t i) const {
-    return start_ns_ + static_cast<std::uint64_t>(static_cast<double>(ramp_ns_) * static_cast<double>(i) /
-                                                  static_cast<double>(lanes_));
+    return start_ns_ +
+           static_cast<std::uint64_t>(static_cast<double>(ramp_ns_) * static_cast<double>(i) /
+                                      static_cast<double>(lanes_));
   }
   std::uint64_t start_ns_;
   std::uint64_t ramp_ns_;

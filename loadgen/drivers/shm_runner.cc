@@ -13,13 +13,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/command_wire.h"
 #include "core/records/change.h"
 #include "core/rules/rules.h"
-#include "core/command_wire.h"
+#include "loadgen/drivers/runners.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "shm/wait_strategy.h"
-#include "loadgen/drivers/runners.h"
 
 namespace hokm::loadgen {
 namespace {
@@ -57,7 +57,8 @@ class ShmDriver {
     // Room for one marker per shard beside a full pipeline (WatchEngine).
     const std::uint32_t shards = segment_.shards();
     const std::uint32_t max = client_.MaxInFlight() > shards ? client_.MaxInFlight() - shards : 1;
-    const std::uint32_t want = ctx.options.pipeline == 0 ? kDefaultShmPipeline : ctx.options.pipeline;
+    const std::uint32_t want =
+        ctx.options.pipeline == 0 ? kDefaultShmPipeline : ctx.options.pipeline;
     pipeline_ = std::min(want, max);
     window_ = pipeline_;
   }
@@ -88,7 +89,8 @@ class ShmDriver {
       }
       flow_.Build(lane);
       if (!TimeCommand(lane, flow_, pacer_, now)) break;
-      if (core::SendCommand(client_, index, lane.command, shm::Wake::kLater) != shm::WriteResult::kOk) {
+      if (core::SendCommand(client_, index, lane.command, shm::Wake::kLater) !=
+          shm::WriteResult::kOk) {
         break;  // ring full
       }
       ready_.pop_front();
@@ -119,7 +121,8 @@ class ShmDriver {
       }
       if (r.request_id >= lanes_.size() || lanes_[r.request_id].step != Lane::Step::kInFlight) {
         ctx_.result.errors.Add(1);
-        GameFlow::ReportError("an answer to request " + std::to_string(r.request_id) + " nobody sent");
+        GameFlow::ReportError("an answer to request " + std::to_string(r.request_id) +
+                              " nobody sent");
         continue;
       }
       --in_flight_;
@@ -147,7 +150,8 @@ class ShmDriver {
     // (50 us, doubling to 2 ms while Busy persists) and the window drops to
     // one command, then doubles with every answer that got through.
     if (saw_busy) {
-      busy_pause_ns_ = busy_pause_ns_ == 0 ? 50'000 : std::min<std::uint64_t>(2 * busy_pause_ns_, 2'000'000);
+      busy_pause_ns_ =
+          busy_pause_ns_ == 0 ? 50'000 : std::min<std::uint64_t>(2 * busy_pause_ns_, 2'000'000);
       send_after_ns_ = last_answer_ns_ + busy_pause_ns_;
       window_ = 1;
     } else if (n != 0) {
@@ -159,7 +163,8 @@ class ShmDriver {
 
   // False (and fatal set) when the engine went silent.
   bool CheckSilence(std::uint64_t now) {
-    if (in_flight_ == 0 || now <= last_answer_ns_ || now - last_answer_ns_ < kSilenceCheckNs) return true;
+    if (in_flight_ == 0 || now <= last_answer_ns_ || now - last_answer_ns_ < kSilenceCheckNs)
+      return true;
     if (!segment_.EngineAlive() || now - last_answer_ns_ > kSilenceGiveUpNs) {
       ctx_.result.fatal = "hokm-engine on segment '" + segment_.name() + "' stopped answering (" +
                           std::to_string(in_flight_) + " commands unanswered)";
@@ -192,8 +197,10 @@ class ShmDriver {
       marker.card = core::kNoCard;
       marker.suit = core::Suit::kNone;
       marker.game_id = next_marker_shard_;  // slot s, creation number 0: never a live id
-      const std::uint64_t id = kMarkerBit | era_ << kMarkerEraShift | (next_marker_shard_ & kMarkerShardMask);
-      if (core::SendCommand(client_, id, marker) != shm::WriteResult::kOk) break;  // ring full: next time
+      const std::uint64_t id =
+          kMarkerBit | era_ << kMarkerEraShift | (next_marker_shard_ & kMarkerShardMask);
+      if (core::SendCommand(client_, id, marker) != shm::WriteResult::kOk)
+        break;  // ring full: next time
       ++next_marker_shard_;
     }
     if (resolving_) ResolveLost();
@@ -207,7 +214,8 @@ class ShmDriver {
   // publishes the same records again (the rules are deterministic), which
   // the sinks drop as duplicates. A lost CreateGame is found by its seed.
   void ResolveLost() {
-    std::unordered_map<std::uint64_t, std::uint64_t> created;  // seed -> game id, games nobody joined yet
+    std::unordered_map<std::uint64_t, std::uint64_t>
+        created;  // seed -> game id, games nobody joined yet
     bool scanned = false;
     std::uint32_t lost = 0, applied = 0, unresolved = 0;
     for (std::uint32_t i = 0; i < lanes_.size(); ++i) {
@@ -219,7 +227,8 @@ class ShmDriver {
       if (game_id == 0) {
         if (!scanned) created = NewGamesBySeed(), scanned = true;
         const auto it = created.find(lane.command.seed);
-        if (it != created.end() && segment_.table().ReadGame(it->second, snap) == shm::ReadResult::kOk) {
+        if (it != created.end() &&
+            segment_.table().ReadGame(it->second, snap) == shm::ReadResult::kOk) {
           game_id = it->second;
           moved = true;
           created.erase(it);
@@ -239,7 +248,8 @@ class ShmDriver {
       if (gone || moved) {
         ++applied;
         if (!lane.abandoning) ctx_.result.latency_ns.Record(NowNs() - lane.intended_ns);
-        if (flow_.Accepted(lane, game_id, gone ? SeqAfter(lane) : snap.seq, gone ? nullptr : &snap) &&
+        if (flow_.Accepted(lane, game_id, gone ? SeqAfter(lane) : snap.seq,
+                           gone ? nullptr : &snap) &&
             !stopping_) {
           flow_.Begin(lane);
         }
@@ -251,10 +261,11 @@ class ShmDriver {
     // What the client still counts beyond the lanes in flight was lost:
     // these lanes' requests, and markers of an earlier restart.
     if (client_.in_flight() > in_flight_) client_.ForgetInFlight(client_.in_flight() - in_flight_);
-    std::fprintf(stderr,
-                 "hokm-loadgen: hokm-engine restarted (now pid %d); thread %d: %u command(s) the old engine "
-                 "never answered: %u had been applied, %u sent again\n",
-                 static_cast<int>(engine_pid_), ctx_.index, lost, applied, lost - applied);
+    std::fprintf(
+        stderr,
+        "hokm-loadgen: hokm-engine restarted (now pid %d); thread %d: %u command(s) the old engine "
+        "never answered: %u had been applied, %u sent again\n",
+        static_cast<int>(engine_pid_), ctx_.index, lost, applied, lost - applied);
   }
 
   // Games of this run still waiting for their first player, by seed.
@@ -265,7 +276,8 @@ class ShmDriver {
       core::GameState s;
       std::uint64_t id = 0;
       if (!table.Read(slot, s, &id) || id == 0) continue;
-      if (s.phase == core::Phase::kWaitingForPlayers && s.player_ids[0] == 0 && s.seq == 1) games[s.seed] = id;
+      if (s.phase == core::Phase::kWaitingForPlayers && s.player_ids[0] == 0 && s.seq == 1)
+        games[s.seed] = id;
     }
     return games;
   }
@@ -313,7 +325,10 @@ class ShmDriver {
       if (stopping_ && in_flight_ == 0) return;
       if (!stopping_) {
         const Ramp::Step step = ramp_.Next(
-            now, [&](std::uint32_t i) { if (flow_.Begin(lanes_[i])) ready_.push_back(i); },
+            now,
+            [&](std::uint32_t i) {
+              if (flow_.Begin(lanes_[i])) ready_.push_back(i);
+            },
             [&] { return in_flight_ == 0 && ready_.empty(); });
         if (step == Ramp::Step::kFinished) return;  // every lane idle
         if (step == Ramp::Step::kWaited) continue;
@@ -351,7 +366,8 @@ class ShmDriver {
     for (Lane& lane : lanes_) {
       if (lane.game_id == 0) continue;
       ctx_.result.errors.Add(1);
-      GameFlow::ReportError("game " + std::to_string(lane.game_id) + " could not be abandoned at the end");
+      GameFlow::ReportError("game " + std::to_string(lane.game_id) +
+                            " could not be abandoned at the end");
       flow_.Leave(lane);
     }
     if (in_flight_ != 0) client_.AbandonInFlight();
@@ -375,12 +391,12 @@ class ShmDriver {
   std::uint64_t busy_pause_ns_ = 0;
   bool stopping_ = false;
   // Engine restarts (WatchEngine).
-  pid_t engine_pid_;                     // the engine serving the segment, as last seen
-  std::uint64_t era_ = 0;                // restarts seen by this thread
-  std::vector<std::uint64_t> sent_era_;  // per lane: era_ when its command was sent
+  pid_t engine_pid_;                       // the engine serving the segment, as last seen
+  std::uint64_t era_ = 0;                  // restarts seen by this thread
+  std::vector<std::uint64_t> sent_era_;    // per lane: era_ when its command was sent
   std::uint32_t next_marker_shard_ = ~0u;  // the next shard to send this era's marker to
-  std::uint32_t markers_pending_ = 0;    // this era's markers not answered yet
-  bool resolving_ = false;               // every marker answered; lost lanes to settle
+  std::uint32_t markers_pending_ = 0;      // this era's markers not answered yet
+  bool resolving_ = false;                 // every marker answered; lost lanes to settle
 };
 
 }  // namespace

@@ -97,14 +97,14 @@ Result<std::string> HttpGet(const HttpUrl& url, std::chrono::milliseconds timeou
   http::response<http::string_body> response;
   bool connected = false;
   bool answered = false;
-  stream.async_connect(endpoints, [&](beast::error_code connect_error, const asio::ip::tcp::endpoint&) {
+  stream.async_connect(endpoints, [&](beast::error_code connect_error,
+                                      const asio::ip::tcp::endpoint&) {
     if (connect_error) return;
     connected = true;
     http::async_write(stream, request, [&](beast::error_code write_error, std::size_t) {
       if (write_error) return;
-      http::async_read(stream, buffer, response, [&](beast::error_code read_error, std::size_t) {
-        answered = !read_error;
-      });
+      http::async_read(stream, buffer, response,
+                       [&](beast::error_code read_error, std::size_t) { answered = !read_error; });
     });
   });
   io.run();
@@ -112,9 +112,10 @@ Result<std::string> HttpGet(const HttpUrl& url, std::chrono::milliseconds timeou
   if (!connected) return Status::Unavailable("cannot connect to " + where);
   if (!answered) return Status::Unavailable("no complete answer from " + where);
   if (response.result() != http::status::ok) {
-    return Status::Unavailable(where + " answered HTTP/" + std::to_string(response.version() / 10) + "." +
-                               std::to_string(response.version() % 10) + " " +
-                               std::to_string(response.result_int()) + " " + std::string(response.reason()));
+    return Status::Unavailable(where + " answered HTTP/" + std::to_string(response.version() / 10) +
+                               "." + std::to_string(response.version() % 10) + " " +
+                               std::to_string(response.result_int()) + " " +
+                               std::string(response.reason()));
   }
   return std::move(response.body());
 }
@@ -140,7 +141,8 @@ Result<SyncLag> ParseSyncLag(std::string_view text) {
       quantiles[sink][q] = value;
     }
   });
-  if (quantiles.empty()) return Status::InvalidArgument("no hokm_sidecar_sync_lag_ms samples on the page");
+  if (quantiles.empty())
+    return Status::InvalidArgument("no hokm_sidecar_sync_lag_ms samples on the page");
   SyncLag lag;
   const auto fill = [&](const std::string& sink, LagQuantiles& out) {
     const auto& q = quantiles[sink];
@@ -174,12 +176,14 @@ Result<SyncLagHistograms> ParseSyncLagHistograms(std::string_view text) {
     const std::string sink = Label(labels, "sink");
     LagHistogram* h = sink == "redis" ? &out.redis : sink == "postgres" ? &out.postgres : nullptr;
     if (h == nullptr || le.empty()) return;
-    const double bound = le == "+Inf" ? std::numeric_limits<double>::infinity() : std::strtod(le.c_str(), nullptr);
+    const double bound =
+        le == "+Inf" ? std::numeric_limits<double>::infinity() : std::strtod(le.c_str(), nullptr);
     const double count = std::strtod(std::string(line.substr(close + 1)).c_str(), nullptr);
     h->buckets.emplace_back(bound, static_cast<std::uint64_t>(count));
   });
   if (out.redis.buckets.empty() || out.postgres.buckets.empty()) {
-    return Status::InvalidArgument("no hokm_sidecar_sync_lag_histogram_ms buckets for both sinks on the page");
+    return Status::InvalidArgument(
+        "no hokm_sidecar_sync_lag_histogram_ms buckets for both sinks on the page");
   }
   return out;
 }
@@ -187,12 +191,15 @@ Result<SyncLagHistograms> ParseSyncLagHistograms(std::string_view text) {
 Result<LagQuantiles> WindowQuantiles(const LagHistogram& before, const LagHistogram& after) {
   const auto& a = after.buckets;
   const auto& b = before.buckets;
-  if (!b.empty() && b.size() != a.size()) return Status::InvalidArgument("the two scrapes have different buckets");
+  if (!b.empty() && b.size() != a.size())
+    return Status::InvalidArgument("the two scrapes have different buckets");
   std::vector<std::uint64_t> delta(a.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     const std::uint64_t was = b.empty() ? 0 : b[i].second;
-    if (!b.empty() && b[i].first != a[i].first) return Status::InvalidArgument("the two scrapes have different buckets");
-    if (a[i].second < was) return Status::InvalidArgument("a bucket count went down: the sidecar restarted");
+    if (!b.empty() && b[i].first != a[i].first)
+      return Status::InvalidArgument("the two scrapes have different buckets");
+    if (a[i].second < was)
+      return Status::InvalidArgument("a bucket count went down: the sidecar restarted");
     delta[i] = a[i].second - was;
   }
   LagQuantiles q;
@@ -204,7 +211,8 @@ Result<LagQuantiles> WindowQuantiles(const LagHistogram& before, const LagHistog
     return a[i - 1].first;
   };
   const auto quantile = [&](double p) {
-    const auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(n))));
+    const auto rank = std::max<std::uint64_t>(
+        1, static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(n))));
     for (std::size_t i = 0; i < a.size(); ++i) {
       if (delta[i] >= rank) return bound(i);
     }
@@ -234,7 +242,8 @@ Result<SidecarHealth> ParseSidecarHealth(std::string_view json) {
     h.engine_attached = j.value("engine_attached", false);
     return h;
   } catch (const std::exception& e) {
-    return Status::InvalidArgument(std::string("sidecar /health is not the expected JSON: ") + e.what());
+    return Status::InvalidArgument(std::string("sidecar /health is not the expected JSON: ") +
+                                   e.what());
   }
 }
 

@@ -72,7 +72,9 @@ struct SidecarHealth {
   std::uint64_t postgres_spill_records = 0;
   bool engine_attached = false;
 
-  bool Drained() const { return lag_records == 0 && redis_spill_records == 0 && postgres_spill_records == 0; }
+  bool Drained() const {
+    return lag_records == 0 && redis_spill_records == 0 && postgres_spill_records == 0;
+  }
 };
 
 // Parses the sidecar's /health JSON.

@@ -12,12 +12,12 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "loadgen/redis_conn.h"
-#include "sidecar/redis/stream_entry.h"
 #include "loadgen/baseline/seed_state.h"
+#include "loadgen/redis_conn.h"
 #include "loadgen/verify/sidecar_probe.h"
 #include "shm/segment.h"
 #include "sidecar/public_state.h"
+#include "sidecar/redis/stream_entry.h"
 #include "sidecar/url.h"
 
 namespace hokm::loadgen {
@@ -40,7 +40,9 @@ std::string ArrayLiteral(const std::vector<GameRecord>& games, std::size_t begin
 }
 
 const char* SessionStatus(core::Phase phase) {
-  return phase == core::Phase::kFinished ? "finished" : phase == core::Phase::kAbandoned ? "abandoned" : "";
+  return phase == core::Phase::kFinished    ? "finished"
+         : phase == core::Phase::kAbandoned ? "abandoned"
+                                            : "";
 }
 
 void Report(int& reported, const std::string& what) {
@@ -62,23 +64,28 @@ Status CheckPostgres(const LoadgenOptions& options, bool seed, const std::vector
     // rows cover it (the running end of the rows before tells), so
     // records - distinct is what is there twice or outside 1..last.
     const std::string moves_sql =
-        seed ? "SELECT m.game_id, count(*), count(DISTINCT m.seq) FILTER (WHERE m.seq BETWEEN 1 AND e.last_seq) "
+        seed ? "SELECT m.game_id, count(*), count(DISTINCT m.seq) FILTER (WHERE m.seq BETWEEN 1 "
+               "AND e.last_seq) "
                "FROM seed_moves m JOIN unnest($1::bigint[], $2::bigint[]) AS e(game_id, last_seq) "
                "ON m.game_id = e.game_id WHERE m.game_id = ANY($1::bigint[]) GROUP BY m.game_id"
              : "WITH r AS ("
                "  SELECT game_id, seq, hokm_command_last_seq(c) - seq + 1 AS n"
                "    FROM game_commands c WHERE game_id = ANY($1::bigint[])"
-               "  UNION ALL SELECT game_id, seq, 1 FROM game_moves_v1 WHERE game_id = ANY($1::bigint[])"
+               "  UNION ALL SELECT game_id, seq, 1 FROM game_moves_v1 WHERE game_id = "
+               "ANY($1::bigint[])"
                "), w AS ("
                "  SELECT r.game_id, r.seq, r.n, e.last_seq,"
                "         max(r.seq + r.n - 1) OVER (PARTITION BY r.game_id ORDER BY r.seq, r.n"
-               "                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end"
-               "    FROM r JOIN unnest($1::bigint[], $2::bigint[]) AS e(game_id, last_seq) ON r.game_id = e.game_id"
+               "                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 "
+               "PRECEDING) AS prev_end"
+               "    FROM r JOIN unnest($1::bigint[], $2::bigint[]) AS e(game_id, last_seq) ON "
+               "r.game_id = e.game_id"
                ") SELECT game_id, sum(n), sum(greatest(0, least(seq + n - 1, last_seq)"
                "                              - greatest(seq, coalesce(prev_end, 0) + 1, 1) + 1))"
                "  FROM w GROUP BY game_id";
     const std::string sessions_sql =
-        "SELECT game_id, status, points_a, points_b FROM game_sessions WHERE game_id = ANY($1::bigint[])";
+        "SELECT game_id, status, points_a, points_b FROM game_sessions WHERE game_id = "
+        "ANY($1::bigint[])";
     for (std::size_t begin = 0; begin < games.size(); begin += kPgChunk) {
       const std::size_t end = std::min(games.size(), begin + kPgChunk);
       std::unordered_map<std::uint64_t, const GameRecord*> expected;
@@ -94,8 +101,9 @@ Status CheckPostgres(const LoadgenOptions& options, bool seed, const std::vector
         v.pg_moves += rows;
         v.duplicated += rows - good;
         good_by_game[id] = good;
-        if (rows != good) Report(reported, "game " + std::to_string(id) + ": " + std::to_string(rows - good) +
-                                               " extra row(s) in " + table);
+        if (rows != good)
+          Report(reported, "game " + std::to_string(id) + ": " + std::to_string(rows - good) +
+                               " extra row(s) in " + table);
       }
       for (std::size_t i = begin; i < end; ++i) {
         const auto it = good_by_game.find(games[i].game_id);
@@ -104,7 +112,8 @@ Status CheckPostgres(const LoadgenOptions& options, bool seed, const std::vector
           v.lost += games[i].last_seq - good;
           Report(reported, "game " + std::to_string(games[i].game_id) + ": " +
                                std::to_string(games[i].last_seq - good) + " of " +
-                               std::to_string(games[i].last_seq) + " move row(s) missing in " + table);
+                               std::to_string(games[i].last_seq) + " move row(s) missing in " +
+                               table);
         }
         if (seed && good != 0) ++v.pg_games;
       }
@@ -121,8 +130,9 @@ Status CheckPostgres(const LoadgenOptions& options, bool seed, const std::vector
         if (status != want || a != g.points[0] || b != g.points[1]) {
           ++v.mismatched;
           Report(reported, "game " + std::to_string(id) + ": game_sessions says " + status + " " +
-                               std::to_string(a) + ":" + std::to_string(b) + ", the engine " + want + " " +
-                               std::to_string(g.points[0]) + ":" + std::to_string(g.points[1]));
+                               std::to_string(a) + ":" + std::to_string(b) + ", the engine " +
+                               want + " " + std::to_string(g.points[0]) + ":" +
+                               std::to_string(g.points[1]));
         }
       }
     }
@@ -133,7 +143,8 @@ Status CheckPostgres(const LoadgenOptions& options, bool seed, const std::vector
 }
 
 std::string_view Text(const redisReply* r) {
-  return r != nullptr && r->type == REDIS_REPLY_STRING ? std::string_view(r->str, r->len) : std::string_view();
+  return r != nullptr && r->type == REDIS_REPLY_STRING ? std::string_view(r->str, r->len)
+                                                       : std::string_view();
 }
 
 // The whole Redis state against the engine's, field by field (updated_ms
@@ -141,8 +152,8 @@ std::string_view Text(const redisReply* r) {
 // is still live in `segment`, else its final state as loadgen mirrored it.
 // A Redis that lost data and was not rebuilt shows here (room, target,
 // seats missing).
-void CompareWhole(const shm::Segment* segment, const GameRecord& g, const sidecar::PublicState& stored,
-                  VerifyResult& v, int& reported) {
+void CompareWhole(const shm::Segment* segment, const GameRecord& g,
+                  const sidecar::PublicState& stored, VerifyResult& v, int& reported) {
   std::optional<sidecar::PublicState> engine = g.final_state;
   core::GameState game;
   if (segment != nullptr && segment->table().ReadGame(g.game_id, game) == shm::ReadResult::kOk &&
@@ -157,8 +168,9 @@ void CompareWhole(const shm::Segment* segment, const GameRecord& g, const sideca
   std::string want, got;
   engine->AppendJson(want);
   stored.AppendJson(got);
-  Report(reported, "game " + std::to_string(g.game_id) + ": its Redis state differs from the engine's:\n  engine " +
-                       want + "\n  redis  " + got);
+  Report(reported, "game " + std::to_string(g.game_id) +
+                       ": its Redis state differs from the engine's:\n  engine " + want +
+                       "\n  redis  " + got);
 }
 
 Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<GameRecord>& games,
@@ -172,7 +184,8 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
     const std::size_t end = std::min(games.size(), begin + kRedisChunk);
     keys.clear();
     for (std::size_t i = begin; i < end; ++i) {
-      keys.push_back(seed ? SeedGameKey(games[i].game_id) : "hokm:g:{" + std::to_string(games[i].game_id) + "}");
+      keys.push_back(seed ? SeedGameKey(games[i].game_id)
+                          : "hokm:g:{" + std::to_string(games[i].game_id) + "}");
     }
     for (const std::string& key : keys) {
       if (seed) {
@@ -183,7 +196,8 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
     }
     for (std::size_t i = begin; i < end; ++i) {
       RedisReply r = conn->GetReply();
-      if (!r) return Status::Unavailable("verify: redis at " + url->HostPort() + ": " + conn->Error());
+      if (!r)
+        return Status::Unavailable("verify: redis at " + url->HostPort() + ": " + conn->Error());
       const GameRecord& g = games[i];
       std::string seq, phase, a, b;
       if (seed) {
@@ -192,7 +206,8 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
         if (!DecodeSeedState(Text(r.get()), s)) {
           ++v.redis_games;
           ++v.mismatched;
-          Report(reported, "game " + std::to_string(g.game_id) + ": its Redis document does not parse");
+          Report(reported,
+                 "game " + std::to_string(g.game_id) + ": its Redis document does not parse");
           continue;
         }
         seq = std::to_string(s.seq);
@@ -209,7 +224,8 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
         if (!state) {
           ++v.redis_games;
           ++v.mismatched;
-          Report(reported, "game " + std::to_string(g.game_id) + ": its Redis stream has no parsable state");
+          Report(reported,
+                 "game " + std::to_string(g.game_id) + ": its Redis stream has no parsable state");
           continue;
         }
         seq = std::to_string(state->seq);
@@ -222,10 +238,10 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
       if (seq != std::to_string(g.last_seq) || phase != RedisPhaseName(g.phase) ||
           a != std::to_string(g.points[0]) || b != std::to_string(g.points[1])) {
         ++v.mismatched;
-        Report(reported, "game " + std::to_string(g.game_id) + ": Redis has seq " + seq + " " + phase + " " + a +
-                             ":" + b + ", the engine seq " + std::to_string(g.last_seq) + " " +
-                             RedisPhaseName(g.phase) + " " + std::to_string(g.points[0]) + ":" +
-                             std::to_string(g.points[1]));
+        Report(reported, "game " + std::to_string(g.game_id) + ": Redis has seq " + seq + " " +
+                             phase + " " + a + ":" + b + ", the engine seq " +
+                             std::to_string(g.last_seq) + " " + RedisPhaseName(g.phase) + " " +
+                             std::to_string(g.points[0]) + ":" + std::to_string(g.points[1]));
       }
     }
   }
@@ -235,49 +251,57 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
 }  // namespace
 
 const char* RedisPhaseName(core::Phase phase) {
-  return phase == core::Phase::kEmpty ? "" : sidecar::PhaseName(sidecar::PublicState::PhaseOf(phase));
+  return phase == core::Phase::kEmpty ? ""
+                                      : sidecar::PhaseName(sidecar::PublicState::PhaseOf(phase));
 }
 
 Status WaitForSidecarDrain(const LoadgenOptions& options, const shm::Segment* segment) {
   auto metrics_url = ParseHttpUrl(options.sidecar_metrics);
-  if (!metrics_url.ok()) return Status::InvalidArgument("--sidecar-metrics: " + metrics_url.status().message());
+  if (!metrics_url.ok())
+    return Status::InvalidArgument("--sidecar-metrics: " + metrics_url.status().message());
   const HttpUrl health_url = HealthUrlOf(*metrics_url);
-  const std::uint64_t deadline = NowNs() + static_cast<std::uint64_t>(options.verify_timeout_s * 1e9);
+  const std::uint64_t deadline =
+      NowNs() + static_cast<std::uint64_t>(options.verify_timeout_s * 1e9);
   std::string pending;
   for (;;) {
     std::uint64_t ring_lag = 0;
     if (segment != nullptr) {
-      for (std::uint32_t s = 0; s < segment->shards(); ++s) ring_lag += segment->change_ring(s).Lag();
+      for (std::uint32_t s = 0; s < segment->shards(); ++s)
+        ring_lag += segment->change_ring(s).Lag();
     }
     auto body = HttpGet(health_url, std::chrono::milliseconds(1000));
-    Result<SidecarHealth> health = body.ok() ? ParseSidecarHealth(*body) : Result<SidecarHealth>(body.status());
+    Result<SidecarHealth> health =
+        body.ok() ? ParseSidecarHealth(*body) : Result<SidecarHealth>(body.status());
     if (ring_lag == 0) {
       if (health.ok() && health->Drained()) return Status::Ok();
       if (!health.ok()) {
-        std::fprintf(stderr,
-                     "hokm-loadgen: verify: %s; sidecar /health at %s:%u%s not answering (%s), so its "
-                     "spill queues are not checked\n",
-                     segment != nullptr ? "the change rings are empty" : "no segment to look at",
-                     health_url.host.c_str(), health_url.port, health_url.path.c_str(),
-                     health.status().message().c_str());
+        std::fprintf(
+            stderr,
+            "hokm-loadgen: verify: %s; sidecar /health at %s:%u%s not answering (%s), so its "
+            "spill queues are not checked\n",
+            segment != nullptr ? "the change rings are empty" : "no segment to look at",
+            health_url.host.c_str(), health_url.port, health_url.path.c_str(),
+            health.status().message().c_str());
         return Status::Ok();
       }
     }
     pending = "change rings hold " + std::to_string(ring_lag) + " bytes; sidecar ";
-    pending += health.ok() ? "lag " + std::to_string(health->lag_records) + " records, spill redis " +
-                                 std::to_string(health->redis_spill_records) + " postgres " +
-                                 std::to_string(health->postgres_spill_records)
-                           : health.status().message();
+    pending += health.ok()
+                   ? "lag " + std::to_string(health->lag_records) + " records, spill redis " +
+                         std::to_string(health->redis_spill_records) + " postgres " +
+                         std::to_string(health->postgres_spill_records)
+                   : health.status().message();
     if (NowNs() > deadline) {
-      return Status::Unavailable("the sidecar did not drain within " + std::to_string(options.verify_timeout_s) +
-                                 " s (" + pending + ")");
+      return Status::Unavailable("the sidecar did not drain within " +
+                                 std::to_string(options.verify_timeout_s) + " s (" + pending + ")");
     }
     timespec ts{0, 50'000'000};
     nanosleep(&ts, nullptr);
   }
 }
 
-Result<VerifyResult> VerifyGames(const LoadgenOptions& options, Mode mode, const std::vector<GameRecord>& games,
+Result<VerifyResult> VerifyGames(const LoadgenOptions& options, Mode mode,
+                                 const std::vector<GameRecord>& games,
                                  const shm::Segment* segment) {
   const bool seed = mode == Mode::kSeedBaseline;
   VerifyResult v;
@@ -295,20 +319,23 @@ Result<VerifyResult> VerifyGames(const LoadgenOptions& options, Mode mode, const
 
 Status SaveGames(const std::string& path, Mode mode, const std::vector<GameRecord>& games) {
   std::ofstream out(path, std::ios::trunc);
-  if (!out) return Status::IoError("--save-games: cannot create " + path + ": " + std::strerror(errno));
+  if (!out)
+    return Status::IoError("--save-games: cannot create " + path + ": " + std::strerror(errno));
   out << "# hokm-loadgen games v1 mode=" << ModeName(mode) << '\n';
   for (const GameRecord& g : games) {
     out << g.game_id << ' ' << g.last_seq << ' ' << static_cast<int>(g.phase) << ' '
         << static_cast<int>(g.points[0]) << ' ' << static_cast<int>(g.points[1]) << '\n';
   }
   out.close();
-  if (!out) return Status::IoError("--save-games: cannot write " + path + ": " + std::strerror(errno));
+  if (!out)
+    return Status::IoError("--save-games: cannot write " + path + ": " + std::strerror(errno));
   return Status::Ok();
 }
 
 Result<SavedGames> LoadGames(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return Status::NotFound("--verify-only: cannot open " + path + ": " + std::strerror(errno));
+  if (!in)
+    return Status::NotFound("--verify-only: cannot open " + path + ": " + std::strerror(errno));
   SavedGames saved;
   std::string line;
   constexpr std::string_view kHeader = "# hokm-loadgen games v1 mode=";
@@ -323,7 +350,8 @@ Result<SavedGames> LoadGames(const std::string& path) {
       known = true;
     }
   }
-  if (!known) return Status::InvalidArgument("--verify-only: " + path + ": unknown mode '" + mode + "'");
+  if (!known)
+    return Status::InvalidArgument("--verify-only: " + path + ": unknown mode '" + mode + "'");
   std::size_t line_no = 1;
   while (std::getline(in, line)) {
     ++line_no;
@@ -331,8 +359,10 @@ Result<SavedGames> LoadGames(const std::string& path) {
     std::istringstream fields(line);
     GameRecord g;
     unsigned phase = 0, a = 0, b = 0;
-    if (!(fields >> g.game_id >> g.last_seq >> phase >> a >> b) || phase > 5 || a > 255 || b > 255) {
-      return Status::InvalidArgument("--verify-only: " + path + ":" + std::to_string(line_no) + ": not a game line");
+    if (!(fields >> g.game_id >> g.last_seq >> phase >> a >> b) || phase > 5 || a > 255 ||
+        b > 255) {
+      return Status::InvalidArgument("--verify-only: " + path + ":" + std::to_string(line_no) +
+                                     ": not a game line");
     }
     g.phase = static_cast<core::Phase>(phase);
     g.points[0] = static_cast<std::uint8_t>(a);

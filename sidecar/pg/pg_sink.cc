@@ -322,7 +322,8 @@ struct PgSink::Impl {
   // sidecar's CPU (sidecar/README.md, Measurements).
   void CopyCommands(pqxx::transaction_base& tx, const char* table,
                     std::span<const RecordRef> records) {
-    static const std::vector<std::string> kColumns{"game_id", "seq", "ts_ns", "seat", "card", "records"};
+    static const std::vector<std::string> kColumns{"game_id", "seq",  "ts_ns",
+                                                   "seat",    "card", "records"};
     // pqxx 6.4's stream_to keeps its raw-line writer private; tablewriter's
     // is public. Its deprecation is about its own escaping, which is not
     // used here.
@@ -466,7 +467,8 @@ struct PgSink::Impl {
       std::uint64_t inserted = 0;
       for (std::size_t c = 0; c < commands(); ++c) {
         const fb::ChangeRecord& first = *records[good[command_begin[c]]].record;
-        if (inserted_keys.count({static_cast<std::int64_t>(first.game_id()), first.game_seq()}) == 0)
+        if (inserted_keys.count({static_cast<std::int64_t>(first.game_id()), first.game_seq()}) ==
+            0)
           continue;
         for (std::uint32_t k = command_begin[c]; k < command_begin[c + 1]; ++k) {
           derived.Add(*records[good[k]].record);

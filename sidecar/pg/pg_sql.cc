@@ -32,9 +32,9 @@ DeriveSql DeriveSql::Make() {
   d.seats = WithTypeTags(kDeriveSeats);
   d.first_hakem = WithTypeTags(kDeriveFirstHakem);
   d.hands = WithTypeTags(kDeriveHandScored);
-  d.finished = WithTypeTags(ReplaceAll(
-      ReplaceAll(kDeriveGameFinished, "{base}", std::to_string(kRatingBase)), "{step}",
-      std::to_string(kRatingStep)));
+  d.finished = WithTypeTags(
+      ReplaceAll(ReplaceAll(kDeriveGameFinished, "{base}", std::to_string(kRatingBase)), "{step}",
+                 std::to_string(kRatingStep)));
   d.abandoned = WithTypeTags(kDeriveGameAbandoned);
   return d;
 }

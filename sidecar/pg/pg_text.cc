@@ -78,11 +78,20 @@ void AppendCopyText(std::string_view s, std::string& out) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     char escaped;
     switch (s[i]) {
-      case '\\': escaped = '\\'; break;
-      case '\t': escaped = 't'; break;
-      case '\n': escaped = 'n'; break;
-      case '\r': escaped = 'r'; break;
-      default: continue;
+      case '\\':
+        escaped = '\\';
+        break;
+      case '\t':
+        escaped = 't';
+        break;
+      case '\n':
+        escaped = 'n';
+        break;
+      case '\r':
+        escaped = 'r';
+        break;
+      default:
+        continue;
     }
     out.append(s.data() + plain, i - plain);
     out += '\\';

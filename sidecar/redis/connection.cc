@@ -15,10 +15,12 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
 
 }  // namespace
 
-Result<RedisConnection> RedisConnection::Connect(const RedisUrl& url, const RedisConnectOptions& options) {
+Result<RedisConnection> RedisConnection::Connect(const RedisUrl& url,
+                                                 const RedisConnectOptions& options) {
   RedisConnection c;
   const std::string where = "redis at " + url.HostPort();
-  c.ctx_.reset(redisConnectWithTimeout(url.host.c_str(), url.port, ToTimeval(options.connect_timeout)));
+  c.ctx_.reset(
+      redisConnectWithTimeout(url.host.c_str(), url.port, ToTimeval(options.connect_timeout)));
   if (!c.ctx_) return Status::Unavailable(where + ": out of memory allocating a context");
   if (c.ctx_->err) {
     return Status::Unavailable(where + " not answering: " + c.ctx_->errstr + " (connect timeout " +
@@ -35,7 +37,8 @@ Result<RedisConnection> RedisConnection::Connect(const RedisUrl& url, const Redi
                                         : c.Command({"AUTH", url.username, url.password});
     if (!r) return lost("AUTH failed");
     if (IsErrorReply(r.get()))
-      return Status::InvalidArgument(where + ": AUTH refused: " + std::string(ReplyString(r.get())));
+      return Status::InvalidArgument(where +
+                                     ": AUTH refused: " + std::string(ReplyString(r.get())));
   }
   if (url.db != 0) {
     const std::string db = std::to_string(url.db);

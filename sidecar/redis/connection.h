@@ -39,7 +39,8 @@ class RedisConnection {
  public:
   // Unavailable when Redis cannot be reached (or the connection fails while
   // it is set up), InvalidArgument when Redis refuses the AUTH or SELECT.
-  static Result<RedisConnection> Connect(const RedisUrl& url, const RedisConnectOptions& options = {});
+  static Result<RedisConnection> Connect(const RedisUrl& url,
+                                         const RedisConnectOptions& options = {});
 
   RedisConnection() = default;  // closed
 
@@ -74,11 +75,14 @@ class RedisConnection {
   std::vector<std::size_t> lens_;
 };
 
-inline bool IsErrorReply(const redisReply* r) { return r != nullptr && r->type == REDIS_REPLY_ERROR; }
+inline bool IsErrorReply(const redisReply* r) {
+  return r != nullptr && r->type == REDIS_REPLY_ERROR;
+}
 
 // The bytes of a string, status or error reply; empty for any other.
 inline std::string_view ReplyString(const redisReply* r) {
-  return r && r->str ? std::string_view(r->str, static_cast<std::size_t>(r->len)) : std::string_view();
+  return r && r->str ? std::string_view(r->str, static_cast<std::size_t>(r->len))
+                     : std::string_view();
 }
 
 // The reply as text for messages: a string or status, an error's message,

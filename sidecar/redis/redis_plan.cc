@@ -50,7 +50,8 @@ int RedisPlanner::Throttle(GameMemo& memo, std::uint64_t ts_ns, std::uint64_t no
   return flags;
 }
 
-void RedisPlanner::Expire(const std::string& k, std::chrono::milliseconds ttl, std::uint64_t game_id) {
+void RedisPlanner::Expire(const std::string& k, std::chrono::milliseconds ttl,
+                          std::uint64_t game_id) {
   args_.Clear();
   args_.Add("PEXPIRE");
   args_.Add(k);
@@ -60,7 +61,8 @@ void RedisPlanner::Expire(const std::string& k, std::chrono::milliseconds ttl, s
 
 // Starts an EVAL of script on keys in args; the caller adds ARGV and
 // appends the command.
-void RedisPlanner::BeginEval(std::string_view script, std::initializer_list<std::string_view> keys) {
+void RedisPlanner::BeginEval(std::string_view script,
+                             std::initializer_list<std::string_view> keys) {
   args_.Clear();
   args_.Add("EVAL");
   args_.Add(script);
@@ -71,7 +73,8 @@ void RedisPlanner::BeginEval(std::string_view script, std::initializer_list<std:
 
 // Starts HSET hokm:p:{player} game <game> seat <seat> in args; the
 // caller adds other fields and appends it.
-void RedisPlanner::BeginPlayerHash(std::uint64_t player, std::uint64_t game_id, std::uint64_t seat) {
+void RedisPlanner::BeginPlayerHash(std::uint64_t player, std::uint64_t game_id,
+                                   std::uint64_t seat) {
   PlayerKey(player);
   args_.Clear();
   args_.Add("HSET");
@@ -94,19 +97,22 @@ void RedisPlanner::AppendPlayerEffects(const fb::ChangeRecord& r) {
     Append(ReplyKind::kPlain, g);
     Expire(player_key_, options_.player_ttl, g);
   };
-  (void)core::VisitRecord(r, core::Overloaded{
-      [&](const fb::PlayerJoined& b) { player_hash(b.player_id(), b.seat(), true); },
-      [&](const fb::PlayerConnection& b) { player_hash(b.player_id(), b.seat(), b.connected()); },
-      [&](const fb::PlayerLeft& b) {
-        PlayerKey(b.player_id());
-        BeginEval(kLeaveGameScript, {player_key_});
-        args_.AddUint(g);
-        args_.AddUint(ts_ms);
-        args_.AddUint(static_cast<std::uint64_t>(options_.player_ttl.count()));
-        Append(ReplyKind::kPlain, g);
-      },
-      [](const auto&) {},
-  });
+  (void)core::VisitRecord(
+      r, core::Overloaded{
+             [&](const fb::PlayerJoined& b) { player_hash(b.player_id(), b.seat(), true); },
+             [&](const fb::PlayerConnection& b) {
+               player_hash(b.player_id(), b.seat(), b.connected());
+             },
+             [&](const fb::PlayerLeft& b) {
+               PlayerKey(b.player_id());
+               BeginEval(kLeaveGameScript, {player_key_});
+               args_.AddUint(g);
+               args_.AddUint(ts_ms);
+               args_.AddUint(static_cast<std::uint64_t>(options_.player_ttl.count()));
+               Append(ReplyKind::kPlain, g);
+             },
+             [](const auto&) {},
+         });
 }
 
 // A finished game's rating (sidecar/rating.h), once.
@@ -154,8 +160,9 @@ void RedisPlanner::BeginXadd(std::uint64_t game_id, std::uint64_t seq, const Pub
   args_.Add(state_json_);
 }
 
-void RedisPlanner::AppendGame(std::span<const RecordRef> records, std::span<const std::uint32_t> run,
-                              GameMemo& memo, std::uint64_t now_ms) {
+void RedisPlanner::AppendGame(std::span<const RecordRef> records,
+                              std::span<const std::uint32_t> run, GameMemo& memo,
+                              std::uint64_t now_ms) {
   const fb::ChangeRecord& last = *records[run.back()].record;
   const std::uint64_t g = last.game_id();
   events_json_.assign("[");
@@ -205,9 +212,9 @@ void RedisPlanner::AppendGame(std::span<const RecordRef> records, std::span<cons
 void RedisPlanner::AppendProbe(std::uint64_t game_id) {
   GameKey(game_id);
   args_.Clear();
-  for (std::string_view a : {std::string_view("XREVRANGE"), std::string_view(key_),
-                             std::string_view("+"), std::string_view("-"),
-                             std::string_view("COUNT"), std::string_view("1")})
+  for (std::string_view a :
+       {std::string_view("XREVRANGE"), std::string_view(key_), std::string_view("+"),
+        std::string_view("-"), std::string_view("COUNT"), std::string_view("1")})
     args_.Add(a);
   args_.AppendResp(resp_);
 }

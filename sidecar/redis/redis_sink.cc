@@ -80,14 +80,15 @@ struct RedisSink::Impl {
       if (text.substr(0, transient.size()) == transient) return Status::Unavailable(std::move(msg));
     }
     if (text.substr(0, 9) == "WRONGTYPE") {
-      msg += " (a key of the game holds another type, e.g. a hash of the layout before the "
-             "game became a stream: delete it, or let it expire)";
+      msg +=
+          " (a key of the game holds another type, e.g. a hash of the layout before the "
+          "game became a stream: delete it, or let it expire)";
     }
     return Status::Internal(std::move(msg));
   }
 
   Status Open() {
-    games.clear();  // a new connection knows nothing of what the last one wrote
+    games.clear();           // a new connection knows nothing of what the last one wrote
     next_marker_check = {};  // nor whether Redis still has what it wrote
     RedisConnectOptions connect;
     connect.connect_timeout = options.connect_timeout;
@@ -139,9 +140,10 @@ struct RedisSink::Impl {
       memo.probing = false;
       if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (first_error.ok())
-          first_error = IsErrorReply(r.get()) ? ReplyError("XREVRANGE", ReplyString(r.get()))
-                                         : Status::Internal("redis at " + url.HostPort() +
-                                                            ": unexpected XREVRANGE reply");
+          first_error =
+              IsErrorReply(r.get())
+                  ? ReplyError("XREVRANGE", ReplyString(r.get()))
+                  : Status::Internal("redis at " + url.HostPort() + ": unexpected XREVRANGE reply");
         continue;
       }
       const std::uint64_t first_seq = memo.state.seq;
@@ -179,7 +181,8 @@ struct RedisSink::Impl {
     for (const ExpectedReply& p : plan.expected()) {
       RedisReply r = conn.GetReply();
       if (!r) return Lost("reading a reply failed");
-      const std::string_view text = IsErrorReply(r.get()) ? ReplyString(r.get()) : std::string_view();
+      const std::string_view text =
+          IsErrorReply(r.get()) ? ReplyString(r.get()) : std::string_view();
       if (p.kind == ReplyKind::kXadd) {
         if (!IsErrorReply(r.get())) {
           Add(counters.records_applied, p.records);
@@ -253,7 +256,8 @@ struct RedisSink::Impl {
       rebuilt.clear();
       // PostgreSQL down: the live games are rebuilt all the same (the
       // source keeps the error for the log).
-      if (source->EndedGames(options.finished_game_ttl, rebuilt).ok()) (void)source->Ratings(ratings);
+      if (source->EndedGames(options.finished_game_ttl, rebuilt).ok())
+        (void)source->Ratings(ratings);
       if (Status s = WriteRebuilt(games_written); !s.ok()) return s;
     }
     Add(counters.rebuilt_games, games_written);

@@ -103,7 +103,7 @@ namespace hokm::sidecar {
 // A game as the rebuild after a loss writes it.
 struct RebuiltGame {
   std::uint64_t game_id = 0;
-  PublicState state;        // updated_ms: 0 (the sink stamps the time it writes it)
+  PublicState state;           // updated_ms: 0 (the sink stamps the time it writes it)
   std::uint64_t ended_ms = 0;  // games that ended: when (wall clock)
 };
 struct PlayerRating {
@@ -123,7 +123,8 @@ class RebuildSource {
   // Appends the games that ended within `within` (final state, ended_ms)
   // and every rated player. Unavailable when they cannot be read: the
   // rebuild goes on without them.
-  virtual Status EndedGames(std::chrono::milliseconds within, std::vector<RebuiltGame>& out) const = 0;
+  virtual Status EndedGames(std::chrono::milliseconds within,
+                            std::vector<RebuiltGame>& out) const = 0;
   virtual Status Ratings(std::vector<PlayerRating>& out) const = 0;
 };
 

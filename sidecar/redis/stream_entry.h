@@ -13,7 +13,7 @@
 namespace hokm::sidecar {
 
 struct StreamEntry {
-  std::uint64_t seq = 0;              // the ID's first part: the entry's last game_seq
+  std::uint64_t seq = 0;               // the ID's first part: the entry's last game_seq
   const redisReply* fields = nullptr;  // [field, value, ...]; lives as long as the reply
 
   // The value of field name ("" when absent).

@@ -9,8 +9,8 @@
 #include <initializer_list>
 #include <string_view>
 
-#include "core/rules/card.h"
 #include "core/records/change.h"
+#include "core/rules/card.h"
 #include "core/rules/game_state.h"
 #include "core/rules/rules.h"
 

@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/rules/bots.h"
 #include "core/records/change_batch.h"
 #include "core/records/record_codec.h"
+#include "core/rules/bots.h"
 #include "core/rules/rules.h"
 #include "shm/command_channel.h"
 
@@ -240,7 +240,8 @@ TEST_F(EngineTest, RequestWhoseBoolsAreNeitherZeroNorOneIsRefusedWithoutEffect) 
       0x00, 0x00, 0x00, 0x41, 0x00, 0x00, 0x00, 0x7a, 0x7a, 0x00, 0x00, 0x00, 0x00,
       0x00, 0x00, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x66, 0x75, 0x7a, 0x7a};
   shm::Ring commands = e.segment().command_ring(0);
-  ASSERT_EQ(commands.TryWrite(shm::kCommandRequestType, kRequest, sizeof kRequest), shm::WriteResult::kOk);
+  ASSERT_EQ(commands.TryWrite(shm::kCommandRequestType, kRequest, sizeof kRequest),
+            shm::WriteResult::kOk);
   EXPECT_EQ(e.ServeOnce(0), 1u);
   EXPECT_EQ(e.counters(0).rejected.load(), 1u);
   EXPECT_EQ(e.counters(0).accepted.load(), 0u);

@@ -114,13 +114,15 @@ TEST_F(RulesTest, CreateGameRejectsAnInvalidConfig) {
   // Found by fuzz_command_request: a room that is not UTF-8 made a game
   // whose GameCreated record the sidecar dead-letters (its room goes to
   // PostgreSQL text and JSON). Overlong, surrogate and cut-short sequences too.
-  for (const std::string_view room : {std::string_view("\xff\xfe"), std::string_view("ab\xc3"),
-                                      std::string_view("\xc0\xaf"), std::string_view("\xed\xa0\x80")}) {
+  for (const std::string_view room :
+       {std::string_view("\xff\xfe"), std::string_view("ab\xc3"), std::string_view("\xc0\xaf"),
+        std::string_view("\xed\xa0\x80")}) {
     ExpectRejected(s, CommandResult::kInvalidConfig, [&](GameState& g, ChangeBuffer& o) {
       return CreateGame(g, 1, room, 1, RulesConfig{}, o);
     });
   }
-  EXPECT_EQ(CreateGame(s, 1, "\xc3\xa9t\xc3\xa9", 1, RulesConfig{}, out_), CommandResult::kOk);  // "été"
+  EXPECT_EQ(CreateGame(s, 1, "\xc3\xa9t\xc3\xa9", 1, RulesConfig{}, out_),
+            CommandResult::kOk);  // "été"
 }
 
 TEST_F(RulesTest, CreateGameOnALiveGameIsWrongPhaseAndOnAnEndedOneGameOver) {

@@ -13,11 +13,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/rules/bots.h"
+#include "core/command_wire.h"
 #include "core/records/change_batch.h"
 #include "core/records/record_codec.h"
+#include "core/rules/bots.h"
 #include "core/rules/rules.h"
-#include "core/command_wire.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "tests/integration/process_util.h"
@@ -163,7 +163,8 @@ TEST(EngineRestartTest, KilledEngineRestartsAndEveryGameContinues) {
   ::kill(engine, SIGTERM);
   int status = 0;
   ASSERT_EQ(::waitpid(engine, &status, 0), engine);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "SIGTERM must end hokm-engine with 0";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "SIGTERM must end hokm-engine with 0";
   (void)shm::Segment::Remove(name);
 
   EXPECT_EQ(collected.conflicts, 0u) << "a (game, seq) was published twice with different contents";
@@ -172,7 +173,8 @@ TEST(EngineRestartTest, KilledEngineRestartsAndEveryGameContinues) {
     const auto& seqs = collected.games[games[g]];
     ASSERT_FALSE(seqs.empty());
     EXPECT_EQ(seqs.begin()->first, 1u);
-    EXPECT_EQ(seqs.rbegin()->first, seqs.size()) << "game " << games[g] << " has a gap in its records";
+    EXPECT_EQ(seqs.rbegin()->first, seqs.size())
+        << "game " << games[g] << " has a gap in its records";
     core::Change last{};
     std::memcpy(&last, seqs.rbegin()->second.data(), sizeof last);
     EXPECT_EQ(last.type, core::RecordType::kGameFinished);

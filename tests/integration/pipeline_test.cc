@@ -21,9 +21,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/rules/bots.h"
-#include "core/records/change_batch.h"
 #include "core/engine.h"
+#include "core/records/change_batch.h"
+#include "core/rules/bots.h"
 #include "core/rules/rules.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
@@ -82,10 +82,22 @@ class PipelineTest : public ::testing::Test {
   }
 
   pid_t StartSidecar(const std::string& redis_url, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url,
-                                     "--pg-url", pg_url_, "--spill-dir", spill_dir_.string(),
-                                     "--metrics-port", "0", "--batch-max-ms", "10", "--drain-and-exit",
-                                     "--drain-timeout-s", "120"};
+    std::vector<std::string> args = {HOKM_SIDECAR_BIN,
+                                     "--shm-name",
+                                     shm_name_,
+                                     "--redis-url",
+                                     redis_url,
+                                     "--pg-url",
+                                     pg_url_,
+                                     "--spill-dir",
+                                     spill_dir_.string(),
+                                     "--metrics-port",
+                                     "0",
+                                     "--batch-max-ms",
+                                     "10",
+                                     "--drain-and-exit",
+                                     "--drain-timeout-s",
+                                     "120"};
     args.insert(args.end(), extra.begin(), extra.end());
     const pid_t pid = proc::Spawn(std::move(args));
     children_.push_back(pid);
@@ -95,7 +107,8 @@ class PipelineTest : public ::testing::Test {
 
   // Plays `total` complete games, 64 at a time, with the random bot; calls
   // on_progress(moves) every 1,000 moves. Returns each game's last seq.
-  std::map<std::uint64_t, std::uint32_t> PlayGames(int total, const std::function<void(int)>& on_progress = {}) {
+  std::map<std::uint64_t, std::uint32_t> PlayGames(
+      int total, const std::function<void(int)>& on_progress = {}) {
     std::map<std::uint64_t, std::uint32_t> last_seq;
     core::RandomBot bot(7);
     std::vector<std::uint64_t> live;
@@ -149,7 +162,8 @@ class PipelineTest : public ::testing::Test {
   long long PgMoveCount(const std::map<std::uint64_t, std::uint32_t>& games) {
     pqxx::connection c(PgUrlOrDie().ConnInfo());
     pqxx::nontransaction tx(c);
-    return tx.exec1("SELECT count(*) FROM game_moves WHERE game_id IN (" + IdList(games) + ")")[0].as<long long>();
+    return tx.exec1("SELECT count(*) FROM game_moves WHERE game_id IN (" + IdList(games) + ")")[0]
+        .as<long long>();
   }
 
   // Every (game, seq) from 1 to the game's last, once; sessions, four
@@ -160,10 +174,14 @@ class PipelineTest : public ::testing::Test {
     pqxx::connection c(PgUrlOrDie().ConnInfo());
     pqxx::nontransaction tx(c);
     const std::string ids = IdList(games);
-    const auto moves = tx.exec1("SELECT count(*), count(DISTINCT (game_id, seq)) FROM game_moves WHERE game_id IN (" + ids + ")");
+    const auto moves = tx.exec1(
+        "SELECT count(*), count(DISTINCT (game_id, seq)) FROM game_moves WHERE game_id IN (" + ids +
+        ")");
     EXPECT_EQ(moves[0].as<long long>(), expected) << "game_moves rows";
     EXPECT_EQ(moves[1].as<long long>(), expected) << "distinct (game_id, seq)";
-    const auto per_game = tx.exec("SELECT game_id, max(seq), count(*) FROM game_moves WHERE game_id IN (" + ids + ") GROUP BY game_id");
+    const auto per_game =
+        tx.exec("SELECT game_id, max(seq), count(*) FROM game_moves WHERE game_id IN (" + ids +
+                ") GROUP BY game_id");
     EXPECT_EQ(per_game.size(), games.size());
     for (const auto& row : per_game) {
       const auto it = games.find(row[0].as<std::uint64_t>());
@@ -171,16 +189,22 @@ class PipelineTest : public ::testing::Test {
       EXPECT_EQ(row[1].as<std::uint32_t>(), it->second) << "game " << it->first;
       EXPECT_EQ(row[2].as<std::uint32_t>(), it->second) << "game " << it->first;
     }
-    EXPECT_EQ(tx.exec1("SELECT count(*) FROM game_sessions WHERE game_id IN (" + ids + ")")[0].as<std::size_t>(), games.size());
-    EXPECT_EQ(tx.exec1("SELECT count(*) FROM game_participants WHERE game_id IN (" + ids + ")")[0].as<std::size_t>(), 4 * games.size());
-    for (const char* view : {"player_performance", "game_statistics_summary", "active_sessions", "leaderboard"}) {
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM game_sessions WHERE game_id IN (" + ids + ")")[0]
+                  .as<std::size_t>(),
+              games.size());
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM game_participants WHERE game_id IN (" + ids + ")")[0]
+                  .as<std::size_t>(),
+              4 * games.size());
+    for (const char* view :
+         {"player_performance", "game_statistics_summary", "active_sessions", "leaderboard"}) {
       EXPECT_NO_THROW(tx.exec(std::string("SELECT * FROM analytics.") + view + " LIMIT 5")) << view;
     }
   }
 
   // Each game's state holds its last seq and phase finished; its stream
   // every event once, in order.
-  void ExpectFinalStateInRedis(const std::map<std::uint64_t, std::uint32_t>& games, const std::string& url) {
+  void ExpectFinalStateInRedis(const std::map<std::uint64_t, std::uint32_t>& games,
+                               const std::string& url) {
     RedisProbe probe;
     auto parsed = ParseRedisUrl(url);
     ASSERT_TRUE(parsed.ok());
@@ -193,7 +217,8 @@ class PipelineTest : public ::testing::Test {
       for (std::size_t k = 0; gapless && k < seqs.size(); ++k) gapless = seqs[k] == k + 1;
       const bool ok = h["seq"] == std::to_string(seq) && h["phase"] == "finished" && gapless;
       if (!ok && ++wrong <= 3) {
-        ADD_FAILURE() << "game " << g << ": redis seq " << h["seq"] << " phase " << h["phase"] << ", engine seq " << seq;
+        ADD_FAILURE() << "game " << g << ": redis seq " << h["seq"] << " phase " << h["phase"]
+                      << ", engine seq " << seq;
       }
     }
     EXPECT_EQ(wrong, 0);
@@ -244,12 +269,15 @@ TEST_F(PipelineTest, MalformedRecordIsDeadLetteredAndEverythingElseDelivered) {
   // A change batch whose one frame is not a ChangeRecord.
   const std::string poison = "this is not a flatbuffer " + shm_name_;
   alignas(8) std::byte frame[256] = {};
-  const std::size_t size = core::AppendFrame(frame, 0, poison.data(), static_cast<std::uint32_t>(poison.size()));
+  const std::size_t size =
+      core::AppendFrame(frame, 0, poison.data(), static_cast<std::uint32_t>(poison.size()));
   const pid_t sidecar = StartSidecar(redis_url_);
   auto first = PlayGames(20);
-  ASSERT_EQ(e.segment().change_ring(0).TryWrite(core::kChangeBatchType, frame, size), shm::WriteResult::kOk);
+  ASSERT_EQ(e.segment().change_ring(0).TryWrite(core::kChangeBatchType, frame, size),
+            shm::WriteResult::kOk);
   // And a change batch with no frame at all (an empty payload).
-  ASSERT_EQ(e.segment().change_ring(0).TryWrite(core::kChangeBatchType, nullptr, 0), shm::WriteResult::kOk);
+  ASSERT_EQ(e.segment().change_ring(0).TryWrite(core::kChangeBatchType, nullptr, 0),
+            shm::WriteResult::kOk);
   auto games = PlayGames(20);
   games.insert(first.begin(), first.end());
   engine_.reset();
@@ -259,8 +287,10 @@ TEST_F(PipelineTest, MalformedRecordIsDeadLetteredAndEverythingElseDelivered) {
   ExpectFinalStateInRedis(games, redis_url_);
   pqxx::connection c(PgUrlOrDie().ConnInfo());
   pqxx::nontransaction tx(c);
-  const auto n = tx.exec_params1("SELECT count(*) FROM dead_letters WHERE position($1::bytea IN payload) > 0",
-                                 pqxx::binarystring(poison))[0].as<int>();
+  const auto n =
+      tx.exec_params1("SELECT count(*) FROM dead_letters WHERE position($1::bytea IN payload) > 0",
+                      pqxx::binarystring(poison))[0]
+          .as<int>();
   EXPECT_EQ(n, 1) << "the malformed record must be in dead_letters exactly once";
   EXPECT_GE(tx.exec1("SELECT count(*) FROM dead_letters WHERE length(payload) = 0")[0].as<int>(), 1)
       << "the empty change batch must be in dead_letters";
@@ -271,9 +301,10 @@ TEST_F(PipelineTest, MalformedRecordIsDeadLetteredAndEverythingElseDelivered) {
 // once PostgreSQL has every spilled record (issue 12, item 2).
 TEST_F(PipelineTest, DrainDeliversTheSpillQueueOfAnEarlierRunBeforeExiting0) {
   Engine& e = OpenEngine();
-  pid_t sidecar = proc::Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url",
-                               "postgresql://hokm:unused@127.0.0.1:1/hokm", "--spill-dir", spill_dir_.string(),
-                               "--metrics-port", "0", "--batch-max-ms", "10"});
+  pid_t sidecar =
+      proc::Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url",
+                   "postgresql://hokm:unused@127.0.0.1:1/hokm", "--spill-dir", spill_dir_.string(),
+                   "--metrics-port", "0", "--batch-max-ms", "10"});
   children_.push_back(sidecar);
   const auto games = PlayGames(30);
   // Every record acknowledged by both workers (PostgreSQL's share by its
@@ -283,7 +314,8 @@ TEST_F(PipelineTest, DrainDeliversTheSpillQueueOfAnEarlierRunBeforeExiting0) {
   while (ring.HeadPosition() < ring.TailPosition() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ASSERT_EQ(ring.HeadPosition(), ring.TailPosition()) << "the first sidecar never spilled everything";
+  ASSERT_EQ(ring.HeadPosition(), ring.TailPosition())
+      << "the first sidecar never spilled everything";
   ASSERT_EQ(::kill(sidecar, SIGKILL), 0);
   EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(10)), -SIGKILL);
   Reap(sidecar);
@@ -304,7 +336,8 @@ TEST_F(PipelineTest, CorruptRingIsReportedAndEverythingBeforeItDelivered) {
   const auto games = PlayGames(20);
   // Where the next record would go; the engine gets no more commands.
   const shm::Ring ring = e.segment().change_ring(0);
-  ring.HeaderAt(ring.TailPosition() & (ring.Capacity() - 1)).store(shm::ring_detail::MakeHeader(3, 1));
+  ring.HeaderAt(ring.TailPosition() & (ring.Capacity() - 1))
+      .store(shm::ring_detail::MakeHeader(3, 1));
   engine_.reset();
   EXPECT_EQ(WaitExit(sidecar, std::chrono::seconds(120)), 4);
   Reap(sidecar);
@@ -342,16 +375,21 @@ class OwnRedis {
     pid_ = ::fork();
     if (pid_ == 0) {
       const std::string port = std::to_string(port_);
-      ::execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", port.c_str(), "--save", "",
-               "--appendonly", "yes", "--appendfsync", "always", "--dir", dir_.c_str(), "--logfile",
-               (dir_ / "redis.log").c_str(), static_cast<char*>(nullptr));
+      ::execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", port.c_str(),
+               "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir",
+               dir_.c_str(), "--logfile", (dir_ / "redis.log").c_str(),
+               static_cast<char*>(nullptr));
       ::_exit(127);
     }
     RedisUrl url;
     url.host = "127.0.0.1";
     url.port = static_cast<std::uint16_t>(port_);
-    return WaitUntil([&] { RedisProbe p; return p.Connect(url) && p.Integer({"DBSIZE"}) >= 0; },
-                     std::chrono::seconds(20));
+    return WaitUntil(
+        [&] {
+          RedisProbe p;
+          return p.Connect(url) && p.Integer({"DBSIZE"}) >= 0;
+        },
+        std::chrono::seconds(20));
   }
   void Stop() {
     if (pid_ <= 0) return;
@@ -375,7 +413,8 @@ TEST_F(PipelineTest, RedisStoppedUnderLoadThenRestartedConverges) {
   auto checkpoint = [&] {
     pqxx::connection c(PgUrlOrDie().ConnInfo());
     pqxx::nontransaction tx(c);
-    const auto r = tx.exec_params("SELECT position FROM sidecar_checkpoint WHERE name = $1", shm_name_ + ":shard-0");
+    const auto r = tx.exec_params("SELECT position FROM sidecar_checkpoint WHERE name = $1",
+                                  shm_name_ + ":shard-0");
     return r.empty() ? -1LL : r[0][0].as<long long>();
   };
   long long at_stop = -1;
@@ -416,8 +455,11 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
   ASSERT_TRUE(own_url.ok());
   RedisProbe probe;
   ASSERT_TRUE(probe.Connect(*own_url));
-  ASSERT_TRUE(WaitUntil([&] { return probe.Integer({"EXISTS", "hokm:marker"}) == 1; },
-                        std::chrono::seconds(30)))
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return probe.Integer({"EXISTS", "hokm:marker"}) == 1;
+      },
+      std::chrono::seconds(30)))
       << "the sidecar never set hokm:marker";
 
   // 300 games, played round-robin: none ends before the check.
@@ -467,20 +509,23 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
       ++moves;
       if (moves == 8'000 || moves == 16'000) {
         // Redis has everything so far: what comes next loses it all.
-        ASSERT_TRUE(WaitUntil([&] {
-          for (std::uint64_t id : ids) {
-            core::GameState now{};
-            const auto ended = ended_states.find(id);
-            if (ended != ended_states.end()) {
-              now = ended->second;
-            } else if (!engine_->Snapshot(id, now)) {
-              return false;
-            }
-            const std::optional<PublicState> stored = probe.TopState(GameKey(id));
-            if (!stored || stored->seq != now.seq) return false;
-          }
-          return true;
-        }, std::chrono::seconds(60))) << "the sidecar did not catch up before loss " << moves;
+        ASSERT_TRUE(WaitUntil(
+            [&] {
+              for (std::uint64_t id : ids) {
+                core::GameState now{};
+                const auto ended = ended_states.find(id);
+                if (ended != ended_states.end()) {
+                  now = ended->second;
+                } else if (!engine_->Snapshot(id, now)) {
+                  return false;
+                }
+                const std::optional<PublicState> stored = probe.TopState(GameKey(id));
+                if (!stored || stored->seq != now.seq) return false;
+              }
+              return true;
+            },
+            std::chrono::seconds(60)))
+            << "the sidecar did not catch up before loss " << moves;
       }
       if (moves == 16'000) {  // a FLUSHALL: no reconnect tells the sidecar
         // PostgreSQL has the games that ended: their keys come back from it.
@@ -492,11 +537,17 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
         }
         ASSERT_GT(ended, kGames / 6) << "too few games ended before the FLUSHALL";
         pqxx::connection c(PgUrlOrDie().ConnInfo());
-        ASSERT_TRUE(WaitUntil([&] {
-          pqxx::nontransaction tx(c);
-          return tx.exec1("SELECT count(*) FROM game_sessions WHERE status = 'finished' AND game_id IN (" +
-                          ended_ids + ")")[0].as<int>() == ended;
-        }, std::chrono::seconds(60))) << "postgres did not get the ended games";
+        ASSERT_TRUE(WaitUntil(
+            [&] {
+              pqxx::nontransaction tx(c);
+              return tx.exec1(
+                           "SELECT count(*) FROM game_sessions WHERE status = 'finished' AND "
+                           "game_id IN (" +
+                           ended_ids + ")")[0]
+                         .as<int>() == ended;
+            },
+            std::chrono::seconds(60)))
+            << "postgres did not get the ended games";
         ASSERT_EQ(probe.Command({"FLUSHALL"})->type, REDIS_REPLY_STATUS);
         flushed = true;
       }
@@ -510,8 +561,11 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
     }
   }
   ASSERT_TRUE(restarted && flushed) << "the load ended before Redis was restarted and flushed";
-  ASSERT_TRUE(WaitUntil([&] { return probe.Integer({"EXISTS", "hokm:marker"}) == 1; },
-                        std::chrono::seconds(60)))
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return probe.Integer({"EXISTS", "hokm:marker"}) == 1;
+      },
+      std::chrono::seconds(60)))
       << "the sidecar never noticed that Redis lost its data";
 
   // The engine's view of every game, then the sidecar drains and exits.
@@ -541,17 +595,20 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
     bool players_ok = true;
     for (int seat = 0; seat < 4 && game.phase != core::Phase::kFinished; ++seat) {
       auto h = probe.Hash(PlayerKey(game.player_ids[seat]));
-      players_ok = players_ok && h["game"] == std::to_string(g) && h["seat"] == std::to_string(seat);
+      players_ok =
+          players_ok && h["game"] == std::to_string(g) && h["seat"] == std::to_string(seat);
     }
-    const bool active_ok = game.phase == core::Phase::kFinished || probe.Score("hokm:active", std::to_string(g));
+    const bool active_ok =
+        game.phase == core::Phase::kFinished || probe.Score("hokm:active", std::to_string(g));
     if (game.phase != core::Phase::kFinished) ++live;
     if (!(state_ok && players_ok && active_ok) && ++wrong <= 3) {
       std::string a, b;
       want.AppendJson(a);
       if (got) got->AppendJson(b);
       ADD_FAILURE() << "game " << g << (has_stream ? "" : " (no stream)") << "\n  engine: " << a
-                    << "\n  redis:  " << b << "\n  players' hashes " << (players_ok ? "ok" : "wrong")
-                    << ", hokm:active " << (active_ok ? "ok" : "missing");
+                    << "\n  redis:  " << b << "\n  players' hashes "
+                    << (players_ok ? "ok" : "wrong") << ", hokm:active "
+                    << (active_ok ? "ok" : "missing");
     }
   }
   EXPECT_EQ(wrong, 0) << "of " << engine_states.size() << " games";
@@ -560,13 +617,15 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
   pqxx::connection c(PgUrlOrDie().ConnInfo());
   pqxx::nontransaction tx(c);
   int rated = 0, wrong_ratings = 0;
-  for (const auto& row : tx.exec("SELECT player_id, rating FROM players WHERE games > 0 AND player_id BETWEEN " +
-                                 std::to_string(player_base_) + " AND " + std::to_string(player_base_ + 4 * kGames))) {
+  for (const auto& row : tx.exec(
+           "SELECT player_id, rating FROM players WHERE games > 0 AND player_id BETWEEN " +
+           std::to_string(player_base_) + " AND " + std::to_string(player_base_ + 4 * kGames))) {
     ++rated;
     const std::optional<double> score = probe.Score("hokm:lb:global", row[0].c_str());
     if ((!score || *score != row[1].as<double>()) && ++wrong_ratings <= 3)
-      ADD_FAILURE() << "player " << row[0].c_str() << ": rating " << row[1].c_str() << " in postgres, "
-                    << (score ? std::to_string(*score) : std::string("none")) << " in redis";
+      ADD_FAILURE() << "player " << row[0].c_str() << ": rating " << row[1].c_str()
+                    << " in postgres, " << (score ? std::to_string(*score) : std::string("none"))
+                    << " in redis";
   }
   EXPECT_GT(rated, kGames / 3) << "the games that ended rated their players";
   EXPECT_EQ(wrong_ratings, 0);
@@ -592,7 +651,8 @@ TEST_F(PipelineTest, PostgresStoppedUnderLoadThenRestartedConverges) {
     }
     if (moves == 45000 && stopped && !restarted) {
       // Redis keeps taking the games created meanwhile.
-      redis_moved = WaitUntil([&] { return probe.Integer({"DBSIZE"}) > keys_at_stop; }, std::chrono::seconds(10));
+      redis_moved = WaitUntil([&] { return probe.Integer({"DBSIZE"}) > keys_at_stop; },
+                              std::chrono::seconds(10));
       restarted = true;
       ASSERT_EQ(std::system((services + " start-postgres >/dev/null").c_str()), 0);
     }

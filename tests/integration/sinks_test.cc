@@ -158,8 +158,9 @@ class SinksTest : public ::testing::Test {
     }
     for (std::uint64_t p : used_players_) {
       hash(PlayerKey(p));
-      out += "lb=" + std::to_string(probe_.Score("hokm:lb:global", std::to_string(p)).value_or(-1)) +
-             "\n";
+      out +=
+          "lb=" + std::to_string(probe_.Score("hokm:lb:global", std::to_string(p)).value_or(-1)) +
+          "\n";
     }
     return out;
   }
@@ -365,7 +366,8 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
       records.size(), commands.size(), static_cast<unsigned long long>(rs.entries),
       static_cast<unsigned long long>(rs.commands), static_cast<unsigned long long>(rs.round_trips),
       records.size() * 1e6 / double(rs.total_batch_us),
-      static_cast<unsigned long long>(ps.rows_inserted), static_cast<unsigned long long>(ps.transactions),
+      static_cast<unsigned long long>(ps.rows_inserted),
+      static_cast<unsigned long long>(ps.transactions),
       static_cast<unsigned long long>(ps.round_trips),
       records.size() * 1e6 / double(ps.total_batch_us));
 }
@@ -555,7 +557,8 @@ TEST_F(SinksTest, StateFollowsTheGameMidTrickAndEventsReadOnBySeq) {
   }
   const std::vector<RecordRef> refs = Refs(head);
   // The first five records one batch each (one entry each), the rest in one.
-  for (std::size_t k = 0; k < 5; ++k) ASSERT_TRUE(redis_->Write(std::span(refs).subspan(k, 1)).ok());
+  for (std::size_t k = 0; k < 5; ++k)
+    ASSERT_TRUE(redis_->Write(std::span(refs).subspan(k, 1)).ok());
   ASSERT_TRUE(redis_->Write(std::span(refs).subspan(5)).ok());
   EXPECT_EQ(redis_->stats().entries, 6u);
   ASSERT_TRUE(pg_->WriteBatch(refs, "", 0).ok());
@@ -866,9 +869,9 @@ TEST_F(SinksTest, NoDealtCardIsReadableFromRedis) {
   }
   // Each state's table holds only cards played in the trick under way.
   // PostgreSQL has every deal, cards included.
-  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE type = 6 AND body ? 'cards' AND " +
-                  InGames()),
-            static_cast<long long>(deals));
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM game_moves WHERE type = 6 AND body ? 'cards' AND " + InGames()),
+      static_cast<long long>(deals));
 }
 
 }  // namespace

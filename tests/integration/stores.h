@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "core/rules/bots.h"
 #include "core/records/record_codec.h"
+#include "core/rules/bots.h"
 #include "core/rules/rules.h"
 #include "sidecar/pg/pg_sink.h"
 #include "sidecar/public_state.h"

@@ -31,8 +31,9 @@ TEST(SeedStateTest, EveryStateOfAWholeGameRoundTrips) {
             core::CommandResult::kOk);
   for (int seat = 0; seat < core::kSeats; ++seat) {
     // The largest ids the rules seat (2^63 - 1 and below: bigint in PostgreSQL).
-    ASSERT_EQ(core::Join(s, seat, (std::uint64_t{1} << 63) - 1 - static_cast<std::uint64_t>(seat), out),
-              core::CommandResult::kOk);
+    ASSERT_EQ(
+        core::Join(s, seat, (std::uint64_t{1} << 63) - 1 - static_cast<std::uint64_t>(seat), out),
+        core::CommandResult::kOk);
   }
   core::RandomBot bot(42);
   int states = 0;
@@ -40,7 +41,8 @@ TEST(SeedStateTest, EveryStateOfAWholeGameRoundTrips) {
   for (;;) {
     json.clear();
     EncodeSeedState(s, json);
-    ASSERT_EQ(json.rfind("{\"seq\":" + std::to_string(s.seq) + ",", 0), 0u) << "seq must lead: " << json;
+    ASSERT_EQ(json.rfind("{\"seq\":" + std::to_string(s.seq) + ",", 0), 0u)
+        << "seq must lead: " << json;
     core::GameState back;
     ASSERT_TRUE(DecodeSeedState(json, back)) << json;
     ASSERT_TRUE(SameState(s, back)) << json;

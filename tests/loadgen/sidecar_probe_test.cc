@@ -44,11 +44,12 @@ TEST(SidecarProbeTest, APageWithoutSyncLagIsAnError) {
 
 // A histogram page as sidecar/metrics.cc writes it (fewer buckets).
 std::string HistogramPage(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::uint64_t rinf,
-                          std::uint64_t p1, std::uint64_t p2, std::uint64_t p3, std::uint64_t pinf) {
+                          std::uint64_t p1, std::uint64_t p2, std::uint64_t p3,
+                          std::uint64_t pinf) {
   std::string page = "# TYPE hokm_sidecar_sync_lag_histogram_ms histogram\n";
   const auto add = [&](const char* sink, const char* le, std::uint64_t n) {
-    page += std::string("hokm_sidecar_sync_lag_histogram_ms_bucket{sink=\"") + sink + "\",le=\"" + le +
-            "\"} " + std::to_string(n) + "\n";
+    page += std::string("hokm_sidecar_sync_lag_histogram_ms_bucket{sink=\"") + sink + "\",le=\"" +
+            le + "\"} " + std::to_string(n) + "\n";
   };
   add("redis", "1", r1);
   add("redis", "10", r2);
@@ -156,7 +157,8 @@ TEST(SidecarProbeTest, NobodyListeningIsUnavailable) {
 TEST(SidecarProbeTest, HttpGetReadsAPageAndRefusesAnythingBut200) {
   std::string error;
   auto server = service::MetricsServer::Start(
-      0, [] { return std::string(kMetrics); }, [] { return std::string("{\"status\":\"ok\"}"); }, &error);
+      0, [] { return std::string(kMetrics); }, [] { return std::string("{\"status\":\"ok\"}"); },
+      &error);
   ASSERT_NE(server, nullptr) << error;
   const std::string base = "http://127.0.0.1:" + std::to_string(server->port());
   auto metrics = ParseHttpUrl(base + "/metrics");
@@ -171,7 +173,8 @@ TEST(SidecarProbeTest, HttpGetReadsAPageAndRefusesAnythingBut200) {
   ASSERT_TRUE(missing.ok());
   auto refused = HttpGet(*missing, std::chrono::seconds(10));
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("404"), std::string::npos) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("404"), std::string::npos)
+      << refused.status().message();
 }
 
 }  // namespace

@@ -58,9 +58,16 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-const std::set<std::string> kReportKeys = {"mode",     "games_completed", "card_plays", "records",
-                                           "wall_s",   "card_plays_per_sec", "apply_latency_ns",
-                                           "sync_lag_ms", "busy", "errors"};
+const std::set<std::string> kReportKeys = {"mode",
+                                           "games_completed",
+                                           "card_plays",
+                                           "records",
+                                           "wall_s",
+                                           "card_plays_per_sec",
+                                           "apply_latency_ns",
+                                           "sync_lag_ms",
+                                           "busy",
+                                           "errors"};
 
 std::set<std::string> Keys(const nlohmann::json& j) {
   std::set<std::string> keys;
@@ -78,8 +85,9 @@ void ExpectReportKeys(const nlohmann::json& j, bool with_verify) {
   EXPECT_EQ(Keys(j.at("sync_lag_ms").at("redis")), (std::set<std::string>{"p50", "p99", "max"}));
   EXPECT_EQ(Keys(j.at("sync_lag_ms").at("postgres")), (std::set<std::string>{"p50", "p99", "max"}));
   if (with_verify) {
-    EXPECT_EQ(Keys(j.at("verify")), (std::set<std::string>{"games", "pg_games", "pg_moves", "redis_games", "lost",
-                                                           "duplicated", "mismatched", "ok"}));
+    EXPECT_EQ(Keys(j.at("verify")),
+              (std::set<std::string>{"games", "pg_games", "pg_moves", "redis_games", "lost",
+                                     "duplicated", "mismatched", "ok"}));
   }
 }
 
@@ -140,8 +148,9 @@ class LoadgenVerifyTest : public ::testing::Test {
   }
 
   std::vector<std::string> Loadgen(std::vector<std::string> extra) {
-    std::vector<std::string> args = {HOKM_LOADGEN_BIN, "--redis-url", redis_url_, "--pg-url", pg_url_,
-                                     "--sidecar-metrics", metrics_url_, "--quiet"};
+    std::vector<std::string> args = {HOKM_LOADGEN_BIN, "--redis-url", redis_url_,
+                                     "--pg-url",       pg_url_,       "--sidecar-metrics",
+                                     metrics_url_,     "--quiet"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -150,8 +159,9 @@ class LoadgenVerifyTest : public ::testing::Test {
   int VerifyOnly(const std::string& name, nlohmann::json& report) {
     const fs::path json = dir_ / (name + ".json");
     const fs::path log = dir_ / (name + ".log");
-    const int code = Finish(Spawn(Loadgen({"--verify-only", games_file_.string(), "--json", json.string()}), log),
-                            std::chrono::seconds(120));
+    const int code = Finish(
+        Spawn(Loadgen({"--verify-only", games_file_.string(), "--json", json.string()}), log),
+        std::chrono::seconds(120));
     report = nlohmann::json::parse(Slurp(json), nullptr, false);
     EXPECT_FALSE(report.is_discarded()) << "no JSON report; loadgen said:\n" << Slurp(log);
     return code;
@@ -187,7 +197,8 @@ class LoadgenVerifyTest : public ::testing::Test {
       if (seed_) {
         tx.exec("DELETE FROM seed_moves" + in);
       } else {
-        for (const char* t : {"game_commands", "game_moves_v1", "hands", "game_participants", "game_sessions"}) {
+        for (const char* t :
+             {"game_commands", "game_moves_v1", "hands", "game_participants", "game_sessions"}) {
           tx.exec(std::string("DELETE FROM ") + t + in);
         }
       }
@@ -224,18 +235,20 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
   const fs::path report_path = dir_ / "run.json";
   // Loadgen creates the segment and waits for the sidecar, which attaches
   // to it once it exists.
-  const pid_t loadgen = Spawn(Loadgen({"--mode", "embedded", "--shm-name", shm_name_, "--fresh", "--games", "50",
-                                       "--threads", "2", "--verify", "--verify-timeout-s", "120",
-                                       "--wait-for-sidecar", "60", "--json", report_path.string(),
-                                       "--save-games", games_file_.string()}),
-                              dir_ / "loadgen.log");
-  ASSERT_TRUE(WaitUntil([&] { return shm::Segment::Attach(shm_name_).ok(); }, std::chrono::seconds(30)))
-      << "loadgen did not create the segment:\n" << Slurp(dir_ / "loadgen.log");
-  const pid_t sidecar = Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url",
-                               pg_url_, "--spill-dir", (dir_ / "spill").string(), "--metrics-port",
-                               std::to_string(metrics_port_), "--batch-max-ms", "10", "--drain-and-exit",
-                               "--drain-timeout-s", "120"},
-                              dir_ / "sidecar.log");
+  const pid_t loadgen = Spawn(
+      Loadgen({"--mode", "embedded", "--shm-name", shm_name_, "--fresh", "--games", "50",
+               "--threads", "2", "--verify", "--verify-timeout-s", "120", "--wait-for-sidecar",
+               "60", "--json", report_path.string(), "--save-games", games_file_.string()}),
+      dir_ / "loadgen.log");
+  ASSERT_TRUE(
+      WaitUntil([&] { return shm::Segment::Attach(shm_name_).ok(); }, std::chrono::seconds(30)))
+      << "loadgen did not create the segment:\n"
+      << Slurp(dir_ / "loadgen.log");
+  const pid_t sidecar = Spawn(
+      {HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url", pg_url_,
+       "--spill-dir", (dir_ / "spill").string(), "--metrics-port", std::to_string(metrics_port_),
+       "--batch-max-ms", "10", "--drain-and-exit", "--drain-timeout-s", "120"},
+      dir_ / "sidecar.log");
   const int loadgen_code = Finish(loadgen, std::chrono::seconds(300));
   EXPECT_EQ(Finish(sidecar, std::chrono::seconds(180)), 0) << Slurp(dir_ / "sidecar.log");
   ASSERT_NO_FATAL_FAILURE(LoadSavedGames());
@@ -269,7 +282,8 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
   const std::string was = "\"seq\":" + seq + ",";
   ASSERT_NE(state.find(was), std::string::npos) << state;
   state.replace(state.find(was), was.size(), "\"seq\":999999,");
-  const RedisProbe::Reply added = probe.Command({"XADD", key, "999999-0", "state", state, "events", "[]"});
+  const RedisProbe::Reply added =
+      probe.Command({"XADD", key, "999999-0", "state", state, "events", "[]"});
   ASSERT_TRUE(added && added->type == REDIS_REPLY_STRING);
   nlohmann::json report;
   EXPECT_EQ(VerifyOnly("altered", report), 1);
@@ -289,8 +303,10 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
     pqxx::nontransaction tx(c);
     // A command row of one card play and nothing else: one record.
     const auto deleted = tx.exec(
-        "DELETE FROM game_commands WHERE (game_id, seq) = (SELECT game_id, seq FROM game_commands WHERE game_id = " +
-        std::to_string(games_[1].id) + " AND card IS NOT NULL AND records IS NULL ORDER BY seq LIMIT 1)");
+        "DELETE FROM game_commands WHERE (game_id, seq) = (SELECT game_id, seq FROM game_commands "
+        "WHERE game_id = " +
+        std::to_string(games_[1].id) +
+        " AND card IS NOT NULL AND records IS NULL ORDER BY seq LIMIT 1)");
     ASSERT_EQ(deleted.affected_rows(), 1u);
   }
   EXPECT_EQ(VerifyOnly("deleted", report), 1);
@@ -305,8 +321,10 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
     pqxx::connection c(PgUrlOrDie().ConnInfo());
     pqxx::nontransaction tx(c);
     const auto overlapping = tx.exec(
-        "INSERT INTO game_commands (game_id, seq, ts_ns, seat, card) SELECT game_id, seq + 1, ts_ns, seat, card "
-        "FROM game_commands WHERE game_id = " + std::to_string(games_[2].id) +
+        "INSERT INTO game_commands (game_id, seq, ts_ns, seat, card) SELECT game_id, seq + 1, "
+        "ts_ns, seat, card "
+        "FROM game_commands WHERE game_id = " +
+        std::to_string(games_[2].id) +
         " AND card IS NOT NULL AND records IS NOT NULL ORDER BY seq LIMIT 1");
     ASSERT_EQ(overlapping.affected_rows(), 1u);
   }
@@ -319,11 +337,12 @@ TEST_F(LoadgenVerifyTest, SeedBaselineVerifiesItsOwnTablesAndCatchesADeletedRow)
   seed_ = true;
   games_file_ = dir_ / "games.txt";
   const fs::path report_path = dir_ / "seed.json";
-  const int code = Finish(Spawn(Loadgen({"--baseline", "seed", "--games", "20", "--threads", "2", "--pipeline", "4",
-                                         "--verify", "--json", report_path.string(), "--save-games",
-                                         games_file_.string()}),
-                                dir_ / "seed.log"),
-                          std::chrono::seconds(300));
+  const int code =
+      Finish(Spawn(Loadgen({"--baseline", "seed", "--games", "20", "--threads", "2", "--pipeline",
+                            "4", "--verify", "--json", report_path.string(), "--save-games",
+                            games_file_.string()}),
+                   dir_ / "seed.log"),
+             std::chrono::seconds(300));
   ASSERT_NO_FATAL_FAILURE(LoadSavedGames());
   ASSERT_EQ(code, 0) << Slurp(dir_ / "seed.log");
   const nlohmann::json run = nlohmann::json::parse(Slurp(report_path));
@@ -337,8 +356,9 @@ TEST_F(LoadgenVerifyTest, SeedBaselineVerifiesItsOwnTablesAndCatchesADeletedRow)
   {
     pqxx::connection c(PgUrlOrDie().ConnInfo());
     pqxx::nontransaction tx(c);
-    const auto deleted = tx.exec("DELETE FROM seed_moves WHERE game_id = " + std::to_string(games_[0].id) +
-                                 " AND seq = " + std::to_string(games_[0].last_seq));
+    const auto deleted =
+        tx.exec("DELETE FROM seed_moves WHERE game_id = " + std::to_string(games_[0].id) +
+                " AND seq = " + std::to_string(games_[0].last_seq));
     ASSERT_EQ(deleted.affected_rows(), 1u);
   }
   nlohmann::json report;

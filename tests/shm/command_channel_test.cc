@@ -1,7 +1,7 @@
 // command_channel_test.cc: clients register, send commands to their shard,
 // the engine side polls and responds, and responses reach the right client.
-#include "core/command_wire.h"
 #include "shm/command_channel.h"
+#include "core/command_wire.h"
 
 #include <gtest/gtest.h>
 
@@ -198,9 +198,11 @@ TEST_F(CommandChannelTest, ClientsInOtherProcessesTalkToTheEngine) {
         if (sent < kRequests) {
           core::Command cmd{};
           cmd.type = core::CommandType::kPlayCard;
-          cmd.game_id = (std::uint64_t{1} << kSlotIndexBits) | static_cast<std::uint64_t>(sent % 10);
+          cmd.game_id =
+              (std::uint64_t{1} << kSlotIndexBits) | static_cast<std::uint64_t>(sent % 10);
           cmd.card = static_cast<core::Card>(c);
-          if (core::SendCommand(*client, static_cast<std::uint64_t>(sent), cmd) == WriteResult::kOk) ++sent;
+          if (core::SendCommand(*client, static_cast<std::uint64_t>(sent), cmd) == WriteResult::kOk)
+            ++sent;
         }
         CommandResponse r;
         while (client->TryReceive(r)) {
@@ -215,15 +217,17 @@ TEST_F(CommandChannelTest, ClientsInOtherProcessesTalkToTheEngine) {
     }));
   }
   std::vector<std::unique_ptr<CommandPort>> ports;
-  for (std::uint32_t s = 0; s < 2; ++s) ports.push_back(std::make_unique<CommandPort>(*segment_, s));
+  for (std::uint32_t s = 0; s < 2; ++s)
+    ports.push_back(std::make_unique<CommandPort>(*segment_, s));
   int answered = 0;
   Deadline deadline(120s);
   while (answered < kClients * kRequests && !deadline.Expired()) {
     for (auto& port : ports) {
       port->Poll([&](const CommandRequest& req) {
         const auto seq = static_cast<std::uint32_t>(req.request_id * 2 + core::CommandOf(req).card);
-        ASSERT_EQ(core::Respond(*port, req, core::CommandResult::kOk, core::CommandOf(req).game_id, seq),
-                  WriteResult::kOk);
+        ASSERT_EQ(
+            core::Respond(*port, req, core::CommandResult::kOk, core::CommandOf(req).game_id, seq),
+            WriteResult::kOk);
         ++answered;
       });
     }

@@ -266,7 +266,6 @@ TEST_F(GameTableTest, ReadGivesUpOnASlotLeftMidWrite) {
   EXPECT_EQ(table_.ReadGame(a.game_id, s), ReadResult::kBusy);
 }
 
-
 // A writer killed inside Write: the slot's sequence is odd and its words
 // half old, half new. The journal written before it completes the write.
 TEST_F(GameTableTest, TornWriteIsFinishedFromTheShardJournal) {
@@ -303,7 +302,7 @@ TEST_F(GameTableTest, TornSlotWithoutJournalIsFreed) {
   auto a = table_.Allocate(0);
   ASSERT_TRUE(a.has_value());
   EXPECT_FALSE(table_.Allocate(0).has_value());  // full
-  table_.slots()[a->slot].sequence += 1;          // torn
+  table_.slots()[a->slot].sequence += 1;         // torn
   const GameTable::Repair repair = table_.RepairTornSlots();
   EXPECT_EQ(repair.freed, 1u);
   EXPECT_EQ(table_.Find(a->game_id), -1);
@@ -343,8 +342,8 @@ TEST(GameTableStateTest, HoldsAStateTypeOfItsUser) {
   static_assert(!SlotState<std::byte[kSlotStateBytes + 8]>);
   const std::size_t bytes = GameTable::RequiredBytes(8, 1);
   std::vector<std::byte> memory(bytes + 128);
-  void* aligned = reinterpret_cast<void*>(
-      (reinterpret_cast<std::uintptr_t>(memory.data()) + 127) & ~std::uintptr_t{127});
+  void* aligned = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(memory.data()) + 127) &
+                                          ~std::uintptr_t{127});
   GameTable::Init(aligned, 8, 1);
   GameTable table(aligned);
   auto a = table.Allocate(0, [](std::uint64_t id) { return Counter{id, 0}; });

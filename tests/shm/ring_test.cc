@@ -43,7 +43,8 @@ class RingTest : public ::testing::Test {
     ring_.trailer()->head.value = position;
     ring_.trailer()->head_cache.value = position;
   }
-  std::vector<std::vector<std::byte>> DrainAll(RingReader& reader, std::vector<std::int32_t>* types = nullptr) {
+  std::vector<std::vector<std::byte>> DrainAll(RingReader& reader,
+                                               std::vector<std::int32_t>* types = nullptr) {
     std::vector<std::vector<std::byte>> out;
     reader.Peek(
         [&](const RingRecord& r) {
@@ -94,7 +95,13 @@ TEST_F(RingTest, PeekDoesNotCommitUntilAskedAndRewindReplays) {
   EXPECT_EQ(ring_.HeadPosition(), 0u);
   EXPECT_EQ(ring_.Lag(), 16u);
   reader.Rewind();
-  EXPECT_EQ(reader.Peek([&](const RingRecord& r) { EXPECT_EQ(r.position, 0u); ++seen; }, 10), 1u);
+  EXPECT_EQ(reader.Peek(
+                [&](const RingRecord& r) {
+                  EXPECT_EQ(r.position, 0u);
+                  ++seen;
+                },
+                10),
+            1u);
   EXPECT_EQ(seen, 2);
   reader.Commit();
   EXPECT_EQ(ring_.HeadPosition(), 16u);
@@ -236,7 +243,9 @@ TEST_F(RingTest, AMisalignedHeadStopsTheReaderInsteadOfReadingBetweenHeaders) {
   std::memcpy(ring_.buffer() + 4, &fake, sizeof fake);
   RingReader reader(ring_);
   EXPECT_FALSE(reader.RecordWaiting());
-  EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record from a misaligned head"; }, 10), 0u);
+  EXPECT_EQ(reader.Peek(
+                [](const RingRecord&) { ADD_FAILURE() << "a record from a misaligned head"; }, 10),
+            0u);
   EXPECT_TRUE(reader.corrupted());
   EXPECT_EQ(reader.read_position(), 4u);
 }
@@ -251,14 +260,18 @@ TEST_F(RingTest, ARecordRunningIntoTheCommittedHeadStopsTheReader) {
   ring_.HeaderAt(512).store(ring_detail::MakeHeader(512, ring_detail::kPaddingType));
   ring_.HeaderAt(0).store(ring_detail::MakeHeader(600, 1));
   RingReader reader(ring_);
-  EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record overlapping the head"; }, 10), 0u);
+  EXPECT_EQ(
+      reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record overlapping the head"; }, 10),
+      0u);
   EXPECT_TRUE(reader.corrupted());
   EXPECT_EQ(reader.read_position(), 1024u);
   // Seen while reading a fuzz_ring_reader report: committing the padding
   // before it moved the limit, and the next Peek handed the same record
   // out. Corrupt stays corrupt.
   reader.Commit();
-  EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record past a corrupt header"; }, 10), 0u);
+  EXPECT_EQ(
+      reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record past a corrupt header"; }, 10),
+      0u);
   EXPECT_TRUE(reader.corrupted());
   EXPECT_EQ(reader.read_position(), 1024u);
 }
@@ -275,7 +288,8 @@ TEST_F(RingTest, AClaimOfImpossibleLengthStopsTheReader) {
     options.dead_claim_check_ns = 0;
     RingReader reader(ring_, options);
     for (int i = 0; i < 3; ++i) {
-      EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record"; }, 10), 0u) << length;
+      EXPECT_EQ(reader.Peek([](const RingRecord&) { ADD_FAILURE() << "a record"; }, 10), 0u)
+          << length;
     }
     EXPECT_TRUE(reader.corrupted()) << length;
     EXPECT_EQ(reader.read_position(), 0u) << length;

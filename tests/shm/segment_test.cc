@@ -121,7 +121,8 @@ TEST(SegmentTest, AttachToAnotherLayoutVersionNamesBothVersions) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kVersionMismatch);
   const std::string& m = r.status().message();
-  EXPECT_NE(m.find("layout version " + std::to_string(kLayoutVersion + 41)), std::string::npos) << m;
+  EXPECT_NE(m.find("layout version " + std::to_string(kLayoutVersion + 41)), std::string::npos)
+      << m;
   EXPECT_NE(m.find("layout version " + std::to_string(kLayoutVersion)), std::string::npos) << m;
   auto reopened = Segment::OpenOrCreate(SmallOptions(name.name()));
   EXPECT_EQ(reopened.status().code(), Status::Code::kVersionMismatch);
@@ -250,8 +251,9 @@ TEST(SegmentTest, HoldsAMillionGames) {
   o.table_capacity = 1'000'000;
   auto segment = Segment::Create(o);
   ASSERT_TRUE(segment.ok()) << segment.status().message();
-  std::printf("segment for 1,000,000 games with default rings: %zu bytes (%.1f MiB), %zu bytes per slot\n",
-              segment->size(), static_cast<double>(segment->size()) / (1 << 20), sizeof(GameSlot));
+  std::printf(
+      "segment for 1,000,000 games with default rings: %zu bytes (%.1f MiB), %zu bytes per slot\n",
+      segment->size(), static_cast<double>(segment->size()) / (1 << 20), sizeof(GameSlot));
   EXPECT_LE(segment->header().table.bytes, 256u * 1'000'000u);
   GameTable& table = segment->table();
   std::uint64_t last_id = 0;

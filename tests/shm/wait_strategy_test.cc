@@ -90,7 +90,7 @@ class WaitStrategyTest : public ::testing::Test {
     while (r.answered < rounds && !deadline.Expired()) {
       const std::size_t n = port.Poll([&](const CommandRequest& req) {
         if (core::Respond(port, req, core::CommandResult::kOk, core::CommandOf(req).game_id,
-                         static_cast<std::uint32_t>(req.request_id + 1)) != WriteResult::kOk) {
+                          static_cast<std::uint32_t>(req.request_id + 1)) != WriteResult::kOk) {
           r.error = 10;
         }
         ++r.answered;
@@ -229,7 +229,8 @@ TEST_F(WaitStrategyTest, ConsumerKilledWhileParkedCostsOneWakeUpAndStallsNoOne) 
   const std::uint32_t seq_before = Atomic(trailer->wake_seq).load(std::memory_order_acquire);
   auto client = CommandClient::Register(*segment_);
   ASSERT_TRUE(client.ok());
-  for (std::uint64_t i = 0; i < 10; ++i) ASSERT_EQ(core::SendCommand(*client, i, Play(i)), WriteResult::kOk);
+  for (std::uint64_t i = 0; i < 10; ++i)
+    ASSERT_EQ(core::SendCommand(*client, i, Play(i)), WriteResult::kOk);
   EXPECT_EQ(Atomic(trailer->wake_seq).load(std::memory_order_acquire), seq_before + 1);
   EXPECT_EQ(Atomic(trailer->parked).load(std::memory_order_acquire), 0u);
 
@@ -315,7 +316,8 @@ TEST_F(WaitStrategyTest, ABatchWakesItsParkedConsumerOnceAtItsEnd) {
   Atomic(answers.trailer()->parked).store(1);  // as a parked client leaves it
   const std::uint32_t answers_seq = seq(answers);
   EXPECT_EQ(port.Poll([&](const CommandRequest& req) {
-    ASSERT_EQ(core::Respond(port, req, core::CommandResult::kOk, 0, 1, Wake::kLater), WriteResult::kOk);
+    ASSERT_EQ(core::Respond(port, req, core::CommandResult::kOk, 0, 1, Wake::kLater),
+              WriteResult::kOk);
   }),
             3u);
   EXPECT_EQ(seq(answers), answers_seq);
@@ -342,7 +344,8 @@ TEST_F(WaitStrategyTest, BusyConsumerCostsProducersNoWakeUp) {
   auto client = CommandClient::Register(*segment_);
   ASSERT_TRUE(client.ok());
   const std::uint32_t before = Atomic(ring.trailer()->wake_seq).load(std::memory_order_acquire);
-  for (std::uint64_t i = 0; i < 20; ++i) ASSERT_EQ(core::SendCommand(*client, i, Play(i)), WriteResult::kOk);
+  for (std::uint64_t i = 0; i < 20; ++i)
+    ASSERT_EQ(core::SendCommand(*client, i, Play(i)), WriteResult::kOk);
   EXPECT_EQ(Atomic(ring.trailer()->wake_seq).load(std::memory_order_acquire), before);
 }
 

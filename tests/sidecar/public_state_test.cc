@@ -6,9 +6,9 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "core/records/record_codec.h"
 #include "core/rules/bots.h"
 #include "core/rules/random.h"
-#include "core/records/record_codec.h"
 #include "core/rules/rules.h"
 #include "sidecar/public_state.h"
 #include "sidecar/record_batch.h"
@@ -53,8 +53,11 @@ void PlayAndCompare(std::uint64_t i, const core::RulesConfig& config, Bot& bot, 
   core::GameState s{};
   core::ChangeBuffer out;
   PublicState from_records;
-  const std::string room = i % 3 == 0 ? "ROOM" + std::to_string(i % 10'000) : i % 3 == 1 ? "" : "8charsXY";
-  ASSERT_EQ(core::CreateGame(s, i + 1, room, core::MixSeed(11, i), config, out), CommandResult::kOk);
+  const std::string room = i % 3 == 0   ? "ROOM" + std::to_string(i % 10'000)
+                           : i % 3 == 1 ? ""
+                                        : "8charsXY";
+  ASSERT_EQ(core::CreateGame(s, i + 1, room, core::MixSeed(11, i), config, out),
+            CommandResult::kOk);
   ApplyRecords(out, from_records);
   ASSERT_TRUE(Agree(s, from_records)) << "after create, game " << i;
   for (int seat = 0; seat < 4; ++seat) {

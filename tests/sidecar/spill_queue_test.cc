@@ -30,8 +30,8 @@ class SpillQueueTest : public ::testing::Test {
   static void AppendRange(SpillQueue& q, int from, int to) {
     for (int i = from; i < to; ++i) {
       const std::string p = Payload(i);
-      q.Append(reinterpret_cast<const std::uint8_t*>(p.data()), static_cast<std::uint32_t>(p.size()),
-               static_cast<std::uint64_t>(i) * 8);
+      q.Append(reinterpret_cast<const std::uint8_t*>(p.data()),
+               static_cast<std::uint32_t>(p.size()), static_cast<std::uint64_t>(i) * 8);
     }
   }
 

@@ -256,8 +256,8 @@ inline std::vector<RecordRef> Refs(const std::vector<const OwnedRecord*>& record
     if (prev == nullptr || prev->game_id != r->game_id || prev->command != r->command)
       ++first_position;
     prev = r;
-    refs.push_back(VerifyRecord(r->bytes.data(), static_cast<std::uint32_t>(r->bytes.size()),
-                                first_position));
+    refs.push_back(
+        VerifyRecord(r->bytes.data(), static_cast<std::uint32_t>(r->bytes.size()), first_position));
   }
   return refs;
 }

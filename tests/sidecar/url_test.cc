@@ -186,29 +186,29 @@ TEST_P(PgUrlErrorTest, RefusesWithTypedErrorAndNoPasswordInTheMessage) {
 
 INSTANTIATE_TEST_SUITE_P(
     Errors, PgUrlErrorTest,
-    ::testing::Values(BadUrl{"", UrlError::kEmpty},
-                      BadUrl{"mysql://u:hunter2@h/d", UrlError::kBadScheme},
-                      BadUrl{"postgresql://h:5440/d", UrlError::kMissingUser},
-                      BadUrl{"postgresql://:hunter2@h:5440/d", UrlError::kMissingUser},
-                      BadUrl{"postgresql://u:hunter2@h:5440", UrlError::kMissingDatabase},
-                      BadUrl{"postgresql://u:hunter2@h:5440/", UrlError::kMissingDatabase},
-                      BadUrl{"postgresql://u:hunter2@h:5440?sslmode=x", UrlError::kMissingDatabase},
-                      BadUrl{"postgresql://u:hunter2@h:99999/d", UrlError::kBadPort},
-                      BadUrl{"postgresql://u:hunter2@/d", UrlError::kMissingHost},
-                      BadUrl{"postgresql://u:hunter2@h/d?=x", UrlError::kBadQuery},
-                      BadUrl{"postgresql://u:hunter2@h/d?sslmode", UrlError::kBadQuery},
-                      BadUrl{"postgresql://u:hunter2@h/d%g1", UrlError::kBadPercentEncoding},
-                      BadUrl{"postgresql://u:hunter2@h%40evil/d", UrlError::kBadHost},
-                      BadUrl{"postgresql://u%40x:hunter2@[%25]:5432/d", UrlError::kBadHost},
-                      // Found by fuzz_pg_url: the key "\r\ruser" was a param the
-                      // sink did not see as "user", but libpq read it as one.
-                      BadUrl{"postgresql://u:hunter2@h/d?%0D%0Duser=m", UrlError::kBadQuery},
-                      BadUrl{"postgresql://u:hunter2@h/d?sslmode%3D%27disable%27%20host=evil", UrlError::kBadQuery},
-                      // Found by fuzz_pg_url: a raw NUL in the database name
-                      // cut libpq's connection string short.
-                      BadUrl{"postgres://app@db.example.com/gamle&conn\0Et_tmmeout=5"sv,
-                             UrlError::kNulByte},
-                      BadUrl{"postgresql://u:hunter2@h/d?application_name=a%00b", UrlError::kNulByte}));
+    ::testing::Values(
+        BadUrl{"", UrlError::kEmpty}, BadUrl{"mysql://u:hunter2@h/d", UrlError::kBadScheme},
+        BadUrl{"postgresql://h:5440/d", UrlError::kMissingUser},
+        BadUrl{"postgresql://:hunter2@h:5440/d", UrlError::kMissingUser},
+        BadUrl{"postgresql://u:hunter2@h:5440", UrlError::kMissingDatabase},
+        BadUrl{"postgresql://u:hunter2@h:5440/", UrlError::kMissingDatabase},
+        BadUrl{"postgresql://u:hunter2@h:5440?sslmode=x", UrlError::kMissingDatabase},
+        BadUrl{"postgresql://u:hunter2@h:99999/d", UrlError::kBadPort},
+        BadUrl{"postgresql://u:hunter2@/d", UrlError::kMissingHost},
+        BadUrl{"postgresql://u:hunter2@h/d?=x", UrlError::kBadQuery},
+        BadUrl{"postgresql://u:hunter2@h/d?sslmode", UrlError::kBadQuery},
+        BadUrl{"postgresql://u:hunter2@h/d%g1", UrlError::kBadPercentEncoding},
+        BadUrl{"postgresql://u:hunter2@h%40evil/d", UrlError::kBadHost},
+        BadUrl{"postgresql://u%40x:hunter2@[%25]:5432/d", UrlError::kBadHost},
+        // Found by fuzz_pg_url: the key "\r\ruser" was a param the
+        // sink did not see as "user", but libpq read it as one.
+        BadUrl{"postgresql://u:hunter2@h/d?%0D%0Duser=m", UrlError::kBadQuery},
+        BadUrl{"postgresql://u:hunter2@h/d?sslmode%3D%27disable%27%20host=evil",
+               UrlError::kBadQuery},
+        // Found by fuzz_pg_url: a raw NUL in the database name
+        // cut libpq's connection string short.
+        BadUrl{"postgres://app@db.example.com/gamle&conn\0Et_tmmeout=5"sv, UrlError::kNulByte},
+        BadUrl{"postgresql://u:hunter2@h/d?application_name=a%00b", UrlError::kNulByte}));
 
 }  // namespace
 }  // namespace hokm::sidecar

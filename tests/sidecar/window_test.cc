@@ -12,8 +12,8 @@ namespace hokm::sidecar {
 namespace {
 
 // One ring record (a command) of `records` change records on `shard`.
-void AddCommand(std::vector<WindowEntry>& out, std::uint32_t shard, std::uint64_t position, int records,
-                std::uint64_t ts_ns = 1) {
+void AddCommand(std::vector<WindowEntry>& out, std::uint32_t shard, std::uint64_t position,
+                int records, std::uint64_t ts_ns = 1) {
   for (int i = 0; i < records; ++i) {
     WindowEntry e{};
     e.ref.position = position;
