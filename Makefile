@@ -37,6 +37,7 @@ services-stop:
 # seconds, then the benchmark smoke. Right after ctest: the embedding
 # example built against a fresh install of the package (make example).
 test: setup build
+	$(MAKE) --no-print-directory format-check
 	scripts/with_services.sh sh -c 'cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -LE integration'
 	$(MAKE) --no-print-directory example
 	$(MAKE) --no-print-directory chaos-smoke
