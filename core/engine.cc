@@ -34,13 +34,6 @@ struct Engine::Shard {
   ShardCounters counters;
 };
 
-std::uint64_t RealtimeNowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   shm::SegmentOptions so;
   so.name = options.shm_name;

@@ -113,7 +113,7 @@ class Engine {
   std::vector<std::unique_ptr<Shard>> shards_;
 };
 
-// CLOCK_REALTIME in nanoseconds: the ts_ns of change records.
-std::uint64_t RealtimeNowNs();
+// CLOCK_REALTIME in nanoseconds: the ts_ns of change records (shm/clock.h).
+using shm::RealtimeNowNs;
 
 }  // namespace hokm

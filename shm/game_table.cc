@@ -1,11 +1,11 @@
 // game_table.cc: slot allocation (per-shard Treiber stacks) and snapshots.
 #include "shm/game_table.h"
 
-#include <time.h>
-
 #include <vector>
 
 #include <cstring>
+
+#include "shm/clock.h"
 
 namespace hokm::shm {
 
@@ -31,10 +31,7 @@ void GameTable::Init(void* memory, std::uint32_t capacity, std::uint32_t shards)
   header->capacity = capacity;
   header->shards = shards;
   header->slot_bytes = sizeof(GameSlot);
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  const std::uint64_t now_ns = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ull +
-                               static_cast<std::uint64_t>(now.tv_nsec);
+  const std::uint64_t now_ns = RealtimeNowNs();
   header->creation_counter =
       now_ns > kCreationEpochUnixNs ? (now_ns - kCreationEpochUnixNs) / kCreationUnitNs : 0;
 }

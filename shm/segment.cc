@@ -30,13 +30,6 @@ namespace {
 
 constexpr std::uint64_t AlignUp(std::uint64_t n, std::uint64_t a) { return (n + a - 1) / a * a; }
 
-std::uint64_t RealtimeNowNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 bool ProcessAlive(std::uint64_t pid) {
   if (pid == 0 || pid > static_cast<std::uint64_t>(INT32_MAX)) return false;
   return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
@@ -107,13 +100,6 @@ std::string SegmentNameFrom(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;
   if (const char* env = std::getenv(kSegmentNameEnv); env != nullptr && *env != '\0') return env;
   return kDefaultSegmentName;
-}
-
-std::uint64_t MonotonicNowNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 Result<SegmentHeader> PlanLayout(const SegmentOptions& o) {

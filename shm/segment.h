@@ -36,6 +36,7 @@
 #include <string>
 #include <type_traits>
 
+#include "shm/clock.h"
 #include "shm/game_table.h"
 #include "shm/ring.h"
 #include "shm/status.h"
@@ -183,8 +184,5 @@ class Segment {
   SegmentHeader* header_ = nullptr;
   GameTable table_;
 };
-
-// Monotonic clock in nanoseconds (the heartbeat's clock).
-std::uint64_t MonotonicNowNs();
 
 }  // namespace hokm::shm

@@ -1,6 +1,7 @@
 // redis_sink.cc: the Redis sink's I/O: the connection (connection.h), the
 // probes, the pipeline windows RedisPlanner fills (redis_plan.h) and their
 // replies, the marker check and the rebuild after a loss.
+#include "shm/clock.h"
 #include "sidecar/redis/redis_sink.h"
 
 #include <algorithm>
@@ -24,11 +25,7 @@ using Clock = std::chrono::steady_clock;
 // Set once Redis holds everything the sink wrote; missing: Redis lost it.
 constexpr std::string_view kMarkerKey = "hokm:marker";
 
-std::uint64_t NowMs() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
+std::uint64_t NowMs() { return shm::RealtimeNowNs() / 1'000'000; }
 
 }  // namespace
 
