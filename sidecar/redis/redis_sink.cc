@@ -1,7 +1,6 @@
 // redis_sink.cc: the Redis sink's I/O: the connection (connection.h), the
 // probes, the pipeline windows RedisPlanner fills (redis_plan.h) and their
 // replies, the marker check and the rebuild after a loss.
-#include "shm/clock.h"
 #include "sidecar/redis/redis_sink.h"
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "shm/clock.h"
 #include "sidecar/public_state.h"
 #include "sidecar/redis/connection.h"
 #include "sidecar/redis/redis_plan.h"
