@@ -90,9 +90,9 @@ struct Harness {
                                    "responses are CommandResponses");
                    hokm::shm::CommandResponse response;
                    std::memcpy(&response, r.payload.data(), sizeof response);
-                   HOKM_FUZZ_CHECK(
-                       static_cast<int>(core::ResultOf(response)) < hokm::core::kCommandResultCount,
-                       "a response names a known result");
+                   HOKM_FUZZ_CHECK(static_cast<int>(hokm::core::ResultOf(response)) <
+                                       hokm::core::kCommandResultCount,
+                                   "a response names a known result");
                  },
                  64) != 0) {
         reader.Commit();
