@@ -10,6 +10,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
@@ -47,6 +50,22 @@ std::optional<shm::Segment> AttachWhenServing(const std::string& name, pid_t pid
       },
       20s);
   return segment;
+}
+
+// True once every thread of `pid` is stopped (state T in
+// /proc/PID/task/TID/stat): kill(SIGSTOP) returns before a thread running
+// on another CPU has stopped, and that thread could still take a command.
+bool Stopped(pid_t pid) {
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const std::size_t paren = text.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'T')
+      return false;
+  }
+  return !ec;
 }
 
 bool Parked(const shm::Ring& ring) {
@@ -112,6 +131,7 @@ TEST_F(EngineWaitTest, ClientParkedOnItsResponsesIsServedByTheRestartedEngine) {
       << "the idle shard never parked";
   // Frozen while parked: the command below stays on the ring, unread.
   ASSERT_EQ(::kill(engine, SIGSTOP), 0);
+  ASSERT_TRUE(proc::WaitUntil([&] { return Stopped(engine); }, 20s)) << "SIGSTOP did not stop it";
 
   auto client = shm::CommandClient::Register(*segment);
   ASSERT_TRUE(client.ok());
