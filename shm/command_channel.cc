@@ -13,11 +13,6 @@ namespace hokm::shm {
 
 namespace {
 
-bool OwnerAlive(std::uint64_t pid) {
-  if (pid == 0 || pid > static_cast<std::uint64_t>(INT32_MAX)) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
-
 // Ring bytes one response takes.
 constexpr std::uint64_t kResponseRecordBytes =
     ring_detail::Align(Ring::kHeaderLength + sizeof(CommandResponse));
@@ -30,7 +25,7 @@ Result<CommandClient> CommandClient::Register(const Segment& segment) {
     ClientSlot& slot = segment.client(c);
     auto owner_ref = Atomic(slot.owner_pid);
     std::uint64_t owner = owner_ref.load(std::memory_order_acquire);
-    if (owner != 0 && OwnerAlive(owner)) continue;
+    if (owner != 0 && ProcessAlive(owner)) continue;
     // Acq_rel: pairs with the release in Release() (or the dead owner's
     // last stores), so we start after everything the previous owner did.
     if (!owner_ref.compare_exchange_strong(owner, self, std::memory_order_acq_rel,

@@ -184,10 +184,12 @@ bool GameTable::ReadBytes(std::uint32_t slot, void* out, std::size_t bytes, std:
 
 std::uint64_t GameTable::Live() const {
   std::uint64_t live = 0;
-  for (std::uint32_t i = 0; i < shards_; ++i) {
-    live += Atomic(free_lists_[i].live).load(std::memory_order_relaxed);
-  }
+  for (std::uint32_t i = 0; i < shards_; ++i) live += LiveInShard(i);
   return live;
+}
+
+std::uint64_t GameTable::LiveInShard(std::uint32_t shard) const {
+  return Atomic(free_lists_[shard].live).load(std::memory_order_relaxed);
 }
 
 }  // namespace hokm::shm

@@ -255,6 +255,8 @@ class GameTable {
   }
   // Games allocated now (sum over shards; approximate while changing).
   std::uint64_t Live() const;
+  // Games allocated now in one shard. REQUIRES: shard < shards().
+  std::uint64_t LiveInShard(std::uint32_t shard) const;
 
   // For tests and tools.
   GameSlot* slots() const { return slots_; }

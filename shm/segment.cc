@@ -30,11 +30,6 @@ namespace {
 
 constexpr std::uint64_t AlignUp(std::uint64_t n, std::uint64_t a) { return (n + a - 1) / a * a; }
 
-bool ProcessAlive(std::uint64_t pid) {
-  if (pid == 0 || pid > static_cast<std::uint64_t>(INT32_MAX)) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
-
 std::string ShmPath(const std::string& name) { return "/dev/shm/" + name; }
 
 std::string HowToCreate(const std::string& name) {
@@ -154,6 +149,9 @@ Result<SegmentHeader> PlanLayout(const SegmentOptions& o) {
       AlignUp(sizeof(ClientSlot) + Ring::RequiredBytes(o.response_ring_bytes), 128);
   h.clients = {offset, client_stride * o.client_slots, client_stride};
   offset = AlignUp(offset + h.clients.bytes, kRegionAlignment);
+  const std::uint64_t counter_lines = 2 * std::uint64_t{o.shards} + kSidecarCounterLines;
+  h.counters = {offset, counter_lines * sizeof(CounterLine), sizeof(CounterLine)};
+  offset = AlignUp(offset + h.counters.bytes, kRegionAlignment);
   h.total_bytes = offset;
   return h;
 }
@@ -293,7 +291,7 @@ Result<Segment> Segment::AttachExisting(const std::string& name) {
   replay.response_ring_bytes = header->response_ring_bytes;
   Result<SegmentHeader> plan = PlanLayout(replay);
   if (!plan.ok() || !SameLayout(*plan, *header) ||
-      std::memcmp(&plan->table, &header->table, 4 * sizeof(SegmentRegion)) != 0) {
+      std::memcmp(&plan->table, &header->table, 5 * sizeof(SegmentRegion)) != 0) {
     return Status::Corruption("shared-memory segment '" + name +
                               "' has an inconsistent layout; remove it and " + HowToCreate(name));
   }
@@ -389,6 +387,22 @@ Ring Segment::response_ring(std::uint32_t client) const {
       header_->response_ring_bytes);
 }
 
+// The counter lines: engine shards, then sidecar shards, then the sidecar's
+// own lines (PlanLayout sizes the region to match).
+CounterView Segment::engine_counters(std::uint32_t shard) const {
+  return CounterView(reinterpret_cast<CounterLine*>(base_ + header_->counters.offset) + shard);
+}
+
+CounterView Segment::sidecar_counters(std::uint32_t shard) const {
+  return CounterView(reinterpret_cast<CounterLine*>(base_ + header_->counters.offset) +
+                     header_->shard_count + shard);
+}
+
+CounterView Segment::sidecar_line(std::uint32_t line) const {
+  return CounterView(reinterpret_cast<CounterLine*>(base_ + header_->counters.offset) +
+                     2 * header_->shard_count + line);
+}
+
 Status Segment::ClaimEngine() {
   const auto self = static_cast<std::uint64_t>(::getpid());
   auto pid_ref = Atomic(header_->engine_pid);
@@ -430,6 +444,11 @@ void Segment::Heartbeat() {
 
 std::uint64_t Segment::engine_heartbeat_ns() const {
   return Atomic(header_->engine_heartbeat_ns).load(std::memory_order_relaxed);
+}
+
+bool ProcessAlive(std::uint64_t pid) {
+  if (pid == 0 || pid > static_cast<std::uint64_t>(INT32_MAX)) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
 bool Segment::EngineAlive() const { return ProcessAlive(static_cast<std::uint64_t>(engine_pid())); }

@@ -16,6 +16,9 @@
 //   | shard 0 change ring  | shard 1 ... (stride)|  engine shard -> sidecar
 //   +-------------------------------------------+ header.clients.offset
 //   | ClientSlot 0 + response ring | 1 ... (stride) |  engine -> client
+//   +-------------------------------------------+ header.counters.offset
+//   | CounterLines (128 each): engine shard 0.. |  counters.h: one writer per
+//   | sidecar shard 0.. | sidecar lines 0..     |  line, read by hokmctl status
 //   +-------------------------------------------+ header.total_bytes
 //
 // Bytes 0..11 (magic, layout_version) keep their place in every version, so
@@ -37,6 +40,7 @@
 #include <type_traits>
 
 #include "shm/clock.h"
+#include "shm/counters.h"
 #include "shm/game_table.h"
 #include "shm/ring.h"
 #include "shm/status.h"
@@ -47,11 +51,15 @@ inline constexpr std::uint64_t kSegmentMagic = 0x31304D48534B4F48ull;  // "HOKSH
 // 2: game ids carry 20 slot bits (was 24) and a wall-clock based creation
 // number, so a version-1 segment's ids would be misread.
 // 3: per-shard journal slots after the games. 4: every ring's trailer has a
-// fifth line, the consumer's futex words (wait_strategy.h).
-inline constexpr std::uint32_t kLayoutVersion = 4;
+// fifth line, the consumer's futex words (wait_strategy.h). 5: the counters
+// region (counters.h) after the clients.
+inline constexpr std::uint32_t kLayoutVersion = 5;
 inline constexpr const char* kDefaultSegmentName = "hokm";
 inline constexpr const char* kSegmentNameEnv = "HOKM_SHM_NAME";
 inline constexpr std::size_t kRegionAlignment = 4096;
+// Counter lines of the sidecar process beyond its per-shard ones (the
+// sidecar names them: sidecar/segment_counters.h).
+inline constexpr std::uint32_t kSidecarCounterLines = 4;
 
 // What the engine asks for when it creates a segment.
 struct SegmentOptions {
@@ -67,6 +75,10 @@ struct SegmentOptions {
   // failing with kAlreadyExists.
   bool reuse_existing = false;
 };
+
+// True if a process with this pid exists (kill(pid, 0); EPERM counts as
+// alive). 0 and pids beyond pid_t are not alive.
+bool ProcessAlive(std::uint64_t pid);
 
 // The segment name to use: `flag_value` if not empty, else $HOKM_SHM_NAME,
 // else "hokm".
@@ -106,6 +118,7 @@ struct SegmentHeader {
   SegmentRegion command_rings;
   SegmentRegion change_rings;
   SegmentRegion clients;
+  SegmentRegion counters;                          // stride sizeof(CounterLine)
   alignas(128) std::uint64_t engine_pid;           // 0: no engine attached (atomic)
   alignas(128) std::uint64_t engine_heartbeat_ns;  // CLOCK_MONOTONIC ns (atomic)
   std::uint8_t reserved[kRegionAlignment - 392];
@@ -158,6 +171,12 @@ class Segment {
   // REQUIRES: client < client_slots().
   ClientSlot& client(std::uint32_t client) const;
   Ring response_ring(std::uint32_t client) const;
+  // Counter lines (counters.h). REQUIRES: shard < shards(),
+  // line < kSidecarCounterLines. Written by the engine's shard thread, by
+  // the sidecar's reader per shard, and by the sidecar's threads.
+  CounterView engine_counters(std::uint32_t shard) const;
+  CounterView sidecar_counters(std::uint32_t shard) const;
+  CounterView sidecar_line(std::uint32_t line) const;
 
   // Makes this process the segment's engine. Fails with kUnavailable if a
   // live engine (another pid) holds it; a dead engine's claim is taken over.
