@@ -31,7 +31,7 @@ struct Engine::Shard {
   core::GameState next{};
   alignas(8) std::byte staging[kStagingBytes];
   std::unique_ptr<shm::CommandPort> port;
-  ShardCounters counters;
+  shm::CounterView counters;  // the segment's line of this shard
 };
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
@@ -69,6 +69,7 @@ Engine::Engine(shm::Segment segment) : segment_(std::move(segment)) {
     shard->index = i;
     shard->change_ring = segment_.change_ring(i);
     shard->port = std::make_unique<shm::CommandPort>(segment_, i);
+    shard->counters = segment_.engine_counters(i);
     shards_.push_back(std::move(shard));
   }
   segment_.Heartbeat();
@@ -91,13 +92,13 @@ bool Engine::Publish(Shard& shard, const core::ChangeBuffer& changes) {
 
 ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) {
   Shard& shard = *shards_[shard_index];
-  ShardCounters& counters = shard.counters;
+  const shm::CounterView counters = shard.counters;
   shm::GameTable& table = segment_.table();
-  counters.commands.fetch_add(1, std::memory_order_relaxed);
+  counters.Add(EngineCounter::kCommands, 1);
   ApplyOutcome out;
   // Commands from the command ring carry any bytes another process wrote.
   if (!core::BoolsAreValid(cmd)) {
-    counters.rejected.fetch_add(1, std::memory_order_relaxed);
+    counters.Add(EngineCounter::kRejected, 1);
     out.result = CommandResult::kInvalidCommand;
     return out;
   }
@@ -115,7 +116,7 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
       return blank;
     });
     if (!allocation) {
-      counters.rejected.fetch_add(1, std::memory_order_relaxed);
+      counters.Add(EngineCounter::kRejected, 1);
       out.result = CommandResult::kTableFull;
       return out;
     }
@@ -139,7 +140,7 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
     }
   }
   if (out.result != CommandResult::kOk) {
-    counters.rejected.fetch_add(1, std::memory_order_relaxed);
+    counters.Add(EngineCounter::kRejected, 1);
     return out;
   }
 
@@ -149,7 +150,7 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
   // as duplicates of (game_id, game_seq).
   if (!Publish(shard, shard.changes)) {
     if (create) (void)table.Free(out.game_id);
-    counters.busy.fetch_add(1, std::memory_order_relaxed);
+    counters.Add(EngineCounter::kBusy, 1);
     out.result = CommandResult::kBusy;
     return out;
   }
@@ -159,12 +160,12 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
   out.game_seq = next.seq;
   out.records = static_cast<std::uint8_t>(shard.changes.count);
   out.phase = next.phase;
-  counters.accepted.fetch_add(1, std::memory_order_relaxed);
-  counters.records.fetch_add(out.records, std::memory_order_relaxed);
-  if (create) counters.games_created.fetch_add(1, std::memory_order_relaxed);
+  counters.Add(EngineCounter::kAccepted, 1);
+  counters.Add(EngineCounter::kRecords, out.records);
+  if (create) counters.Add(EngineCounter::kGamesCreated, 1);
   if (next.phase == core::Phase::kFinished || next.phase == core::Phase::kAbandoned) {
     (void)table.Free(out.game_id);
-    counters.games_ended.fetch_add(1, std::memory_order_relaxed);
+    counters.Add(EngineCounter::kGamesEnded, 1);
   }
   return out;
 }
@@ -181,10 +182,6 @@ std::size_t Engine::ServeOnce(std::uint32_t shard_index, std::size_t max_command
   // Each parked client is woken once, to all of its answers of this batch.
   port.WakeClients();
   return n;
-}
-
-const ShardCounters& Engine::counters(std::uint32_t shard) const {
-  return shards_[shard]->counters;
 }
 
 const shm::CommandPort& Engine::port(std::uint32_t shard) const { return *shards_[shard]->port; }

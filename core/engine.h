@@ -11,8 +11,8 @@
 // processes send through the segment's command rings (Serve).
 //
 // Thread safety: Apply(shard, ...) and ServeOnce(shard) must only be called
-// by shard's owner thread; different shards may run in parallel. Snapshot,
-// counters and the metrics text may be used from any thread.
+// by shard's owner thread; different shards may run in parallel. Snapshot
+// and reading the counters may be done from any thread.
 #pragma once
 
 #include <array>
@@ -54,16 +54,31 @@ struct ApplyOutcome {
   core::Phase phase = core::Phase::kEmpty;  // the game's phase afterwards
 };
 
-// Per-shard counters, written by the shard's thread, read by anyone.
-struct alignas(128) ShardCounters {
-  std::atomic<std::uint64_t> commands{0};
-  std::atomic<std::uint64_t> accepted{0};
-  std::atomic<std::uint64_t> rejected{0};  // rule errors and unknown games
-  std::atomic<std::uint64_t> busy{0};      // change ring full
-  std::atomic<std::uint64_t> records{0};
-  std::atomic<std::uint64_t> games_created{0};
-  std::atomic<std::uint64_t> games_ended{0};
+// The words of a shard's engine counter line in the segment
+// (shm/counters.h): written by the shard's thread, read by anyone, kept
+// with the games (they count since the segment was created, across engine
+// restarts). hokm-engine's /metrics and `hokmctl status` read them.
+struct EngineCounter {
+  enum : std::size_t {
+    kCommands,
+    kAccepted,
+    kRejected,  // rule errors and unknown games
+    kBusy,      // change ring full
+    kRecords,   // change records published
+    kGamesCreated,
+    kGamesEnded,
+    kCount,
+  };
+  std::size_t word;
+  const char* name;  // hokm_engine_<name>_total, hokmctl's key
 };
+inline constexpr EngineCounter kEngineCounters[] = {
+    {EngineCounter::kCommands, "commands"},      {EngineCounter::kAccepted, "accepted"},
+    {EngineCounter::kRejected, "rejected"},      {EngineCounter::kBusy, "busy"},
+    {EngineCounter::kRecords, "records"},        {EngineCounter::kGamesCreated, "games_created"},
+    {EngineCounter::kGamesEnded, "games_ended"},
+};
+static_assert(EngineCounter::kCount <= shm::CounterLine::kWords);
 
 static_assert(shm::SlotState<core::GameState>, "a game state must fit a table slot");
 
@@ -102,7 +117,8 @@ class Engine {
   std::uint32_t shards() const { return segment_.shards(); }
   shm::Segment& segment() { return segment_; }
   const shm::Segment& segment() const { return segment_; }
-  const ShardCounters& counters(std::uint32_t shard) const;
+  // The shard's counter line (EngineCounter words).
+  shm::CounterView counters(std::uint32_t shard) const { return segment_.engine_counters(shard); }
 
  private:
   struct Shard;

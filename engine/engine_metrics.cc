@@ -1,7 +1,6 @@
 #include "engine/engine_metrics.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <string>
 
@@ -11,24 +10,13 @@ namespace hokm {
 
 std::string EngineMetricsText(const Engine& engine) {
   service::PromText text;
-  struct CounterField {
-    const char* name;
-    std::atomic<std::uint64_t> ShardCounters::*field;
-  };
-  static constexpr CounterField kCounters[] = {
-      {"hokm_engine_commands_total", &ShardCounters::commands},
-      {"hokm_engine_accepted_total", &ShardCounters::accepted},
-      {"hokm_engine_rejected_total", &ShardCounters::rejected},
-      {"hokm_engine_busy_total", &ShardCounters::busy},
-      {"hokm_engine_records_total", &ShardCounters::records},
-      {"hokm_engine_games_created_total", &ShardCounters::games_created},
-      {"hokm_engine_games_ended_total", &ShardCounters::games_ended},
-  };
-  for (const CounterField& counter : kCounters) {
-    text.Type(counter.name, "counter");
+  // The shards' counter lines in the segment (core/engine.h EngineCounter).
+  for (const EngineCounter& counter : kEngineCounters) {
+    const std::string name = std::string("hokm_engine_") + counter.name + "_total";
+    text.Type(name.c_str(), "counter");
     for (std::uint32_t i = 0; i < engine.shards(); ++i) {
-      const auto value = (engine.counters(i).*counter.field).load(std::memory_order_relaxed);
-      text.Sample(counter.name, static_cast<double>(value), "shard=\"" + std::to_string(i) + "\"");
+      text.Sample(name.c_str(), static_cast<double>(engine.counters(i).Get(counter.word)),
+                  "shard=\"" + std::to_string(i) + "\"");
     }
   }
   text.Type("hokm_engine_change_ring_fill_ratio", "gauge");
@@ -51,7 +39,7 @@ std::string EngineHealthJson(const Engine& engine) {
   std::uint64_t busy = 0;
   double fill = 0;
   for (std::uint32_t i = 0; i < engine.shards(); ++i) {
-    busy += engine.counters(i).busy.load(std::memory_order_relaxed);
+    busy += engine.counters(i).Get(EngineCounter::kBusy);
     fill = std::max(fill, engine.segment().change_ring(i).FillRatio());
   }
   char json[256];

@@ -163,11 +163,13 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
   std::uint64_t accepted = 0, busy = 0;
   for (std::uint32_t shard = 0; shard < e.shards(); ++shard) {
-    accepted += e.counters(shard).accepted.load();
-    busy += e.counters(shard).busy.load();
+    accepted += e.counters(shard).Get(hokm::EngineCounter::kAccepted);
+    busy += e.counters(shard).Get(hokm::EngineCounter::kBusy);
   }
   std::fprintf(
-      stderr, "hokm-engine: stopped; %llu commands accepted, %llu answered busy, %llu games live\n",
+      stderr,
+      "hokm-engine: stopped; %llu commands accepted, %llu answered busy (since the segment "
+      "was created), %llu games live\n",
       static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(busy),
       static_cast<unsigned long long>(e.segment().table().Live()));
   return 0;

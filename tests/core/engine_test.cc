@@ -140,7 +140,7 @@ TEST_F(EngineTest, AFullGameEndsWithGameFinishedAndFreesItsSlot) {
   EXPECT_EQ(records.back().type, RecordType::kGameFinished);
   for (std::size_t i = 0; i < records.size(); ++i) EXPECT_EQ(records[i].game_seq, i + 1);
   EXPECT_EQ(e.segment().table().Live(), 0u);
-  EXPECT_EQ(e.counters(0).games_ended.load(), 1u);
+  EXPECT_EQ(e.counters(0).Get(EngineCounter::kGamesEnded), 1u);
   // The finished game's id is gone.
   EXPECT_EQ(e.Apply(0, Join(game, 0)).result, CommandResult::kNoSuchGame);
 }
@@ -162,7 +162,7 @@ TEST_F(EngineTest, IllegalCommandPublishesNothingAndLeavesTheStateAlone) {
   ASSERT_TRUE(e.Snapshot(game, after));
   EXPECT_EQ(std::memcmp(&before, &after, sizeof before), 0);
   EXPECT_TRUE(Drain().empty());
-  EXPECT_EQ(e.counters(0).rejected.load(), 2u);
+  EXPECT_EQ(e.counters(0).Get(EngineCounter::kRejected), 2u);
 }
 
 TEST_F(EngineTest, UnknownGameIsNoSuchGame) {
@@ -182,7 +182,7 @@ TEST_F(EngineTest, FullChangeRingAnswersBusyAndLosesNothing) {
     games.push_back(o.game_id);
   }
   ASSERT_EQ(o.result, CommandResult::kBusy);
-  EXPECT_EQ(e.counters(0).busy.load(), 1u);
+  EXPECT_EQ(e.counters(0).Get(EngineCounter::kBusy), 1u);
   // The refused create left no game behind.
   EXPECT_EQ(e.segment().table().Live(), games.size());
   core::GameState s{};
@@ -243,8 +243,8 @@ TEST_F(EngineTest, RequestWhoseBoolsAreNeitherZeroNorOneIsRefusedWithoutEffect) 
   ASSERT_EQ(commands.TryWrite(shm::kCommandRequestType, kRequest, sizeof kRequest),
             shm::WriteResult::kOk);
   EXPECT_EQ(e.ServeOnce(0), 1u);
-  EXPECT_EQ(e.counters(0).rejected.load(), 1u);
-  EXPECT_EQ(e.counters(0).accepted.load(), 0u);
+  EXPECT_EQ(e.counters(0).Get(EngineCounter::kRejected), 1u);
+  EXPECT_EQ(e.counters(0).Get(EngineCounter::kAccepted), 0u);
   EXPECT_EQ(e.segment().table().Live(), 0u);
   EXPECT_TRUE(Drain().empty());
 
