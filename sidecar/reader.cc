@@ -9,11 +9,17 @@
 namespace hokm::sidecar {
 
 ChangeReader::ChangeReader(const shm::Segment& segment)
-    : segment_(segment), corrupt_at_(segment.shards()) {
-  for (std::uint32_t s = 0; s < segment.shards(); ++s)
+    : segment_(segment),
+      trim_(segment.shards()),
+      process_(segment.sidecar_line(kProcessLine)),
+      corrupt_at_(segment.shards()) {
+  for (std::uint32_t s = 0; s < segment.shards(); ++s) {
     readers_.emplace_back(segment.change_ring(s));
-  commit_.assign(readers_.size(), 0);
+    // Ring records up to here were counted by an earlier run.
+    trim_[s].count_above = segment.sidecar_counters(s).Get(ShardCounter::kDeliveredPosition);
+  }
   for (auto& c : corrupt_at_) c.store(kNotCorrupt);
+  process_.Reset();
 }
 
 std::size_t ChangeReader::ReadInto(Window& window) {
@@ -21,19 +27,26 @@ std::size_t ChangeReader::ReadInto(Window& window) {
   for (std::uint32_t s = 0; s < readers_.size(); ++s) {
     read += readers_[s].Peek([&](const shm::RingRecord& r) { AddMessage(s, r); }, 1024);
   }
-  records_read_.fetch_add(entries_.size(), std::memory_order_relaxed);
+  process_.Add(ProcessCounter::kRecordsRead, entries_.size());
   window.Append(entries_);
   CheckCorruption();
   return read;
 }
 
 void ChangeReader::CommitAcked(Window& window, std::uint64_t acked) {
-  std::fill(commit_.begin(), commit_.end(), 0);
-  window.Trim(acked, commit_);
+  window.Trim(acked, trim_);
   for (std::uint32_t s = 0; s < readers_.size(); ++s) {
-    if (commit_[s] != 0) readers_[s].CommitTo(commit_[s]);
+    Window::ShardTrim& t = trim_[s];
+    if (t.commit == 0) continue;
+    // The count and its position before the ring's head (segment_counters.h).
+    const shm::CounterView line = segment_.sidecar_counters(s);
+    line.Add(ShardCounter::kDeliveredRecords, t.whole);
+    line.Set(ShardCounter::kDeliveredPosition, t.commit);
+    readers_[s].CommitTo(t.commit);
+    t.commit = 0;
+    t.whole = 0;
   }
-  committed_records_.store(acked, std::memory_order_relaxed);
+  process_.Set(ProcessCounter::kCommittedRecords, acked);
 }
 
 bool ChangeReader::RingsEmpty() const {
@@ -63,7 +76,7 @@ void ChangeReader::AddMessage(std::uint32_t shard, const shm::RingRecord& r) {
     e.ts_ns = ref.record ? ref.record->ts_ns() : 0;
     e.shard = shard;
     entries_.push_back(e);
-    if (!ref.record) malformed_.fetch_add(1, std::memory_order_relaxed);
+    if (!ref.record) process_.Add(ProcessCounter::kMalformed, 1);
   });
   entries_.back().last_in_message = true;
 }

@@ -5,9 +5,13 @@
 // A ring position is committed only at the end of a ring record (a command's
 // records share it), and only once every record up to it is acknowledged.
 //
+// Counters: the reader's totals are words of the segment's sidecar process
+// line, and what both stores have of each shard is its sidecar shard line
+// (segment_counters.h), so `hokmctl status` reads them from shared memory.
+//
 // Thread safety: ReadInto and CommitAcked are called by one thread (the
-// Sidecar's Run); the counters and the per-shard gauges may be read from any
-// thread (/metrics, /health).
+// Sidecar's Run), which is the writer of those lines; the counters and the
+// per-shard gauges may be read from any thread (/metrics, /health).
 #pragma once
 
 #include <atomic>
@@ -17,6 +21,7 @@
 
 #include "shm/ring.h"
 #include "shm/segment.h"
+#include "sidecar/segment_counters.h"
 #include "sidecar/window.h"
 
 namespace hokm::sidecar {
@@ -24,7 +29,8 @@ namespace hokm::sidecar {
 class ChangeReader {
  public:
   // Reads from each ring's committed head (a restarted sidecar resumes
-  // where the last one committed).
+  // where the last one committed). Zeroes the process line (the Sidecar
+  // then stamps its pid there); the shard lines carry on.
   // REQUIRES: segment outlives this reader.
   explicit ChangeReader(const shm::Segment& segment);
 
@@ -44,11 +50,11 @@ class ChangeReader {
 
   std::uint32_t shards() const { return static_cast<std::uint32_t>(readers_.size()); }
   // Any thread.
-  std::uint64_t records_read() const { return records_read_.load(std::memory_order_relaxed); }
-  std::uint64_t malformed() const { return malformed_.load(std::memory_order_relaxed); }
+  std::uint64_t records_read() const { return process_.Get(ProcessCounter::kRecordsRead); }
+  std::uint64_t malformed() const { return process_.Get(ProcessCounter::kMalformed); }
   // Window index below which everything is committed.
   std::uint64_t committed_records() const {
-    return committed_records_.load(std::memory_order_relaxed);
+    return process_.Get(ProcessCounter::kCommittedRecords);
   }
   static constexpr std::uint64_t kNotCorrupt = ~std::uint64_t{0};
   // Where shard's reader found its ring corrupt, else kNotCorrupt.
@@ -64,11 +70,9 @@ class ChangeReader {
 
   const shm::Segment& segment_;
   std::vector<shm::RingReader> readers_;
-  std::vector<WindowEntry> entries_;   // read, not yet appended to the window
-  std::vector<std::uint64_t> commit_;  // per shard, filled by Window::Trim
-  std::atomic<std::uint64_t> records_read_{0};
-  std::atomic<std::uint64_t> malformed_{0};
-  std::atomic<std::uint64_t> committed_records_{0};
+  std::vector<WindowEntry> entries_;     // read, not yet appended to the window
+  std::vector<Window::ShardTrim> trim_;  // per shard, filled by Window::Trim
+  shm::CounterView process_;             // sidecar_line(kProcessLine)
   // Per shard: the ring position where its reader found the ring corrupt
   // (RingReader::corrupted), else kNotCorrupt.
   std::vector<std::atomic<std::uint64_t>> corrupt_at_;

@@ -5,12 +5,14 @@
 
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include "service/metrics_server.h"
+#include "shm/clock.h"
 #include "shm/segment.h"
 #include "sidecar/log.h"
 #include "sidecar/metrics.h"
@@ -50,6 +52,14 @@ struct Sidecar::Impl {
   std::uint64_t Acked() const { return std::min(redis->acked(), pg->acked()); }
 };
 
+namespace {
+// A worker's line, zeroed: its counters count this run.
+shm::CounterView ResetLine(shm::CounterView line) {
+  line.Reset();
+  return line;
+}
+}  // namespace
+
 Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   auto redis_url = ParseRedisUrl(options.redis_url);
   if (!redis_url.ok())
@@ -82,11 +92,18 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
       "redis", impl->window,
       std::make_unique<RedisClient>(*redis_url, std::move(redis_options), rebuild_source),
       std::move(redis_spill).value(),
-      std::min<std::uint32_t>(options.batch_max_records, kRedisBatchMax), options.redis_batch_ms);
+      std::min<std::uint32_t>(options.batch_max_records, kRedisBatchMax), options.redis_batch_ms,
+      ResetLine(impl->segment.sidecar_line(kRedisLine)));
   impl->pg = std::make_unique<Worker>(
       "postgres", impl->window,
       std::make_unique<PgClient>(*pg_url, options.schema_dir, impl->segment.name() + ":shard-"),
-      std::move(pg_spill).value(), options.batch_max_records, options.batch_max_ms);
+      std::move(pg_spill).value(), options.batch_max_records, options.batch_max_ms,
+      ResetLine(impl->segment.sidecar_line(kPgLine)));
+  // Who reads the rings, for `hokmctl status` (the reader zeroed the line).
+  const shm::CounterView process = impl->segment.sidecar_line(kProcessLine);
+  process.Set(ProcessCounter::kPid, static_cast<std::uint64_t>(::getpid()));
+  process.Set(ProcessCounter::kStartedUnixNs, shm::RealtimeNowNs());
+  process.Set(ProcessCounter::kHeartbeatNs, shm::MonotonicNowNs());
   Log("attached to /dev/shm/%s (%u shard(s)); redis %s; postgres %s; spill %s",
       impl->segment.name().c_str(), impl->segment.shards(), redis_url->Redacted().c_str(),
       pg_url->Redacted().c_str(), options.spill_dir.c_str());
@@ -116,7 +133,11 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
   std::uint32_t idle = 0;
   const auto drain_deadline = SteadyClock::now() + std::chrono::seconds(m.options.drain_timeout_s);
   int exit_code = 0;
+  const shm::CounterView process = m.segment.sidecar_line(kProcessLine);
+  std::uint64_t beats = 0;
   while (!stop.load(std::memory_order_relaxed)) {
+    // The heartbeat every 64 turns: a turn is at most ~1 ms (the nap below).
+    if ((++beats & 63) == 0) process.Set(ProcessCounter::kHeartbeatNs, shm::MonotonicNowNs());
     const std::size_t read = m.reader.ReadInto(m.window);
     const std::uint64_t upto = m.Acked();
     m.reader.CommitAcked(m.window, upto);
@@ -170,6 +191,7 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
       static_cast<unsigned long long>(m.Acked()),
       static_cast<unsigned long long>(m.reader.malformed()));
   m.metrics.reset();
+  process.Set(ProcessCounter::kPid, 0);  // stopped cleanly: no sidecar attached
   return exit_code;
 }
 

@@ -57,11 +57,17 @@ void Window::WakeAll() {
   cv_.notify_all();
 }
 
-void Window::Trim(std::uint64_t upto, std::vector<std::uint64_t>& commit) {
+void Window::Trim(std::uint64_t upto, std::vector<ShardTrim>& shards) {
   std::lock_guard lock(mu_);
   while (base_ < upto && !entries_.empty()) {
     const WindowEntry& e = entries_.front();
-    if (e.last_in_message) commit[e.shard] = e.ref.position;
+    ShardTrim& t = shards[e.shard];
+    if (e.ref.position > t.count_above) ++t.partial;
+    if (e.last_in_message) {
+      t.commit = e.ref.position;
+      t.whole += t.partial;
+      t.partial = 0;
+    }
     entries_.pop_front();
     ++base_;
   }

@@ -42,9 +42,19 @@ class Window {
   void WaitFor(std::uint64_t index, Clock::time_point deadline);
   void WakeAll();
 
-  // Drops entries below `upto`; commit[shard] becomes the last whole-message
-  // position among them (left as is for shards with none).
-  void Trim(std::uint64_t upto, std::vector<std::uint64_t>& commit);
+  // What Trim found of one shard: `commit` is the position after the last
+  // whole ring record dropped (left as is for a shard with none), `whole`
+  // adds the records of the whole ring records dropped at positions above
+  // `count_above`; `partial` carries those of a ring record dropped only in
+  // part (the rest comes in a later Trim).
+  struct ShardTrim {
+    std::uint64_t commit = 0;
+    std::uint64_t whole = 0;
+    std::uint64_t partial = 0;
+    std::uint64_t count_above = 0;
+  };
+  // Drops entries below `upto`, noting each in shards[entry.shard].
+  void Trim(std::uint64_t upto, std::vector<ShardTrim>& shards);
 
   // The index after the last entry.
   std::uint64_t End() const;

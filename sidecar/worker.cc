@@ -10,14 +10,16 @@ namespace hokm::sidecar {
 using SteadyClock = std::chrono::steady_clock;
 
 Worker::Worker(const char* name, Window& window, std::unique_ptr<SinkClient> client,
-               std::unique_ptr<SpillQueue> spill, std::uint32_t max_records, std::uint32_t wait_ms)
+               std::unique_ptr<SpillQueue> spill, std::uint32_t max_records, std::uint32_t wait_ms,
+               shm::CounterView counters)
     : name_(name),
       window_(window),
       client_(std::move(client)),
       spill_(std::move(spill)),
       breaker_(Breaker::Options{}),
       max_records_(max_records),
-      wait_ms_(wait_ms) {
+      wait_ms_(wait_ms),
+      counters_(counters) {
   // Before the thread runs: a drain check made before it would otherwise
   // take a spill queue left by an earlier run for empty.
   PublishSpillGauges();
@@ -47,6 +49,7 @@ std::string Worker::LastError() const {
 
 void Worker::Fail(const Status& s) {
   breaker_.RecordFailure(SteadyClock::now());
+  counters_.Set(WorkerCounter::kBreakerState, static_cast<std::uint64_t>(breaker_.state()));
   std::lock_guard lock(error_mu_);
   if (s.message() != last_error_) {
     Log("%s: %s; breaker open, retry in %lld ms, spilling", name_, s.message().c_str(),
@@ -59,6 +62,7 @@ void Worker::Recovered() {
   if (breaker_.state() != Breaker::State::kClosed)
     Log("%s: store answers again; breaker closed", name_);
   breaker_.RecordSuccess();
+  counters_.Set(WorkerCounter::kBreakerState, static_cast<std::uint64_t>(breaker_.state()));
   std::lock_guard lock(error_mu_);
   last_error_.clear();
 }
@@ -93,8 +97,8 @@ void Worker::Idle() {
 }
 
 void Worker::PublishSpillGauges() {
-  spill_pending_.store(spill_->pending_records(), std::memory_order_relaxed);
-  spill_bytes_.store(spill_->bytes(), std::memory_order_relaxed);
+  counters_.Set(WorkerCounter::kSpillRecords, spill_->pending_records());
+  counters_.Set(WorkerCounter::kSpillBytes, spill_->bytes());
 }
 
 // Replays one batch of the spill queue if the breaker lets us. True if it
@@ -128,7 +132,7 @@ bool Worker::ReplaySpill() {
   Recovered();
   if (Status p = spill_->Pop(spilled_view_.size()); !p.ok())
     Log("%s: %s", name_, p.message().c_str());
-  replayed_.fetch_add(spilled_view_.size(), std::memory_order_relaxed);
+  counters_.Add(WorkerCounter::kReplayed, spilled_view_.size());
   PublishSpillGauges();
   if (spill_->empty()) Log("%s: spill queue replayed; back to live delivery", name_);
   return true;
@@ -142,7 +146,7 @@ bool Worker::Spill() {
     Log("%s: cannot spill: %s", name_, s.message().c_str());
     return false;
   }
-  spilled_.fetch_add(batch_.size(), std::memory_order_relaxed);
+  counters_.Add(WorkerCounter::kSpilled, batch_.size());
   PublishSpillGauges();
   return true;
 }
@@ -183,8 +187,8 @@ void Worker::Run() {
         for (const WindowEntry& e : batch_) {
           if (e.ts_ns != 0 && now > e.ts_ns) lag_us_.Record((now - e.ts_ns) / 1000);
         }
-        records_.fetch_add(n, std::memory_order_relaxed);
-        batches_.fetch_add(1, std::memory_order_relaxed);
+        counters_.Add(WorkerCounter::kRecords, n);
+        counters_.Add(WorkerCounter::kBatches, 1);
         batch_size_.Record(n);
         acked = true;
       } else {

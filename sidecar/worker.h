@@ -22,9 +22,11 @@
 #include <vector>
 
 #include "core/latency_histogram.h"
+#include "shm/counters.h"
 #include "shm/status.h"
 #include "sidecar/breaker.h"
 #include "sidecar/record_batch.h"
+#include "sidecar/segment_counters.h"
 #include "sidecar/sink_client.h"
 #include "sidecar/spill_queue.h"
 #include "sidecar/window.h"
@@ -34,10 +36,13 @@ namespace hokm::sidecar {
 class Worker {
  public:
   // Batches hold at most max_records, and wait up to wait_ms after their
-  // first record was published for more (0: write at once).
-  // REQUIRES: window outlives the worker.
+  // first record was published for more (0: write at once). The worker's
+  // counters are the WorkerCounter words of `counters` (its line in the
+  // segment), which it alone writes from now on.
+  // REQUIRES: window and the counter line outlive the worker.
   Worker(const char* name, Window& window, std::unique_ptr<SinkClient> client,
-         std::unique_ptr<SpillQueue> spill, std::uint32_t max_records, std::uint32_t wait_ms);
+         std::unique_ptr<SpillQueue> spill, std::uint32_t max_records, std::uint32_t wait_ms,
+         shm::CounterView counters);
 
   void Start();
   void Stop();  // joins the thread
@@ -47,15 +52,15 @@ class Worker {
   const char* name() const { return name_; }
   // Window index below which the store (or the spill queue) has everything.
   std::uint64_t acked() const { return acked_.load(std::memory_order_acquire); }
-  bool SpillEmpty() const { return spill_pending_.load(std::memory_order_relaxed) == 0; }
-  std::uint64_t SpillRecords() const { return spill_pending_.load(std::memory_order_relaxed); }
+  bool SpillEmpty() const { return SpillRecords() == 0; }
+  std::uint64_t SpillRecords() const { return counters_.Get(WorkerCounter::kSpillRecords); }
 
   // For /metrics and /health (any thread).
-  std::uint64_t records() const { return records_.load(); }
-  std::uint64_t batches() const { return batches_.load(); }
-  std::uint64_t spilled() const { return spilled_.load(); }
-  std::uint64_t replayed() const { return replayed_.load(); }
-  std::uint64_t spill_bytes() const { return spill_bytes_.load(); }
+  std::uint64_t records() const { return counters_.Get(WorkerCounter::kRecords); }
+  std::uint64_t batches() const { return counters_.Get(WorkerCounter::kBatches); }
+  std::uint64_t spilled() const { return counters_.Get(WorkerCounter::kSpilled); }
+  std::uint64_t replayed() const { return counters_.Get(WorkerCounter::kReplayed); }
+  std::uint64_t spill_bytes() const { return counters_.Get(WorkerCounter::kSpillBytes); }
   const Breaker& breaker() const { return breaker_; }
   const core::LatencyHistogram& lag_us() const { return lag_us_; }          // publish to store ack
   const core::LatencyHistogram& write_us() const { return write_us_; }      // one write
@@ -96,8 +101,7 @@ class Worker {
   std::vector<WindowEntry> batch_;
   std::vector<RecordRef> refs_;
   std::vector<SpilledRecord> spilled_view_;
-  std::atomic<std::uint64_t> records_{0}, batches_{0}, spilled_{0}, replayed_{0};
-  std::atomic<std::uint64_t> spill_pending_{0}, spill_bytes_{0};
+  shm::CounterView counters_;  // WorkerCounter words, in the segment
   core::LatencyHistogram lag_us_, write_us_, batch_size_;
   mutable std::mutex error_mu_;
   std::string last_error_;

@@ -60,18 +60,38 @@ TEST(WindowTest, TrimCommitsTheLastWholeRingRecordOfEachShard) {
   AddCommand(read, 0, 300, 2, 7);
   window.Append(read);
 
-  std::vector<std::uint64_t> commit(2, 0);
-  window.Trim(4, commit);  // the last command's first record only
-  EXPECT_EQ(commit[0], 100u);
-  EXPECT_EQ(commit[1], 50u);
+  std::vector<Window::ShardTrim> trim(2);
+  window.Trim(4, trim);  // the last command's first record only
+  EXPECT_EQ(trim[0].commit, 100u);
+  EXPECT_EQ(trim[1].commit, 50u);
+  EXPECT_EQ(trim[0].whole, 2u);  // the first command's two records
+  EXPECT_EQ(trim[0].partial, 1u);
+  EXPECT_EQ(trim[1].whole, 1u);
   EXPECT_EQ(window.End(), 5u);
   EXPECT_EQ(window.TsAt(4), 8u);
   EXPECT_EQ(window.TsAt(3), 0u);  // trimmed
 
   std::vector<WindowEntry> batch;
   EXPECT_EQ(window.Take(0, 10, batch), 1u);  // from the first index still held
-  window.Trim(5, commit);
-  EXPECT_EQ(commit[0], 300u);
+  window.Trim(5, trim);
+  EXPECT_EQ(trim[0].commit, 300u);
+  EXPECT_EQ(trim[0].whole, 4u);  // the last command counted once it is whole
+  EXPECT_EQ(trim[0].partial, 0u);
+}
+
+TEST(WindowTest, TrimDoesNotCountRingRecordsAtOrBelowCountAbove) {
+  // A restarted sidecar reads again what the last one delivered but had
+  // not committed in the ring: those records are counted already.
+  Window window;
+  std::vector<WindowEntry> read;
+  AddCommand(read, 0, 100, 2);
+  AddCommand(read, 0, 300, 3);
+  window.Append(read);
+  std::vector<Window::ShardTrim> trim(1);
+  trim[0].count_above = 100;
+  window.Trim(5, trim);
+  EXPECT_EQ(trim[0].commit, 300u);
+  EXPECT_EQ(trim[0].whole, 3u);
 }
 
 TEST(WindowTest, WaitForReturnsWhenTheIndexArrives) {
