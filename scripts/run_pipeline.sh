@@ -65,6 +65,10 @@ start_sidecar
 "$BIN/hokm-loadgen" --mode shm --shm-name "$SHM" --verify \
   --sidecar-metrics "http://127.0.0.1:$SIDECAR_METRICS/metrics" "$@" || status=$?
 
+# What an operator sees of the system, straight from the segment.
+echo "run: hokmctl status --shm-name $SHM"
+"$BIN/hokmctl" status --shm-name "$SHM" || true
+
 echo "run: stopping hokm-engine; hokm-sidecar drains and exits"
 kill -TERM "$engine_pid"
 wait "$engine_pid" || status=$((status ? status : 1))
