@@ -47,6 +47,13 @@ class CounterView {
   std::uint64_t Get(std::size_t word) const {
     return std::atomic_ref<std::uint64_t>(line_->words[word]).load(std::memory_order_relaxed);
   }
+  // For a word that is a claim (e.g. the pid of the line's writer): sets
+  // it to `desired` if it holds `expected`, else loads it into `expected`.
+  // Acq_rel: a claim won is ordered before the winner's writes to the line.
+  bool Claim(std::size_t word, std::uint64_t& expected, std::uint64_t desired) const {
+    return std::atomic_ref<std::uint64_t>(line_->words[word])
+        .compare_exchange_strong(expected, desired, std::memory_order_acq_rel);
+  }
   // Zeroes every word (a writer starting a fresh run of its counters).
   void Reset() const {
     for (std::size_t i = 0; i < CounterLine::kWords; ++i) Set(i, 0);

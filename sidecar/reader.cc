@@ -19,7 +19,11 @@ ChangeReader::ChangeReader(const shm::Segment& segment)
     trim_[s].count_above = segment.sidecar_counters(s).Get(ShardCounter::kDeliveredPosition);
   }
   for (auto& c : corrupt_at_) c.store(kNotCorrupt);
-  process_.Reset();
+  // This run's totals; the pid and heartbeat are the Sidecar's.
+  for (std::size_t word : {ProcessCounter::kRecordsRead, ProcessCounter::kMalformed,
+                           ProcessCounter::kCommittedRecords}) {
+    process_.Set(word, 0);
+  }
 }
 
 std::size_t ChangeReader::ReadInto(Window& window) {

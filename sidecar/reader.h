@@ -29,8 +29,8 @@ namespace hokm::sidecar {
 class ChangeReader {
  public:
   // Reads from each ring's committed head (a restarted sidecar resumes
-  // where the last one committed). Zeroes the process line (the Sidecar
-  // then stamps its pid there); the shard lines carry on.
+  // where the last one committed). Zeroes this run's totals in the
+  // process line; the shard lines carry on.
   // REQUIRES: segment outlives this reader.
   explicit ChangeReader(const shm::Segment& segment);
 

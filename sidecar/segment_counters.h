@@ -7,8 +7,9 @@
 //                                    have of the shard; kept across sidecar
 //                                    restarts (the shard's lag in records is
 //                                    the engine's kRecords minus kDelivered)
-//   sidecar_line(kProcessLine)       the reader thread: pid, heartbeat, the
-//                                    run's totals (reset when a sidecar starts)
+//   sidecar_line(kProcessLine)       the reader thread: heartbeat, the run's
+//                                    totals (reset when a sidecar starts);
+//                                    its pid word is the sidecar's claim
 //   sidecar_line(kRedisLine/kPgLine) that store's worker thread (reset at start)
 #pragma once
 
@@ -39,7 +40,7 @@ inline constexpr std::uint32_t kPgLine = 2;
 
 struct ProcessCounter {
   enum : std::size_t {
-    kPid,          // 0 once the sidecar stopped cleanly
+    kPid,          // the claim, by CAS: one sidecar per segment; 0 once it stopped cleanly
     kHeartbeatNs,  // CLOCK_MONOTONIC, at least every ~100 ms while it runs
     kStartedUnixNs,
     kRecordsRead,

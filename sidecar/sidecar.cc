@@ -53,6 +53,23 @@ struct Sidecar::Impl {
 };
 
 namespace {
+// One sidecar per segment: each change ring has exactly one reader. The
+// pid word of the process line is the claim (a dead holder's is taken
+// over, as the engine's claim is).
+Status ClaimRings(const shm::Segment& segment) {
+  const shm::CounterView process = segment.sidecar_line(kProcessLine);
+  const std::uint64_t me = static_cast<std::uint64_t>(::getpid());
+  std::uint64_t holder = process.Get(ProcessCounter::kPid);
+  for (;;) {
+    if (holder != 0 && holder != me && shm::ProcessAlive(holder)) {
+      return Status::Unavailable("hokm-sidecar pid " + std::to_string(holder) +
+                                 " already reads the change rings of /dev/shm/" + segment.name() +
+                                 ": one sidecar per segment (stop it first)");
+    }
+    if (process.Claim(ProcessCounter::kPid, holder, me)) return Status::Ok();
+  }
+}
+
 // A worker's line, zeroed: its counters count this run.
 shm::CounterView ResetLine(shm::CounterView line) {
   line.Reset();
@@ -78,6 +95,7 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   }
   if (!segment.ok()) return segment.status();
 
+  if (Status s = ClaimRings(*segment); !s.ok()) return s;
   auto impl = std::make_unique<Impl>(std::move(segment).value());
   impl->options = options;
   auto redis_spill = SpillQueue::Open(options.spill_dir / "redis");
@@ -99,9 +117,9 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
       std::make_unique<PgClient>(*pg_url, options.schema_dir, impl->segment.name() + ":shard-"),
       std::move(pg_spill).value(), options.batch_max_records, options.batch_max_ms,
       ResetLine(impl->segment.sidecar_line(kPgLine)));
-  // Who reads the rings, for `hokmctl status` (the reader zeroed the line).
+  // When this run started and its first beat, for `hokmctl status` (the
+  // pid is the claim made above).
   const shm::CounterView process = impl->segment.sidecar_line(kProcessLine);
-  process.Set(ProcessCounter::kPid, static_cast<std::uint64_t>(::getpid()));
   process.Set(ProcessCounter::kStartedUnixNs, shm::RealtimeNowNs());
   process.Set(ProcessCounter::kHeartbeatNs, shm::MonotonicNowNs());
   Log("attached to /dev/shm/%s (%u shard(s)); redis %s; postgres %s; spill %s",

@@ -1,6 +1,7 @@
 // status_pipeline_test.cc: hokmctl status with the whole pipeline (real
 // hokm-engine, hokm-sidecar, hokm-loadgen, Redis and PostgreSQL): the
-// sidecar's lag in records drains to 0 and what both stores have equals
+// sidecar's lag in records drains to 0, a second sidecar on the same
+// segment is refused, and what both stores have equals
 // what the engine published; SIGKILLed under load, the sidecar is reported
 // dead, and a restarted one ends with exactly the engine's count again (the
 // records of a ring record count once it is whole in both stores). The
@@ -107,6 +108,9 @@ TEST_F(CtlStatusPipelineTest, LagDrainsToZeroAndARestartedSidecarCountsNothingTw
   EXPECT_GT(s["shards"][0]["records"].get<std::uint64_t>(), 20u * 100);
   auto r = RunCtl({"status", "--shm-name", name_});
   EXPECT_EQ(r.exit_code, 0) << r.out;
+  // A second sidecar on the same rings is refused: each ring has one reader.
+  EXPECT_EQ(proc::WaitExit(StartSidecar(), 30s), 1);
+  EXPECT_EQ(Status()["sidecar"]["pid"].get<int>(), sidecar_) << "the claim stays the first's";
   EXPECT_NE(r.out.find("sidecar: alive (pid " + std::to_string(sidecar_)), std::string::npos)
       << r.out;
 
