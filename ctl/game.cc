@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/records/replay.h"
+#include "core/rules/card.h"
 #include "ctl/ctl.h"
 #include "ctl/game_stores.h"
 
@@ -42,6 +43,18 @@ std::string Seat(std::int8_t v) {
   return v == sidecar::PublicState::kNone ? "-" : std::to_string(v);
 }
 
+// "TS" for a card on the table, "-" for none.
+std::string CardText(std::int8_t v) {
+  if (v < 0 || !core::IsValidCard(static_cast<core::Card>(v))) return "-";
+  char name[2];
+  core::CardName(static_cast<core::Card>(v), name);
+  return std::string(name, 2);
+}
+
+std::string SuitText(std::int8_t v) {
+  return v < 0 || v > 3 ? "-" : std::string(1, core::SuitName(static_cast<core::Suit>(v)));
+}
+
 void PrintState(const sidecar::PublicState& s) {
   std::printf("  seq %llu, phase %s, room \"%.*s\", target %u\n",
               static_cast<unsigned long long>(s.seq), sidecar::PhaseName(s.phase),
@@ -51,14 +64,16 @@ void PrintState(const sidecar::PublicState& s) {
               static_cast<unsigned long long>(s.seats[2]),
               static_cast<unsigned long long>(s.seats[3]));
   std::printf("  hand %u, hakem %s, trump %s, turn %s, leader %s\n", static_cast<unsigned>(s.hand),
-              Seat(s.hakem).c_str(), Seat(s.trump).c_str(), Seat(s.turn).c_str(),
+              Seat(s.hakem).c_str(), SuitText(s.trump).c_str(), Seat(s.turn).c_str(),
               Seat(s.leader).c_str());
-  std::printf("  table: %s %s %s %s, trick %u, tricks %u-%u, points %u-%u, winner %s\n",
-              Seat(s.table[0]).c_str(), Seat(s.table[1]).c_str(), Seat(s.table[2]).c_str(),
-              Seat(s.table[3]).c_str(), static_cast<unsigned>(s.trick_no),
-              static_cast<unsigned>(s.tricks[0]), static_cast<unsigned>(s.tricks[1]),
-              static_cast<unsigned>(s.points[0]), static_cast<unsigned>(s.points[1]),
-              Seat(s.winner).c_str());
+  std::printf("  table (seats 0-3): %s %s %s %s, tricks done %u, tricks A-B %u-%u\n",
+              CardText(s.table[0]).c_str(), CardText(s.table[1]).c_str(),
+              CardText(s.table[2]).c_str(), CardText(s.table[3]).c_str(),
+              static_cast<unsigned>(s.trick_no), static_cast<unsigned>(s.tricks[0]),
+              static_cast<unsigned>(s.tricks[1]));
+  std::printf("  points A-B %u-%u, winner %s\n", static_cast<unsigned>(s.points[0]),
+              static_cast<unsigned>(s.points[1]),
+              s.winner == sidecar::PublicState::kNone ? "-" : (s.winner == 0 ? "A" : "B"));
 }
 
 int RunGame(const Globals& globals, const GameOptions& options) {

@@ -154,9 +154,11 @@ int RunReplay(const Globals& globals, const ReplayCliOptions& options) {
                 final_differences.empty() ? "identical" : "differs", final_note.empty() ? "" : "; ",
                 final_note.c_str());
     if (identical) {
-      std::printf("identical\n");
+      std::printf("result: identical\n");
     } else {
-      std::printf("%llu differences%s:\n", static_cast<unsigned long long>(difference_count),
+      std::printf("result: %llu difference%s%s:\n",
+                  static_cast<unsigned long long>(difference_count),
+                  difference_count == 1 ? "" : "s",
                   difference_count > differences.size() ? " (the first ones)" : "");
       for (const core::ReplayDifference& d : differences) {
         std::printf("  seq %llu  %s: stored %s, replayed %s\n",
