@@ -2,16 +2,14 @@
 // from PostgreSQL through the rules; ratings.
 #include "sidecar/rebuild_source.h"
 
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "core/records/record_types.h"
-#include "core/rules/rules.h"
+#include "core/records/replay.h"
+#include "sidecar/stored_record.h"
 
 namespace hokm::sidecar {
 namespace {
-
-namespace fb = hokm::fb;
 
 // The rebuild brings back at most this many ended games, the latest ones:
 // each is a replay of its whole history from PostgreSQL (README.md,
@@ -19,7 +17,7 @@ namespace fb = hokm::fb;
 constexpr int kMaxEndedGames = 2000;
 
 // The record types that stand for a command (kRecordTypes' `command`),
-// whose replay regenerates the rest. PlayerConnection changes no game state.
+// whose replay regenerates the rest (core/records/replay.h).
 std::string CommandTypeList() {
   std::string list;
   for (const core::RecordTypeInfo& t : core::kRecordTypes) {
@@ -30,49 +28,17 @@ std::string CommandTypeList() {
   return list;
 }
 
-// One stored record of a command type, applied to `s` through the rules.
-// False when the rules refuse it or its first record is not at `seq`.
-bool ApplyStored(core::GameState& s, std::uint64_t game_id, std::uint64_t seq, fb::Body type,
-                 const pqxx::row& row) {
-  const nlohmann::json body =
-      row[5].is_null() ? nlohmann::json::object()
-                       : nlohmann::json::parse(row[5].c_str(), nullptr, /*allow_exceptions=*/false);
-  if (!body.is_object()) return false;
-  const auto seat = [&] { return row[3].is_null() ? body.value("seat", -1) : row[3].as<int>(); };
-  core::ChangeBuffer out;
-  core::CommandResult r = core::CommandResult::kInvalidCommand;
-  switch (type) {
-    case fb::Body::GameCreated: {
-      core::RulesConfig config;
-      config.play_all_tricks = body.value("play_all_tricks", false);
-      config.kot_points_hakem_team = body.value("kot_points_hakem_team", std::uint8_t{2});
-      config.kot_points_opponents = body.value("kot_points_opponents", std::uint8_t{3});
-      config.target_points = body.value("target_points", std::uint8_t{7});
-      config.first_hakem = static_cast<core::FirstHakem>(body.value("first_hakem", 0));
-      r = core::CreateGame(s, game_id, body.value("room", std::string()),
-                           body.value("seed", std::uint64_t{0}), config, out);
-      break;
-    }
-    case fb::Body::PlayerJoined:
-      r = core::Join(s, seat(), body.value("player_id", std::uint64_t{0}), out);
-      break;
-    case fb::Body::PlayerLeft:
-      r = core::Leave(s, seat(), out);
-      break;
-    case fb::Body::TrumpChosen:
-      r = core::ChooseTrump(s, seat(), static_cast<core::Suit>(body.value("suit", 0xFF)), out);
-      break;
-    case fb::Body::CardPlayed:
-      if (row[4].is_null()) return false;
-      r = core::PlayCard(s, seat(), static_cast<core::Card>(row[4].as<int>()), out);
-      break;
-    case fb::Body::GameAbandoned:
-      r = core::Abandon(s, out);
-      break;
-    default:
-      return false;
-  }
-  return r == core::CommandResult::kOk && out.count > 0 && out.items[0].game_seq == seq;
+// A game_moves row (game_id, seq, type, seat, card, body) as a record.
+// False when it is no valid record (stored_record.h).
+bool DecodeRow(const pqxx::row& row, core::Change& out) {
+  StoredRow r;
+  r.game_id = row[0].as<std::uint64_t>();
+  r.seq = row[1].as<std::uint64_t>();
+  r.type = row[2].as<int>();
+  if (!row[3].is_null()) r.seat = row[3].as<int>();
+  if (!row[4].is_null()) r.card = row[4].as<int>();
+  if (!row[5].is_null()) r.body = std::string_view(row[5].c_str(), row[5].size());
+  return DecodeStoredRow(r, out).empty();
 }
 
 }  // namespace
@@ -133,16 +99,22 @@ Status StoreRebuildSource::EndedGames(std::chrono::milliseconds within,
             CommandTypeList() + ") ORDER BY m.game_id, m.seq",
         ids);
     std::size_t at = 0;
+    std::vector<core::Change> records;
     for (const pqxx::row& g : games) {
       const auto game_id = g[0].as<std::uint64_t>();
       const auto last_seq = g[2].is_null() ? 0 : g[2].as<std::uint64_t>();
-      core::GameState s{};
+      records.clear();
       bool ok = true;
       for (; at < rows.size() && rows[at][0].as<std::uint64_t>() == game_id; ++at) {
-        ok = ok && ApplyStored(s, game_id, rows[at][1].as<std::uint64_t>(),
-                               static_cast<fb::Body>(rows[at][2].as<int>()), rows[at]);
+        ok = ok && DecodeRow(rows[at], records.emplace_back());
       }
-      if (!ok || s.seq != last_seq ||
+      core::ReplayOptions options;
+      options.input = core::ReplayInput::kCommandsOnly;
+      options.max_differences = 0;  // only whether the replay reproduces them
+      const core::ReplayResult replay =
+          ok ? core::ReplayRecords(records, options) : core::ReplayResult{};
+      const core::GameState& s = replay.state;
+      if (!ok || !replay.identical() || s.seq != last_seq ||
           (s.phase != core::Phase::kFinished && s.phase != core::Phase::kAbandoned)) {
         ++unreplayable_;
         continue;

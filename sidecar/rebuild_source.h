@@ -9,10 +9,11 @@
 //
 // Ended games: the latest 2,000 game_sessions ended within the window
 // (each replay reads a whole game from PostgreSQL), each replayed
-// from its records in PostgreSQL through the rules (the commands the
-// records stand for: create, join, leave, trump, card, abandon) to its
-// final GameState, then PublicState::FromGame. A game whose replay does
-// not reproduce its stored last seq is left out and counted.
+// from its command records in PostgreSQL through the rules
+// (core/records/replay.h: create, join, leave, trump, card, abandon,
+// connection) to its final GameState, then PublicState::FromGame. A game
+// whose replay does not reproduce each stored command at its seq, and
+// its stored last seq, is left out and counted.
 //
 // Thread safety: const methods, one caller at a time (one PostgreSQL
 // connection, opened on demand); the segment must stay mapped.

@@ -35,8 +35,9 @@ struct RecordTypeInfo {
   RecordType type;
   hokm::fb::Body body;  // the union tag: equals type
   const char* name;     // stable: JSON "type", logs, metrics
-  // The first record of a command of its own (a join, a card play, ...):
-  // replaying it through the rules regenerates the records it caused.
+  // The first record of a command of its own (a join, a card play, a
+  // connection change, ...): replaying it through the rules regenerates
+  // the records it caused (core/records/replay.h).
   bool command;
 };
 
@@ -52,7 +53,7 @@ inline constexpr RecordTypeInfo kRecordTypes[] = {
     {RecordType::kHandScored, hokm::fb::Body::HandScored, "HandScored", false},
     {RecordType::kGameFinished, hokm::fb::Body::GameFinished, "GameFinished", false},
     {RecordType::kGameAbandoned, hokm::fb::Body::GameAbandoned, "GameAbandoned", true},
-    {RecordType::kPlayerConnection, hokm::fb::Body::PlayerConnection, "PlayerConnection", false},
+    {RecordType::kPlayerConnection, hokm::fb::Body::PlayerConnection, "PlayerConnection", true},
 };
 
 static_assert(std::size(kRecordTypes) == kRecordTypeCount);
