@@ -1,36 +1,60 @@
-// ctl_run.h: running the real hokmctl binary (HOKM_CTL_BIN) from a test and
-// collecting its exit code and standard output.
+// ctl_run.h: running the real hokmctl binary (HOKM_CTL_BIN) from a test:
+// its exit code, standard output and standard error, bounded in time.
 #pragma once
 
-#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
+
+#include "tests/integration/process_util.h"
 
 namespace hokm::ctl::testing {
 
 struct CtlResult {
-  int exit_code = -1;  // -1: it did not exit normally
-  std::string out;     // standard output (standard error goes to the test's)
+  int exit_code = -1;  // as proc::WaitExit: -signal, or -1000 when killed at the deadline
+  std::string out;     // standard output
+  std::string err;     // standard error
 };
 
-// Runs HOKM_CTL_BIN with `args` (each single-quoted for the shell).
-inline CtlResult RunCtl(const std::vector<std::string>& args) {
-  std::string command = HOKM_CTL_BIN;
-  for (const std::string& a : args) {
-    command += " '";
-    for (char c : a) command += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    command += "'";
-  }
+inline std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Runs HOKM_CTL_BIN with `args`; killed if it runs past `budget`.
+inline CtlResult RunCtl(const std::vector<std::string>& args,
+                        std::chrono::seconds budget = std::chrono::seconds(60)) {
+  std::vector<std::string> argv = {HOKM_CTL_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  char out_path[] = "/tmp/hokmctl-out-XXXXXX";
+  char err_path[] = "/tmp/hokmctl-err-XXXXXX";
+  const int out_fd = ::mkstemp(out_path);
+  const int err_fd = ::mkstemp(err_path);
   CtlResult r;
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (out_fd < 0 || err_fd < 0) return r;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    std::vector<char*> v;
+    for (auto& a : argv) v.push_back(a.data());
+    v.push_back(nullptr);
+    ::execv(v[0], v.data());
+    ::_exit(127);
+  }
+  r.exit_code = proc::WaitExit(pid, budget);
+  ::close(out_fd);
+  ::close(err_fd);
+  r.out = ReadWhole(out_path);
+  r.err = ReadWhole(err_path);
+  std::remove(out_path);
+  std::remove(err_path);
   return r;
 }
 

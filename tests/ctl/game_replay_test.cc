@@ -24,6 +24,7 @@
 #include "core/rules/bots.h"
 #include "core/rules/rules.h"
 #include "sidecar/rebuild_source.h"
+#include "tests/ctl/ctl_run.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 
@@ -40,18 +41,6 @@ using sidecar::integration::PgUrlString;
 using sidecar::integration::RedisProbe;
 using sidecar::integration::RedisUrlOrDie;
 using sidecar::integration::RedisUrlString;
-
-struct Ran {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class GameReplayTest : public ::testing::Test {
  protected:
@@ -100,7 +89,8 @@ class GameReplayTest : public ::testing::Test {
                      "--pg-url", pg_url_, "--spill-dir", (dir_ / "spill").string(),
                      "--metrics-port", "0", "--drain-and-exit", "--drain-timeout-s", "60"},
                     (dir_ / "sidecar.log").c_str());
-    ASSERT_EQ(proc::WaitExit(sidecar, std::chrono::seconds(90)), 0) << Slurp(dir_ / "sidecar.log");
+    ASSERT_EQ(proc::WaitExit(sidecar, std::chrono::seconds(90)), 0)
+        << ctl::testing::ReadWhole(dir_ / "sidecar.log");
   }
   void TearDown() override {
     engine_.reset();
@@ -137,37 +127,18 @@ class GameReplayTest : public ::testing::Test {
   }
 
   // Runs hokmctl with args (after the global options), up to 60 s.
-  Ran Ctl(std::vector<std::string> args, const std::string& redis_url = "") {
-    std::vector<std::string> argv = {HOKMCTL_BIN,
-                                     "--shm-name",
-                                     shm_name_,
-                                     "--redis-url",
-                                     redis_url.empty() ? redis_url_ : redis_url,
-                                     "--pg-url",
-                                     pg_url_};
+  ctl::testing::CtlResult Ctl(std::vector<std::string> args, const std::string& redis_url = "") {
+    std::vector<std::string> argv = {"--shm-name",  shm_name_,
+                                     "--redis-url", redis_url.empty() ? redis_url_ : redis_url,
+                                     "--pg-url",    pg_url_};
     argv.insert(argv.end(), args.begin(), args.end());
-    const fs::path out = dir_ / "out", err = dir_ / "err";
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::dup2(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
-      ::dup2(::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
-      std::vector<char*> v;
-      for (auto& a : argv) v.push_back(a.data());
-      v.push_back(nullptr);
-      ::execv(v[0], v.data());
-      ::_exit(127);
-    }
-    Ran r;
-    r.code = proc::WaitExit(pid, std::chrono::seconds(60));
-    r.out = Slurp(out);
-    r.err = Slurp(err);
-    return r;
+    return ctl::testing::RunCtl(argv);
   }
 
   json CtlJson(std::vector<std::string> args, int want_code) {
     args.push_back("--json");
-    const Ran r = Ctl(std::move(args));
-    EXPECT_EQ(r.code, want_code) << r.out << r.err;
+    const ctl::testing::CtlResult r = Ctl(std::move(args));
+    EXPECT_EQ(r.exit_code, want_code) << r.out << r.err;
     const json j = json::parse(r.out, nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << r.out;
     return j;
@@ -237,15 +208,16 @@ TEST_F(GameReplayTest, GameComesFromTheSegmentThenRedisThenPostgres) {
   EXPECT_EQ(j["records"][last_seq - 1]["type"], "GameFinished");
 
   // Human output says the source too.
-  const Ran human = Ctl({"game", std::to_string(done)});
-  EXPECT_EQ(human.code, 0) << human.err;
+  const ctl::testing::CtlResult human = Ctl({"game", std::to_string(done)});
+  EXPECT_EQ(human.exit_code, 0) << human.err;
   EXPECT_NE(human.out.find("(source: postgres)"), std::string::npos) << human.out;
 }
 
 TEST_F(GameReplayTest, GameWithRedisDownSaysSoAndReadsPostgres) {
   // Port 1: nothing listens there.
-  const Ran r = Ctl({"game", std::to_string(finished_[1]), "--json"}, "redis://127.0.0.1:1/0");
-  EXPECT_EQ(r.code, 0) << r.err;
+  const ctl::testing::CtlResult r =
+      Ctl({"game", std::to_string(finished_[1]), "--json"}, "redis://127.0.0.1:1/0");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("hokmctl: redis"), std::string::npos) << r.err;
   const json j = json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.out;
@@ -255,18 +227,18 @@ TEST_F(GameReplayTest, GameWithRedisDownSaysSoAndReadsPostgres) {
 
 TEST_F(GameReplayTest, UnknownGameExits1AndBadIdExits2) {
   // An id no engine made: slot 0 of creation number 1.
-  const Ran unknown = Ctl({"game", std::to_string(1ull << 20)});
-  EXPECT_EQ(unknown.code, 1) << unknown.out << unknown.err;
+  const ctl::testing::CtlResult unknown = Ctl({"game", std::to_string(1ull << 20)});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.out << unknown.err;
   EXPECT_NE(unknown.err.find("hokmctl: game 1048576: no such game"), std::string::npos)
       << unknown.err;
-  EXPECT_EQ(Ctl({"replay", std::to_string(1ull << 20)}).code, 1);
+  EXPECT_EQ(Ctl({"replay", std::to_string(1ull << 20)}).exit_code, 1);
   for (const char* bad : {"abc", "0", "-5", "12x", "99999999999999999999"}) {
-    const Ran r = Ctl({"game", bad});
-    EXPECT_EQ(r.code, 2) << bad << ": " << r.err;
+    const ctl::testing::CtlResult r = Ctl({"game", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
     EXPECT_NE(r.err.find("is not a game id"), std::string::npos) << r.err;
-    EXPECT_EQ(Ctl({"replay", bad}).code, 2) << bad;
+    EXPECT_EQ(Ctl({"replay", bad}).exit_code, 2) << bad;
   }
-  EXPECT_EQ(Ctl({"game"}).code, 2);  // no id
+  EXPECT_EQ(Ctl({"game"}).exit_code, 2);  // no id
 }
 
 TEST_F(GameReplayTest, ReplayIsIdenticalForFinishedAndLiveGames) {
@@ -310,8 +282,8 @@ TEST_F(GameReplayTest, ReplayNamesTheSeqOfAnAlteredCardPlay) {
   EXPECT_EQ(j["differences"][0]["seq"], altered);
   EXPECT_EQ(j["differences"][0]["field"], "command");
   EXPECT_EQ(j["stopped_at"], altered);
-  const Ran human = Ctl({"replay", game});
-  EXPECT_EQ(human.code, 1);
+  const ctl::testing::CtlResult human = Ctl({"replay", game});
+  EXPECT_EQ(human.exit_code, 1);
   EXPECT_NE(human.out.find("seq " + std::to_string(altered) + "  command"), std::string::npos)
       << human.out;
 }
