@@ -148,14 +148,15 @@ Decoded Decode(const DeadLetter& d) {
   return {ref, sidecar::CheckRecord(ref)};
 }
 
-// {"game_id":..,"seq":..,"ts_ns":..,"type":"..",<fields>} of a record that
-// passes CheckRecord.
-json RecordJson(const fb::ChangeRecord& r) {
+// {"game_id":..,"ts_ns":..,"seq":..,"type":"..",<fields>} of a record that
+// passes CheckRecord, fields in schemas/hokm.fbs order (sidecar/record_json.h).
+std::string RecordText(const fb::ChangeRecord& r) {
+  std::string text = "{\"game_id\":" + std::to_string(r.game_id()) +
+                     ",\"ts_ns\":" + std::to_string(r.ts_ns()) + ",";
   std::string event;
-  sidecar::AppendEventJson(r, event);
-  json out = {{"game_id", r.game_id()}, {"ts_ns", r.ts_ns()}};
-  out.update(json::parse(event));
-  return out;
+  sidecar::AppendEventJson(r, event);  // {"seq":..,...}
+  text.append(event, 1, std::string::npos);
+  return text;
 }
 
 // Lower-case hex, 16 bytes a line with offsets and the printable bytes.
@@ -268,8 +269,9 @@ int RunShow(const Globals& globals, std::int64_t id, bool as_json) {
   const DeadLetter& d = rows[0];
   const Decoded dec = Decode(d);
   json out = RowJson(d);
+  const std::string record = dec.refused == nullptr ? RecordText(*dec.ref.record) : "";
   if (dec.refused == nullptr) {
-    out["record"] = RecordJson(*dec.ref.record);
+    out["record"] = json::parse(record);
   } else {
     out["decode_error"] = dec.refused;
     out["hex"] = Hex(d.payload);
@@ -288,7 +290,7 @@ int RunShow(const Globals& globals, std::int64_t id, bool as_json) {
   std::printf("  bytes          %lld\n", static_cast<long long>(d.bytes));
   std::printf("  reason         %s\n", d.reason.c_str());
   if (dec.refused == nullptr) {
-    std::printf("  record         %s\n", out["record"].dump().c_str());
+    std::printf("  record         %s\n", record.c_str());
   } else {
     std::printf("  does not decode: %s\n%s", dec.refused, HexDump(d.payload).c_str());
   }

@@ -58,7 +58,10 @@ int RunRebuild(const Globals& globals, const RebuildArgs& args) {
   if (!counts.ok()) return Fail(kExitProblems, counts.status().message());
 
   std::vector<std::string> problems;
-  if (!counts->ended_read) problems.push_back(source->last_error());
+  if (!counts->ended_read) {
+    const std::string& e = source->last_error();  // libpq's may run over lines
+    problems.push_back(e.substr(0, e.find('\n')));
+  }
   if (source->unreplayable() != 0)
     problems.push_back(std::to_string(source->unreplayable()) +
                        " ended game(s) left out: their records in postgresql do not replay to "
