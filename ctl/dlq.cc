@@ -29,7 +29,10 @@
 // records in PostgreSQL, the dead letter gone and Redis without them, with
 // nothing left to replay; Redis first costs nothing, since a dead letter
 // PostgreSQL refused reached Redis when the sidecar first wrote it (Redis
-// applies what passes CheckRecord), and the replay skips it there.
+// applies what passes CheckRecord), and the replay skips it there. (A game
+// whose stream Redis no longer has gets one from the replayed records, as
+// the sidecar's sink would write it: restored from the segment first when
+// the game is live there, else starting at those records.)
 //
 // purge deletes dead letters for good, after a confirmation on the
 // terminal unless --yes. Every replay and purge writes an audit_log row
