@@ -4,26 +4,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <system_error>
 
 #include "service/stop_signal.h"
+#include "sidecar/pg/pg_schema.h"
 #include "sidecar/sidecar.h"
 
 namespace {
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
-}
-
-// The default --schema-dir: HOKM_SCHEMA_DIR_FROM_BIN (../share/hokm/postgres)
-// from the directory of this binary, as installed; the build tree has the
-// same layout (build/share/hokm/postgres links to schemas/postgres). Empty
-// when /proc/self/exe cannot be read.
-std::filesystem::path DefaultSchemaDir() {
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  return (exe.parent_path() / HOKM_SCHEMA_DIR_FROM_BIN).lexically_normal();
 }
 }  // namespace
 
@@ -35,7 +24,7 @@ int main(int argc, char** argv) {
   hokm::sidecar::SidecarOptions o;
   o.redis_url = Env("HOKM_REDIS_URL");
   o.pg_url = Env("HOKM_PG_URL");
-  o.schema_dir = DefaultSchemaDir();
+  o.schema_dir = hokm::sidecar::DefaultSchemaDir();
   std::string spill_dir = o.spill_dir.string();
   std::string schema_dir = o.schema_dir.string();
   app.add_option("--shm-name", o.shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
@@ -81,10 +70,10 @@ int main(int argc, char** argv) {
   if (schema_dir_option->count() == 0 && !std::filesystem::is_directory(o.schema_dir)) {
     std::fprintf(
         stderr,
-        "hokm-sidecar: no PostgreSQL schema directory: tried %s (" HOKM_SCHEMA_DIR_FROM_BIN
-        " from the directory of /proc/self/exe); give --schema-dir <hokm "
-        "source>/schemas/postgres\n",
-        o.schema_dir.empty() ? "nothing (/proc/self/exe unreadable)" : o.schema_dir.c_str());
+        "hokm-sidecar: no PostgreSQL schema directory: tried %s (%s from the directory "
+        "of /proc/self/exe); give --schema-dir <hokm source>/schemas/postgres\n",
+        o.schema_dir.empty() ? "nothing (/proc/self/exe unreadable)" : o.schema_dir.c_str(),
+        hokm::sidecar::SchemaDirFromBin());
     return 2;
   }
 

@@ -4,7 +4,6 @@
 #include "sidecar/pg/pg_sink.h"
 
 #include <algorithm>
-#include <charconv>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "sidecar/pg/pg_derived.h"
+#include "sidecar/pg/pg_schema.h"
 #include "sidecar/pg/pg_sql.h"
 #include "sidecar/pg/pg_text.h"
 #include "sidecar/record_json.h"
@@ -106,6 +106,13 @@ struct PgSink::Impl {
   DerivedRows derived;
   std::set<std::pair<std::int64_t, std::int64_t>>
       inserted_keys;  // replay path: (game_id, seq) of the command rows inserted
+
+  // Set during ReplayDeadLetters: the dead_letters rows the transaction
+  // deletes (AppendDerived) and, when PostgreSQL refuses the records again,
+  // the rows whose reason DeadLetter updates instead of inserting rows.
+  std::span<const std::int64_t> replay_ids;
+  bool replay_refused = false;
+  std::string replay_reason;
 
   StatsCell<PgSinkStats> stats;
   PgSinkStats& counters = stats.live;
@@ -276,7 +283,19 @@ struct PgSink::Impl {
     add(derive.finished, derived.finished);
     add(derive.abandoned, derived.abandoned);
     sql += sql_dead;
+    if (!replay_ids.empty()) {
+      sql += "DELETE FROM dead_letters WHERE id IN (" + IdList(replay_ids) + ");\n";
+    }
     AppendCheckpoint(name, position);
+  }
+
+  static std::string IdList(std::span<const std::int64_t> ids) {
+    std::string list;
+    for (const std::int64_t id : ids) {
+      if (!list.empty()) list += ',';
+      list += std::to_string(id);
+    }
+    return list;
   }
 
   // Groups the records that passed CheckRecord (reasons) into commands:
@@ -523,14 +542,25 @@ struct PgSink::Impl {
       pqxx::work tx(*conn);
       ++rt;
       sql.clear();
-      for (const RecordRef& r : command) AppendDeadLetter(r, reason, sql.empty(), sql);
-      sql += "\nON CONFLICT (payload_md5) DO NOTHING;\n";
+      if (!replay_ids.empty()) {
+        // A replayed dead letter refused again: its rows stay, with the
+        // server's message of now.
+        sql += "UPDATE dead_letters SET reason = ";
+        AppendPgQuoted(std::string_view(reason).substr(0, 1000), sql);
+        sql += " WHERE id IN (" + IdList(replay_ids) + ");\n";
+        replay_refused = true;
+        replay_reason = reason;
+      } else {
+        for (const RecordRef& r : command) AppendDeadLetter(r, reason, sql.empty(), sql);
+        sql += "\nON CONFLICT (payload_md5) DO NOTHING;\n";
+      }
       AppendCheckpoint(name, position);
       tx.exec(sql);
       ++rt;
       tx.commit();
       ++rt;
     } catch (const std::exception& e) {
+      replay_refused = false;
       Add(counters.round_trips, rt);
       Add(counters.rollbacks, 1);
       Attempt a = Classify(e);
@@ -541,7 +571,7 @@ struct PgSink::Impl {
     }
     Add(counters.round_trips, rt);
     Add(counters.transactions, 1);
-    Add(counters.dead_letters, command.size());
+    if (replay_ids.empty()) Add(counters.dead_letters, command.size());
     return Status::Ok();
   }
 
@@ -555,66 +585,109 @@ struct PgSink::Impl {
     return s;
   }
 
-  Result<int> ApplySchema(const std::filesystem::path& dir) {
+  // Every schema file of dir and every version in schema_migrations, after
+  // applying the pending files when apply (*applied: how many). The listing
+  // takes the migration lock too, so it never sees a migration half done.
+  Result<std::vector<SchemaMigration>> Migrate(const std::filesystem::path& dir, bool apply,
+                                               const std::string& actor, int* applied) {
     if (Status s = EnsureOpen(); !s.ok()) return s;
-    std::map<int, std::filesystem::path> files;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-      const std::string file = entry.path().filename().string();
-      if (!entry.is_regular_file() || entry.path().extension() != ".sql") continue;
-      int version = 0;
-      const auto [end, err] = std::from_chars(file.data(), file.data() + file.size(), version);
-      if (err != std::errc() || end == file.data() || *end != '_' || version <= 0) {
-        return Status::InvalidArgument("schema file " + entry.path().string() +
-                                       " is not named NNN_name.sql");
-      }
-      if (!files.emplace(version, entry.path()).second) {
-        return Status::InvalidArgument("two schema files have version " + std::to_string(version) +
-                                       " in " + dir.string());
-      }
-    }
-    if (ec)
-      return Status::IoError("cannot list schema directory " + dir.string() + ": " + ec.message());
-    if (files.empty()) return Status::NotFound("no NNN_*.sql schema files in " + dir.string());
-    int applied = 0;
+    Result<std::vector<SchemaFile>> files = ListSchemaFiles(dir);
+    if (!files.ok()) return files.status();
+    *applied = 0;
+    std::vector<SchemaMigration> out;
     try {
-      {
-        pqxx::work tx(*conn);
-        tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
-        tx.exec(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text "
-            "NOT NULL, "
-            "applied_at timestamptz NOT NULL DEFAULT now())");
-        tx.commit();
-      }
-      for (const auto& [version, path] : files) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) return Status::IoError("cannot read schema file " + path.string());
-        std::stringstream text;
-        text << in.rdbuf();
-        pqxx::work tx(*conn);
-        tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
-        if (!tx.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1", version).empty())
-          continue;
-        tx.exec(text.str());
-        const std::string name = path.filename().string();
-        tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version,
-                       name);
-        if (tx.exec("SELECT to_regclass('public.audit_log') IS NOT NULL")[0][0].as<bool>()) {
-          tx.exec_params(
-              "INSERT INTO audit_log (action, details) VALUES ('schema_migration', "
-              "jsonb_build_object('version', $1::integer, 'file', $2::text))",
-              version, name);
+      if (apply) {
+        {
+          pqxx::work tx(*conn);
+          tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+          tx.exec(
+              "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name "
+              "text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+          tx.commit();
         }
-        tx.commit();
-        ++applied;
+        for (const SchemaFile& file : *files) {
+          std::ifstream in(file.path, std::ios::binary);
+          if (!in) return Status::IoError("cannot read schema file " + file.path.string());
+          std::stringstream text;
+          text << in.rdbuf();
+          pqxx::work tx(*conn);
+          tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+          if (!tx.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1", file.version)
+                   .empty())
+            continue;
+          tx.exec(text.str());
+          tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                         file.version, file.name);
+          if (tx.exec("SELECT to_regclass('public.audit_log') IS NOT NULL")[0][0].as<bool>()) {
+            tx.exec_params(
+                "INSERT INTO audit_log (actor, action, details) VALUES (coalesce(nullif($3, ''), "
+                "current_user), 'schema_migration', jsonb_build_object('version', $1::integer, "
+                "'file', $2::text))",
+                file.version, file.name, actor);
+          }
+          tx.commit();
+          ++*applied;
+        }
       }
+      pqxx::work tx(*conn);
+      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+      std::map<int, SchemaMigration> all;
+      for (const SchemaFile& file : *files) all[file.version] = {file.version, file.name};
+      if (tx.exec("SELECT to_regclass('public.schema_migrations') IS NOT NULL")[0][0].as<bool>()) {
+        for (const pqxx::row& row :
+             tx.exec("SELECT version, name, date_trunc('second', applied_at)::text FROM "
+                     "schema_migrations")) {
+          const int version = row[0].as<int>();
+          const auto [it, fresh] = all.try_emplace(version);
+          SchemaMigration& m = it->second;
+          if (fresh) {
+            m.version = version;
+            m.name = row[1].as<std::string>();
+            m.has_file = false;
+          }
+          m.applied = true;
+          m.applied_at = row[2].as<std::string>();
+        }
+      }
+      tx.commit();
+      for (auto& [version, m] : all) out.push_back(std::move(m));
     } catch (const std::exception& e) {
       Attempt a = Classify(e);
       if (a.status.code() == Status::Code::kUnavailable) return a.status;
-      return Status::Internal("applying the schema: " + a.status.message());
+      return Status::Internal((apply ? "applying the schema: " : "reading schema_migrations: ") +
+                              a.status.message());
     }
-    return applied;
+    return out;
+  }
+
+  Result<DeadLetterReplay> ReplayDeadLetters(std::span<const RecordRef> command,
+                                             std::span<const std::int64_t> ids) {
+    if (command.empty() || ids.empty()) return Status::InvalidArgument("no dead letter to replay");
+    for (const RecordRef& r : command) {
+      if (const char* why = CheckRecord(r))
+        return Status::InvalidArgument(std::string("a dead letter to replay fails the checks: ") +
+                                       why);
+      if (!SameCommand(command.front(), r))
+        return Status::InvalidArgument("the dead letters to replay are not one command");
+    }
+    // One command: WriteRange cannot split it, so the rows' deletion and the
+    // records commit in one transaction, or DeadLetter updates the rows.
+    const auto t0 = Clock::now();
+    replay_ids = ids;
+    replay_refused = false;
+    replay_reason.clear();
+    const std::uint64_t inserted_before = counters.moves_inserted;
+    Status s = EnsureOpen();
+    if (s.ok()) s = EnsurePartitions(command);
+    if (s.ok()) s = WriteRange(command, "", 0);
+    replay_ids = {};
+    EndBatch(counters, Clock::now() - t0, s.ok());
+    if (!s.ok()) return s;
+    DeadLetterReplay out;
+    out.stored = !replay_refused;
+    out.inserted = counters.moves_inserted - inserted_before;
+    out.reason = replay_reason;
+    return out;
   }
 
   Result<std::optional<std::uint64_t>> ReadCheckpoint(std::string_view name) {
@@ -647,11 +720,27 @@ Result<PgSink> PgSink::Connect(const PgUrl& url, const Options& options) {
 }
 
 Status PgSink::ApplySchema(const std::filesystem::path& dir, int* applied) {
-  Result<int> r = impl_->ApplySchema(dir);
+  int count = 0;
+  Result<std::vector<SchemaMigration>> r = impl_->Migrate(dir, true, "", &count);
   impl_->stats.Publish();
   if (!r.ok()) return r.status();
-  if (applied) *applied = *r;
+  if (applied) *applied = count;
   return Status::Ok();
+}
+
+Result<std::vector<SchemaMigration>> PgSink::Migrate(const std::filesystem::path& dir, bool apply,
+                                                     const std::string& actor) {
+  int count = 0;
+  Result<std::vector<SchemaMigration>> r = impl_->Migrate(dir, apply, actor, &count);
+  impl_->stats.Publish();
+  return r;
+}
+
+Result<DeadLetterReplay> PgSink::ReplayDeadLetters(std::span<const RecordRef> command,
+                                                   std::span<const std::int64_t> ids) {
+  Result<DeadLetterReplay> r = impl_->ReplayDeadLetters(command, ids);
+  impl_->stats.Publish();
+  return r;
 }
 
 Status PgSink::WriteBatch(std::span<const RecordRef> records, std::string_view checkpoint_name,

@@ -38,6 +38,10 @@
 // they are, nothing committed: Unavailable for connection loss and server
 // states a retry can outlast, Internal for the rest.
 //
+// A dead letter whose cause is gone (a constraint dropped, a schema fixed)
+// goes back in with ReplayDeadLetters (hokmctl dlq replay), its rows'
+// deletion in the transaction that stores it.
+//
 // Thread safety: none; one thread uses a PgSink. stats() may be called from
 // any thread.
 //
@@ -53,6 +57,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shm/status.h"
 #include "sidecar/record_batch.h"
@@ -70,6 +75,25 @@ struct PgSinkOptions {
   // (hokm_ensure_commands_partition); 0 leaves everything in the default
   // partition. 52 = 2^32 creation numbers of 100 us: ~5 days per partition.
   int partition_span_bits = 52;
+};
+
+// One schema file, or one version schema_migrations holds (PgSink::Migrate).
+struct SchemaMigration {
+  int version = 0;
+  std::string name;        // the file name, "001_core.sql"
+  bool applied = false;    // in schema_migrations
+  std::string applied_at;  // its applied_at as PostgreSQL prints it; empty when pending
+  bool has_file = true;    // false: applied, but no file of that version in the directory
+};
+
+// What ReplayDeadLetters did with one command.
+struct DeadLetterReplay {
+  // The records' rows committed and the dead_letters rows deleted, in one
+  // transaction; false: PostgreSQL refused the records again for their
+  // data and the rows stay, their reason set to the server's message.
+  bool stored = false;
+  std::uint64_t inserted = 0;  // records newly stored (0 with stored: all there already)
+  std::string reason;          // !stored: the server's message
 };
 
 // Counters since Connect; a plain copy for /metrics. batches counts
@@ -103,10 +127,19 @@ class PgSink {
   PgSink& operator=(PgSink&&) noexcept;
   ~PgSink();
 
-  // Applies dir/NNN_*.sql in NNN order, each file in its own transaction
-  // under an advisory lock, skipping versions already in schema_migrations;
-  // *applied (when given) says how many it applied.
+  // Applies dir/NNN_*.sql (pg_schema.h) in NNN order, each file in its own
+  // transaction under an advisory lock, skipping versions already in
+  // schema_migrations; *applied (when given) says how many it applied.
+  // Each file applied is recorded in schema_migrations and audit_log
+  // (action schema_migration).
   Status ApplySchema(const std::filesystem::path& dir, int* applied = nullptr);
+
+  // The code ApplySchema runs (same listing, same lock): every schema file
+  // of dir and every version schema_migrations holds, in version order,
+  // applied or pending. With apply, the pending files are applied first
+  // (audit_log's actor: `actor`, else the database user). hokmctl migrate.
+  Result<std::vector<SchemaMigration>> Migrate(const std::filesystem::path& dir, bool apply,
+                                               const std::string& actor = "");
 
   // Persists the records and sets checkpoint checkpoint_name to
   // checkpoint_position in the same transaction (an empty name writes no
@@ -117,6 +150,19 @@ class PgSink {
   // checkpoint of a split half is its last record's position).
   Status WriteBatch(std::span<const RecordRef> records, std::string_view checkpoint_name,
                     std::uint64_t checkpoint_position);
+
+  // hokmctl dlq replay: stores one command's records, read back from the
+  // dead_letters rows `ids`, as WriteBatch stores a batch (fast path, or the
+  // replay path when some are stored already; derived rows only from
+  // records newly inserted; no checkpoint), and deletes those rows in the
+  // same transaction: once it committed, the rows are gone and the records
+  // are in, both or neither. When PostgreSQL refuses the records for their
+  // data again, the rows stay with the server's new message as their
+  // reason. Errors (server down, ...): nothing changed.
+  // REQUIRES: every record passes CheckRecord; they are one command (one
+  // ring position, one game, one ts_ns), in game_seq order.
+  Result<DeadLetterReplay> ReplayDeadLetters(std::span<const RecordRef> command,
+                                             std::span<const std::int64_t> ids);
 
   // The committed position of checkpoint name; nullopt when none.
   Result<std::optional<std::uint64_t>> ReadCheckpoint(std::string_view name);

@@ -75,7 +75,9 @@ UPDATE game_sessions s SET status = 'playing'
 // points_a, points_b, tricks_a, tricks_b, ts). A hand's trick counts are
 // those of its last TrickWon, the record just before the HandScored: in
 // the same command, so the client has them; null when it had not (records
-// written one per command), then read back from the log.
+// written one per command), then read back from the log. The session's
+// points move only with its latest hand: a hand's score replayed late (a
+// dead letter, hokmctl dlq replay) leaves those of later hands.
 inline constexpr const char* kDeriveHandScored = R"sql(
 INSERT INTO hands (game_id, hand_no, hakem, trump, winner_team, points_awarded, kot, tricks_a, tricks_b, scored_at)
 SELECT v.game_id::bigint, v.hand_no::integer, v.hakem::smallint, v.trump::smallint, v.winner_team::smallint,
@@ -91,7 +93,9 @@ SELECT v.game_id::bigint, v.hand_no::integer, v.hakem::smallint, v.trump::smalli
                          tricks_a, tricks_b, ts)
 ON CONFLICT (game_id, hand_no) DO NOTHING;
 UPDATE game_sessions s
-   SET hands = greatest(s.hands, h.hand_no), points_a = h.points_a, points_b = h.points_b
+   SET hands = greatest(s.hands, h.hand_no),
+       points_a = CASE WHEN h.hand_no >= s.hands THEN h.points_a ELSE s.points_a END,
+       points_b = CASE WHEN h.hand_no >= s.hands THEN h.points_b ELSE s.points_b END
   FROM (SELECT DISTINCT ON (game_id) game_id::bigint AS game_id, hand_no::integer AS hand_no,
                points_a::smallint AS points_a, points_b::smallint AS points_b
           FROM (VALUES {rows}) v(game_id, seq, hand_no, hakem, trump, winner_team, points_awarded, kot,

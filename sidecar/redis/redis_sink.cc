@@ -48,6 +48,7 @@ struct RedisSink::Impl {
   std::vector<PlayerRating> ratings;      // and leaderboard
   Clock::time_point next_marker_check{};  // epoch: at the next Write
   bool marker_checked = false;            // ever, by this sink
+  RebuildCounts last_rebuild;             // what the last Rebuild wrote
 
   StatsCell<RedisSinkStats> stats;
   RedisSinkStats& counters = stats.live;
@@ -208,6 +209,7 @@ struct RedisSink::Impl {
   // `now`): is hokm:marker still there? If not, Redis lost its data (or is
   // new): rebuild every live game, then set the marker.
   Status CheckMarker(bool now) {
+    if (!options.check_marker) return Status::Ok();
     const auto t = Clock::now();
     if (!now && t < next_marker_check) return Status::Ok();
     Add(counters.round_trips, 1);
@@ -219,45 +221,55 @@ struct RedisSink::Impl {
     marker_checked = true;
     if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
       if (!(first_check && options.records_from_the_start)) {
-        if (Status s = Rebuild(std::nullopt); !s.ok()) return s;
+        if (Status s = Rebuild(std::nullopt, false); !s.ok()) return s;
         Add(counters.rebuilds, 1);
       }
-      const std::string since = std::to_string(NowMs());
-      Add(counters.commands, 1);
-      RedisReply set = Command({"SET", kMarkerKey, since});
-      if (!set) return Lost("SET " + std::string(kMarkerKey) + " failed");
-      if (IsErrorReply(set.get())) return ReplyError("SET", ReplyString(set.get()));
+      if (Status s = SetMarker(); !s.ok()) return s;
     }
     next_marker_check = t + options.marker_check_interval;
     return Status::Ok();
   }
 
-  // Rewrites every live game (or only the live game `only`), and with
-  // every live game the games that ended within finished_game_ttl and the
-  // leaderboard, from options.rebuild_source (redis_sink.h).
-  Status Rebuild(std::optional<std::uint64_t> only) {
+  Status SetMarker() {
+    const std::string since = std::to_string(NowMs());
+    Add(counters.commands, 1);
+    RedisReply set = Command({"SET", kMarkerKey, since});
+    if (!set) return Lost("SET " + std::string(kMarkerKey) + " failed");
+    if (IsErrorReply(set.get())) return ReplyError("SET", ReplyString(set.get()));
+    marker_checked = true;
+    return Status::Ok();
+  }
+
+  // Rewrites every live game, the games that ended within
+  // finished_game_ttl and the leaderboard, from options.rebuild_source
+  // (redis_sink.h). With `only`: the live game `only` alone, or, when
+  // ended_too and it is not live, that game if it ended within
+  // finished_game_ttl. Counts in last_rebuild.
+  Status Rebuild(std::optional<std::uint64_t> only, bool ended_too) {
     const RebuildSource* source = options.rebuild_source.get();
+    last_rebuild = {};
     if (source == nullptr) return Status::Ok();
     const auto t0 = Clock::now();
     rebuilt.clear();
     ratings.clear();
-    std::uint64_t games_written = 0;
     if (only) {
       if (auto state = source->FindLive(*only)) rebuilt.push_back({*only, *state, 0});
     } else {
       source->LiveGames(rebuilt);
     }
     // The live games first: readers of live games wait for them.
-    if (Status s = WriteRebuilt(games_written); !s.ok()) return s;
-    if (!only) {
+    if (Status s = WriteRebuilt(last_rebuild.live_games); !s.ok()) return s;
+    if (!only || (ended_too && rebuilt.empty())) {
       rebuilt.clear();
       // PostgreSQL down: the live games are rebuilt all the same (the
       // source keeps the error for the log).
-      if (source->EndedGames(options.finished_game_ttl, rebuilt).ok())
-        (void)source->Ratings(ratings);
-      if (Status s = WriteRebuilt(games_written); !s.ok()) return s;
+      last_rebuild.ended_read = source->EndedGames(options.finished_game_ttl, rebuilt).ok();
+      if (last_rebuild.ended_read && !only) last_rebuild.ended_read = source->Ratings(ratings).ok();
+      if (only) std::erase_if(rebuilt, [&](const RebuiltGame& g) { return g.game_id != *only; });
+      last_rebuild.players = ratings.size();
+      if (Status s = WriteRebuilt(last_rebuild.ended_games); !s.ok()) return s;
     }
-    Add(counters.rebuilt_games, games_written);
+    Add(counters.rebuilt_games, last_rebuild.live_games + last_rebuild.ended_games);
     if (only) return Status::Ok();
     counters.last_rebuild_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
@@ -334,7 +346,7 @@ struct RedisSink::Impl {
       if (Status s = CheckMarker(true); !s.ok()) return s;
       for (std::uint64_t g : lost_games) {
         if (games[g].state.seq != 0) continue;  // the rebuild restored it
-        if (Status s = Rebuild(g); !s.ok()) return s;
+        if (Status s = Rebuild(g, false); !s.ok()) return s;
       }
     }
 
@@ -393,6 +405,18 @@ Status RedisSink::Write(std::span<const RecordRef> records) {
   Status s = impl_->Write(records);
   impl_->stats.Publish();
   return s;
+}
+
+Result<RebuildCounts> RedisSink::Rebuild(std::optional<std::uint64_t> game, bool set_marker) {
+  Impl& m = *impl_;
+  if (!m.options.rebuild_source) return Status::InvalidArgument("no rebuild source");
+  Status s = m.EnsureOpen();
+  if (s.ok()) s = m.Rebuild(game, true);
+  if (s.ok() && !game && set_marker) s = m.SetMarker();
+  if (!s.ok()) m.games.clear();  // as after a failed Write: probe again
+  m.stats.Publish();
+  if (!s.ok()) return s;
+  return m.last_rebuild;
 }
 
 bool RedisSink::Ping() {

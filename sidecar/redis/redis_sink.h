@@ -147,7 +147,19 @@ struct RedisSinkOptions {
   // first check is a new Redis, not a loss, and is only set.
   bool records_from_the_start = false;
   std::chrono::milliseconds marker_check_interval{1000};
+  // false: this sink neither checks nor sets hokm:marker (a tool's sink,
+  // hokmctl's: the sidecar's sink owns finding out that Redis lost data;
+  // a tool setting the marker without a rebuild would hide the loss).
+  bool check_marker = true;
   std::string client_name = "hokm-sidecar";
+};
+
+// What RedisSink::Rebuild wrote.
+struct RebuildCounts {
+  std::uint64_t live_games = 0;   // from RebuildSource::LiveGames / FindLive
+  std::uint64_t ended_games = 0;  // ended within finished_game_ttl (EndedGames)
+  std::uint64_t players = 0;      // leaderboard entries (Ratings)
+  bool ended_read = true;         // false: EndedGames or Ratings failed (the source says why)
 };
 
 // Counters since Connect; a plain copy for /metrics. batches and
@@ -187,6 +199,16 @@ class RedisSink {
   // is sent.
   // REQUIRES: each game's records appear in game_seq order.
   Status Write(std::span<const RecordRef> records);
+
+  // Rewrites now, from Options::rebuild_source, what the rebuild after a
+  // loss rewrites (above): every live game, the games that ended within
+  // finished_game_ttl and the leaderboard, then sets hokm:marker when
+  // set_marker. With `game`: that game alone, live, else ended within
+  // finished_game_ttl; no leaderboard, no marker. A stream already at or
+  // past the state written keeps what it has (XADD refuses the entry).
+  // hokmctl rebuild-redis runs it; the sink runs the same code by itself
+  // when it finds the marker missing. InvalidArgument without a source.
+  Result<RebuildCounts> Rebuild(std::optional<std::uint64_t> game, bool set_marker);
 
   // PING; reconnects first when the connection was dropped.
   bool Ping();

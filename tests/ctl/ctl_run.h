@@ -1,5 +1,6 @@
 // ctl_run.h: running the real hokmctl binary (HOKM_CTL_BIN) from a test:
 // its exit code, standard output and standard error, bounded in time.
+// (run_hokmctl.h adds the test servers' URLs.)
 #pragma once
 
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,13 @@ struct CtlResult {
   int exit_code = -1;  // as proc::WaitExit: -signal, or -1000 when killed at the deadline
   std::string out;     // standard output
   std::string err;     // standard error
+
+  // stdout parsed as JSON (discarded when it is not).
+  nlohmann::json Json() const { return nlohmann::json::parse(out, nullptr, false); }
+  // For failure messages.
+  std::string Text() const {
+    return "exit " + std::to_string(exit_code) + "\n--- stdout\n" + out + "--- stderr\n" + err;
+  }
 };
 
 inline std::string ReadWhole(const std::string& path) {
@@ -27,7 +36,8 @@ inline std::string ReadWhole(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// Runs HOKM_CTL_BIN with `args`; killed if it runs past `budget`.
+// Runs HOKM_CTL_BIN with `args`, stdin /dev/null (not a terminal); killed
+// if it runs past `budget`.
 inline CtlResult RunCtl(const std::vector<std::string>& args,
                         std::chrono::seconds budget = std::chrono::seconds(60)) {
   std::vector<std::string> argv = {HOKM_CTL_BIN};
@@ -40,6 +50,7 @@ inline CtlResult RunCtl(const std::vector<std::string>& args,
   if (out_fd < 0 || err_fd < 0) return r;
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::dup2(::open("/dev/null", O_RDONLY), 0);
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
     std::vector<char*> v;
