@@ -4,6 +4,7 @@
 #include <charconv>
 #include <pqxx/pqxx>
 
+#include "ctl/stores.h"
 #include "shm/game_table.h"
 #include "shm/segment.h"
 #include "sidecar/redis/connection.h"
@@ -17,14 +18,6 @@ namespace {
 // A slot its writer keeps mid-write this many reads in a row is reported
 // busy (each read already retries the seqlock: game_table.h).
 constexpr int kBusyAttempts = 100;
-
-// libpq's connection string with a connect timeout unless the URL set one:
-// a PostgreSQL that does not answer must not hang the tool.
-std::string ConnInfo(const sidecar::PgUrl& url) {
-  std::string info = url.ConnInfo();
-  if (url.params.count("connect_timeout") == 0) info += " connect_timeout='5'";
-  return info;
-}
 
 }  // namespace
 
@@ -90,11 +83,11 @@ Result<std::optional<sidecar::PublicState>> ReadRedisGame(const std::string& red
 Result<std::optional<StoredGame>> ReadPgGame(const std::string& pg_url, std::uint64_t game_id) {
   Result<sidecar::PgUrl> url = sidecar::ParsePgUrl(pg_url);
   if (!url.ok()) return url.status();
+  Result<std::unique_ptr<pqxx::connection>> conn = ConnectPg(*url);  // with timeouts
+  if (!conn.ok()) return conn.status();
   StoredGame game;
   try {
-    pqxx::connection conn(ConnInfo(*url));
-    pqxx::read_transaction tx(conn);
-    tx.exec("SET LOCAL statement_timeout = '60s'");
+    pqxx::read_transaction tx(**conn);
     tx.exec("SET LOCAL jit = off");  // compiling the plan costs more than running it
     const pqxx::result session = tx.exec_params(
         "SELECT status, created_at::text, finished_at::text, winner_team, points_a, points_b, "

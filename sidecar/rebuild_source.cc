@@ -73,6 +73,7 @@ std::optional<PublicState> StoreRebuildSource::FindLive(std::uint64_t game_id) c
 }
 
 Status StoreRebuildSource::EndedGames(std::chrono::milliseconds within,
+                                      std::optional<std::uint64_t> only,
                                       std::vector<RebuiltGame>& out) const {
   unreplayable_ = 0;
   last_error_.clear();
@@ -84,9 +85,10 @@ Status StoreRebuildSource::EndedGames(std::chrono::milliseconds within,
         "SELECT s.game_id, floor(extract(epoch FROM s.finished_at) * 1000)::bigint, "
         "(SELECT max(seq) FROM game_moves m WHERE m.game_id = s.game_id) FROM "
         "(SELECT game_id, finished_at FROM game_sessions WHERE status IN ('finished', 'abandoned') "
-        "AND finished_at > now() - make_interval(secs => $1) ORDER BY finished_at DESC LIMIT $2) s "
-        "ORDER BY s.game_id",
-        static_cast<double>(within.count()) / 1000.0, kMaxEndedGames);
+        "AND finished_at > now() - make_interval(secs => $1) AND ($3::bigint IS NULL OR game_id = "
+        "$3) ORDER BY finished_at DESC LIMIT $2) s ORDER BY s.game_id",
+        static_cast<double>(within.count()) / 1000.0, kMaxEndedGames,
+        only ? std::optional<std::int64_t>(static_cast<std::int64_t>(*only)) : std::nullopt);
     std::string ids = "{";
     for (const pqxx::row& g : games) {
       if (ids.size() > 1) ids += ',';

@@ -35,7 +35,8 @@ class StoreRebuildSource final : public RebuildSource {
 
   void LiveGames(std::vector<RebuiltGame>& out) const override;
   std::optional<PublicState> FindLive(std::uint64_t game_id) const override;
-  Status EndedGames(std::chrono::milliseconds within, std::vector<RebuiltGame>& out) const override;
+  Status EndedGames(std::chrono::milliseconds within, std::optional<std::uint64_t> only,
+                    std::vector<RebuiltGame>& out) const override;
   Status Ratings(std::vector<PlayerRating>& out) const override;
 
   // Ended games the last EndedGames left out: their replay did not

@@ -263,9 +263,8 @@ struct RedisSink::Impl {
       rebuilt.clear();
       // PostgreSQL down: the live games are rebuilt all the same (the
       // source keeps the error for the log).
-      last_rebuild.ended_read = source->EndedGames(options.finished_game_ttl, rebuilt).ok();
+      last_rebuild.ended_read = source->EndedGames(options.finished_game_ttl, only, rebuilt).ok();
       if (last_rebuild.ended_read && !only) last_rebuild.ended_read = source->Ratings(ratings).ok();
-      if (only) std::erase_if(rebuilt, [&](const RebuiltGame& g) { return g.game_id != *only; });
       last_rebuild.players = ratings.size();
       if (Status s = WriteRebuilt(last_rebuild.ended_games); !s.ok()) return s;
     }

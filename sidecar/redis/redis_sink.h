@@ -120,10 +120,10 @@ class RebuildSource {
   virtual void LiveGames(std::vector<RebuiltGame>& out) const = 0;
   // The game if it is live now.
   virtual std::optional<PublicState> FindLive(std::uint64_t game_id) const = 0;
-  // Appends the games that ended within `within` (final state, ended_ms)
-  // and every rated player. Unavailable when they cannot be read: the
-  // rebuild goes on without them.
-  virtual Status EndedGames(std::chrono::milliseconds within,
+  // Appends the games that ended within `within` (final state, ended_ms),
+  // or only the game `only` if it did. Unavailable when they cannot be
+  // read: the rebuild goes on without them.
+  virtual Status EndedGames(std::chrono::milliseconds within, std::optional<std::uint64_t> only,
                             std::vector<RebuiltGame>& out) const = 0;
   virtual Status Ratings(std::vector<PlayerRating>& out) const = 0;
 };

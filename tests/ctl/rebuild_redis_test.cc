@@ -6,6 +6,9 @@
 // the same without a segment (PostgreSQL's games only) and for one game.
 #include <pwd.h>
 
+#include <sstream>
+#include <string>
+
 #include "core/rules/bots.h"
 #include "core/rules/rules.h"
 #include "shm/segment.h"
@@ -123,6 +126,22 @@ class RebuildRedisTest : public StoresTest {
   ScriptedGame finished_;
 };
 
+// rebuild-redis rewrites the latest ended games of the whole database: a
+// game another suite altered on purpose (a deleted row, a changed card)
+// does not replay, and it exits 1 saying how many it left out. Any other
+// problem, or another exit code, fails; this test's own games must be back
+// either way (checked by the callers).
+void ExpectRebuilt(const CtlRun& run) {
+  if (run.exit_code == 0) return;
+  ASSERT_EQ(run.exit_code, 1) << run.Text();
+  std::istringstream err(run.err);
+  for (std::string line; std::getline(err, line);) {
+    if (line.rfind("hokmctl: ", 0) == 0) {
+      EXPECT_NE(line.find("ended game(s) left out"), std::string::npos) << run.Text();
+    }
+  }
+}
+
 TEST_F(RebuildRedisTest, AfterFlushallTheLiveAndTheFinishedGameAreBack) {
   MakeFinishedGame();
   MakeLiveGame(30);
@@ -131,7 +150,7 @@ TEST_F(RebuildRedisTest, AfterFlushallTheLiveAndTheFinishedGameAreBack) {
   ASSERT_EQ(probe_.Integer({"DBSIZE"}), 0);
 
   const CtlRun run = RunHokmctl({"rebuild-redis", "--json"}, shm_);
-  ASSERT_EQ(run.exit_code, 0) << run.Text();
+  ExpectRebuilt(run);
   const nlohmann::json j = run.Json();
   EXPECT_EQ(j["segment"], shm_) << run.Text();
   EXPECT_EQ(j["live_games"], 1) << run.Text();
@@ -161,7 +180,7 @@ TEST_F(RebuildRedisTest, WithoutASegmentOnlyPostgresqlsGamesComeBack) {
   ASSERT_TRUE(probe_.Command({"FLUSHALL"}));
 
   const CtlRun run = RunHokmctl({"rebuild-redis"}, shm_);
-  ASSERT_EQ(run.exit_code, 0) << run.Text();
+  ExpectRebuilt(run);
   EXPECT_NE(run.out.find("no segment " + shm_), std::string::npos) << run.Text();
   ExpectFinishedGameBack();
   EXPECT_EQ(probe_.Integer({"EXISTS", "hokm:marker"}), 0)
