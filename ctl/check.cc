@@ -53,8 +53,8 @@
 // per second (a token bucket; one game read = its Redis commands and its
 // share of a PostgreSQL query; a retry round costs again), in pipelined
 // batches of --batch games. The default budget was chosen by measuring the
-// pipeline's throughput with and without `check --all` in a loop beside it
-// (README, operator section).
+// pipeline's throughput with and without `check --all` beside it
+// (scripts/check_cost.sh).
 //
 // Thread safety: single-threaded; the segment stays mapped while it runs.
 #include <nlohmann/json.hpp>
@@ -67,6 +67,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -106,26 +107,46 @@ struct Difference {
 };
 
 // Paces the store reads: Take(n) blocks until n more reads fit the budget.
+// Time spent elsewhere (a wait for the sidecar, the process stopped) is not
+// saved up beyond kMaxCredit: the reads after it come at the rate, not in
+// a burst.
 class ReadBudget {
  public:
-  explicit ReadBudget(double per_second) : rate_(per_second), start_(Clock::now()) {}
+  static constexpr std::chrono::milliseconds kMaxCredit{100};
+  explicit ReadBudget(double per_second) : rate_(per_second), next_(Clock::now()) {}
   void Take(std::uint64_t n) {
     taken_ += n;
     if (rate_ <= 0) return;
-    const auto due =
-        start_ + std::chrono::duration_cast<Clock::duration>(
-                     std::chrono::duration<double>(static_cast<double>(taken_) / rate_));
-    if (due > Clock::now()) std::this_thread::sleep_until(due);
+    next_ = std::max(next_, Clock::now() - kMaxCredit) +
+            std::chrono::duration_cast<Clock::duration>(
+                std::chrono::duration<double>(static_cast<double>(n) / rate_));
+    if (next_ > Clock::now()) std::this_thread::sleep_until(next_);
   }
   std::uint64_t taken() const { return taken_; }
 
  private:
   double rate_;
-  Clock::time_point start_;
+  Clock::time_point next_;  // when the reads taken so far are due
   std::uint64_t taken_ = 0;
 };
 
 std::string GameKey(std::uint64_t game) { return "hokm:g:{" + std::to_string(game) + "}"; }
+
+// A PostgreSQL bigint[] literal of the games: {1,2,3}.
+template <typename Games, typename Id>
+std::string IdArray(const Games& games, Id id) {
+  std::string out = "{";
+  for (const auto& g : games) out += (out.size() > 1 ? "," : "") + std::to_string(id(g));
+  return out + '}';
+}
+
+// PostgreSQL's last seq of game g (an SQL expression): its last row by the
+// primary key, one index probe in each table (game_moves_v1: the rows from
+// before 004_game_commands.sql).
+constexpr const char* kLastSeqSql =
+    "greatest((SELECT hokm_command_last_seq(c) FROM game_commands c WHERE c.game_id = g "
+    "ORDER BY c.seq DESC LIMIT 1), "
+    "(SELECT m.seq FROM game_moves_v1 m WHERE m.game_id = g ORDER BY m.seq DESC LIMIT 1))";
 
 // The public state as JSON without updated_ms (the engine keeps no clock).
 Json StateJson(const PublicState& s) {
@@ -159,6 +180,8 @@ class Checker {
   // Rounds of reads per game: a game whose S1 falls inside a Redis entry
   // of several commands is read again with a new S1.
   static constexpr int kMaxRounds = 5;
+  // Keys a SCAN step walks: about 1 ms of Redis's time at most.
+  static constexpr int kScanCount = 1000;
 
   struct LiveRead {
     std::uint64_t game = 0;
@@ -220,19 +243,11 @@ class Checker {
 
 bool Checker::PgLastSeqs(const std::vector<std::uint64_t>& games,
                          std::map<std::uint64_t, std::uint64_t>& out) {
-  std::string ids = "{";
-  for (std::uint64_t g : games) ids += (ids.size() > 1 ? "," : "") + std::to_string(g);
-  ids += '}';
+  const std::string ids = IdArray(games, [](std::uint64_t g) { return g; });
   try {
     pqxx::nontransaction tx(pg_);
-    // The last row of each game by the primary key (one index probe each).
     const pqxx::result r = tx.exec_params(
-        "SELECT g, greatest("
-        "(SELECT hokm_command_last_seq(c) FROM game_commands c WHERE c.game_id = g "
-        "ORDER BY c.seq DESC LIMIT 1), "
-        "(SELECT m.seq FROM game_moves_v1 m WHERE m.game_id = g ORDER BY m.seq DESC LIMIT 1)) "
-        "FROM unnest($1::bigint[]) g",
-        ids);
+        std::string("SELECT g, ") + kLastSeqSql + " FROM unnest($1::bigint[]) g", ids);
     for (const pqxx::row& row : r) {
       out[row[0].as<std::uint64_t>()] = row[1].is_null() ? 0 : row[1].as<std::uint64_t>();
     }
@@ -445,9 +460,12 @@ bool Checker::CheckFinished() {
   const std::uint64_t want = o_.all ? UINT64_MAX : o_.sample;
   std::string cursor = "0";
   do {
-    budget_.Take(o_.batch);  // a SCAN step reads about that many keys
+    // A SCAN step walks kScanCount keys (players' hashes among them), far
+    // cheaper each than a game's reads: it costs one read of the budget,
+    // plus the streams it returns.
+    budget_.Take(1);
     sidecar::RedisReply r = redis_.Command({"SCAN", cursor, "MATCH", "hokm:g:{*}", "COUNT",
-                                            std::to_string(o_.batch), "TYPE", "stream"});
+                                            std::to_string(kScanCount), "TYPE", "stream"});
     if (!r) return RedisFailed("SCAN");
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
       error_ = "redis: SCAN: " + sidecar::ReplyText(r.get());
@@ -455,6 +473,7 @@ bool Checker::CheckFinished() {
     }
     cursor = std::string(sidecar::ReplyString(r->element[0]));
     const redisReply* keys = r->element[1];
+    budget_.Take(keys->elements);
     for (std::size_t k = 0; k < keys->elements && games.size() < want; ++k) {
       const std::string_view key = sidecar::ReplyString(keys->element[k]);
       // hokm:g:{ID}: the ID between the braces.
@@ -498,19 +517,14 @@ bool Checker::CheckFinished() {
       tops.push_back(redis_.GetReply());
       if (!tops.back()) return RedisFailed("reading streams");
     }
-    std::string ids = "{";
-    for (const FinRead& g : batch) ids += (ids.size() > 1 ? "," : "") + std::to_string(g.game);
-    ids += '}';
+    const std::string ids = IdArray(batch, [](const FinRead& g) { return g.game; });
     std::map<std::uint64_t, pqxx::row> sessions;
     pqxx::result rows;
     try {
       pqxx::nontransaction tx(pg_);
       rows = tx.exec_params(
-          "SELECT g, s.status, s.points_a, s.points_b, s.winner_team, greatest("
-          "(SELECT hokm_command_last_seq(c) FROM game_commands c WHERE c.game_id = g "
-          "ORDER BY c.seq DESC LIMIT 1), "
-          "(SELECT m.seq FROM game_moves_v1 m WHERE m.game_id = g ORDER BY m.seq DESC LIMIT 1)) "
-          "FROM unnest($1::bigint[]) g LEFT JOIN game_sessions s ON s.game_id = g",
+          std::string("SELECT g, s.status, s.points_a, s.points_b, s.winner_team, ") + kLastSeqSql +
+              " FROM unnest($1::bigint[]) g LEFT JOIN game_sessions s ON s.game_id = g",
           ids);
     } catch (const std::exception& e) {
       error_ = std::string("postgres: ") + e.what();
@@ -596,11 +610,8 @@ bool Checker::CheckContinuity() {
   for (std::size_t at = 0; at < checked_.size(); at += o_.batch) {
     const std::size_t end = std::min(checked_.size(), at + o_.batch);
     budget_.Take(end - at);
-    std::string ids = "{";
-    for (std::size_t k = at; k < end; ++k) {
-      ids += (ids.size() > 1 ? "," : "") + std::to_string(checked_[k]);
-    }
-    ids += '}';
+    const std::string ids =
+        IdArray(std::span(checked_).subspan(at, end - at), [](std::uint64_t g) { return g; });
     try {
       pqxx::nontransaction tx(pg_);
       // Each row (a command: seq .. its last seq) must start one after the
@@ -796,7 +807,7 @@ void AddCheck(CLI::App& root, const Globals& globals, Run& run) {
   sub->add_flag("--json", o->json, "print the counts and differences as one JSON object");
   sub->add_option("--rate", o->rate,
                   "budget of store reads, in games per second (0: no limit); the default keeps "
-                  "the pipeline's throughput loss under 5% at full load (README)")
+                  "the pipeline's throughput loss under 5% at full load (scripts/check_cost.sh)")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
   sub->add_option("--batch", o->batch, "games per pipelined Redis read and PostgreSQL query")
