@@ -206,6 +206,13 @@ class Checker {
   // `tails` (it commits what both stores acknowledged); true once it did.
   bool WaitCaughtUp(const Positions& tails);
   bool LiveRound(std::vector<LiveRead>& chunk);
+  struct FinRead {
+    std::uint64_t game = 0;
+    std::string why, redis, postgres, field;
+  };
+  // Reads and compares finished games, after the wait for the sidecar
+  // (caught_up: it committed the rings in time).
+  bool CheckFinishedBatch(std::span<FinRead> batch, bool caught_up);
   // PostgreSQL's last seq of each game (0: none).
   bool PgLastSeqs(const std::vector<std::uint64_t>& games,
                   std::map<std::uint64_t, std::uint64_t>& out);
@@ -486,119 +493,129 @@ bool Checker::CheckFinished() {
     }
   } while (cursor != "0" && games.size() < want);
 
-  struct FinRead {
-    std::uint64_t game = 0;
-    std::string why, redis, postgres, field;
-  };
-  for (std::size_t at = 0; at < games.size(); at += o_.batch) {
-    std::vector<FinRead> batch;
-    for (std::size_t k = at; k < std::min(games.size(), at + o_.batch); ++k) {
-      batch.push_back({games[k], "", "", "", ""});
+  // Chunks of a few batches share one wait for the sidecar, as in the
+  // live part.
+  const std::size_t chunk_games = std::size_t{o_.batch} * 10;
+  for (std::size_t at = 0; at < games.size(); at += chunk_games) {
+    std::vector<FinRead> chunk;
+    for (std::size_t k = at; k < std::min(games.size(), at + chunk_games); ++k) {
+      chunk.push_back({games[k], "", "", "", ""});
     }
     // Games live now are the live part's (created after it listed the
     // table). Every other game has no record to come: once the sidecar
     // committed the rings' tails read after this, both stores hold all of
     // its records, and must agree.
-    std::erase_if(batch, [&](const FinRead& g) {
+    std::erase_if(chunk, [&](const FinRead& g) {
       bool busy = false;
       if (table_ == nullptr || (!ReadSegment(g.game, &busy) && !busy)) return false;
       ++fin_live_;
       return true;
     });
-    if (batch.empty()) continue;
+    if (chunk.empty()) continue;
     const bool caught_up = WaitCaughtUp(Tails());
     if (!caught_up) ++not_caught_up_;
-    budget_.Take(batch.size());
-    for (const FinRead& g : batch) {
-      redis_.Append({"XREVRANGE", GameKey(g.game), "+", "-", "COUNT", "1"});
-    }
-    std::vector<sidecar::RedisReply> tops;
-    for (std::size_t k = 0; k < batch.size(); ++k) {
-      tops.push_back(redis_.GetReply());
-      if (!tops.back()) return RedisFailed("reading streams");
-    }
-    const std::string ids = IdArray(batch, [](const FinRead& g) { return g.game; });
-    std::map<std::uint64_t, pqxx::row> sessions;
-    pqxx::result rows;
-    try {
-      pqxx::nontransaction tx(pg_);
-      rows = tx.exec_params(
-          std::string("SELECT g, s.status, s.points_a, s.points_b, s.winner_team, ") + kLastSeqSql +
-              " FROM unnest($1::bigint[]) g LEFT JOIN game_sessions s ON s.game_id = g",
-          ids);
-    } catch (const std::exception& e) {
-      error_ = std::string("postgres: ") + e.what();
-      return false;
-    }
-    for (const pqxx::row& row : rows) sessions.emplace(row[0].as<std::uint64_t>(), row);
-    for (std::size_t k = 0; k < batch.size(); ++k) {
-      FinRead& g = batch[k];
-      const redisReply* r = tops[k].get();
-      if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-        continue;  // expired or deleted since the SCAN: nothing to compare
+    for (std::size_t from = 0; from < chunk.size(); from += o_.batch) {
+      if (!CheckFinishedBatch(
+              std::span(chunk).subspan(from, std::min<std::size_t>(o_.batch, chunk.size() - from)),
+              caught_up)) {
+        return false;
       }
-      const std::optional<sidecar::StreamEntry> top = sidecar::ParseStreamEntry(r->element[0]);
-      const std::optional<PublicState> s =
-          top ? PublicState::FromJson(top->Field("state")) : std::nullopt;
-      if (!s) {
-        g.why = "redis_unparsable";
-        g.field = "state";
-        g.redis = top ? std::string(top->Field("state")) : "(no entry)";
-      } else if (!s->Ended()) {
-        // Not live in the segment, yet not ended in Redis: its end never
-        // reached Redis, or it is a game of another segment.
-        g.why = table_ != nullptr ? "not_in_segment" : "unchecked";
-        g.field = "phase";
+    }
+  }
+  return true;
+}
+
+bool Checker::CheckFinishedBatch(std::span<FinRead> batch, bool caught_up) {
+  budget_.Take(batch.size());
+  for (const FinRead& g : batch) {
+    redis_.Append({"XREVRANGE", GameKey(g.game), "+", "-", "COUNT", "1"});
+  }
+  std::vector<sidecar::RedisReply> tops;
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    tops.push_back(redis_.GetReply());
+    if (!tops.back()) return RedisFailed("reading streams");
+  }
+  const std::string ids = IdArray(batch, [](const FinRead& g) { return g.game; });
+  std::map<std::uint64_t, pqxx::row> sessions;
+  pqxx::result rows;
+  try {
+    pqxx::nontransaction tx(pg_);
+    rows = tx.exec_params(
+        std::string("SELECT g, s.status, s.points_a, s.points_b, s.winner_team, ") + kLastSeqSql +
+            " FROM unnest($1::bigint[]) g LEFT JOIN game_sessions s ON s.game_id = g",
+        ids);
+  } catch (const std::exception& e) {
+    error_ = std::string("postgres: ") + e.what();
+    return false;
+  }
+  for (const pqxx::row& row : rows) sessions.emplace(row[0].as<std::uint64_t>(), row);
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    FinRead& g = batch[k];
+    const redisReply* r = tops[k].get();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+      continue;  // expired or deleted since the SCAN: nothing to compare
+    }
+    const std::optional<sidecar::StreamEntry> top = sidecar::ParseStreamEntry(r->element[0]);
+    const std::optional<PublicState> s =
+        top ? PublicState::FromJson(top->Field("state")) : std::nullopt;
+    if (!s) {
+      g.why = "redis_unparsable";
+      g.field = "state";
+      g.redis = top ? std::string(top->Field("state")) : "(no entry)";
+    } else if (!s->Ended()) {
+      // Not live in the segment, yet not ended in Redis: its end never
+      // reached Redis, or it is a game of another segment.
+      g.why = table_ != nullptr ? "not_in_segment" : "unchecked";
+      g.field = "phase";
+      g.redis = PhaseName(s->phase);
+    } else {
+      const pqxx::row& row = sessions.at(g.game);
+      const std::uint64_t p = row[5].is_null() ? 0 : row[5].as<std::uint64_t>();
+      g.redis = std::to_string(s->seq);
+      g.postgres = std::to_string(p);
+      g.field = "seq";
+      const auto num = [](const pqxx::field& f) { return f.is_null() ? -1 : f.as<int>(); };
+      const int winner = s->phase == PublicState::Phase::kFinished ? s->winner : -1;
+      if (p < s->seq) {
+        g.why = "pg_behind";
+      } else if (p > s->seq) {
+        g.why = "redis_behind";
+      } else if (row[1].is_null()) {
+        g.why = "pg_session_missing";
+        g.field = "game_sessions";
+        g.postgres = "none";
+      } else if (row[1].as<std::string>() != PhaseName(s->phase)) {
+        g.why = "pg_session";
+        g.field = "status";
         g.redis = PhaseName(s->phase);
-      } else {
-        const pqxx::row& row = sessions.at(g.game);
-        const std::uint64_t p = row[5].is_null() ? 0 : row[5].as<std::uint64_t>();
-        g.redis = std::to_string(s->seq);
-        g.postgres = std::to_string(p);
-        g.field = "seq";
-        const auto num = [](const pqxx::field& f) { return f.is_null() ? -1 : f.as<int>(); };
-        const int winner = s->phase == PublicState::Phase::kFinished ? s->winner : -1;
-        if (p < s->seq) {
-          g.why = "pg_behind";
-        } else if (p > s->seq) {
-          g.why = "redis_behind";
-        } else if (row[1].is_null()) {
-          g.why = "pg_session_missing";
-          g.field = "game_sessions";
-          g.postgres = "none";
-        } else if (row[1].as<std::string>() != PhaseName(s->phase)) {
-          g.why = "pg_session";
-          g.field = "status";
-          g.redis = PhaseName(s->phase);
-          g.postgres = row[1].as<std::string>();
-        } else if (num(row[2]) != s->points[0] || num(row[3]) != s->points[1]) {
-          g.why = "pg_session";
-          g.field = "points";
-          g.redis = std::to_string(s->points[0]) + "," + std::to_string(s->points[1]);
-          g.postgres = std::to_string(num(row[2])) + "," + std::to_string(num(row[3]));
-        } else if (s->phase == PublicState::Phase::kFinished && num(row[4]) != winner) {
-          g.why = "pg_session";
-          g.field = "winner";
-          g.redis = std::to_string(winner);
-          g.postgres = std::to_string(num(row[4]));
-        }
+        g.postgres = row[1].as<std::string>();
+      } else if (num(row[2]) != s->points[0] || num(row[3]) != s->points[1]) {
+        g.why = "pg_session";
+        g.field = "points";
+        g.redis = std::to_string(s->points[0]) + "," + std::to_string(s->points[1]);
+        g.postgres = std::to_string(num(row[2])) + "," + std::to_string(num(row[3]));
+      } else if (s->phase == PublicState::Phase::kFinished && num(row[4]) != winner) {
+        g.why = "pg_session";
+        g.field = "winner";
+        g.redis = std::to_string(winner);
+        g.postgres = std::to_string(num(row[4]));
       }
-      if (g.why == "unchecked") {
-        ++fin_unchecked_;
-        continue;
-      }
-      // A store behind the other while the sidecar lags is not a difference.
-      if (!caught_up && !g.why.empty() && g.why != "redis_unparsable" && g.why != "pg_session") {
-        ++fin_unsettled_;
-        continue;
-      }
-      ++fin_checked_;
-      checked_.push_back(g.game);
-      if (g.why.empty()) {
-        ++fin_ok_;
-      } else {
-        Add({g.game, g.why, g.field, "", g.redis, g.postgres});
-      }
+    }
+    if (g.why == "unchecked") {
+      ++fin_unchecked_;
+      continue;
+    }
+    // A store behind the other while the sidecar lags is not a difference.
+    if (!caught_up && !g.why.empty() && g.why != "redis_unparsable" && g.why != "pg_session") {
+      ++fin_unsettled_;
+      continue;
+    }
+    ++fin_checked_;
+    checked_.push_back(g.game);
+    if (g.why.empty()) {
+      ++fin_ok_;
+    } else {
+      Add({g.game, g.why, g.field, "", g.redis, g.postgres});
     }
   }
   return true;

@@ -5,7 +5,7 @@
 # closed loop, 10,000 games, a 4 MiB change ring (full: the engine answers
 # Busy, so the stores set the pace), and hokm-sidecar on its segment.
 #
-# In each run, after 4 s of warm-up (the games created and dealt), WINDOWS
+# In each run, after 6 s of warm-up (the games created and dealt), WINDOWS
 # windows of 1 s alternate: check paused (SIGSTOP), check running (SIGCONT);
 # `check --all` runs in a loop (a new one as soon as one ends), so every
 # part of it (live games, finished games, PostgreSQL continuity) takes its
@@ -31,7 +31,7 @@ WINDOWS=${3:-10}
 SHM=${HOKM_SHM_NAME:-hokm}-cost
 PORT=${HOKM_COST_METRICS_PORT:-19475}
 OUT=$(mktemp -d /tmp/check-cost.XXXXXX)
-WARMUP=4
+WARMUP=6
 
 clear_stores() {
   redis-cli -u "$HOKM_REDIS_URL" flushdb >/dev/null
@@ -51,6 +51,15 @@ SQL
 
 records() {
   curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^hokm_sidecar_records_read_total/{s+=$2} END{print s+0}'
+}
+# Redis commands of the check so far: XREVRANGE and SCAN calls, less the
+# sink's probes (its only XREVRANGEs).
+check_commands() {
+  local probes calls
+  probes=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^hokm_sidecar_redis_probes_total/{s+=$2} END{print s+0}')
+  calls=$(redis-cli -u "$HOKM_REDIS_URL" info commandstats |
+    awk -F'[:=,]' '/^cmdstat_(xrevrange|scan):/{s+=$3} END{print s+0}')
+  echo $((calls - probes))
 }
 
 # run N: one run; appends "off|on records/s" lines to $OUT/run-N.windows.
@@ -75,13 +84,15 @@ run() {
   kill -STOP -- -"$checker"
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/metrics" >/dev/null && break; sleep 0.05; done
   sleep "$WARMUP"
-  local before after mode
+  local before after mode c0 c1
   for w in $(seq 1 "$WINDOWS"); do
     if ((w % 2 == 0)); then mode=on; kill -CONT -- -"$checker"; else mode=off; kill -STOP -- -"$checker"; fi
     before=$(records)
+    c0=$(check_commands)
     sleep 1
     after=$(records)
-    echo "$mode $((after - before))" >>"$OUT/run-$n.windows"
+    c1=$(check_commands)
+    echo "$mode $((after - before)) $((c1 - c0))" >>"$OUT/run-$n.windows"
   done
   kill -CONT -- -"$checker" 2>/dev/null || true
   kill -TERM -- -"$checker" 2>/dev/null || true
@@ -100,11 +111,12 @@ for n in $(seq 1 "$RUNS"); do
   run "$n"
   [[ -n "${HOKM_MEASURE_LOCK:-}" ]] && { flock -u 9; exec 9>&-; }
   awk -v n="$n" '
-    { s[$1] += $2; c[$1]++; v[$1] = v[$1] " " $2 }
+    { s[$1] += $2; c[$1]++; v[$1] = v[$1] " " $2; r[$1] += $3 }
     END {
       off = s["off"] / c["off"]; on = s["on"] / c["on"]
-      printf "run %d: records/s check paused %.0f, running %.0f (%+.1f%%)   paused:%s   running:%s\n",
-             n, off, on, (on - off) * 100 / off, v["off"], v["on"]
+      printf "run %d: records/s check paused %.0f, running %.0f (%+.1f%%); check Redis commands/s paused %.0f, running %.0f\n",
+             n, off, on, (on - off) * 100 / off, r["off"] / c["off"], r["on"] / c["on"]
+      printf "       windows paused:%s   running:%s\n", v["off"], v["on"]
     }' "$OUT/run-$n.windows"
   python3 - "$OUT/run-$n.checks" <<'PY' || true
 import json, sys
