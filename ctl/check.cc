@@ -52,9 +52,14 @@
 // Rate limit: every store read is paced by a budget of --rate game reads
 // per second (a token bucket; one game read = its Redis commands and its
 // share of a PostgreSQL query; a retry round costs again), in pipelined
-// batches of --batch games. The default budget was chosen by measuring the
-// pipeline's throughput with and without `check --all` beside it
-// (scripts/check_cost.sh).
+// batches of --batch games. A game costs about 3 reads (its Redis and
+// PostgreSQL reads, the SCAN that found it or the live part's, its share of
+// a continuity query), about 50 us of CPU each across hokmctl, Redis and
+// PostgreSQL (measured on quiet servers; PostgreSQL's continuity query is
+// most of it). The default, 1,000 reads/s, is then about 0.05 CPU-s/s:
+// 2.5% of this project's 2-core machine, under the 5% the pipeline may
+// lose at full load; scripts/check_cost.sh measures the throughput with
+// and without it beside a full-load run.
 //
 // Thread safety: single-threaded; the segment stays mapped while it runs.
 #include <nlohmann/json.hpp>
@@ -91,7 +96,7 @@ struct CheckOptions {
   std::uint64_t sample = 1000;
   bool all = false;
   bool json = false;
-  double rate = 2000;  // game reads per second; 0: no limit
+  double rate = 1000;  // game reads per second; 0: no limit (default: scripts/check_cost.sh)
   std::uint32_t batch = 50;
   std::uint32_t settle_ms = 3000;
   std::uint32_t show = 20;  // differences listed
@@ -818,7 +823,8 @@ void AddCheck(CLI::App& root, const Globals& globals, Run& run) {
   auto* sample = sub->add_option("--sample", o->sample,
                                  "check N live games chosen at random, and up to N finished games "
                                  "in Redis (default 1000: a fault in 1 game in 300 is found 19 "
-                                 "times in 20, in about a second at the default --rate)");
+                                 "times in 20, and the check takes seconds at the default --rate, "
+                                 "where --all takes 3 reads per game)");
   sub->add_flag("--all", o->all, "check every live game and every game stream in Redis")
       ->excludes(sample);
   sub->add_flag("--json", o->json, "print the counts and differences as one JSON object");
