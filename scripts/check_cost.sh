@@ -32,6 +32,9 @@ SHM=${HOKM_SHM_NAME:-hokm}-cost
 PORT=${HOKM_COST_METRICS_PORT:-19475}
 OUT=$(mktemp -d /tmp/check-cost.XXXXXX)
 WARMUP=6
+CHECKER=""
+# A check loop must not outlive the script (killed, or a failed command).
+trap '[[ -n "$CHECKER" ]] && { kill -CONT -- -"$CHECKER"; kill -TERM -- -"$CHECKER"; } 2>/dev/null || true' EXIT
 
 clear_stores() {
   redis-cli -u "$HOKM_REDIS_URL" flushdb >/dev/null
@@ -50,13 +53,15 @@ SQL
 }
 
 records() {
-  curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^hokm_sidecar_records_read_total/{s+=$2} END{print s+0}'
+  { curl -s "http://127.0.0.1:$PORT/metrics" || true; } |
+    awk '/^hokm_sidecar_records_read_total/{s+=$2} END{print s+0}'
 }
 # Redis commands of the check so far: XREVRANGE and SCAN calls, less the
 # sink's probes (its only XREVRANGEs).
 check_commands() {
   local probes calls
-  probes=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^hokm_sidecar_redis_probes_total/{s+=$2} END{print s+0}')
+  probes=$({ curl -s "http://127.0.0.1:$PORT/metrics" || true; } |
+    awk '/^hokm_sidecar_redis_probes_total/{s+=$2} END{print s+0}')
   calls=$(redis-cli -u "$HOKM_REDIS_URL" info commandstats |
     awk -F'[:=,]' '/^cmdstat_(xrevrange|scan):/{s+=$3} END{print s+0}')
   echo $((calls - probes))
@@ -68,18 +73,19 @@ run() {
   clear_stores
   rm -f "/dev/shm/$SHM"
   "$BIN/hokm-loadgen" --mode embedded --shm-name "$SHM" --fresh --games 10000 \
-    --duration $((WARMUP + WINDOWS + 2)) --bots random --ring-mb 4 --wait-for-sidecar 60 \
+    --duration $((WARMUP + 2 * WINDOWS + 2)) --bots random --ring-mb 4 --wait-for-sidecar 60 \
     --sidecar-metrics "http://127.0.0.1:$PORT/metrics" --quiet --json "$OUT/run-$n.json" \
-    >"$OUT/run-$n.loadgen.log" 2>&1 &
+    >"$OUT/run-$n.loadgen.log" 2>&1 9>&- &
   local loadgen=$!
   for _ in $(seq 1 400); do [[ -e "/dev/shm/$SHM" ]] && break; sleep 0.05; done
   "$BIN/hokm-sidecar" --shm-name "$SHM" --spill-dir "$OUT/spill" --metrics-port "$PORT" \
-    --drain-and-exit >"$OUT/run-$n.sidecar.log" 2>&1 &
+    --drain-and-exit >"$OUT/run-$n.sidecar.log" 2>&1 9>&- &
   local sidecar=$!
   # The check loop in its own process group, paused until its first window.
   setsid bash -c "while :; do '$BIN/hokmctl' check --all --json --rate '$RATE' --shm-name '$SHM' \
-    >>'$OUT/run-$n.checks' 2>>'$OUT/run-$n.checks.err'; done" &
+    >>'$OUT/run-$n.checks' 2>>'$OUT/run-$n.checks.err'; done" 9>&- &
   local checker=$!
+  CHECKER=$checker
   for _ in $(seq 1 200); do kill -0 -- -"$checker" 2>/dev/null && break; sleep 0.01; done
   kill -STOP -- -"$checker"
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/metrics" >/dev/null && break; sleep 0.05; done
