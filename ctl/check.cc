@@ -52,14 +52,14 @@
 // Rate limit: every store read is paced by a budget of --rate game reads
 // per second (a token bucket; one game read = its Redis commands and its
 // share of a PostgreSQL query; a retry round costs again), in pipelined
-// batches of --batch games. A game costs about 3 reads (its Redis and
-// PostgreSQL reads, the SCAN that found it or the live part's, its share of
-// a continuity query), about 50 us of CPU each across hokmctl, Redis and
-// PostgreSQL (measured on quiet servers; PostgreSQL's continuity query is
-// most of it). The default, 1,000 reads/s, is then about 0.05 CPU-s/s:
-// 2.5% of this project's 2-core machine, under the 5% the pipeline may
-// lose at full load; scripts/check_cost.sh measures the throughput with
-// and without it beside a full-load run.
+// batches of --batch games. A read (a game's Redis commands and its
+// PostgreSQL last-seq probe, or a SCAN step) costs about 50 us of CPU
+// across hokmctl, Redis and PostgreSQL; a game's continuity query costs
+// about 16 times that, and is charged 16 reads. The default, 1,000 reads/s,
+// is then about 0.05 CPU-s/s in every part of the check: 2.5% of this
+// project's 2-core machine, under the 5% of throughput the pipeline may
+// lose at full load. scripts/check_cost.sh measures the throughput with
+// the check paused and running, alternating within one full-load run.
 //
 // Thread safety: single-threaded; the segment stays mapped while it runs.
 #include <nlohmann/json.hpp>
@@ -185,6 +185,11 @@ class Checker {
   // Rounds of reads per game: a game whose S1 falls inside a Redis entry
   // of several commands is read again with a new S1.
   static constexpr int kMaxRounds = 5;
+  // What a game's continuity costs the budget: PostgreSQL reads all of
+  // its rows (about 160 for a whole game) and orders them, about 780 us of
+  // its CPU per game against about 50 us for a game's other reads
+  // (EXPLAIN ANALYZE over 500 games; quiet CPU accounting of check --all).
+  static constexpr std::uint64_t kContinuityReadsPerGame = 16;
   // Keys a SCAN step walks: about 1 ms of Redis's time at most.
   static constexpr int kScanCount = 1000;
 
@@ -631,7 +636,7 @@ bool Checker::CheckContinuity() {
   checked_.erase(std::unique(checked_.begin(), checked_.end()), checked_.end());
   for (std::size_t at = 0; at < checked_.size(); at += o_.batch) {
     const std::size_t end = std::min(checked_.size(), at + o_.batch);
-    budget_.Take(end - at);
+    budget_.Take((end - at) * kContinuityReadsPerGame);
     const std::string ids =
         IdArray(std::span(checked_).subspan(at, end - at), [](std::uint64_t g) { return g; });
     try {
@@ -823,8 +828,8 @@ void AddCheck(CLI::App& root, const Globals& globals, Run& run) {
   auto* sample = sub->add_option("--sample", o->sample,
                                  "check N live games chosen at random, and up to N finished games "
                                  "in Redis (default 1000: a fault in 1 game in 300 is found 19 "
-                                 "times in 20, and the check takes seconds at the default --rate, "
-                                 "where --all takes 3 reads per game)");
+                                 "times in 20, in about 35 s at the default --rate: a game costs "
+                                 "17-18 reads, 16 of them its PostgreSQL continuity)");
   sub->add_flag("--all", o->all, "check every live game and every game stream in Redis")
       ->excludes(sample);
   sub->add_flag("--json", o->json, "print the counts and differences as one JSON object");
