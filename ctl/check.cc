@@ -79,6 +79,7 @@
 
 #include "core/rules/game_state.h"
 #include "ctl/ctl.h"
+#include "ctl/stores.h"
 #include "shm/segment.h"
 #include "sidecar/public_state.h"
 #include "sidecar/redis/connection.h"
@@ -767,11 +768,10 @@ int Checker::Report(double seconds) const {
 }
 
 int RunCheck(const Globals& globals, const CheckOptions& o) {
-  if (!NeedRedis(globals) || !NeedPg(globals)) return kExitUsage;
-  auto redis_url = sidecar::ParseRedisUrl(globals.redis_url);
-  if (!redis_url.ok()) return Fail(kExitUsage, "--redis-url: " + redis_url.status().message());
-  auto pg_url = sidecar::ParsePgUrl(globals.pg_url);
-  if (!pg_url.ok()) return Fail(kExitUsage, "--pg-url: " + pg_url.status().message());
+  const std::optional<sidecar::RedisUrl> redis_url = RedisUrlOf(globals);
+  if (!redis_url) return kExitUsage;
+  const std::optional<sidecar::PgUrl> pg_url = PgUrlOf(globals);
+  if (!pg_url) return kExitUsage;
 
   std::optional<shm::Segment> segment;
   if (auto s = shm::Segment::Attach(globals.shm_name); s.ok()) {
@@ -783,26 +783,21 @@ int RunCheck(const Globals& globals, const CheckOptions& o) {
                  globals.shm_name.c_str());
   }
 
-  sidecar::RedisConnectOptions ro;
-  ro.connect_timeout = std::chrono::milliseconds(2000);
-  ro.io_timeout = std::chrono::milliseconds(5000);
-  ro.client_name = "hokmctl-check";
-  auto redis = sidecar::RedisConnection::Connect(*redis_url, ro);
+  auto redis = ConnectRedis(*redis_url, "hokmctl-check");
   if (!redis.ok()) {
     return Fail(kExitProblems, "redis: " + redis.status().message());
   }
-  std::optional<pqxx::connection> pg;
+  Result<std::unique_ptr<pqxx::connection>> pg = ConnectPg(*pg_url);  // with timeouts
+  if (!pg.ok()) return Fail(kExitProblems, pg.status().message());
   try {
-    pg.emplace(pg_url->ConnInfo() + " connect_timeout=5 application_name=hokmctl-check");
-    pqxx::nontransaction tx(*pg);
-    tx.exec("SET statement_timeout = '30s'");
+    pqxx::nontransaction tx(**pg);
     tx.exec("SET jit = off");  // compiling the plans costs more than running them
   } catch (const std::exception& e) {
     return Fail(kExitProblems, "postgres at " + pg_url->Redacted() + ": " + e.what());
   }
 
   const auto start = Clock::now();
-  Checker checker(o, segment ? &*segment : nullptr, *redis, *pg);
+  Checker checker(o, segment ? &*segment : nullptr, *redis, **pg);
   if (!checker.CheckLive() || !checker.CheckFinished() || !checker.CheckContinuity()) {
     return Fail(kExitProblems, checker.error());
   }

@@ -55,11 +55,7 @@ Result<std::optional<sidecar::PublicState>> ReadRedisGame(const std::string& red
                                                           std::uint64_t game_id) {
   Result<sidecar::RedisUrl> url = sidecar::ParseRedisUrl(redis_url);
   if (!url.ok()) return url.status();
-  sidecar::RedisConnectOptions options;
-  options.connect_timeout = std::chrono::milliseconds(2000);
-  options.io_timeout = std::chrono::milliseconds(5000);
-  options.client_name = "hokmctl";
-  Result<sidecar::RedisConnection> conn = sidecar::RedisConnection::Connect(*url, options);
+  Result<sidecar::RedisConnection> conn = ConnectRedis(*url, "hokmctl");
   if (!conn.ok()) return Status::Unavailable(conn.status().message());
   const std::string key = "hokm:g:{" + std::to_string(game_id) + "}";
   const sidecar::RedisReply reply = conn->Command({"XREVRANGE", key, "+", "-", "COUNT", "1"});

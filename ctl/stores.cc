@@ -2,6 +2,8 @@
 // rows (see stores.h).
 #include "ctl/stores.h"
 
+#include <chrono>
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -43,6 +45,15 @@ Result<std::unique_ptr<pqxx::connection>> ConnectPg(const sidecar::PgUrl& url) {
     return Status::Unavailable("postgresql at " + url.HostPort() + "/" + url.dbname +
                                " not answering: " + what);
   }
+}
+
+Result<sidecar::RedisConnection> ConnectRedis(const sidecar::RedisUrl& url,
+                                              const std::string& client_name) {
+  sidecar::RedisConnectOptions options;
+  options.connect_timeout = std::chrono::milliseconds(2000);
+  options.io_timeout = std::chrono::milliseconds(5000);
+  options.client_name = client_name;
+  return sidecar::RedisConnection::Connect(url, options);
 }
 
 std::string OsUser() {

@@ -1,7 +1,6 @@
-// stores.h: how hokmctl's repair subcommands (dlq, rebuild-redis, migrate)
-// reach the stores and record what they did: the URLs from the globals,
-// PostgreSQL connections with timeouts (a server that does not answer
-// costs seconds, never a hang), the OS user, and audit_log rows.
+// stores.h: how hokmctl's subcommands reach the stores and record what they did: the URLs from the
+// globals, PostgreSQL connections with timeouts (a server that does not answer costs seconds, never
+// a hang), the OS user, and audit_log rows.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +12,7 @@
 
 #include "ctl/ctl.h"
 #include "shm/status.h"
+#include "sidecar/redis/connection.h"
 #include "sidecar/url.h"
 
 namespace hokm::ctl {
@@ -30,6 +30,11 @@ sidecar::PgUrl WithTimeouts(sidecar::PgUrl url);
 // A connection to WithTimeouts(url); Unavailable naming the server (never
 // the password) when it cannot be had.
 Result<std::unique_ptr<pqxx::connection>> ConnectPg(const sidecar::PgUrl& url);
+
+// A Redis connection for hokmctl's reads: 2 s to connect, 5 s per reply,
+// CLIENT SETNAME `client_name`.
+Result<sidecar::RedisConnection> ConnectRedis(const sidecar::RedisUrl& url,
+                                              const std::string& client_name);
 
 // The OS user running hokmctl (getpwuid(geteuid())), else "uid N": the
 // audit_log actor.
