@@ -26,7 +26,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${HOKM_BIN:-$ROOT/build/bin}
 RUNS=${1:-3}
-RATE=${2:-1000}
+RATE=${2:-250}
 WINDOWS=${3:-10}
 SHM=${HOKM_SHM_NAME:-hokm}-cost
 PORT=${HOKM_COST_METRICS_PORT:-19475}
