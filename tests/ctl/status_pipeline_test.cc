@@ -22,6 +22,7 @@
 
 #include "shm/segment.h"
 #include "tests/ctl/ctl_run.h"
+#include "tests/fault/engine_process.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 
@@ -41,13 +42,7 @@ class CtlStatusPipelineTest : public ::testing::Test {
     std::filesystem::remove_all(spill_);
     engine_ = proc::Spawn({HOKM_ENGINE_BIN, "--shm-name", name_, "--capacity", "2000", "--ring-mb",
                            "16", "--metrics-port", "0"});
-    ASSERT_TRUE(proc::WaitUntil(
-        [&] {
-          auto s = shm::Segment::Attach(name_);
-          return s.ok() && s->engine_pid() == engine_;
-        },
-        20s))
-        << "hokm-engine did not start serving";
+    ASSERT_TRUE(proc::AttachWhenServing(name_, engine_)) << "hokm-engine did not start serving";
   }
   void TearDown() override {
     if (sidecar_ > 0) {

@@ -15,24 +15,17 @@
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "tests/ctl/ctl_run.h"
+#include "tests/fault/engine_process.h"
 #include "tests/integration/process_util.h"
 
 namespace hokm {
 namespace {
 
+using proc::AttachWhenServing;
+
 using Clock = std::chrono::steady_clock;
 using ctl::testing::RunCtl;
 using nlohmann::json;
-
-std::optional<shm::Segment> AttachWhenServing(const std::string& name, pid_t pid) {
-  const auto deadline = Clock::now() + std::chrono::seconds(20);
-  while (Clock::now() < deadline) {
-    auto s = shm::Segment::Attach(name);
-    if (s.ok() && s->engine_pid() == pid) return std::move(s).value();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling a condition, bounded
-  }
-  return std::nullopt;
-}
 
 TEST(CtlStatusTest, SaysTheEngineIsAliveWithItsCountersThenDeadAfterSigkill) {
   const std::string name = "hokm-ctl-status-" + std::to_string(::getpid());

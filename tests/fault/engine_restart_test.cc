@@ -20,10 +20,13 @@
 #include "core/rules/rules.h"
 #include "shm/command_channel.h"
 #include "shm/segment.h"
+#include "tests/fault/engine_process.h"
 #include "tests/integration/process_util.h"
 
 namespace hokm {
 namespace {
+
+using proc::AttachWhenServing;
 
 using Clock = std::chrono::steady_clock;
 using core::CommandResult;
@@ -31,17 +34,6 @@ using core::CommandResult;
 pid_t StartEngine(const std::string& name) {
   return proc::Spawn({HOKM_ENGINE_BIN, "--shm-name", name, "--capacity", "2000", "--ring-mb", "16",
                       "--metrics-port", "0"});
-}
-
-// Waits (bounded) until the segment exists and `pid` is its engine.
-std::optional<shm::Segment> AttachWhenServing(const std::string& name, pid_t pid) {
-  const auto deadline = Clock::now() + std::chrono::seconds(20);
-  while (Clock::now() < deadline) {
-    auto s = shm::Segment::Attach(name);
-    if (s.ok() && s->engine_pid() == pid) return std::move(s).value();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling a condition, bounded
-  }
-  return std::nullopt;
 }
 
 // Every change record read from the ring, per game: seq -> bytes.

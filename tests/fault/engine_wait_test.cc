@@ -21,10 +21,13 @@
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "shm/wait_strategy.h"
+#include "tests/fault/engine_process.h"
 #include "tests/integration/process_util.h"
 
 namespace hokm {
 namespace {
+
+using proc::AttachWhenServing;
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -37,19 +40,6 @@ pid_t StartEngine(const std::string& name) {
   return proc::Spawn({HOKM_ENGINE_BIN, "--shm-name", name, "--capacity", "64", "--ring-mb", "1",
                       "--metrics-port", "0", "--wait", "park", "--wait-spin-us", "0",
                       "--wait-timeout-ms", kParkTimeoutMs});
-}
-
-std::optional<shm::Segment> AttachWhenServing(const std::string& name, pid_t pid) {
-  std::optional<shm::Segment> segment;
-  proc::WaitUntil(
-      [&] {
-        auto s = shm::Segment::Attach(name);
-        if (!s.ok() || s->engine_pid() != pid) return false;
-        segment.emplace(std::move(s).value());
-        return true;
-      },
-      20s);
-  return segment;
 }
 
 // True once every thread of `pid` is stopped (state T in
