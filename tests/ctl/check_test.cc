@@ -25,6 +25,7 @@
 #include "core/rules/bots.h"
 #include "core/rules/rules.h"
 #include "tests/ctl/ctl_run.h"
+#include "tests/ctl/engine_games.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 
@@ -92,28 +93,11 @@ class CheckTest : public ::testing::Test {
   // Creates a game with four players and plays `moves` bot moves in it (or
   // to its end when moves < 0).
   std::uint64_t Play(int moves, std::uint64_t seed) {
-    core::Command c{};
-    c.type = core::CommandType::kCreateGame;
-    c.seed = seed;
-    const ApplyOutcome created = engine_->Apply(0, c);
-    EXPECT_EQ(created.result, core::CommandResult::kOk);
-    for (int seat = 0; seat < 4; ++seat) {
-      core::Command j{};
-      j.type = core::CommandType::kJoin;
-      j.game_id = created.game_id;
-      j.seat = static_cast<std::uint8_t>(seat);
-      j.player_id = player_base_ + 1 + static_cast<std::uint64_t>(seed % 1000) * 4 + seat;
-      EXPECT_EQ(engine_->Apply(0, j).result, core::CommandResult::kOk);
-    }
-    core::RandomBot bot(seed);
-    for (int k = 0; moves < 0 || k < moves; ++k) {
-      core::GameState s{};
-      if (!engine_->Snapshot(created.game_id, s) || core::SeatToAct(s) < 0) break;
-      const ApplyOutcome o = engine_->Apply(0, bot.NextCommand(s));
-      EXPECT_EQ(o.result, core::CommandResult::kOk);
-      if (o.phase == core::Phase::kFinished) break;
-    }
-    return created.game_id;
+    return ctl::testing::PlayGame(
+        *engine_, {.seed = seed,
+                   .first_player = player_base_ + 1 + static_cast<std::uint64_t>(seed % 1000) * 4,
+                   .bot_seed = seed,
+                   .moves = moves});
   }
 
   // Until the sidecar has committed the change ring to its end: both stores

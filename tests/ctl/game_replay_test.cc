@@ -25,6 +25,7 @@
 #include "core/rules/rules.h"
 #include "sidecar/rebuild_source.h"
 #include "tests/ctl/ctl_run.h"
+#include "tests/ctl/engine_games.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 
@@ -103,7 +104,10 @@ class GameReplayTest : public ::testing::Test {
     if (live_ != 0) games.push_back(live_);
     if (games.empty()) return;
     std::string ids;
-    for (std::uint64_t g : games) ids += (ids.empty() ? "" : ",") + std::to_string(g);
+    for (std::uint64_t g : games) {
+      if (!ids.empty()) ids += ',';
+      ids += std::to_string(g);
+    }
     pqxx::connection c(sidecar::integration::PgUrlOrDie().ConnInfo());
     pqxx::nontransaction tx(c);
     for (const char* table :
@@ -121,29 +125,11 @@ class GameReplayTest : public ::testing::Test {
   // A game created and joined on the engine, then played by the random bot
   // to its end (moves < 0) or for `moves` commands. Returns its id.
   std::uint64_t Play(std::uint64_t n, int moves) {
-    core::Command c{};
-    c.type = core::CommandType::kCreateGame;
-    c.seed = 1000 + n;
-    std::memcpy(c.room, "ctl", 3);
-    const ApplyOutcome created = engine_->Apply(0, c);
-    EXPECT_EQ(created.result, core::CommandResult::kOk);
-    for (int seat = 0; seat < 4; ++seat) {
-      core::Command j{};
-      j.type = core::CommandType::kJoin;
-      j.game_id = created.game_id;
-      j.seat = static_cast<std::uint8_t>(seat);
-      j.player_id = players_ + n * 4 + static_cast<std::uint64_t>(seat) + 1;
-      EXPECT_EQ(engine_->Apply(0, j).result, core::CommandResult::kOk);
-    }
-    core::RandomBot bot(n + 5);
-    for (int k = 0; moves < 0 || k < moves; ++k) {
-      core::GameState s{};
-      EXPECT_TRUE(engine_->Snapshot(created.game_id, s));
-      const ApplyOutcome o = engine_->Apply(0, bot.NextCommand(s));
-      EXPECT_EQ(o.result, core::CommandResult::kOk);
-      if (o.phase == core::Phase::kFinished) break;
-    }
-    return created.game_id;
+    return ctl::testing::PlayGame(*engine_, {.seed = 1000 + n,
+                                             .first_player = players_ + n * 4 + 1,
+                                             .bot_seed = n + 5,
+                                             .moves = moves,
+                                             .room = "ctl"});
   }
 
   // Runs hokmctl with args (after the global options), up to 60 s.
