@@ -48,8 +48,10 @@ inline CtlResult RunCtl(const std::vector<std::string>& args,
   const int err_fd = ::mkstemp(err_path);
   CtlResult r;
   if (out_fd < 0 || err_fd < 0) return r;
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
+    proc::DieWithParent(parent);
     ::dup2(::open("/dev/null", O_RDONLY), 0);
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);

@@ -28,7 +28,10 @@ inline std::uint64_t PlayGame(Engine& engine, const GameSpec& spec) {
   core::Command c{};
   c.type = core::CommandType::kCreateGame;
   c.seed = spec.seed;
-  std::memcpy(c.room, spec.room.data(), std::min(spec.room.size(), sizeof c.room));
+  // memcpy's source may not be null, which an empty view's data() is.
+  if (!spec.room.empty()) {
+    std::memcpy(c.room, spec.room.data(), std::min(spec.room.size(), sizeof c.room));
+  }
   const ApplyOutcome created = engine.Apply(0, c);
   EXPECT_EQ(created.result, core::CommandResult::kOk);
   for (int seat = 0; seat < 4; ++seat) {

@@ -372,8 +372,10 @@ class OwnRedis {
         if (f.path().filename() != "redis.log") fs::remove_all(f.path());
       }
     }
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
+      proc::DieWithParent(parent);
       const std::string port = std::to_string(port_);
       ::execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", port.c_str(),
                "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir",

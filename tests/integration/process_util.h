@@ -4,7 +4,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <functional>
@@ -14,11 +16,23 @@
 
 namespace hokm::proc {
 
+// In a forked child: SIGKILL when the forking thread ends. A test that dies
+// (a failed sanitizer check ends it with _exit) leaves no engine or sidecar
+// behind holding ctest's output pipe open until the test's timeout.
+// `parent` is the forker's pid, read before fork(): it may have died already.
+inline void DieWithParent(pid_t parent) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(1);
+}
+
 // Starts args[0] with args in a child process; its stdout and stderr go to
-// `log` when given, else stay the parent's. Returns the child's pid.
+// `log` when given, else stay the parent's. The child is killed if the
+// forking thread ends first. Returns the child's pid.
 inline pid_t Spawn(std::vector<std::string> args, const char* log = nullptr) {
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
+    DieWithParent(parent);
     if (log != nullptr) {
       const int fd = ::open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(fd, 1);
