@@ -43,6 +43,8 @@ void AddCheck(CLI::App& root, const Globals& globals, Run& run);
 void AddDlq(CLI::App& root, const Globals& globals, Run& run);
 void AddRebuildRedis(CLI::App& root, const Globals& globals, Run& run);
 void AddMigrate(CLI::App& root, const Globals& globals, Run& run);
+void AddArchive(CLI::App& root, const Globals& globals, Run& run);
+void AddRestore(CLI::App& root, const Globals& globals, Run& run);
 
 // Prints "hokmctl: <message>" on stderr and returns `code`.
 int Fail(int code, const std::string& message);

@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "hokmctl: the operator's tool for a hokm system: the segment's counters, one game, a\n"
       "replay through the rules, the consistency check of the stores, dead letters, a Redis\n"
-      "rebuild and the PostgreSQL schema. Exit 0 ok, 1 problems found, 2 usage error."};
+      "rebuild, the PostgreSQL schema, and archiving finished games. Exit 0 ok, 1 problems found, "
+      "2 usage error."};
   app.require_subcommand(1);
   app.fallthrough();  // the global options may follow the subcommand too
   Globals globals;
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
   AddDlq(app, globals, run);
   AddRebuildRedis(app, globals, run);
   AddMigrate(app, globals, run);
+  AddArchive(app, globals, run);
+  AddRestore(app, globals, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,7 +8,7 @@ PACKAGES=(
   clang libclang-rt-dev clang-format
   libboost-dev
   flatbuffers-compiler libflatbuffers-dev
-  libhiredis-dev libpqxx-dev
+  libhiredis-dev libpqxx-dev libzstd-dev libssl-dev
   libconcurrentqueue-dev libreaderwriterqueue-dev
   libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
