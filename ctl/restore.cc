@@ -2,7 +2,7 @@
 // of an archive (archive.cc, archive_file.h), or one of them, back into
 // PostgreSQL.
 //
-// One transaction. The file's rows go first into temporary tables (COPY)
+// One transaction. The file's rows (with --game, that game's) go first into temporary tables (COPY)
 // while its content is hashed; only when the whole content matches its
 // manifest (rows per table, columns, SHA-256; zstd checks its own frame
 // too) are they inserted into the real tables, so a corrupt or truncated
@@ -74,7 +74,11 @@ int RunRestore(const Globals& globals, const RestoreArgs& args) {
 
   // The rows into the temporary tables, the content checked.
   std::string copying;  // the table being copied into
+  // One game: only its rows go to the server (each row starts with
+  // "<game_id>\t"); every row is still read, counted and hashed.
+  const std::string prefix = game != 0 ? std::to_string(game) + "\t" : "";
   const auto on_row = [&](const std::string& table, const std::string& line) -> Status {
+    if (!prefix.empty() && line.compare(0, prefix.size(), prefix) != 0) return Status::Ok();
     if (table != copying) {
       if (!copying.empty()) {
         Status s = c.EndCopyIn();
