@@ -44,12 +44,12 @@
 // Thread safety: one run, one thread.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "ctl/archive_file.h"
 #include "ctl/ctl.h"
@@ -118,10 +118,27 @@ std::string ColumnsOf(pqxx::transaction_base& tx, const std::string& table) {
       .as<std::string>();
 }
 
+// "<prefix><bits>_<block>" (two digits, up to 19 digits) into bits and
+// block; false for any other name. (Not std::regex: GCC 12 warns inside
+// its <regex> at -O1.)
+bool ParsePartName(const std::string& name, const std::string& prefix, int& bits,
+                   std::int64_t& block) {
+  if (name.compare(0, prefix.size(), prefix) != 0) return false;
+  const std::string rest = name.substr(prefix.size());
+  const std::size_t sep = rest.find('_');
+  if (sep != 2 || rest.size() < 4 || rest.size() > 3 + 19) return false;
+  for (std::size_t k = 0; k < rest.size(); ++k)
+    if (k != sep && (rest[k] < '0' || rest[k] > '9')) return false;
+  bits = std::stoi(rest.substr(0, 2));
+  const unsigned long long b = std::stoull(rest.substr(3));
+  if (b > static_cast<unsigned long long>(INT64_MAX)) return false;
+  block = static_cast<std::int64_t>(b);
+  return true;
+}
+
 // Every range partition of game_commands and game_moves_v1 named as
 // hokm_ensure_*_partition names them, by range.
 std::vector<Range> FindRanges(pqxx::transaction_base& tx) {
-  static const std::regex kName("^game_(commands|moves)_([0-9]{2})_([0-9]{1,19})$");
   std::map<std::pair<int, std::int64_t>, Range> by_key;
   const pqxx::result rows = tx.exec(
       "SELECT c.relname, p.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
@@ -130,12 +147,11 @@ std::vector<Range> FindRanges(pqxx::transaction_base& tx) {
       "AND p.relnamespace = 'public'::regnamespace ORDER BY 1");
   for (const pqxx::row& r : rows) {
     const std::string name = r[0].as<std::string>(), parent = r[1].as<std::string>();
-    std::smatch m;
-    if (!std::regex_match(name, m, kName)) continue;  // the default, or not ours
-    const bool commands = m[1] == "commands";
-    if (commands != (parent == "game_commands")) continue;
-    const int bits = std::stoi(m[2]);
-    const std::int64_t block = std::stoll(m[3]);
+    const bool commands = parent == "game_commands";
+    int bits = 0;
+    std::int64_t block = 0;
+    if (!ParsePartName(name, commands ? "game_commands_" : "game_moves_", bits, block))
+      continue;  // the default, or not ours
     if (bits < 20 || bits > 62 || block >= (std::int64_t{1} << (63 - bits))) continue;
     Range& range = by_key[{bits, block}];
     range.bits = bits;
@@ -191,9 +207,9 @@ GamesSummary SummarizeGames(pqxx::transaction_base& tx, const Range& range,
 // put back.
 class RangeArchiver {
  public:
-  RangeArchiver(const Globals& globals, const sidecar::PgUrl& url, pqxx::connection& conn,
-                const ArchiveArgs& args, std::chrono::seconds older_than)
-      : globals_(globals), url_(url), conn_(conn), args_(args), older_than_(older_than) {}
+  RangeArchiver(const sidecar::PgUrl& url, pqxx::connection& conn, const ArchiveArgs& args,
+                std::chrono::seconds older_than)
+      : url_(url), conn_(conn), args_(args), older_than_(older_than) {}
 
   // kExitOk archived, or skipped with a message (skipped set); kExitProblems
   // after a failure, everything put back.
@@ -426,7 +442,6 @@ class RangeArchiver {
     return "";
   }
 
-  const Globals& globals_;
   const sidecar::PgUrl& url_;
   pqxx::connection& conn_;
   const ArchiveArgs& args_;
@@ -450,9 +465,14 @@ int RunArchiveRanges(const Globals& globals, const ArchiveArgs& args) {
   auto conn = ConnectPg(*url);
   if (!conn.ok()) return Fail(kExitProblems, conn.status().message());
   try {
-    pqxx::nontransaction(**conn).exec("SET statement_timeout = 0");  // partitions may be large
+    pqxx::nontransaction tx(**conn);
+    tx.exec("SET statement_timeout = 0");  // partitions may be large
+    // One archive run at a time (held until the connection closes): a
+    // second would find the first's partitions detached under it.
+    if (!tx.exec("SELECT pg_try_advisory_lock(hashtext('hokmctl archive'))")[0][0].as<bool>())
+      return Fail(kExitProblems, "archive: another hokmctl archive is running on this database");
   } catch (const std::exception& e) {
-    return Fail(kExitProblems, e.what());
+    return Fail(kExitProblems, std::string("archive: ") + e.what());
   }
 
   // Ranges in the default partition get their own partition first.
@@ -491,7 +511,7 @@ int RunArchiveRanges(const Globals& globals, const ArchiveArgs& args) {
   }
   int archived = 0;
   for (const Range& range : ranges) {
-    RangeArchiver archiver(globals, *url, **conn, args, *older_than);
+    RangeArchiver archiver(*url, **conn, args, *older_than);
     bool done = false;
     const int code = archiver.Archive(range, defaults, done);
     if (code != kExitOk) return code;
