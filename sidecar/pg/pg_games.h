@@ -39,7 +39,7 @@ struct StoredGame {
   std::vector<Row> rows;
   std::vector<core::Change> records;  // the rows decoded (DecodeStoredRow), in seq order
   std::uint64_t row_count = 0;        // rows read (records + those that did not decode)
-  std::string decode_error;           // the first row that did not decode; "" when none
+  std::string decode_error;           // why a row did not decode (one of them); "" when none
 };
 
 enum class StoredGameRead : std::uint8_t {
