@@ -157,7 +157,15 @@ int main(int argc, char** argv) {
     ro.min_game_id = restore_min_game_id;
     const auto summary = hokm::sidecar::RestoreFromPg(e, ro);
     if (!summary.ok()) {
-      std::fprintf(stderr, "hokm-engine: restore failed: %s\n", summary.status().message().c_str());
+      // Games placed before a failure midway stay in the segment: a new
+      // attempt starts over with --fresh.
+      const bool midway = summary.status().code() != hokm::Status::Code::kAlreadyExists &&
+                          e.segment().table().Live() != 0;
+      std::fprintf(stderr, "hokm-engine: restore failed: %s%s\n",
+                   summary.status().message().c_str(),
+                   midway ? " (the segment holds the games restored before the failure: run "
+                            "the restore again with --fresh)"
+                          : "");
       return 1;
     }
     std::fprintf(stderr, "hokm-engine: %s\n", summary->Text().c_str());

@@ -53,15 +53,20 @@ constexpr int kLiveGames = 120;  // games the load keeps going at once
 // The load: an engine in a child process (so it can be SIGKILLed) keeping
 // kLiveGames games going with the random bot, a new game for each that
 // ends, paced so the sidecar keeps up and every game is mid-way at the kill.
-[[noreturn]] void RunLoad(const std::string& shm_name, std::uint64_t player_base) {
+// The load's engine; with reuse_existing, the same segment reopened.
+EngineOptions LoadEngineOptions(const std::string& shm_name, bool reuse_existing) {
   EngineOptions o;
   o.shm_name = shm_name;
   o.capacity = kCapacity;
   o.ring_bytes = 16 << 20;
   o.command_ring_bytes = 1 << 16;
   o.client_slots = 4;
-  o.reuse_existing = false;
-  auto opened = Engine::Open(o);
+  o.reuse_existing = reuse_existing;
+  return o;
+}
+
+[[noreturn]] void RunLoad(const std::string& shm_name, std::uint64_t player_base) {
+  auto opened = Engine::Open(LoadEngineOptions(shm_name, false));
   if (!opened.ok()) ::_exit(3);
   Engine& engine = **opened;
   std::uint64_t next_player = player_base;
@@ -197,13 +202,8 @@ TEST_F(RestoreTest, LostSegmentRestoredFromPostgresEveryGameEndsLegalAndGapless)
   // have continued): a restored game may be behind it, never ahead.
   std::map<std::uint64_t, std::uint32_t> engine_seq;
   {
-    EngineOptions o;
-    o.shm_name = shm_name_;
-    o.capacity = kCapacity;
-    o.ring_bytes = 16 << 20;
-    o.command_ring_bytes = 1 << 16;
-    o.client_slots = 4;
-    auto reopened = Engine::Open(o);  // repairs a slot the kill tore
+    // Reopened as a restarted engine would: a slot the kill tore is repaired.
+    auto reopened = Engine::Open(LoadEngineOptions(shm_name_, true));
     ASSERT_TRUE(reopened.ok()) << reopened.status().message();
     const shm::GameTable& table = (*reopened)->segment().table();
     for (std::uint32_t slot = 0; slot < table.capacity(); ++slot) {
@@ -363,6 +363,19 @@ TEST_F(RestoreTest, LostSegmentRestoredFromPostgresEveryGameEndsLegalAndGapless)
   Reap(restored_engine);
   EXPECT_EQ(WaitExit(sidecar2, std::chrono::seconds(60)), 0) << "the sidecar did not drain";
   Reap(sidecar2);
+  // The game created after the restore is live in the segment: a second
+  // restore refuses it, and says why.
+  const std::string refused_log = (spill_dir_ / "refused.log").string();
+  const pid_t refused = Start({HOKM_ENGINE_BIN, "--shm-name", shm_name_, "--metrics-port", "0",
+                               "--capacity", std::to_string(kCapacity), "--ring-mb", "16",
+                               "--restore-from-pg", "--pg-url", PgUrlString()},
+                              refused_log);
+  EXPECT_EQ(WaitExit(refused, std::chrono::seconds(20)), 1);
+  Reap(refused);
+  std::stringstream refused_text;
+  refused_text << std::ifstream(refused_log).rdbuf();
+  EXPECT_NE(refused_text.str().find("already holds 1 live game(s)"), std::string::npos)
+      << refused_text.str();
 
   // 5. Each restored game in PostgreSQL: every seq once, from 1 to the end;
   //    the rules reproduce them; the referee passes them; it finished.
