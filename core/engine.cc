@@ -11,6 +11,7 @@
 
 #include "core/records/change_batch.h"
 #include "core/records/record_codec.h"
+#include "core/records/replay.h"
 #include "core/rules/rules.h"
 
 namespace hokm {
@@ -169,6 +170,74 @@ ApplyOutcome Engine::Apply(std::uint32_t shard_index, const core::Command& cmd) 
   }
   return out;
 }
+
+const char* RestoreResultName(RestoreResult result) {
+  switch (result) {
+    case RestoreResult::kRestored:
+      return "restored";
+    case RestoreResult::kNoRecords:
+      return "no records";
+    case RestoreResult::kReplayDiffers:
+      return "replay differs from the stored records";
+    case RestoreResult::kEnded:
+      return "the records end the game";
+    case RestoreResult::kSlotOutOfRange:
+      return "slot beyond the segment's capacity";
+    case RestoreResult::kSlotTaken:
+      return "slot held by another game";
+  }
+  return "unknown";
+}
+
+RestoreOutcome Engine::RestoreGame(std::uint64_t game_id, std::span<const core::Change> records) {
+  RestoreOutcome out;
+  if (records.empty()) {
+    out.result = RestoreResult::kNoRecords;
+    return out;
+  }
+  core::ReplayOptions options;
+  options.max_differences = 1;
+  const core::ReplayResult replay = core::ReplayRecords(records, options);
+  out.game_seq = replay.state.seq;
+  // Exactly: every stored record regenerated, equal, nothing else, and the
+  // state's last seq is the last stored record's (a game restored half
+  // right would continue a history that never was).
+  if (!replay.identical() || replay.state.game_id != game_id ||
+      replay.state.seq != records.back().game_seq) {
+    out.result = RestoreResult::kReplayDiffers;
+    if (!replay.differences.empty()) {
+      const core::ReplayDifference& d = replay.differences.front();
+      out.why = "seq " + std::to_string(d.seq) + " " + d.field + ": stored " + d.stored +
+                ", replayed " + d.replayed;
+    } else {
+      out.why = "replayed to seq " + std::to_string(replay.state.seq) + " of game " +
+                std::to_string(replay.state.game_id) + ", stored to seq " +
+                std::to_string(records.back().game_seq);
+    }
+    return out;
+  }
+  const core::Phase phase = replay.state.phase;
+  if (phase == core::Phase::kFinished || phase == core::Phase::kAbandoned ||
+      phase == core::Phase::kEmpty) {
+    out.result = RestoreResult::kEnded;
+    return out;
+  }
+  switch (segment_.table().Place(game_id, replay.state)) {
+    case shm::GameTable::PlaceResult::kOk:
+      break;
+    case shm::GameTable::PlaceResult::kOutOfRange:
+      out.result = RestoreResult::kSlotOutOfRange;
+      return out;
+    case shm::GameTable::PlaceResult::kSlotTaken:
+      out.result = RestoreResult::kSlotTaken;
+      out.why =
+          "game " + std::to_string(segment_.table().GameIdAt(shm::GameTable::SlotOf(game_id)));
+      return out;
+  }
+  return out;
+}
+
+void Engine::FinishRestore() { segment_.table().RebuildFreeLists(); }
 
 std::size_t Engine::ServeOnce(std::uint32_t shard_index, std::size_t max_commands) {
   shm::CommandPort& port = *shards_[shard_index]->port;

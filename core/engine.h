@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,23 @@ struct ApplyOutcome {
   std::uint32_t game_seq = 0;               // last record's game_seq after the command
   std::uint8_t records = 0;                 // change records published
   core::Phase phase = core::Phase::kEmpty;  // the game's phase afterwards
+};
+
+// What Engine::RestoreGame did with one game.
+enum class RestoreResult : std::uint8_t {
+  kRestored = 0,
+  kNoRecords,       // nothing to replay
+  kReplayDiffers,   // the rules do not reproduce the stored records exactly
+  kEnded,           // the records end the game (finished or abandoned): nothing to restore
+  kSlotOutOfRange,  // the id's slot is not below this segment's capacity
+  kSlotTaken,       // another game holds the id's slot
+};
+const char* RestoreResultName(RestoreResult result);
+
+struct RestoreOutcome {
+  RestoreResult result = RestoreResult::kRestored;
+  std::uint32_t game_seq = 0;  // the restored game's last seq (the next record is +1)
+  std::string why;             // kReplayDiffers: the first difference, as text
 };
 
 // The words of a shard's engine counter line in the segment
@@ -101,8 +119,22 @@ class Engine {
   // REQUIRES: the calling thread owns `shard` (< shards()).
   ApplyOutcome Apply(std::uint32_t shard, const core::Command& cmd);
 
-  // Serves the shard's command ring: applies up to max_commands queued
-  // commands from other processes and answers each on its client's response
+  // Restore after a lost segment (docs/DESIGN.md §6, "machine lost"):
+  // replays `records`, every stored record of game `game_id` in seq order
+  // (from PostgreSQL: sidecar/engine_restore.h), through the rules; if the
+  // replay reproduces every stored record exactly and the game has not
+  // ended, puts the rebuilt state in the game's own slot (the id names it:
+  // shm/game_table.h) under its own id, so the game's next record is
+  // game_seq + 1 and new games get ids above it. Otherwise nothing changes.
+  // REQUIRES: no shard serves or applies commands yet; every record's
+  // game_id is `game_id`. Call FinishRestore after the last game.
+  RestoreOutcome RestoreGame(std::uint64_t game_id, std::span<const core::Change> records);
+  // Makes the slots no restored game took allocatable again. REQUIRES: as
+  // RestoreGame; before the first Apply or ServeOnce.
+  void FinishRestore();
+
+  // Serves the shard's command ring:  // Serves the shard's command ring: applies up to
+  // max_commands queued commands from other processes and answers each on its client's response
   // ring. Returns how many it handled. REQUIRES: as Apply.
   std::size_t ServeOnce(std::uint32_t shard, std::size_t max_commands = 256);
   // The shard's end of its command ring: a shard thread waits for commands
