@@ -151,4 +151,17 @@ Command GreedyBot::NextCommand(const GameState& s) {
   return cmd;
 }
 
+Command TimeoutCommand(const GameState& s) {
+  const int seat = SeatToAct(s);
+  Command cmd;
+  if (s.phase == Phase::kChoosingTrump) {
+    StartCommand(s, seat, CommandType::kChooseTrump, cmd);
+    cmd.suit = StrongestSuit(s.hands[seat]);
+    return cmd;
+  }
+  StartCommand(s, seat, CommandType::kPlayCard, cmd);
+  cmd.card = LowestCard(LegalCards(s, seat));
+  return cmd;
+}
+
 }  // namespace hokm::core
