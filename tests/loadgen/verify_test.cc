@@ -187,6 +187,35 @@ class LoadgenVerifyTest : public ::testing::Test {
     }
   }
 
+  // An embedded loadgen run (standard flags, --save-games, --json
+  // report_path) delivered by the real sidecar (--drain-and-exit); loads the
+  // saved games. Returns loadgen's exit code.
+  int RunEmbeddedWithSidecar(std::vector<std::string> flags, const fs::path& report_path,
+                             int budget_s) {
+    games_file_ = dir_ / "games.txt";
+    const std::vector<std::string> common = {
+        "--mode",       "embedded",           "--shm-name",         shm_name_,
+        "--fresh",      "--verify",           "--verify-timeout-s", std::to_string(budget_s / 2),
+        "--json",       report_path.string(), "--wait-for-sidecar", "60",
+        "--save-games", games_file_.string()};
+    flags.insert(flags.begin(), common.begin(), common.end());
+    const pid_t loadgen = Spawn(Loadgen(flags), dir_ / "loadgen.log");
+    EXPECT_TRUE(
+        WaitUntil([&] { return shm::Segment::Attach(shm_name_).ok(); }, std::chrono::seconds(30)))
+        << "loadgen did not create the segment:\n"
+        << Slurp(dir_ / "loadgen.log");
+    const pid_t sidecar =
+        Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url",
+               pg_url_, "--spill-dir", (dir_ / "spill").string(), "--metrics-port",
+               std::to_string(metrics_port_), "--batch-max-ms", "10", "--drain-and-exit",
+               "--drain-timeout-s", std::to_string(budget_s / 2)},
+              dir_ / "sidecar.log");
+    const int code = Finish(loadgen, std::chrono::seconds(budget_s));
+    EXPECT_EQ(Finish(sidecar, std::chrono::seconds(budget_s)), 0) << Slurp(dir_ / "sidecar.log");
+    LoadSavedGames();
+    return code;
+  }
+
   std::string IdList() const {
     std::string ids;
     for (const SavedGame& g : games_) {
@@ -239,27 +268,11 @@ class LoadgenVerifyTest : public ::testing::Test {
 };
 
 TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
-  games_file_ = dir_ / "games.txt";
   const fs::path report_path = dir_ / "run.json";
   // Loadgen creates the segment and waits for the sidecar, which attaches
   // to it once it exists.
-  const pid_t loadgen = Spawn(
-      Loadgen({"--mode", "embedded", "--shm-name", shm_name_, "--fresh", "--games", "50",
-               "--threads", "2", "--verify", "--verify-timeout-s", "120", "--wait-for-sidecar",
-               "60", "--json", report_path.string(), "--save-games", games_file_.string()}),
-      dir_ / "loadgen.log");
-  ASSERT_TRUE(
-      WaitUntil([&] { return shm::Segment::Attach(shm_name_).ok(); }, std::chrono::seconds(30)))
-      << "loadgen did not create the segment:\n"
-      << Slurp(dir_ / "loadgen.log");
-  const pid_t sidecar = Spawn(
-      {HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url", pg_url_,
-       "--spill-dir", (dir_ / "spill").string(), "--metrics-port", std::to_string(metrics_port_),
-       "--batch-max-ms", "10", "--drain-and-exit", "--drain-timeout-s", "120"},
-      dir_ / "sidecar.log");
-  const int loadgen_code = Finish(loadgen, std::chrono::seconds(300));
-  EXPECT_EQ(Finish(sidecar, std::chrono::seconds(180)), 0) << Slurp(dir_ / "sidecar.log");
-  ASSERT_NO_FATAL_FAILURE(LoadSavedGames());
+  const int loadgen_code =
+      RunEmbeddedWithSidecar({"--games", "50", "--threads", "2"}, report_path, 240);
   ASSERT_EQ(loadgen_code, 0) << Slurp(dir_ / "loadgen.log");
   ASSERT_EQ(games_.size(), 50u);
 
@@ -380,46 +393,11 @@ TEST_F(LoadgenVerifyTest, SeedBaselineVerifiesItsOwnTablesAndCatchesADeletedRow)
 // Every rules variant under load: a non-default variant played through the
 // real pipeline verifies ok, and the stores show the variant was played.
 TEST_F(LoadgenVerifyTest, VerifyPassesForANonDefaultRulesVariant) {
-  games_file_ = dir_ / "games.txt";
   const fs::path report_path = dir_ / "run.json";
-  const pid_t loadgen = Spawn(Loadgen({"--mode",
-                                       "embedded",
-                                       "--shm-name",
-                                       shm_name_,
-                                       "--fresh",
-                                       "--games",
-                                       "20",
-                                       "--play-all-tricks",
-                                       "--target-points",
-                                       "3",
-                                       "--kot-points-hakem",
-                                       "1",
-                                       "--kot-points-opponents",
-                                       "4",
-                                       "--first-hakem",
-                                       "random",
-                                       "--verify",
-                                       "--verify-timeout-s",
-                                       "60",
-                                       "--wait-for-sidecar",
-                                       "60",
-                                       "--json",
-                                       report_path.string(),
-                                       "--save-games",
-                                       games_file_.string()}),
-                              dir_ / "loadgen.log");
-  ASSERT_TRUE(
-      WaitUntil([&] { return shm::Segment::Attach(shm_name_).ok(); }, std::chrono::seconds(30)))
-      << "loadgen did not create the segment:\n"
-      << Slurp(dir_ / "loadgen.log");
-  const pid_t sidecar = Spawn(
-      {HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url", pg_url_,
-       "--spill-dir", (dir_ / "spill").string(), "--metrics-port", std::to_string(metrics_port_),
-       "--batch-max-ms", "10", "--drain-and-exit", "--drain-timeout-s", "60"},
-      dir_ / "sidecar.log");
-  const int loadgen_code = Finish(loadgen, std::chrono::seconds(120));
-  EXPECT_EQ(Finish(sidecar, std::chrono::seconds(90)), 0) << Slurp(dir_ / "sidecar.log");
-  ASSERT_NO_FATAL_FAILURE(LoadSavedGames());
+  const int loadgen_code = RunEmbeddedWithSidecar(
+      {"--games", "20", "--play-all-tricks", "--target-points", "3", "--kot-points-hakem", "1",
+       "--kot-points-opponents", "4", "--first-hakem", "random"},
+      report_path, 120);
   ASSERT_EQ(loadgen_code, 0) << Slurp(dir_ / "loadgen.log");
   ASSERT_EQ(games_.size(), 20u);
   const nlohmann::json run = nlohmann::json::parse(Slurp(report_path));
