@@ -34,7 +34,8 @@ std::string Env(const char* name) {
 
 // Polls a shard's command ring until stopped; when it is empty, waits as
 // --wait says (shm/wait_strategy.h): parked on the ring's futex until a
-// client sends, spinning, or napping --idle-nap-us at a time.
+// client sends or the next turn deadline, spinning, or napping
+// --idle-nap-us at a time. ServeOnce plays the moves whose deadline passed.
 void ServeShard(hokm::Engine& engine, std::uint32_t shard, hokm::shm::WaitOptions wait) {
   const hokm::shm::CommandPort& port = engine.port(shard);
   hokm::shm::RingWaiter waiter(port.ring(), wait);
@@ -42,7 +43,8 @@ void ServeShard(hokm::Engine& engine, std::uint32_t shard, hokm::shm::WaitOption
     if (engine.ServeOnce(shard) != 0) {
       waiter.Reset();
     } else {
-      waiter.Wait(port.reader());
+      // A parked shard wakes for its next turn deadline too.
+      waiter.Wait(port.reader(), engine.NextDeadlineNs(shard));
     }
   }
 }
@@ -102,6 +104,12 @@ int main(int argc, char** argv) {
                  "longer leaves more CPU to the stores, shorter answers a lone command sooner")
       ->default_val(wait.nap_us)
       ->check(CLI::Range(1, 100000));
+  app.add_option("--turn-timeout-ms", options.default_turn_timeout_ms,
+                 "turn deadline of games whose create command gives none: when a seat takes\n"
+                 "longer to act, the engine plays for it (its lowest legal card, or the hakem's\n"
+                 "strongest suit) and flags the move on_timeout (0: no deadline)")
+      ->default_val(options.default_turn_timeout_ms)
+      ->check(CLI::Range(std::uint32_t{0}, hokm::core::kMaxTurnTimeoutMs));
   app.add_flag("--fresh", fresh, "remove an existing segment of that name first (drops its games)");
 #if HOKM_ENGINE_RESTORE
   app.add_flag("--restore-from-pg", restore,
