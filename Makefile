@@ -36,14 +36,20 @@ services-stop:
 # ThreadSanitizer (make sanitize), then every fuzz target for a few
 # seconds, then the benchmark smoke. Right after ctest: the embedding
 # example built against a fresh install of the package (make example).
-test: setup build
-	$(MAKE) --no-print-directory format-check
-	scripts/with_services.sh sh -c 'cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -LE integration'
-	$(MAKE) --no-print-directory example
-	$(MAKE) --no-print-directory chaos-smoke
-	$(MAKE) --no-print-directory sanitize
-	$(MAKE) --no-print-directory fuzz-smoke
-	$(MAKE) --no-print-directory bench-smoke
+# Each stage says how long it took (scripts/stage.sh); the list is printed
+# again at the end ($(BUILD_DIR)/test-stages.txt).
+STAGE = HOKM_STAGE_LOG=$(CURDIR)/$(BUILD_DIR)/test-stages.txt scripts/stage.sh
+test: setup
+	@mkdir -p $(BUILD_DIR) && rm -f $(BUILD_DIR)/test-stages.txt
+	$(STAGE) build $(MAKE) --no-print-directory build
+	$(STAGE) format-check $(MAKE) --no-print-directory format-check
+	$(STAGE) ctest scripts/with_services.sh sh -c 'cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -LE integration'
+	$(STAGE) example $(MAKE) --no-print-directory example
+	$(STAGE) chaos-smoke $(MAKE) --no-print-directory chaos-smoke
+	$(STAGE) sanitize $(MAKE) --no-print-directory sanitize
+	$(STAGE) fuzz-smoke $(MAKE) --no-print-directory fuzz-smoke
+	$(STAGE) bench-smoke $(MAKE) --no-print-directory bench-smoke
+	@cat $(BUILD_DIR)/test-stages.txt
 
 # examples/embed, a separate CMake project, built against a fresh
 # `cmake --install` of this build in $(BUILD_DIR)/install-test (find_package(hokm))

@@ -62,16 +62,6 @@ namespace fs = std::filesystem;
 using archive::ArchiveManifest;
 using nlohmann::json;
 
-struct ArchiveArgs {
-  std::string older_than;
-  std::string keep;
-  std::string to;
-  bool list = false;
-  bool json = false;
-  int span_bits = 52;
-  int level = 9;
-};
-
 // One partition of a range: its table, the partitioned table it belongs to
 // and the name the archive gives its rows.
 struct Part {
@@ -630,6 +620,8 @@ int RunKeep(const Globals& globals, const ArchiveArgs& args) {
   return kExitOk;
 }
 
+}  // namespace
+
 int RunArchive(const Globals& globals, const ArchiveArgs& args) {
   const int modes = (args.list ? 1 : 0) + (!args.older_than.empty() || !args.keep.empty() ? 1 : 0);
   if (modes != 1)
@@ -642,35 +634,6 @@ int RunArchive(const Globals& globals, const ArchiveArgs& args) {
     if (code != kExitOk || args.keep.empty()) return code;
   }
   return RunKeep(globals, args);
-}
-
-}  // namespace
-
-void AddArchive(CLI::App& root, const Globals& globals, Run& run) {
-  auto args = std::make_shared<ArchiveArgs>();
-  if (const char* dir = std::getenv("HOKM_ARCHIVE_DIR")) args->to = dir;
-  CLI::App* sub = root.add_subcommand(
-      "archive",
-      "moves the event log of game-id ranges whose games all ended before a cutoff into zstd "
-      "files with a manifest, and drops their partitions (--older-than); lists the archives "
-      "(--list); deletes archives past retention (--keep)");
-  sub->add_option(
-      "--older-than", args->older_than,
-      "archive ranges whose games all ended more than DURATION ago (30d, 12h, 90m, 45s)");
-  sub->add_option("--keep", args->keep, "delete archives created more than DURATION ago");
-  sub->add_option("--to", args->to, "the archive directory (default: $HOKM_ARCHIVE_DIR)");
-  sub->add_flag("--list", args->list, "list the archives in the directory");
-  sub->add_flag("--json", args->json, "print the list as JSON");
-  sub->add_option("--span-bits", args->span_bits,
-                  "the range size of the partitions made for the default partition's rows "
-                  "(as the sink's partition_span_bits)")
-      ->check(CLI::Range(20, 62))
-      ->default_val(52);
-  sub->add_option("--zstd-level", args->level, "zstd compression level")
-      ->check(CLI::Range(1, 19))
-      ->default_val(9);
-  sub->callback(
-      [&globals, &run, args] { run = [&globals, args] { return RunArchive(globals, *args); }; });
 }
 
 }  // namespace hokm::ctl

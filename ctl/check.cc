@@ -95,16 +95,6 @@ using Clock = std::chrono::steady_clock;
 using sidecar::PublicState;
 using Json = nlohmann::json;
 
-struct CheckOptions {
-  std::uint64_t sample = 1000;
-  bool all = false;
-  bool json = false;
-  double rate = 250;  // game reads per second; 0: no limit (default: scripts/check_cost.sh)
-  std::uint32_t batch = 50;
-  std::uint32_t settle_ms = 3000;
-  std::uint32_t show = 20;  // differences listed
-};
-
 // One difference found: which game, what kind, and the values each side
 // held ("" where a side has no say).
 struct Difference {
@@ -769,6 +759,8 @@ int Checker::Report(double seconds) const {
   return total == 0 ? kExitOk : kExitProblems;
 }
 
+}  // namespace
+
 int RunCheck(const Globals& globals, const CheckOptions& o) {
   const std::optional<sidecar::RedisUrl> redis_url = RedisUrlOf(globals);
   if (!redis_url) return kExitUsage;
@@ -804,47 +796,6 @@ int RunCheck(const Globals& globals, const CheckOptions& o) {
     return Fail(kExitProblems, checker.error());
   }
   return checker.Report(std::chrono::duration<double>(Clock::now() - start).count());
-}
-
-}  // namespace
-
-void AddCheck(CLI::App& root, const Globals& globals, Run& run) {
-  auto o = std::make_shared<CheckOptions>();
-  CLI::App* sub = root.add_subcommand(
-      "check",
-      "The consistency check: each live game in the segment against its Redis stream's state\n"
-      "(field by field) and PostgreSQL's last seq; finished games in Redis against PostgreSQL\n"
-      "(last seq, game_sessions); PostgreSQL's seq continuity (no gap, no duplicate) of every\n"
-      "game checked. Sync lag is not a difference: after reading a game from the segment,\n"
-      "check waits (up to --settle-ms) for the sidecar to commit the change rings up to that\n"
-      "point, so both stores hold at least that seq; then Redis's entry at that seq is\n"
-      "compared field by field, and PostgreSQL's last seq must lie between the segment's seq\n"
-      "before and after the read. If the wait times out the game counts as unsettled, not\n"
-      "as a difference. Store reads are paced by --rate.\n"
-      "Exit 0 no difference, 1 differences (or a store down), 2 usage.");
-  auto* sample = sub->add_option("--sample", o->sample,
-                                 "check N live games chosen at random, and up to N finished games "
-                                 "in Redis (default 1000: a fault in 1 game in 300 is found 19 "
-                                 "times in 20, in about 140 s at the default --rate: a game costs "
-                                 "17-18 reads, 16 of them its PostgreSQL continuity)");
-  sub->add_flag("--all", o->all, "check every live game and every game stream in Redis")
-      ->excludes(sample);
-  sub->add_flag("--json", o->json, "print the counts and differences as one JSON object");
-  sub->add_option("--rate", o->rate,
-                  "budget of store reads, in games per second (0: no limit); the default keeps "
-                  "the pipeline's throughput loss under 5% at full load (scripts/check_cost.sh); "
-                  "raise it when the pipeline is not under load")
-      ->check(CLI::Range(0.0, 1e9))
-      ->capture_default_str();
-  sub->add_option("--batch", o->batch, "games per pipelined Redis read and PostgreSQL query")
-      ->check(CLI::Range(1, 10000))
-      ->capture_default_str();
-  sub->add_option("--settle-ms", o->settle_ms,
-                  "how long a game whose stores are behind the segment is read again")
-      ->capture_default_str();
-  sub->add_option("--show", o->show, "differences listed (the counts have them all)")
-      ->capture_default_str();
-  sub->callback([&globals, &run, o] { run = [&globals, o] { return RunCheck(globals, *o); }; });
 }
 
 }  // namespace hokm::ctl

@@ -1,7 +1,9 @@
 // ctl.h: hokmctl, the operator's tool: what every subcommand shares (the
-// global options, the exit codes) and the one function per subcommand that
-// adds it to the command line. main.cc parses, then runs the subcommand
-// chosen; each subcommand lives in its own file (status.cc, game.cc, ...).
+// global options, the exit codes) and each subcommand's options and entry
+// point. main.cc parses the command line (the only file that includes
+// CLI11, whose header costs ~20 s of compile time per file), then runs the
+// subcommand chosen; each subcommand lives in its own file (status.cc,
+// game.cc, ...).
 //
 // Exit codes (a contract: scripts and the tests read them):
 //   0  done, nothing wrong found
@@ -10,8 +12,7 @@
 //   2  usage error (CLI11's parse errors, a missing URL, a bad id)
 #pragma once
 
-#include <CLI/CLI.hpp>
-#include <functional>
+#include <cstdint>
 #include <string>
 
 namespace hokm::ctl {
@@ -30,21 +31,81 @@ struct Globals {
   std::string pg_url;
 };
 
-// What main runs after parsing: the chosen subcommand's work, returning
-// its exit code.
-using Run = std::function<int()>;
+// Each subcommand: its options (filled by main.cc's parser, defaults
+// here) and the function that runs it, returning the exit code. `globals`
+// has its final values by then.
 
-// Each adds its subcommand to `root`; when it is chosen, its parse
-// callback sets `run`. `globals` outlives the call to run.
-void AddStatus(CLI::App& root, const Globals& globals, Run& run);
-void AddGame(CLI::App& root, const Globals& globals, Run& run);
-void AddReplay(CLI::App& root, const Globals& globals, Run& run);
-void AddCheck(CLI::App& root, const Globals& globals, Run& run);
-void AddDlq(CLI::App& root, const Globals& globals, Run& run);
-void AddRebuildRedis(CLI::App& root, const Globals& globals, Run& run);
-void AddMigrate(CLI::App& root, const Globals& globals, Run& run);
-void AddArchive(CLI::App& root, const Globals& globals, Run& run);
-void AddRestore(CLI::App& root, const Globals& globals, Run& run);
+struct StatusOptions {  // status.cc
+  bool json = false;
+  bool watch = false;
+  unsigned count = 0;  // --watch refreshes; 0: until interrupted
+};
+int RunStatus(const Globals& globals, const StatusOptions& options);
+
+struct GameOptions {  // game.cc
+  std::string id;
+  bool records = false;
+  bool json = false;
+};
+int RunGame(const Globals& globals, const GameOptions& options);
+
+struct ReplayCliOptions {  // replay.cc
+  std::string id;
+  bool json = false;
+};
+int RunReplay(const Globals& globals, const ReplayCliOptions& options);
+
+struct CheckOptions {  // check.cc
+  std::uint64_t sample = 1000;
+  bool all = false;
+  bool json = false;
+  double rate = 250;  // game reads per second; 0: no limit (default: scripts/check_cost.sh)
+  std::uint32_t batch = 50;
+  std::uint32_t settle_ms = 3000;
+  std::uint32_t show = 20;  // differences listed
+};
+int RunCheck(const Globals& globals, const CheckOptions& options);
+
+// dlq.cc: the id to act on, or every dead letter: exactly one of the two.
+struct DlqTarget {
+  std::int64_t id = 0;
+  bool all = false;
+};
+int DlqList(const Globals& globals, bool as_json, std::int64_t limit);
+int DlqShow(const Globals& globals, std::int64_t id, bool as_json);
+int DlqReplay(const Globals& globals, const DlqTarget& target);
+int DlqPurge(const Globals& globals, const DlqTarget& target, bool yes);
+
+struct RebuildArgs {       // rebuild_redis.cc
+  std::uint64_t game = 0;  // 0: every game
+  bool json = false;
+};
+int RunRebuild(const Globals& globals, const RebuildArgs& args);
+
+struct MigrateArgs {  // migrate.cc
+  std::string action = "status";
+  std::string schema_dir;
+  bool json = false;
+};
+int RunMigrate(const Globals& globals, const MigrateArgs& args);
+
+struct ArchiveArgs {  // archive.cc
+  std::string older_than;
+  std::string keep;
+  std::string to;
+  bool list = false;
+  bool json = false;
+  int span_bits = 52;
+  int level = 9;
+};
+int RunArchive(const Globals& globals, const ArchiveArgs& args);
+
+struct RestoreArgs {  // restore.cc
+  std::string archive;
+  std::string game;
+  bool json = false;
+};
+int RunRestore(const Globals& globals, const RestoreArgs& args);
 
 // Prints "hokmctl: <message>" on stderr and returns `code`.
 int Fail(int code, const std::string& message);

@@ -194,13 +194,7 @@ std::string Hex(const std::vector<std::uint8_t>& bytes) {
   return out;
 }
 
-// The id to act on, or every dead letter: exactly one of the two.
-struct Target {
-  std::int64_t id = 0;
-  bool all = false;
-};
-
-bool CheckTarget(const Target& t, const char* verb) {
+bool CheckTarget(const DlqTarget& t, const char* verb) {
   if (t.all == (t.id != 0)) {
     Fail(kExitUsage, std::string("dlq ") + verb + ": give a dead letter's ID or --all");
     return false;
@@ -216,9 +210,11 @@ std::string IdsText(const std::vector<std::int64_t>& ids, std::size_t max = 20) 
   return s;
 }
 
+}  // namespace
+
 // ---- list, show -------------------------------------------------------------
 
-int RunList(const Globals& globals, bool as_json, std::int64_t limit) {
+int DlqList(const Globals& globals, bool as_json, std::int64_t limit) {
   const std::optional<sidecar::PgUrl> url = PgUrlOf(globals);
   if (!url) return kExitUsage;
   auto conn = ConnectPg(*url);
@@ -256,7 +252,7 @@ int RunList(const Globals& globals, bool as_json, std::int64_t limit) {
   return kExitOk;
 }
 
-int RunShow(const Globals& globals, std::int64_t id, bool as_json) {
+int DlqShow(const Globals& globals, std::int64_t id, bool as_json) {
   const std::optional<sidecar::PgUrl> url = PgUrlOf(globals);
   if (!url) return kExitUsage;
   auto conn = ConnectPg(*url);
@@ -302,6 +298,8 @@ int RunShow(const Globals& globals, std::int64_t id, bool as_json) {
 
 // ---- replay -----------------------------------------------------------------
 
+namespace {
+
 // The dead letters of one command, in seq order, with their records.
 struct Command {
   std::vector<const DeadLetter*> letters;
@@ -312,7 +310,9 @@ struct Command {
   std::uint64_t last_seq() const { return refs.back().record->game_seq(); }
 };
 
-int RunReplay(const Globals& globals, const Target& target) {
+}  // namespace
+
+int DlqReplay(const Globals& globals, const DlqTarget& target) {
   if (!CheckTarget(target, "replay")) return kExitUsage;
   const std::optional<sidecar::PgUrl> pg_url = PgUrlOf(globals);
   if (!pg_url) return kExitUsage;
@@ -488,6 +488,8 @@ int RunReplay(const Globals& globals, const Target& target) {
 
 // ---- purge ------------------------------------------------------------------
 
+namespace {
+
 // Asks on the terminal; false unless the answer is y or yes.
 bool Confirm(const std::string& question) {
   std::fprintf(stderr, "%s [y/N] ", question.c_str());
@@ -497,7 +499,9 @@ bool Confirm(const std::string& question) {
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
-int RunPurge(const Globals& globals, const Target& target, bool yes) {
+}  // namespace
+
+int DlqPurge(const Globals& globals, const DlqTarget& target, bool yes) {
   if (!CheckTarget(target, "purge")) return kExitUsage;
   const std::optional<sidecar::PgUrl> url = PgUrlOf(globals);
   if (!url) return kExitUsage;
@@ -555,66 +559,6 @@ int RunPurge(const Globals& globals, const Target& target, bool yes) {
     return Fail(kExitProblems, std::string("purging dead letters: ") + e.what());
   }
   return kExitOk;
-}
-
-}  // namespace
-
-void AddDlq(CLI::App& root, const Globals& globals, Run& run) {
-  CLI::App* dlq =
-      root.add_subcommand("dlq", "dead letters: the records PostgreSQL could not store, with why");
-  dlq->require_subcommand(1);
-  dlq->fallthrough();
-
-  struct Args {
-    bool json = false;
-    std::int64_t limit = 100;
-    std::int64_t id = 0;
-    Target target;
-    bool yes = false;
-  };
-  auto args = std::make_shared<Args>();
-  const auto positive_id = CLI::Range(std::int64_t{1}, std::int64_t{INT64_MAX});
-
-  CLI::App* list =
-      dlq->add_subcommand("list", "every dead letter: id, game, seq, type, size, reason");
-  list->add_flag("--json", args->json, "print JSON");
-  list->add_option("--limit", args->limit, "show at most this many (0: all)")
-      ->default_val(100)
-      ->check(CLI::NonNegativeNumber);
-  list->fallthrough();
-  list->callback([&globals, &run, args] {
-    run = [&globals, args] { return RunList(globals, args->json, args->limit); };
-  });
-
-  CLI::App* show =
-      dlq->add_subcommand("show", "one dead letter: its record as JSON when it decodes, else hex");
-  show->add_option("ID", args->id, "the dead letter's id")->required()->check(positive_id);
-  show->add_flag("--json", args->json, "print JSON");
-  show->fallthrough();
-  show->callback([&globals, &run, args] {
-    run = [&globals, args] { return RunShow(globals, args->id, args->json); };
-  });
-
-  CLI::App* replay = dlq->add_subcommand(
-      "replay",
-      "feed dead letters back through the sinks, once their cause is fixed, exactly once "
-      "(with the other dead letters of their command); exit 1 if one is refused again");
-  replay->add_option("ID", args->target.id, "the dead letter's id")->check(positive_id);
-  replay->add_flag("--all", args->target.all, "every dead letter");
-  replay->fallthrough();
-  replay->callback([&globals, &run, args] {
-    run = [&globals, args] { return RunReplay(globals, args->target); };
-  });
-
-  CLI::App* purge =
-      dlq->add_subcommand("purge", "delete dead letters for good (asks first unless --yes)");
-  purge->add_option("ID", args->target.id, "the dead letter's id")->check(positive_id);
-  purge->add_flag("--all", args->target.all, "every dead letter");
-  purge->add_flag("--yes", args->yes, "do not ask (needed when stdin is not a terminal)");
-  purge->fallthrough();
-  purge->callback([&globals, &run, args] {
-    run = [&globals, args] { return RunPurge(globals, args->target, args->yes); };
-  });
 }
 
 }  // namespace hokm::ctl

@@ -23,12 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-struct GameOptions {
-  std::string id;
-  bool records = false;
-  bool json = false;
-};
-
 json SessionJson(const StoredGame& g) {
   if (!g.has_session) return nullptr;
   return json{{"status", g.status},
@@ -75,6 +69,8 @@ void PrintState(const sidecar::PublicState& s) {
               static_cast<unsigned>(s.points[1]),
               s.winner == sidecar::PublicState::kNone ? "-" : (s.winner == 0 ? "A" : "B"));
 }
+
+}  // namespace
 
 int RunGame(const Globals& globals, const GameOptions& options) {
   std::uint64_t id = 0;
@@ -185,22 +181,6 @@ int RunGame(const Globals& globals, const GameOptions& options) {
     }
   }
   return kExitOk;
-}
-
-}  // namespace
-
-void AddGame(CLI::App& root, const Globals& globals, Run& run) {
-  auto options = std::make_shared<GameOptions>();
-  CLI::App* sub = root.add_subcommand(
-      "game",
-      "One game's public state: from the segment when it is live there, else from Redis, else\n"
-      "from PostgreSQL (its records replayed through the rules). Exit 1 when no store has it.");
-  sub->add_option("id", options->id, "the game id")->required();
-  sub->add_flag("--records", options->records, "also list its records from PostgreSQL");
-  sub->add_flag("--json", options->json, "print one JSON object");
-  sub->callback([&globals, &run, options] {
-    run = [&globals, options] { return RunGame(globals, *options); };
-  });
 }
 
 }  // namespace hokm::ctl

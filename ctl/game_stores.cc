@@ -9,7 +9,6 @@
 #include "shm/segment.h"
 #include "sidecar/redis/connection.h"
 #include "sidecar/redis/stream_entry.h"
-#include "sidecar/stored_record.h"
 #include "sidecar/url.h"
 
 namespace hokm::ctl {
@@ -84,49 +83,8 @@ Result<std::optional<StoredGame>> ReadPgGame(const std::string& pg_url, std::uin
   StoredGame game;
   try {
     pqxx::read_transaction tx(**conn);
-    tx.exec("SET LOCAL jit = off");  // compiling the plan costs more than running it
-    const pqxx::result session = tx.exec_params(
-        "SELECT status, created_at::text, finished_at::text, winner_team, points_a, points_b, "
-        "hands FROM game_sessions WHERE game_id = $1",
-        static_cast<std::int64_t>(game_id));
-    if (!session.empty()) {
-      const pqxx::row s = session[0];
-      game.has_session = true;
-      game.status = s[0].c_str();
-      game.created_at = s[1].is_null() ? "" : s[1].c_str();
-      game.finished_at = s[2].is_null() ? "" : s[2].c_str();
-      if (!s[3].is_null()) game.winner_team = s[3].as<int>();
-      game.points_a = s[4].as<int>();
-      game.points_b = s[5].as<int>();
-      game.hands = s[6].as<int>();
-    }
-    const pqxx::result rows = tx.exec_params(
-        "SELECT m.seq, m.type, coalesce(t.name, 'Unknown'), m.seat, m.card, m.body::text, "
-        "coalesce(m.body, jsonb_build_object('seat', m.seat, 'card', m.card))::text "
-        "FROM game_moves m LEFT JOIN record_types t ON t.type = m.type "
-        "WHERE m.game_id = $1 ORDER BY m.seq",
-        static_cast<std::int64_t>(game_id));
-    game.rows.reserve(rows.size());
-    game.records.reserve(rows.size());
-    for (const pqxx::row& r : rows) {
-      StoredGame::Row& row = game.rows.emplace_back();
-      row.seq = r[0].as<std::uint64_t>();
-      row.type = r[1].as<int>();
-      row.type_name = r[2].c_str();
-      row.json = r[6].c_str();
-      sidecar::StoredRow stored;
-      stored.game_id = game_id;
-      stored.seq = row.seq;
-      stored.type = row.type;
-      if (!r[3].is_null()) stored.seat = r[3].as<int>();
-      if (!r[4].is_null()) stored.card = r[4].as<int>();
-      if (!r[5].is_null()) stored.body = std::string_view(r[5].c_str(), r[5].size());
-      const std::string error = sidecar::DecodeStoredRow(stored, game.records.emplace_back());
-      if (!error.empty()) {
-        game.records.pop_back();
-        if (game.decode_error.empty()) game.decode_error = error;
-      }
-    }
+    const std::uint64_t ids[] = {game_id};
+    game = std::move(sidecar::ReadStoredGames(tx, ids, sidecar::StoredGameRead::kWithText).front());
   } catch (const std::exception& e) {
     return Status::Unavailable("postgres at " + url->HostPort() + ": " + e.what());
   }

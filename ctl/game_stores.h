@@ -13,11 +13,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "core/records/change.h"
 #include "core/rules/game_state.h"
 #include "shm/status.h"
+#include "sidecar/pg/pg_games.h"
 #include "sidecar/public_state.h"
 
 namespace hokm::ctl {
@@ -37,24 +37,8 @@ Result<std::optional<core::GameState>> ReadSegmentGame(const std::string& shm_na
 Result<std::optional<sidecar::PublicState>> ReadRedisGame(const std::string& redis_url,
                                                           std::uint64_t game_id);
 
-// What PostgreSQL holds of one game.
-struct StoredGame {
-  bool has_session = false;             // a game_sessions row
-  std::string status;                   // game_sessions.status
-  std::string created_at, finished_at;  // as PostgreSQL prints them; "" when null
-  std::optional<int> winner_team;
-  int points_a = 0, points_b = 0, hands = 0;
-  // Every record, in seq order, as the game_moves view gives it.
-  struct Row {
-    std::uint64_t seq = 0;
-    int type = 0;
-    std::string type_name;  // record_types.name
-    std::string json;       // the record's fields (a card play's from its columns)
-  };
-  std::vector<Row> rows;
-  std::vector<core::Change> records;  // the rows decoded (DecodeStoredRow)
-  std::string decode_error;           // the first row that did not decode; "" when none
-};
+// What PostgreSQL holds of one game (read with its rows' text).
+using StoredGame = sidecar::StoredGame;
 
 // The game's session row and records; a game with neither is nullopt.
 Result<std::optional<StoredGame>> ReadPgGame(const std::string& pg_url, std::uint64_t game_id);

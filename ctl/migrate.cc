@@ -12,13 +12,7 @@
 #include "sidecar/pg/pg_sink.h"
 
 namespace hokm::ctl {
-namespace {
-
-struct MigrateArgs {
-  std::string action = "status";
-  std::string schema_dir;
-  bool json = false;
-};
+namespace {}  // namespace
 
 int RunMigrate(const Globals& globals, const MigrateArgs& args) {
   const std::optional<sidecar::PgUrl> url = PgUrlOf(globals);
@@ -89,25 +83,6 @@ int RunMigrate(const Globals& globals, const MigrateArgs& args) {
     std::fprintf(stderr, "hokmctl: %d migration(s) pending: `hokmctl migrate up` applies them\n",
                  pending);
   return pending > 0 ? kExitProblems : kExitOk;
-}
-
-}  // namespace
-
-void AddMigrate(CLI::App& root, const Globals& globals, Run& run) {
-  auto args = std::make_shared<MigrateArgs>();
-  CLI::App* sub = root.add_subcommand(
-      "migrate",
-      "the PostgreSQL schema files, applied or pending (status, the default; exit 1 when one is "
-      "pending), and applying the pending ones (up), as hokm-sidecar does at start-up");
-  sub->add_option("action", args->action, "status or up")
-      ->check(CLI::IsMember({"status", "up"}))
-      ->default_val("status");
-  sub->add_option("--schema-dir", args->schema_dir,
-                  "the NNN_name.sql files (default: ../share/hokm/postgres from this binary's "
-                  "directory, as hokm-sidecar)");
-  sub->add_flag("--json", args->json, "print JSON");
-  sub->callback(
-      [&globals, &run, args] { run = [&globals, args] { return RunMigrate(globals, *args); }; });
 }
 
 }  // namespace hokm::ctl

@@ -21,12 +21,7 @@
 #include "sidecar/redis/redis_sink.h"
 
 namespace hokm::ctl {
-namespace {
-
-struct RebuildArgs {
-  std::uint64_t game = 0;  // 0: every game
-  bool json = false;
-};
+namespace {}  // namespace
 
 int RunRebuild(const Globals& globals, const RebuildArgs& args) {
   const std::optional<sidecar::RedisUrl> redis_url = RedisUrlOf(globals);
@@ -108,22 +103,6 @@ int RunRebuild(const Globals& globals, const RebuildArgs& args) {
   }
   for (const std::string& p : problems) Fail(kExitProblems, p);
   return problems.empty() ? kExitOk : kExitProblems;
-}
-
-}  // namespace
-
-void AddRebuildRedis(CLI::App& root, const Globals& globals, Run& run) {
-  auto args = std::make_shared<RebuildArgs>();
-  CLI::App* sub = root.add_subcommand(
-      "rebuild-redis",
-      "rewrite Redis's hot state: live games from the segment, games that ended within their "
-      "TTL from PostgreSQL, the leaderboard (what the sidecar does when Redis lost its data); "
-      "streams already up to date keep what they have");
-  sub->add_option("--game", args->game, "this game only (live, else ended within its TTL)")
-      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{INT64_MAX}));
-  sub->add_flag("--json", args->json, "print JSON");
-  sub->callback(
-      [&globals, &run, args] { run = [&globals, args] { return RunRebuild(globals, *args); }; });
 }
 
 }  // namespace hokm::ctl

@@ -30,11 +30,6 @@ using nlohmann::json;
 constexpr std::chrono::seconds kCatchUpDeadline{10};
 constexpr std::size_t kMaxShown = 20;
 
-struct ReplayCliOptions {
-  std::string id;
-  bool json = false;
-};
-
 // The session row against the replay's final state (a game not live).
 void DiffSession(const StoredGame& g, const core::GameState& s,
                  std::vector<core::ReplayDifference>& out) {
@@ -59,6 +54,8 @@ void DiffSession(const StoredGame& g, const core::GameState& s,
     diff("session.hands", std::to_string(g.hands), std::to_string(s.hand_no));
   }
 }
+
+}  // namespace
 
 int RunReplay(const Globals& globals, const ReplayCliOptions& options) {
   std::uint64_t id = 0;
@@ -168,22 +165,6 @@ int RunReplay(const Globals& globals, const ReplayCliOptions& options) {
     }
   }
   return identical ? kExitOk : kExitProblems;
-}
-
-}  // namespace
-
-void AddReplay(CLI::App& root, const Globals& globals, Run& run) {
-  auto options = std::make_shared<ReplayCliOptions>();
-  CLI::App* sub = root.add_subcommand(
-      "replay",
-      "Rebuild a game from its PostgreSQL records through the rules and compare every\n"
-      "regenerated record with the stored one, then the final state (a live game: with the\n"
-      "segment; an ended one: with game_sessions). Exit 0 identical, 1 any difference.");
-  sub->add_option("id", options->id, "the game id")->required();
-  sub->add_flag("--json", options->json, "print one JSON object");
-  sub->callback([&globals, &run, options] {
-    run = [&globals, options] { return RunReplay(globals, *options); };
-  });
 }
 
 }  // namespace hokm::ctl

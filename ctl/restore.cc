@@ -25,18 +25,14 @@
 namespace hokm::ctl {
 namespace {
 
-struct RestoreArgs {
-  std::string archive;
-  std::string game;
-  bool json = false;
-};
-
 // The order rows go in: summaries first, so a reader never sees records
 // of a game without its session.
 constexpr const char* kOrder[] = {"game_sessions", "game_participants", "hands", "game_commands",
                                   "game_moves_v1"};
 
 std::string TempOf(const std::string& table) { return "hokm_restore_" + table; }
+
+}  // namespace
 
 int RunRestore(const Globals& globals, const RestoreArgs& args) {
   std::uint64_t game = 0;
@@ -158,22 +154,6 @@ int RunRestore(const Globals& globals, const RestoreArgs& args) {
   }
   if (!audit.ok()) return Fail(kExitProblems, "restore done, but " + audit.message());
   return kExitOk;
-}
-
-}  // namespace
-
-void AddRestore(CLI::App& root, const Globals& globals, Run& run) {
-  auto args = std::make_shared<RestoreArgs>();
-  CLI::App* sub = root.add_subcommand(
-      "restore",
-      "brings the games of an archive written by `hokmctl archive` (or one game) back into "
-      "PostgreSQL; idempotent; a file that does not match its manifest writes nothing");
-  sub->add_option("--archive", args->archive, "the archive's .zst file (its .json next to it)")
-      ->required();
-  sub->add_option("--game", args->game, "restore only this game");
-  sub->add_flag("--json", args->json, "print what was inserted as JSON");
-  sub->callback(
-      [&globals, &run, args] { run = [&globals, args] { return RunRestore(globals, *args); }; });
 }
 
 }  // namespace hokm::ctl

@@ -199,11 +199,7 @@ void PrintHuman(const json& s, std::FILE* out) {
   std::fprintf(out, "\n");
 }
 
-struct StatusOptions {
-  bool json = false;
-  bool watch = false;
-  unsigned count = 0;  // --watch refreshes; 0: until interrupted
-};
+}  // namespace
 
 int RunStatus(const Globals& globals, const StatusOptions& o) {
   auto segment = shm::Segment::Attach(globals.shm_name);
@@ -226,23 +222,6 @@ int RunStatus(const Globals& globals, const StatusOptions& o) {
     std::this_thread::sleep_for(std::chrono::seconds(1));  // the refresh period itself
   }
   return code;
-}
-
-}  // namespace
-
-void AddStatus(CLI::App& root, const Globals& globals, Run& run) {
-  auto o = std::make_shared<StatusOptions>();
-  CLI::App* sub = root.add_subcommand(
-      "status",
-      "the system's state from the shared-memory segment alone (no HTTP, no store): engine "
-      "and sidecar liveness and heartbeat, per shard live games, counters, ring fill and the "
-      "sidecar's lag, clients, spill backlogs. Exit 1 when the engine or the sidecar is not "
-      "alive.");
-  sub->add_flag("--json", o->json, "one JSON object (with --watch: one per line)");
-  sub->add_flag("--watch", o->watch, "refresh every second");
-  sub->add_option("--count", o->count, "with --watch: stop after this many refreshes (0: never)")
-      ->default_val(0);
-  sub->callback([&globals, &run, o] { run = [&globals, o] { return RunStatus(globals, *o); }; });
 }
 
 }  // namespace hokm::ctl

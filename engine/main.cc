@@ -10,7 +10,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -19,12 +21,21 @@
 #include "service/metrics_server.h"
 #include "service/stop_signal.h"
 #include "shm/wait_strategy.h"
+#if HOKM_ENGINE_RESTORE
+#include "sidecar/engine_restore.h"
+#endif
 
 namespace {
 
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
 // Polls a shard's command ring until stopped; when it is empty, waits as
 // --wait says (shm/wait_strategy.h): parked on the ring's futex until a
-// client sends, spinning, or napping --idle-nap-us at a time.
+// client sends or the next turn deadline, spinning, or napping
+// --idle-nap-us at a time. ServeOnce plays the moves whose deadline passed.
 void ServeShard(hokm::Engine& engine, std::uint32_t shard, hokm::shm::WaitOptions wait) {
   const hokm::shm::CommandPort& port = engine.port(shard);
   hokm::shm::RingWaiter waiter(port.ring(), wait);
@@ -32,7 +43,8 @@ void ServeShard(hokm::Engine& engine, std::uint32_t shard, hokm::shm::WaitOption
     if (engine.ServeOnce(shard) != 0) {
       waiter.Reset();
     } else {
-      waiter.Wait(port.reader());
+      // A parked shard wakes for its next turn deadline too.
+      waiter.Wait(port.reader(), engine.NextDeadlineNs(shard));
     }
   }
 }
@@ -53,6 +65,11 @@ int main(int argc, char** argv) {
   std::uint32_t spin_us = wait.spin_ns / 1000;
   std::uint32_t park_timeout_ms = wait.park_timeout_us / 1000;
   bool fresh = false;
+  bool restore = false;
+  std::string pg_url = Env("HOKM_PG_URL");
+  std::string redis_url = Env("HOKM_REDIS_URL");
+  std::uint32_t restore_batch = 500;
+  std::uint64_t restore_min_game_id = 0;
   app.add_option("--shm-name", shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
   app.add_option("--capacity", options.capacity, "game slots in the table")
       ->default_val(options.capacity)
@@ -87,7 +104,34 @@ int main(int argc, char** argv) {
                  "longer leaves more CPU to the stores, shorter answers a lone command sooner")
       ->default_val(wait.nap_us)
       ->check(CLI::Range(1, 100000));
+  app.add_option("--turn-timeout-ms", options.default_turn_timeout_ms,
+                 "turn deadline of games whose create command gives none: when a seat takes\n"
+                 "longer to act, the engine plays for it (its lowest legal card, or the hakem's\n"
+                 "strongest suit) and flags the move on_timeout (0: no deadline)")
+      ->default_val(options.default_turn_timeout_ms)
+      ->check(CLI::Range(std::uint32_t{0}, hokm::core::kMaxTurnTimeoutMs));
   app.add_flag("--fresh", fresh, "remove an existing segment of that name first (drops its games)");
+#if HOKM_ENGINE_RESTORE
+  app.add_flag("--restore-from-pg", restore,
+               "restore after a lost machine: before serving, bring back into the (new or\n"
+               "empty) segment every game PostgreSQL shows live, each replayed through the\n"
+               "rules and checked against its stored records, then continue them");
+  app.add_option("--pg-url", pg_url,
+                 "--restore-from-pg: postgresql://user[:password]@host:port/db (default: "
+                 "$HOKM_PG_URL)");
+  app.add_option(
+      "--redis-url", redis_url,
+      "--restore-from-pg: redis://[:password@]host:port[/db] whose streams of the\n"
+      "restored games are brought in line (default: $HOKM_REDIS_URL; empty: left alone)");
+  app.add_option("--restore-batch", restore_batch,
+                 "--restore-from-pg: games read from PostgreSQL per query")
+      ->default_val(restore_batch)
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--restore-min-game-id", restore_min_game_id,
+                 "--restore-from-pg: only the live games with an id at or above this one\n"
+                 "(0: every live game PostgreSQL holds)")
+      ->default_val(restore_min_game_id);
+#endif
   CLI11_PARSE(app, argc, argv);
 
   options.shm_name = hokm::shm::SegmentNameFrom(shm_name);
@@ -108,6 +152,37 @@ int main(int argc, char** argv) {
     return 1;
   }
   hokm::Engine& e = **engine;
+#if HOKM_ENGINE_RESTORE
+  if (restore) {
+    if (pg_url.empty()) {
+      std::fprintf(stderr, "hokm-engine: --restore-from-pg needs --pg-url (or HOKM_PG_URL)\n");
+      return 2;
+    }
+    hokm::sidecar::RestoreOptions ro;
+    ro.pg_url = pg_url;
+    ro.redis_url = redis_url;
+    ro.batch_games = restore_batch;
+    ro.min_game_id = restore_min_game_id;
+    const auto summary = hokm::sidecar::RestoreFromPg(e, ro);
+    if (!summary.ok()) {
+      // Games placed before a failure midway stay in the segment: a new
+      // attempt starts over with --fresh.
+      const bool midway = summary.status().code() != hokm::Status::Code::kAlreadyExists &&
+                          e.segment().table().Live() != 0;
+      std::fprintf(stderr, "hokm-engine: restore failed: %s%s\n",
+                   summary.status().message().c_str(),
+                   midway ? " (the segment holds the games restored before the failure: run "
+                            "the restore again with --fresh)"
+                          : "");
+      return 1;
+    }
+    std::fprintf(stderr, "hokm-engine: %s\n", summary->Text().c_str());
+  }
+#else
+  (void)restore;
+  (void)restore_batch;
+  (void)restore_min_game_id;
+#endif
   const auto& header = e.segment().header();
   std::fprintf(stderr,
                "hokm-engine: segment /dev/shm/%s, %.1f MiB: %u game slots, %u shard(s), "

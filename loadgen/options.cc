@@ -145,6 +145,49 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
       "Write every game played (id, last seq, final phase and points) for --verify-only");
   app.add_option("--verify-only", o->verify_only_path,
                  "Play nothing: verify the games of a --save-games file against the stores");
+  AddRulesOptions(app, o);
+}
+
+void AddRulesOptions(CLI::App& app, LoadgenOptions* o) {
+  // Read as int, stored as the config's bytes (CLI11 would read a uint8_t as
+  // a character). CLI11 names the flag and the range in its error.
+  const auto points = CLI::Range(1, core::kMaxConfigPoints);
+  app.add_flag("--play-all-tricks", o->rules.play_all_tricks,
+               "Rules variant: every hand plays all 13 tricks (default: a hand ends when a team "
+               "has 7)");
+  app.add_option_function<int>(
+         "--kot-points-hakem",
+         [o](int v) { o->rules.kot_points_hakem_team = static_cast<std::uint8_t>(v); },
+         "Rules variant: points for a kot (7-0) won by the hakem's team")
+      ->check(points)
+      ->default_str(std::to_string(o->rules.kot_points_hakem_team));
+  app.add_option_function<int>(
+         "--kot-points-opponents",
+         [o](int v) { o->rules.kot_points_opponents = static_cast<std::uint8_t>(v); },
+         "Rules variant: points for a kot won against the hakem")
+      ->check(points)
+      ->default_str(std::to_string(o->rules.kot_points_opponents));
+  app.add_option_function<int>(
+         "--target-points", [o](int v) { o->rules.target_points = static_cast<std::uint8_t>(v); },
+         "Rules variant: points that win the game")
+      ->check(points)
+      ->default_str(std::to_string(o->rules.target_points));
+  app.add_option_function<std::string>(
+         "--first-hakem",
+         [o](const std::string& name) {
+           o->rules.first_hakem =
+               name == "random" ? core::FirstHakem::kSeededRandom : core::FirstHakem::kFirstAce;
+         },
+         "Rules variant: the first hand's hakem: first_ace (the first seat dealt an ace, cards "
+         "face up) or random (drawn from the game's seed)")
+      ->check(CLI::IsMember({"first_ace", "random"}))
+      ->default_str("first_ace");
+  app.add_option("--turn-timeout-ms", o->turn_timeout_ms,
+                 "shm: the turn deadline of the games loadgen creates (hokm-engine plays for a "
+                 "seat that takes longer and flags the move on_timeout; 0: hokm-engine's "
+                 "--turn-timeout-ms)")
+      ->check(CLI::Range(std::uint32_t{0}, core::kMaxTurnTimeoutMs))
+      ->capture_default_str();
 }
 
 std::string FinalizeOptions(LoadgenOptions& o) {
@@ -176,6 +219,9 @@ std::string FinalizeOptions(LoadgenOptions& o) {
   if (o.games > o.capacity && o.mode == Mode::kEmbedded) {
     return "--games " + std::to_string(o.games) + " exceeds --capacity " +
            std::to_string(o.capacity);
+  }
+  if (o.turn_timeout_ms != 0 && o.mode != Mode::kShm) {
+    return "--turn-timeout-ms: only hokm-engine plays on a turn timeout: it needs --mode shm";
   }
   if (static_cast<std::uint64_t>(o.threads) > o.games) o.threads = static_cast<int>(o.games);
   return "";

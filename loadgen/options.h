@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/rules/bots.h"
+#include "core/rules/game_state.h"
 #include "shm/wait_strategy.h"
 
 namespace CLI {
@@ -58,6 +59,11 @@ struct LoadgenOptions {
   std::string save_games_path;    // --save-games: the games played, for --verify-only
   std::string verify_only_path;   // --verify-only: verify a saved list, play nothing
 
+  // The rules variant of every game created (AddRulesOptions): --play-all-tricks,
+  // --kot-points-hakem, --kot-points-opponents, --target-points, --first-hakem.
+  core::RulesConfig rules;
+  std::uint32_t turn_timeout_ms = 0;  // --turn-timeout-ms (shm): 0 = hokm-engine's default
+
   // The effective end condition: --total-games as given, or --games when
   // neither --duration nor --total-games is (each game slot plays one game).
   std::uint64_t TotalGamesCap() const;
@@ -66,6 +72,8 @@ struct LoadgenOptions {
 // Registers every option of LoadgenOptions on app, writing into *options.
 // REQUIRES: *options outlives app.parse().
 void AddOptions(CLI::App& app, LoadgenOptions* options);
+// The rules variant and turn deadline options (AddOptions calls it).
+void AddRulesOptions(CLI::App& app, LoadgenOptions* options);
 
 // Fills defaults that depend on other flags or the environment (URLs, shm
 // name) and checks combinations CLI11 cannot. Empty string: all is well;

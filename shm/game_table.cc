@@ -124,6 +124,43 @@ void GameTable::PushFree(std::uint32_t slot) {
   }
 }
 
+GameTable::PlaceResult GameTable::PlaceBytes(std::uint64_t game_id, const void* state,
+                                             std::size_t bytes) {
+  const std::uint32_t slot = SlotOf(game_id);
+  if (game_id == 0 || slot >= capacity_) return PlaceResult::kOutOfRange;
+  if (GameIdAt(slot) != 0) return PlaceResult::kSlotTaken;
+  Publish(Allocation{slot, game_id}, state, bytes);
+  const std::uint32_t shard = ShardOfSlot(slot);
+  auto unused = Atomic(free_lists_[shard].next_unused);
+  const std::uint64_t past = slot / shards_ + 1;  // the slot's index among its shard's, plus 1
+  if (unused.load(std::memory_order_relaxed) < past) unused.store(past, std::memory_order_relaxed);
+  auto counter = Atomic(header_->creation_counter);
+  const std::uint64_t number = game_id >> kSlotIndexBits;
+  if (counter.load(std::memory_order_relaxed) < number) {
+    counter.store(number, std::memory_order_relaxed);
+  }
+  return PlaceResult::kOk;
+}
+
+void GameTable::RebuildFreeLists() {
+  for (std::uint32_t shard = 0; shard < shards_; ++shard) {
+    ShardFreeList& list = free_lists_[shard];
+    const std::uint64_t used = Atomic(list.next_unused).load(std::memory_order_relaxed);
+    // Pushed from the highest index down, so Allocate hands out low slots first.
+    std::uint64_t head =
+        (Atomic(list.head).load(std::memory_order_relaxed) & ~kIndexMask) + kTagUnit;
+    for (std::uint64_t n = used; n-- > 0;) {
+      const auto slot = static_cast<std::uint32_t>(shard + n * shards_);
+      if (GameIdAt(slot) != 0) continue;
+      Atomic(slots_[slot].next_free)
+          .store(static_cast<std::uint32_t>(head & kIndexMask), std::memory_order_relaxed);
+      head = (head & ~kIndexMask) | (std::uint64_t{slot} + 1);
+    }
+    // Release: pairs with the acquire loads of the head in Reserve (the links).
+    Atomic(list.head).store(head, std::memory_order_release);
+  }
+}
+
 GameTable::Repair GameTable::RepairTornSlots() {
   Repair repair;
   std::vector<bool> journaled(capacity_, false);

@@ -237,6 +237,28 @@ class GameTable {
   };
   Repair RepairTornSlots();
 
+  // Restore (an engine brought back from its stored records on a new or
+  // emptied table): puts a game back under its own id, in the slot the id
+  // names, with `state`. The table's creation number is raised to at least
+  // the id's, so every id Allocate hands out afterwards is above it; the
+  // shard's never-used index moves past the slot. Allocate may hand out a
+  // placed slot again until RebuildFreeLists runs.
+  // REQUIRES: nothing allocates, frees or writes in the table until
+  // RebuildFreeLists returns (the engine has not started serving).
+  enum class PlaceResult : std::uint8_t {
+    kOk = 0,
+    kOutOfRange,  // the id's slot index is not below capacity() (or the id is 0)
+    kSlotTaken,   // another game holds the slot
+  };
+  template <SlotState State>
+  PlaceResult Place(std::uint64_t game_id, const State& state) {
+    return PlaceBytes(game_id, &state, sizeof(State));
+  }
+  // After the last Place: rebuilds every shard's free stack from the slots
+  // that are free below its never-used index, so Allocate hands out no
+  // placed slot. O(capacity). REQUIRES: as Place.
+  void RebuildFreeLists();
+
   // The writer's own view of its slot: plain reads, no copy.
   // REQUIRES: the caller is the slot's writer (anyone else uses Read).
   template <SlotState State>
@@ -274,6 +296,7 @@ class GameTable {
   bool ReadBytes(std::uint32_t slot, void* out, std::size_t bytes, std::uint64_t* game_id,
                  std::uint64_t* sequence) const;
   void PushFree(std::uint32_t slot);
+  PlaceResult PlaceBytes(std::uint64_t game_id, const void* state, std::size_t bytes);
 
   GameTableHeader* header_ = nullptr;
   ShardFreeList* free_lists_ = nullptr;

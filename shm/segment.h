@@ -52,8 +52,10 @@ inline constexpr std::uint64_t kSegmentMagic = 0x31304D48534B4F48ull;  // "HOKSH
 // number, so a version-1 segment's ids would be misread.
 // 3: per-shard journal slots after the games. 4: every ring's trailer has a
 // fifth line, the consumer's futex words (wait_strategy.h). 5: the counters
-// region (counters.h) after the clients.
-inline constexpr std::uint32_t kLayoutVersion = 5;
+// region (counters.h) after the clients. 6: the game state in a slot
+// changed (GameState::turn_timeout_ms, core/rules/game_state.h),
+// so a version-5 segment's games would be misread.
+inline constexpr std::uint32_t kLayoutVersion = 6;
 inline constexpr const char* kDefaultSegmentName = "hokm";
 inline constexpr const char* kSegmentNameEnv = "HOKM_SHM_NAME";
 inline constexpr std::size_t kRegionAlignment = 4096;

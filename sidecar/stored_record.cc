@@ -32,6 +32,12 @@ class Fields {
     if (!v->is_boolean()) return Bad(name, "is not true or false") != 0;
     return v->get<bool>();
   }
+  // Fields visited only when set (core/records/record_types.h): absent
+  // reads as false / 0.
+  bool OptionalBool(const char* name) { return body_.contains(name) && Bool(name); }
+  std::uint64_t OptionalUint(const char* name, std::uint64_t max) {
+    return body_.contains(name) ? Uint(name, max) : 0;
+  }
   // A column of the row when it is not null, else the body's field.
   std::uint64_t Column(const std::optional<int>& column, const char* name, std::uint64_t max) {
     if (!column) return Uint(name, max);
@@ -140,6 +146,8 @@ std::string DecodeStoredRow(const StoredRow& row, core::Change& out) {
           static_cast<std::uint8_t>(f.Uint("kot_points_opponents", kU8));
       out.config.target_points = static_cast<std::uint8_t>(f.Uint("target_points", kU8));
       out.config.first_hakem = static_cast<core::FirstHakem>(f.Uint("first_hakem", 1));
+      out.turn_timeout_ms =
+          static_cast<std::uint32_t>(f.OptionalUint("turn_timeout_ms", core::kMaxTurnTimeoutMs));
       break;
     case RecordType::kPlayerJoined:
     case RecordType::kPlayerLeft:
@@ -153,6 +161,7 @@ std::string DecodeStoredRow(const StoredRow& row, core::Change& out) {
     case RecordType::kTrumpChosen:
       out.seat = static_cast<std::uint8_t>(f.Uint("seat", kSeatMax));
       out.suit = static_cast<core::Suit>(f.Uint("suit", kSuitMax));
+      out.on_timeout = f.OptionalBool("on_timeout");
       break;
     case RecordType::kCardsDealt:
       out.seat = static_cast<std::uint8_t>(f.Uint("seat", kSeatMax));
@@ -161,6 +170,7 @@ std::string DecodeStoredRow(const StoredRow& row, core::Change& out) {
     case RecordType::kCardPlayed:
       out.seat = static_cast<std::uint8_t>(f.Column(row.seat, "seat", kSeatMax));
       out.card = static_cast<core::Card>(f.Column(row.card, "card", core::kCardsInDeck - 1));
+      out.on_timeout = f.OptionalBool("on_timeout");
       break;
     case RecordType::kTrickWon:
       out.seat = static_cast<std::uint8_t>(f.Uint("seat", kSeatMax));

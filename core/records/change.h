@@ -30,10 +30,10 @@ inline constexpr int kRecordTypeCount = 12;
 const char* RecordTypeName(RecordType t);
 
 // One change. Which fields are meaningful depends on type:
-//   GameCreated      room, seed, config
+//   GameCreated      room, seed, config, turn_timeout_ms
 //   PlayerJoined     seat, player_id          PlayerLeft  seat, player_id
-//   HakemChosen      seat, hand_no            TrumpChosen seat, suit
-//   CardsDealt       seat, cards              CardPlayed  seat, card
+//   HakemChosen      seat, hand_no            TrumpChosen seat, suit, on_timeout
+//   CardsDealt       seat, cards              CardPlayed  seat, card, on_timeout
 //   TrickWon         seat (winner), trick_no, tricks
 //   HandScored       hand_no, seat (hakem), suit (trump), winner_team,
 //                    points_awarded, points, kot
@@ -51,6 +51,9 @@ struct Change {
   std::uint8_t points_awarded;
   bool kot;
   bool connected;
+  // The engine made this move for a seat whose turn deadline passed; the
+  // rules never set it (core/engine.h, "Turn deadlines").
+  bool on_timeout;
   std::uint8_t tricks[2];
   std::uint8_t points[2];
   std::uint16_t hand_no;
@@ -58,6 +61,7 @@ struct Change {
   std::uint64_t game_id;
   std::uint64_t player_id;
   std::uint64_t seed;
+  std::uint32_t turn_timeout_ms;
   CardMask cards;
   RulesConfig config;
   char room[kRoomCodeLen];

@@ -26,10 +26,10 @@ flatbuffers::Offset<void> EncodeBody(const Change& c, flatbuffers::FlatBufferBui
   switch (c.type) {
     case RecordType::kGameCreated: {
       const auto room = fbb.CreateString(c.room, RoomLength(c.room));
-      return fb::CreateGameCreated(fbb, room, c.seed, c.config.play_all_tricks,
-                                   c.config.kot_points_hakem_team, c.config.kot_points_opponents,
-                                   c.config.target_points,
-                                   static_cast<std::uint8_t>(c.config.first_hakem))
+      return fb::CreateGameCreated(
+                 fbb, room, c.seed, c.config.play_all_tricks, c.config.kot_points_hakem_team,
+                 c.config.kot_points_opponents, c.config.target_points,
+                 static_cast<std::uint8_t>(c.config.first_hakem), c.turn_timeout_ms)
           .Union();
     }
     case RecordType::kPlayerJoined:
@@ -39,7 +39,8 @@ flatbuffers::Offset<void> EncodeBody(const Change& c, flatbuffers::FlatBufferBui
     case RecordType::kHakemChosen:
       return fb::CreateHakemChosen(fbb, c.seat, c.hand_no).Union();
     case RecordType::kTrumpChosen:
-      return fb::CreateTrumpChosen(fbb, c.seat, static_cast<std::uint8_t>(c.suit)).Union();
+      return fb::CreateTrumpChosen(fbb, c.seat, static_cast<std::uint8_t>(c.suit), c.on_timeout)
+          .Union();
     case RecordType::kCardsDealt: {
       std::uint8_t cards[kCardsInDeck];
       std::size_t n = 0;
@@ -50,7 +51,7 @@ flatbuffers::Offset<void> EncodeBody(const Change& c, flatbuffers::FlatBufferBui
       return fb::CreateCardsDealt(fbb, c.seat, vec).Union();
     }
     case RecordType::kCardPlayed:
-      return fb::CreateCardPlayed(fbb, c.seat, c.card).Union();
+      return fb::CreateCardPlayed(fbb, c.seat, c.card, c.on_timeout).Union();
     case RecordType::kTrickWon: {
       const fb::TeamScore tricks(c.tricks[0], c.tricks[1]);
       return fb::CreateTrickWon(fbb, c.seat, c.trick_no, &tricks).Union();
@@ -96,7 +97,8 @@ DecodeError DecodeBody(const fb::ChangeRecord& rec, Change& c) {
         if (room != nullptr && room->size() > static_cast<unsigned>(kRoomCodeLen)) {
           return DecodeError::kValueOutOfRange;
         }
-        if (b.first_hakem() > static_cast<std::uint8_t>(FirstHakem::kSeededRandom)) {
+        if (b.first_hakem() > static_cast<std::uint8_t>(FirstHakem::kSeededRandom) ||
+            b.turn_timeout_ms() > kMaxTurnTimeoutMs) {
           return DecodeError::kValueOutOfRange;
         }
         if (room != nullptr) std::memcpy(c.room, room->data(), room->size());
@@ -106,6 +108,7 @@ DecodeError DecodeBody(const fb::ChangeRecord& rec, Change& c) {
         c.config.kot_points_opponents = b.kot_points_opponents();
         c.config.target_points = b.target_points();
         c.config.first_hakem = static_cast<FirstHakem>(b.first_hakem());
+        c.turn_timeout_ms = b.turn_timeout_ms();
         return DecodeError::kOk;
       },
       [&](const fb::PlayerJoined& b) { return DecodeSeatAndPlayer(b, c); },
@@ -121,6 +124,7 @@ DecodeError DecodeBody(const fb::ChangeRecord& rec, Change& c) {
         if (!SuitOk(b.suit())) return DecodeError::kSuitOutOfRange;
         c.seat = b.seat();
         c.suit = static_cast<Suit>(b.suit());
+        c.on_timeout = b.on_timeout();
         return DecodeError::kOk;
       },
       [&](const fb::CardsDealt& b) -> DecodeError {
@@ -142,6 +146,7 @@ DecodeError DecodeBody(const fb::ChangeRecord& rec, Change& c) {
         if (!IsValidCard(b.card())) return DecodeError::kCardOutOfRange;
         c.seat = b.seat();
         c.card = b.card();
+        c.on_timeout = b.on_timeout();
         return DecodeError::kOk;
       },
       [&](const fb::TrickWon& b) -> DecodeError {

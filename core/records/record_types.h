@@ -151,6 +151,10 @@ bool VisitRecord(const hokm::fb::ChangeRecord& r, Visitor&& visit) {
 //   w.Score(name, score)   a TeamScore; may be null (then 0, 0)
 //   w.Room(name, room)     a string; may be null (then "")
 //   w.FirstHakem(name, v)  0 = first ace, 1 = seeded random
+// Fields added after the first release (turn_timeout_ms, on_timeout) are
+// visited only when set, so that every record without them renders, is
+// stored and compares exactly as before; readers take them as 0 / false
+// when absent.
 template <typename W>
 void VisitFields(const hokm::fb::GameCreated& b, W& w) {
   w.Room("room", b.room());
@@ -160,6 +164,7 @@ void VisitFields(const hokm::fb::GameCreated& b, W& w) {
   w.Uint("kot_points_opponents", b.kot_points_opponents());
   w.Uint("target_points", b.target_points());
   w.FirstHakem("first_hakem", b.first_hakem());
+  if (b.turn_timeout_ms() != 0) w.Uint("turn_timeout_ms", b.turn_timeout_ms());
 }
 namespace records_detail {
 template <typename SeatAndPlayer, typename W>
@@ -185,6 +190,7 @@ template <typename W>
 void VisitFields(const hokm::fb::TrumpChosen& b, W& w) {
   w.Seat("seat", b.seat());
   w.Suit("suit", b.suit());
+  if (b.on_timeout()) w.Bool("on_timeout", true);
 }
 template <typename W>
 void VisitFields(const hokm::fb::CardsDealt& b, W& w) {
@@ -195,6 +201,7 @@ template <typename W>
 void VisitFields(const hokm::fb::CardPlayed& b, W& w) {
   w.Seat("seat", b.seat());
   w.Card("card", b.card());
+  if (b.on_timeout()) w.Bool("on_timeout", true);
 }
 template <typename W>
 void VisitFields(const hokm::fb::TrickWon& b, W& w) {

@@ -140,6 +140,9 @@ class Replayer {
       }
       ++result.commands;
       result.regenerated += static_cast<std::uint64_t>(out.count);
+      // Who made the move (the seat, or the engine when the seat's turn
+      // deadline passed) is not the rules' to know: the stored record says.
+      out.items[0].on_timeout = record.on_timeout;
       Compare(record, out.items[0]);  // the command's own record
       ++i;
       for (int k = 1; k < out.count; ++k) {
@@ -194,6 +197,7 @@ std::optional<Command> CommandOf(const Change& record) {
       c.type = CommandType::kCreateGame;
       c.seed = record.seed;
       c.config = record.config;
+      c.turn_timeout_ms = record.turn_timeout_ms;
       std::memcpy(c.room, record.room, sizeof c.room);
       return c;
     case RecordType::kPlayerJoined:
@@ -283,6 +287,7 @@ void DiffStates(const GameState& expected, const GameState& replayed,
   diff("config.target_points", Text(e.target_points), Text(r.target_points));
   diff("config.first_hakem", Text(static_cast<int>(e.first_hakem)),
        Text(static_cast<int>(r.first_hakem)));
+  diff("turn_timeout_ms", Text(expected.turn_timeout_ms), Text(replayed.turn_timeout_ms));
 }
 
 std::string RecordFieldsJson(const Change& record) {

@@ -94,6 +94,14 @@ Suit StrongestSuit(CardMask hand) {
   return best;
 }
 
+// The hakem's choice of GreedyBot and TimeoutCommand.
+Command StrongestSuitCommand(const GameState& s, int seat) {
+  Command cmd;
+  StartCommand(s, seat, CommandType::kChooseTrump, cmd);
+  cmd.suit = StrongestSuit(s.hands[seat]);
+  return cmd;
+}
+
 }  // namespace
 
 Command RandomBot::NextCommand(const GameState& s) {
@@ -113,11 +121,7 @@ Command RandomBot::NextCommand(const GameState& s) {
 Command GreedyBot::NextCommand(const GameState& s) {
   const int seat = SeatToAct(s);
   Command cmd;
-  if (s.phase == Phase::kChoosingTrump) {
-    StartCommand(s, seat, CommandType::kChooseTrump, cmd);
-    cmd.suit = StrongestSuit(s.hands[seat]);
-    return cmd;
-  }
+  if (s.phase == Phase::kChoosingTrump) return StrongestSuitCommand(s, seat);
   StartCommand(s, seat, CommandType::kPlayCard, cmd);
   const CardMask legal = LegalCards(s, seat);
   if (s.trick_size == 0) {
@@ -148,6 +152,15 @@ Command GreedyBot::NextCommand(const GameState& s) {
   // Among winners: follow-suit winners and trump winners never mix (a
   // player with the led suit may not trump), so the lowest is well defined.
   cmd.card = winners ? static_cast<Card>(std::countr_zero(winners)) : LowestCard(legal);
+  return cmd;
+}
+
+Command TimeoutCommand(const GameState& s) {
+  const int seat = SeatToAct(s);
+  Command cmd;
+  if (s.phase == Phase::kChoosingTrump) return StrongestSuitCommand(s, seat);
+  StartCommand(s, seat, CommandType::kPlayCard, cmd);
+  cmd.card = LowestCard(LegalCards(s, seat));
   return cmd;
 }
 

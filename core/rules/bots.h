@@ -38,6 +38,13 @@ class GreedyBot {
   Command NextCommand(const GameState& s);
 };
 
+// The move the engine makes for a seat whose turn deadline passed
+// (core/engine.h): its lowest legal card (lowest rank, ties in suit order
+// C D H S: GreedyBot's discard), or as hakem GreedyBot's suit. Predictable
+// and cheap, so a player who lets the clock run gains nothing by it.
+// REQUIRES: SeatToAct(s) >= 0. The returned command is always legal.
+Command TimeoutCommand(const GameState& s);
+
 enum class BotKind : std::uint8_t { kRandom, kGreedy };
 
 }  // namespace hokm::core

@@ -54,19 +54,23 @@ enum class CommandType : std::uint8_t {
   kSetConnected,
 };
 
+// The words first, the bytes after: no padding inside, so the command fits
+// the command ring's 48 bytes (shm::kCommandBytes).
 struct Command {
+  std::uint64_t game_id;          // all but kCreateGame
+  std::uint64_t player_id;        // kJoin
+  std::uint64_t seed;             // kCreateGame
+  std::uint32_t turn_timeout_ms;  // kCreateGame: 0 = the engine's default, kNoTurnTimeout = none
   CommandType type;
   std::uint8_t seat;
   Card card;                // kPlayCard
   Suit suit;                // kChooseTrump
   bool connected;           // kSetConnected
-  std::uint64_t game_id;    // all but kCreateGame
-  std::uint64_t player_id;  // kJoin
-  std::uint64_t seed;       // kCreateGame
   RulesConfig config;       // kCreateGame
   char room[kRoomCodeLen];  // kCreateGame
 };
 static_assert(std::is_trivially_copyable_v<Command>);
+static_assert(sizeof(Command) == 48);
 
 // True if each bool of cmd holds 0 or 1. A Command copied out of the command
 // ring holds whatever bytes its sender wrote, and reading a bool that holds

@@ -23,6 +23,9 @@ enum class FirstHakem : std::uint8_t {
   kSeededRandom = 1,  // drawn from the game's seed
 };
 
+// The largest target and kot points: keeps points[] + an award inside a byte.
+inline constexpr int kMaxConfigPoints = 127;
+
 // The rule variants (docs/DESIGN.md §10).
 struct RulesConfig {
   bool play_all_tricks = false;  // false: a hand ends when a team has 7 tricks
@@ -32,6 +35,16 @@ struct RulesConfig {
   FirstHakem first_hakem = FirstHakem::kFirstAce;
 };
 static_assert(std::is_trivially_copyable_v<RulesConfig>);
+
+// A game's turn deadline (GameState::turn_timeout_ms) is not a rule of
+// play but the game's clock: how long a seat may take to act before the
+// engine plays for it (core/engine.h, "Turn deadlines"); 0 = none. It sits
+// beside RulesConfig, not in it, so that a Command still fits the command
+// ring's 48 bytes. The longest a game may have: a day.
+inline constexpr std::uint32_t kMaxTurnTimeoutMs = 86'400'000;
+// A create command's turn_timeout_ms that means "no deadline" even when the
+// engine has a default (0 asks for the default); the engine stores it as 0.
+inline constexpr std::uint32_t kNoTurnTimeout = 0xFFFF'FFFF;
 
 inline constexpr int kRoomCodeLen = 8;  // not NUL-terminated when all 8 are used
 
@@ -43,6 +56,7 @@ struct GameState {
   CardMask hands[kSeats];            // cards held now
   CardMask pending[kSeats];          // dealt after trump is named
   std::uint32_t seq;                 // last game_seq issued
+  std::uint32_t turn_timeout_ms;     // 0: no turn deadline
   std::uint16_t hand_no;             // 1-based; 0 before the first deal
   RulesConfig config;
   char room[kRoomCodeLen];

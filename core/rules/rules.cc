@@ -16,7 +16,6 @@ namespace {
 constexpr Card kAceRank = kRanksPerSuit - 1;
 constexpr int kTricksPerHand = kRanksPerSuit;  // 13
 constexpr int kTricksToWinHand = 7;
-constexpr int kMaxConfigPoints = 127;  // keeps points[] + an award inside a byte
 constexpr int kHakemFirstDeal = 5;
 
 constexpr bool IsOver(Phase p) { return p == Phase::kFinished || p == Phase::kAbandoned; }
@@ -180,13 +179,14 @@ void FinishTrick(GameState& s, ChangeBuffer& out) {
 }  // namespace
 
 CommandResult CreateGame(GameState& s, std::uint64_t game_id, std::string_view room,
-                         std::uint64_t seed, const RulesConfig& config, ChangeBuffer& out) {
+                         std::uint64_t seed, const RulesConfig& config, ChangeBuffer& out,
+                         std::uint32_t turn_timeout_ms) {
   if (IsOver(s.phase)) return CommandResult::kGameOver;
   // The room goes to PostgreSQL text and JSON: the sidecar dead-letters a
   // GameCreated whose room is not clean UTF-8, which would leave the game
   // without its first record in the stores.
   if (room.size() > static_cast<std::size_t>(kRoomCodeLen) || !IsCleanUtf8(room) ||
-      !IsValidConfig(config)) {
+      !IsValidConfig(config) || turn_timeout_ms > kMaxTurnTimeoutMs) {
     return CommandResult::kInvalidConfig;
   }
   if (s.phase != Phase::kEmpty) return CommandResult::kWrongPhase;
@@ -196,6 +196,7 @@ CommandResult CreateGame(GameState& s, std::uint64_t game_id, std::string_view r
   s.seed = seed;
   s.rng = seed;
   s.config = config;
+  s.turn_timeout_ms = turn_timeout_ms;
   std::memcpy(s.room, room.data(), room.size());
   s.phase = Phase::kWaitingForPlayers;
   s.trump = Suit::kNone;
@@ -204,6 +205,7 @@ CommandResult CreateGame(GameState& s, std::uint64_t game_id, std::string_view r
   Change& c = Emit(s, out, RecordType::kGameCreated);
   c.seed = seed;
   c.config = config;
+  c.turn_timeout_ms = turn_timeout_ms;
   std::memcpy(c.room, s.room, kRoomCodeLen);
   return CommandResult::kOk;
 }
@@ -330,7 +332,8 @@ CommandResult Apply(GameState& s, const Command& cmd, ChangeBuffer& out) {
     case CommandType::kCreateGame: {
       std::size_t len = 0;
       while (len < static_cast<std::size_t>(kRoomCodeLen) && cmd.room[len] != '\0') ++len;
-      return CreateGame(s, cmd.game_id, std::string_view(cmd.room, len), cmd.seed, cmd.config, out);
+      return CreateGame(s, cmd.game_id, std::string_view(cmd.room, len), cmd.seed, cmd.config, out,
+                        cmd.turn_timeout_ms);
     }
     case CommandType::kJoin:
       return Join(s, cmd.seat, cmd.player_id, out);

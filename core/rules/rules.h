@@ -23,10 +23,12 @@ namespace hokm::core {
 
 // REQUIRES: s.phase == kEmpty (else kWrongPhase; kGameOver when s holds a
 // finished or abandoned game: the engine frees a slot by zeroing it).
-// room: at most 8 bytes of UTF-8 without NUL (else kInvalidConfig).
+// room: at most 8 bytes of UTF-8 without NUL (else kInvalidConfig);
+// turn_timeout_ms: at most kMaxTurnTimeoutMs (else kInvalidConfig), kept in
+// the state and the GameCreated record; the rules never look at it.
 [[nodiscard]] CommandResult CreateGame(GameState& s, std::uint64_t game_id, std::string_view room,
                                        std::uint64_t seed, const RulesConfig& config,
-                                       ChangeBuffer& out);
+                                       ChangeBuffer& out, std::uint32_t turn_timeout_ms = 0);
 [[nodiscard]] CommandResult Join(GameState& s, int seat, std::uint64_t player_id,
                                  ChangeBuffer& out);
 [[nodiscard]] CommandResult Leave(GameState& s, int seat, ChangeBuffer& out);

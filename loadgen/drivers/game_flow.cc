@@ -106,7 +106,8 @@ void GameFlow::Build(Lane& lane) {
     ZeroCommand(c);
     c.type = core::CommandType::kCreateGame;
     c.seed = core::MixSeed(options_.seed, lane.ordinal);
-    c.config = core::RulesConfig{};
+    c.config = options_.rules;
+    c.turn_timeout_ms = options_.turn_timeout_ms;
     std::memcpy(c.room, "loadgen", 7);
   } else if (lane.joined < core::kSeats) {
     ZeroCommand(c);

@@ -334,11 +334,10 @@ struct PgSink::Impl {
   // row each: game_id, seq, ts_ns, seat, card, records
   // (schemas/postgres/004_game_commands.sql). A command whose first record
   // is a card play fills seat and card, and records with the rest (null
-  // when none: most card plays). The rows are formatted here, in COPY's
-  // text format, and go to the server as one piece of COPY data: COPY does
-  // not need its data split at rows, and pqxx's per-field conversion and
-  // escaping plus a PQputCopyData per row were a large share of the
-  // sidecar's CPU (sidecar/README.md, Measurements).
+  // when none: most card plays); a card play on timeout is in records. The rows are formatted here,
+  // in COPY's text format, and go to the server as one piece of COPY data: COPY does not need its
+  // data split at rows, and pqxx's per-field conversion and escaping plus a PQputCopyData per row
+  // were a large share of the sidecar's CPU (sidecar/README.md, Measurements).
   void CopyCommands(pqxx::transaction_base& tx, const char* table,
                     std::span<const RecordRef> records) {
     static const std::vector<std::string> kColumns{"game_id", "seq",  "ts_ns",
@@ -374,7 +373,9 @@ struct PgSink::Impl {
       rows += '\t';
       AppendPgInt(first.ts_ns(), rows);
       rows += '\t';
-      if (const auto* play = first.body_as_CardPlayed()) {
+      // A card play the engine made on a turn timeout keeps its flag: it
+      // goes into records with the rest, seat and card stay null.
+      if (const auto* play = first.body_as_CardPlayed(); play != nullptr && !play->on_timeout()) {
         AppendPgInt(play->seat(), rows);
         rows += '\t';
         AppendPgInt(play->card(), rows);

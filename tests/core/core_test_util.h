@@ -94,8 +94,8 @@ inline bool SameChange(const Change& a, const Change& b) {
          a.config.kot_points_hakem_team == b.config.kot_points_hakem_team &&
          a.config.kot_points_opponents == b.config.kot_points_opponents &&
          a.config.target_points == b.config.target_points &&
-         a.config.first_hakem == b.config.first_hakem &&
-         std::memcmp(a.room, b.room, kRoomCodeLen) == 0;
+         a.config.first_hakem == b.config.first_hakem && a.turn_timeout_ms == b.turn_timeout_ms &&
+         a.on_timeout == b.on_timeout && std::memcmp(a.room, b.room, kRoomCodeLen) == 0;
 }
 
 }  // namespace hokm::core::testing

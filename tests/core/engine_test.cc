@@ -14,6 +14,7 @@
 
 #include "core/records/change_batch.h"
 #include "core/records/record_codec.h"
+#include "core/records/replay.h"
 #include "core/rules/bots.h"
 #include "core/rules/rules.h"
 #include "shm/command_channel.h"
@@ -160,7 +161,9 @@ TEST_F(EngineTest, IllegalCommandPublishesNothingAndLeavesTheStateAlone) {
   EXPECT_EQ(e.Apply(0, play).result, CommandResult::kWrongPhase);
   EXPECT_EQ(e.Apply(0, Join(game, 1)).result, CommandResult::kWrongPhase);
   ASSERT_TRUE(e.Snapshot(game, after));
-  EXPECT_EQ(std::memcmp(&before, &after, sizeof before), 0);
+  std::vector<core::ReplayDifference> differences;
+  core::DiffStates(before, after, differences);
+  EXPECT_TRUE(differences.empty()) << differences.front().field;
   EXPECT_TRUE(Drain().empty());
   EXPECT_EQ(e.counters(0).Get(EngineCounter::kRejected), 2u);
 }
@@ -304,6 +307,73 @@ TEST_F(EngineTest, AnEngineInAnotherProcessIsRefusedWhileThisOneLives) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the second engine was not refused with the first one's pid";
+}
+
+TEST_F(EngineTest, RestoredGameContinuesWithItsNextSeqInItsOwnSlot) {
+  // A game played part-way on one engine, its records kept (as PostgreSQL
+  // keeps them); the segment then lost.
+  Engine& first = Open();
+  const std::uint64_t id = SeatedGame(5);
+  core::RandomBot bot(2);
+  for (int k = 0; k < 30; ++k) {
+    core::GameState s{};
+    ASSERT_TRUE(first.Snapshot(id, s));
+    ASSERT_EQ(first.Apply(0, bot.NextCommand(s)).result, CommandResult::kOk);
+  }
+  const std::vector<core::Change> records = Drain();
+  core::GameState before{};
+  ASSERT_TRUE(first.Snapshot(id, before));
+  engine_.reset();
+  ASSERT_TRUE(shm::Segment::Remove(name_).ok());
+
+  Engine& e = Open();
+  // A record altered on purpose: left out, nothing placed.
+  std::vector<core::Change> altered = records;
+  altered.back().seat = static_cast<std::uint8_t>((altered.back().seat + 1) % 4);
+  EXPECT_EQ(e.RestoreGame(id, altered).result, RestoreResult::kReplayDiffers);
+  EXPECT_EQ(e.segment().table().Live(), 0u);
+
+  const RestoreOutcome o = e.RestoreGame(id, records);
+  ASSERT_EQ(o.result, RestoreResult::kRestored);
+  EXPECT_EQ(o.game_seq, records.back().game_seq);
+  e.FinishRestore();
+  core::GameState after{};
+  ASSERT_TRUE(e.Snapshot(id, after));
+  std::vector<core::ReplayDifference> differences;
+  core::DiffStates(before, after, differences);
+  EXPECT_TRUE(differences.empty()) << differences.front().field;
+  EXPECT_EQ(e.RestoreGame(id, records).result, RestoreResult::kSlotTaken);
+
+  // The game goes on from its next seq; a new game gets a higher id.
+  core::GameState s{};
+  ASSERT_TRUE(e.Snapshot(id, s));
+  const ApplyOutcome next = e.Apply(0, bot.NextCommand(s));
+  ASSERT_EQ(next.result, CommandResult::kOk);
+  const std::vector<core::Change> more = Drain();
+  ASSERT_FALSE(more.empty());
+  EXPECT_EQ(more.front().game_seq, records.back().game_seq + 1);
+  const ApplyOutcome created = e.Apply(0, Create(6));
+  ASSERT_EQ(created.result, CommandResult::kOk);
+  EXPECT_GT(created.game_id, id);
+  EXPECT_NE(shm::GameTable::SlotOf(created.game_id), shm::GameTable::SlotOf(id));
+}
+
+TEST_F(EngineTest, AnEndedGameIsNotRestored) {
+  Engine& first = Open();
+  const std::uint64_t id = SeatedGame(8);
+  core::RandomBot bot(4);
+  for (;;) {
+    core::GameState s{};
+    if (!first.Snapshot(id, s)) break;  // finished: its slot was freed
+    ASSERT_EQ(first.Apply(0, bot.NextCommand(s)).result, CommandResult::kOk);
+  }
+  const std::vector<core::Change> records = Drain();
+  engine_.reset();
+  ASSERT_TRUE(shm::Segment::Remove(name_).ok());
+  Engine& e = Open();
+  EXPECT_EQ(e.RestoreGame(id, records).result, RestoreResult::kEnded);
+  EXPECT_EQ(e.RestoreGame(id, {}).result, RestoreResult::kNoRecords);
+  EXPECT_EQ(e.segment().table().Live(), 0u);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "alloc_counter.h"
+#include "core/records/change_json.h"
 #include "core/rules/bots.h"
 #include "core/rules/rules.h"
 #include "core_test_util.h"
@@ -80,6 +81,42 @@ TEST(RecordCodecTest, EveryRecordTypeRoundTrips) {
   for (int t = 1; t <= kRecordTypeCount; ++t) {
     EXPECT_TRUE(seen[t]) << RecordTypeName(static_cast<RecordType>(t));
   }
+}
+
+TEST(RecordCodecTest, TurnDeadlineFieldsRoundTripAndAreAbsentWhenUnset) {
+  GameState s{};
+  ChangeBuffer out;
+  ASSERT_EQ(CreateGame(s, 7, "r", 1, RulesConfig{}, out, 1500), CommandResult::kOk);
+  Change created = out.items[0];
+  Change play;
+  std::memset(static_cast<void*>(&play), 0, sizeof play);  // as decoded: config zero too
+  play.type = RecordType::kCardPlayed;
+  play.game_id = 7;
+  play.game_seq = 9;
+  play.seat = 2;
+  play.card = 11;
+  play.suit = Suit::kNone;
+  Change trump = play;
+  trump.type = RecordType::kTrumpChosen;
+  trump.card = kNoCard;
+  trump.suit = Suit::kHearts;
+  for (Change c : {created, play, trump}) {
+    for (bool flag : {false, true}) {
+      if (c.type != RecordType::kGameCreated) c.on_timeout = flag;
+      flatbuffers::FlatBufferBuilder fbb;
+      EncodeRecord(c, 1, fbb);
+      Change back{};
+      ASSERT_EQ(DecodeRecord(fbb.GetBufferPointer(), fbb.GetSize(), &back, nullptr),
+                DecodeError::kOk);
+      EXPECT_TRUE(SameChange(back, c)) << ChangeJson(c);
+      const std::string json = ChangeJson(c);
+      EXPECT_EQ(json.find("on_timeout") != std::string::npos, c.on_timeout) << json;
+    }
+  }
+  EXPECT_NE(ChangeJson(created).find("\"turn_timeout_ms\": 1500"), std::string::npos)
+      << ChangeJson(created);
+  created.turn_timeout_ms = 0;
+  EXPECT_EQ(ChangeJson(created).find("turn_timeout_ms"), std::string::npos);
 }
 
 TEST(RecordCodecTest, WireFormatHasTheAgreedIdentifierTagsAndAscendingCards) {

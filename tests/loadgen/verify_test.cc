@@ -3,6 +3,8 @@
 // altered on purpose and a move row deleted on purpose each make
 // --verify-only report ok: false (and exit 1); the JSON report has exactly
 // the keys of the contract. The same for --baseline seed and its own tables.
+// A non-default rules variant verifies too; a hokm-engine with turn
+// deadlines finishes a game whose client stopped moving.
 //
 // Integration tests (label `integration`): they need `make services` (or
 // HOKM_REDIS_URL / HOKM_PG_URL) and fail, never skip, when a server is
@@ -16,17 +18,23 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/command_wire.h"
+#include "core/rules/rules.h"
+#include "shm/command_channel.h"
 #include "shm/segment.h"
+#include "tests/fault/engine_process.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 
@@ -179,6 +187,35 @@ class LoadgenVerifyTest : public ::testing::Test {
     }
   }
 
+  // An embedded loadgen run (standard flags, --save-games, --json
+  // report_path) delivered by the real sidecar (--drain-and-exit); loads the
+  // saved games. Returns loadgen's exit code.
+  int RunEmbeddedWithSidecar(std::vector<std::string> flags, const fs::path& report_path,
+                             int budget_s) {
+    games_file_ = dir_ / "games.txt";
+    const std::vector<std::string> common = {
+        "--mode",       "embedded",           "--shm-name",         shm_name_,
+        "--fresh",      "--verify",           "--verify-timeout-s", std::to_string(budget_s / 2),
+        "--json",       report_path.string(), "--wait-for-sidecar", "60",
+        "--save-games", games_file_.string()};
+    flags.insert(flags.begin(), common.begin(), common.end());
+    const pid_t loadgen = Spawn(Loadgen(flags), dir_ / "loadgen.log");
+    EXPECT_TRUE(
+        WaitUntil([&] { return shm::Segment::Attach(shm_name_).ok(); }, std::chrono::seconds(30)))
+        << "loadgen did not create the segment:\n"
+        << Slurp(dir_ / "loadgen.log");
+    const pid_t sidecar =
+        Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url",
+               pg_url_, "--spill-dir", (dir_ / "spill").string(), "--metrics-port",
+               std::to_string(metrics_port_), "--batch-max-ms", "10", "--drain-and-exit",
+               "--drain-timeout-s", std::to_string(budget_s / 2)},
+              dir_ / "sidecar.log");
+    const int code = Finish(loadgen, std::chrono::seconds(budget_s));
+    EXPECT_EQ(Finish(sidecar, std::chrono::seconds(budget_s)), 0) << Slurp(dir_ / "sidecar.log");
+    LoadSavedGames();
+    return code;
+  }
+
   std::string IdList() const {
     std::string ids;
     for (const SavedGame& g : games_) {
@@ -231,27 +268,11 @@ class LoadgenVerifyTest : public ::testing::Test {
 };
 
 TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
-  games_file_ = dir_ / "games.txt";
   const fs::path report_path = dir_ / "run.json";
   // Loadgen creates the segment and waits for the sidecar, which attaches
   // to it once it exists.
-  const pid_t loadgen = Spawn(
-      Loadgen({"--mode", "embedded", "--shm-name", shm_name_, "--fresh", "--games", "50",
-               "--threads", "2", "--verify", "--verify-timeout-s", "120", "--wait-for-sidecar",
-               "60", "--json", report_path.string(), "--save-games", games_file_.string()}),
-      dir_ / "loadgen.log");
-  ASSERT_TRUE(
-      WaitUntil([&] { return shm::Segment::Attach(shm_name_).ok(); }, std::chrono::seconds(30)))
-      << "loadgen did not create the segment:\n"
-      << Slurp(dir_ / "loadgen.log");
-  const pid_t sidecar = Spawn(
-      {HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url", pg_url_,
-       "--spill-dir", (dir_ / "spill").string(), "--metrics-port", std::to_string(metrics_port_),
-       "--batch-max-ms", "10", "--drain-and-exit", "--drain-timeout-s", "120"},
-      dir_ / "sidecar.log");
-  const int loadgen_code = Finish(loadgen, std::chrono::seconds(300));
-  EXPECT_EQ(Finish(sidecar, std::chrono::seconds(180)), 0) << Slurp(dir_ / "sidecar.log");
-  ASSERT_NO_FATAL_FAILURE(LoadSavedGames());
+  const int loadgen_code =
+      RunEmbeddedWithSidecar({"--games", "50", "--threads", "2"}, report_path, 240);
   ASSERT_EQ(loadgen_code, 0) << Slurp(dir_ / "loadgen.log");
   ASSERT_EQ(games_.size(), 50u);
 
@@ -367,6 +388,138 @@ TEST_F(LoadgenVerifyTest, SeedBaselineVerifiesItsOwnTablesAndCatchesADeletedRow)
   EXPECT_EQ(report["mode"], "seed-baseline");
   EXPECT_EQ(report["verify"]["ok"], false);
   EXPECT_EQ(report["verify"]["lost"], 1);
+}
+
+// Every rules variant under load: a non-default variant played through the
+// real pipeline verifies ok, and the stores show the variant was played.
+TEST_F(LoadgenVerifyTest, VerifyPassesForANonDefaultRulesVariant) {
+  const fs::path report_path = dir_ / "run.json";
+  const int loadgen_code = RunEmbeddedWithSidecar(
+      {"--games", "20", "--play-all-tricks", "--target-points", "3", "--kot-points-hakem", "1",
+       "--kot-points-opponents", "4", "--first-hakem", "random"},
+      report_path, 120);
+  ASSERT_EQ(loadgen_code, 0) << Slurp(dir_ / "loadgen.log");
+  ASSERT_EQ(games_.size(), 20u);
+  const nlohmann::json run = nlohmann::json::parse(Slurp(report_path));
+  EXPECT_EQ(run["verify"]["ok"], true) << run.dump();
+  EXPECT_EQ(run["errors"], 0);
+
+  pqxx::connection c(PgUrlOrDie().ConnInfo());
+  pqxx::nontransaction tx(c);
+  const std::string in = " AND game_id IN (" + IdList() + ")";
+  // Each game was created with the variant.
+  EXPECT_EQ(
+      tx.exec1("SELECT count(*) FROM game_moves WHERE type = 1 AND body->>'target_points' = "
+               "'3' AND (body->>'play_all_tricks')::bool AND body->>'first_hakem' = '1' AND "
+               "body->>'kot_points_hakem_team' = '1' AND body->>'kot_points_opponents' = '4'" +
+               in)[0]
+          .as<int>(),
+      20);
+  // And played by it: every scored hand ran all 13 tricks, and every game
+  // ended at 3 points or more.
+  EXPECT_EQ(
+      tx.exec1("SELECT count(*) FROM game_moves WHERE type = 8" + in)[0].as<long long>(),
+      13 * tx.exec1("SELECT count(*) FROM game_moves WHERE type = 9" + in)[0].as<long long>());
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM game_sessions WHERE status = 'finished' AND "
+                     "greatest(points_a, points_b) >= 3" +
+                     in)[0]
+                .as<int>(),
+            20);
+}
+
+// Turn deadlines end to end: hokm-engine --turn-timeout-ms plays a whole
+// game for a client that seats four players and then never moves, waking for
+// each deadline (not its park timeout, set long here), and both stores show
+// every move flagged on_timeout.
+TEST_F(LoadgenVerifyTest, TheEngineFinishesAGameWhoseClientStoppedMoving) {
+  constexpr int kTimeoutMs = 20;
+  const pid_t engine =
+      Spawn({HOKM_ENGINE_BIN, "--shm-name", shm_name_, "--fresh", "--capacity", "64", "--ring-mb",
+             "1", "--metrics-port", "0", "--wait", "park", "--wait-timeout-ms", "1000",
+             "--turn-timeout-ms", std::to_string(kTimeoutMs)},
+            dir_ / "engine.log");
+  std::optional<shm::Segment> segment = proc::AttachWhenServing(shm_name_, engine);
+  ASSERT_TRUE(segment) << "hokm-engine did not start:\n" << Slurp(dir_ / "engine.log");
+  const pid_t sidecar = Spawn(
+      {HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url", pg_url_,
+       "--spill-dir", (dir_ / "spill").string(), "--metrics-port", "0", "--batch-max-ms", "10"},
+      dir_ / "sidecar.log");
+
+  auto client = shm::CommandClient::Register(*segment);
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  std::uint64_t request = 0;
+  const auto send = [&](const core::Command& c) {
+    EXPECT_EQ(core::SendCommand(*client, ++request, c), shm::WriteResult::kOk);
+    shm::CommandResponse r{};
+    EXPECT_TRUE(WaitUntil([&] { return client->TryReceive(r); }, std::chrono::seconds(10)));
+    EXPECT_EQ(core::ResultOf(r), core::CommandResult::kOk);
+    return r;
+  };
+  core::Command create{};
+  create.type = core::CommandType::kCreateGame;
+  create.seed = 77;
+  create.config.target_points = 1;  // one hand: at most 53 moves
+  std::memcpy(create.room, "clock", 5);
+  const std::uint64_t game = send(create).game_id;
+  ASSERT_NE(game, 0u);
+  games_.push_back({game, 0});  // cleaned from the stores at the end
+  for (int seat = 0; seat < 4; ++seat) {
+    core::Command join{};
+    join.type = core::CommandType::kJoin;
+    join.game_id = game;
+    join.seat = static_cast<std::uint8_t>(seat);
+    join.player_id = (game & 0xFFFF'FFFF) * 4 + static_cast<std::uint64_t>(seat) + 1;
+    send(join);
+  }
+  // The client moves no more. 53 moves of 20 ms each: about a second when
+  // the engine wakes for each deadline; a second per move if only its park
+  // timeout woke it.
+  const auto start = Clock::now();
+  core::GameState s{};
+  ASSERT_TRUE(
+      WaitUntil([&] { return segment->table().ReadGame(game, s) == shm::ReadResult::kNoSuchGame; },
+                std::chrono::seconds(10)))
+      << "the game did not end; phase " << static_cast<int>(s.phase) << ", seq " << s.seq;
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(53 * kTimeoutMs * 3));
+
+  pqxx::connection c(PgUrlOrDie().ConnInfo());
+  const std::string id = std::to_string(game);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        pqxx::nontransaction tx(c);
+        return tx.exec1(
+                     "SELECT count(*) FROM game_sessions WHERE status = 'finished' AND "
+                     "game_id = " +
+                     id)[0]
+                   .as<int>() == 1;
+      },
+      std::chrono::seconds(20)))
+      << "PostgreSQL never showed the game finished:\n"
+      << Slurp(dir_ / "sidecar.log");
+  pqxx::nontransaction tx(c);
+  const auto moves = tx.exec1(
+      "SELECT count(*), count(*) FILTER (WHERE (body->>'on_timeout')::bool) FROM game_moves "
+      "WHERE type IN (5, 7) AND game_id = " +
+      id);
+  EXPECT_GE(moves[0].as<int>(), 1 + 28);  // trump and at least 7 tricks
+  EXPECT_EQ(moves[1].as<int>(), moves[0].as<int>()) << "every move was the engine's";
+  EXPECT_EQ(tx.exec1("SELECT body->>'turn_timeout_ms' FROM game_moves WHERE type = 1 AND "
+                     "game_id = " +
+                     id)[0]
+                .as<std::string>(),
+            std::to_string(kTimeoutMs));
+
+  RedisProbe probe;
+  ASSERT_TRUE(probe.Connect(RedisUrlOrDie()));
+  int flagged = 0;
+  for (const nlohmann::json& e : probe.Events("hokm:g:{" + id + "}")) {
+    if (e.value("on_timeout", false)) ++flagged;
+  }
+  EXPECT_EQ(flagged, moves[0].as<int>());
+  ::kill(sidecar, SIGTERM);
+  EXPECT_EQ(Finish(sidecar, std::chrono::seconds(30)), 0);
+  ::kill(engine, SIGTERM);
+  EXPECT_EQ(Finish(engine, std::chrono::seconds(30)), 0);
 }
 
 }  // namespace

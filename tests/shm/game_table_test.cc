@@ -333,6 +333,39 @@ TEST_F(GameTableTest, OddJournalLeavesTheSlotAlone) {
 
 // The table is mechanism only: any trivially copyable state that fits a slot
 // goes in, and what a reader gets back is what the writer stored.
+TEST_F(GameTableTest, PlacedGamesKeepTheirSlotsAndLaterIdsAreAbove) {
+  Make(64, 2);
+  // Ids of another, older table: creation numbers far above this table's.
+  const std::uint64_t far = std::uint64_t{1} << 40;
+  const std::uint64_t placed[] = {(far << kSlotIndexBits) | 9, ((far + 5) << kSlotIndexBits) | 2,
+                                  ((far + 7) << kSlotIndexBits) | 20};
+  for (const std::uint64_t id : placed) {
+    core::GameState s{};
+    s.game_id = id;
+    ASSERT_EQ(table_.Place(id, s), GameTable::PlaceResult::kOk);
+    EXPECT_EQ(table_.Find(id), static_cast<std::int64_t>(GameTable::SlotOf(id)));
+  }
+  core::GameState none{};
+  EXPECT_EQ(table_.Place((far << kSlotIndexBits) | 64, none), GameTable::PlaceResult::kOutOfRange);
+  EXPECT_EQ(table_.Place(((far + 9) << kSlotIndexBits) | 9, none),
+            GameTable::PlaceResult::kSlotTaken);
+  table_.RebuildFreeLists();
+  EXPECT_EQ(table_.Live(), 3u);
+  // Every other slot is handed out once, never a placed one, with an id
+  // above every placed id.
+  std::set<std::uint32_t> slots;
+  for (std::uint32_t shard = 0; shard < 2; ++shard) {
+    while (auto a = table_.Allocate(shard)) {
+      EXPECT_GT(a->game_id, placed[2]);
+      EXPECT_TRUE(slots.insert(a->slot).second) << "slot " << a->slot << " handed out twice";
+      EXPECT_NE(a->slot, 9u);
+      EXPECT_NE(a->slot, 2u);
+      EXPECT_NE(a->slot, 20u);
+    }
+  }
+  EXPECT_EQ(slots.size(), 64u - 3u);
+}
+
 TEST(GameTableStateTest, HoldsAStateTypeOfItsUser) {
   struct Counter {
     std::uint64_t hits;

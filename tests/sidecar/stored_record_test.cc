@@ -76,6 +76,34 @@ TEST(StoredRecordTest, EveryTypeAsStoredDecodesToTheRecordTheRulesEmitted) {
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(core::kRecordTypeCount));
 }
 
+TEST(StoredRecordTest, TurnDeadlineFieldsReadFromTheBodyAndDefaultWhenAbsent) {
+  StoredRow row;
+  row.game_id = 7;
+  row.seq = 12;
+  row.type = 7;  // a card play on timeout: in the records JSON, seat and card null
+  row.body = R"({"seat":1,"card":5,"on_timeout":true})";
+  core::Change c;
+  ASSERT_EQ(DecodeStoredRow(row, c), "");
+  EXPECT_TRUE(c.on_timeout);
+  EXPECT_EQ(c.seat, 1);
+  EXPECT_EQ(c.card, 5);
+  row.body.reset();  // the columns of an ordinary card play
+  row.seat = 1;
+  row.card = 5;
+  ASSERT_EQ(DecodeStoredRow(row, c), "");
+  EXPECT_FALSE(c.on_timeout);
+  row.seat.reset();
+  row.card.reset();
+  row.type = 5;
+  row.body = R"({"seat":0,"suit":2,"on_timeout":"yes"})";
+  EXPECT_EQ(DecodeStoredRow(row, c), "seq 12: TrumpChosen: on_timeout is not true or false");
+  row.type = 1;
+  row.body = R"({"room":"r","seed":1,"play_all_tricks":false,"kot_points_hakem_team":2,)"
+             R"("kot_points_opponents":3,"target_points":7,"first_hakem":0,"turn_timeout_ms":250})";
+  ASSERT_EQ(DecodeStoredRow(row, c), "");
+  EXPECT_EQ(c.turn_timeout_ms, 250u);
+}
+
 TEST(StoredRecordTest, BrokenRowsSayWhy) {
   core::Change out;
   StoredRow row;
