@@ -190,4 +190,8 @@ bool Engine::Snapshot(std::uint64_t game_id, core::GameState& out) const {
   return segment_.table().ReadGame(game_id, out) == shm::ReadResult::kOk;
 }
 
+Result<core::PlayerView> Engine::PlayerView(std::uint64_t game_id, int seat) const {
+  return core::ReadPlayerView(segment_.table(), game_id, seat);
+}
+
 }  // namespace hokm
