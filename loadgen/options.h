@@ -58,6 +58,11 @@ struct LoadgenOptions {
   std::string save_games_path;    // --save-games: the games played, for --verify-only
   std::string verify_only_path;   // --verify-only: verify a saved list, play nothing
 
+  // --disconnect-rate: the fraction of player turns (trump choices, card
+  // plays) before which the player to act drops and reconnects (embedded,
+  // shm); each reconnect checks the player's view (core/player_view.h).
+  double disconnect_rate = 0;
+
   // The effective end condition: --total-games as given, or --games when
   // neither --duration nor --total-games is (each game slot plays one game).
   std::uint64_t TotalGamesCap() const;
