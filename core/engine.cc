@@ -362,4 +362,8 @@ std::uint64_t Engine::NextDeadlineNs(std::uint32_t shard) const {
   return deadlines.empty() ? 0 : deadlines.top().deadline_ns;
 }
 
+Result<core::PlayerView> Engine::PlayerView(std::uint64_t game_id, int seat) const {
+  return core::ReadPlayerView(segment_.table(), game_id, seat);
+}
+
 }  // namespace hokm

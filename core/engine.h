@@ -11,8 +11,8 @@
 // processes send through the segment's command rings (Serve).
 //
 // Thread safety: Apply(shard, ...) and ServeOnce(shard) must only be called
-// by shard's owner thread; different shards may run in parallel. Snapshot
-// and reading the counters may be done from any thread.
+// by shard's owner thread; different shards may run in parallel. Snapshot,
+// PlayerView and reading the counters may be done from any thread.
 #pragma once
 
 #include <array>
@@ -27,6 +27,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include "core/command_wire.h"
+#include "core/player_view.h"
 #include "core/records/change.h"
 #include "core/rules/command.h"
 #include "core/rules/game_state.h"
@@ -174,6 +175,13 @@ class Engine {
   // A consistent copy of a game's state. Any thread.
   bool Snapshot(std::uint64_t game_id, core::GameState& out) const;
   std::uint32_t ShardOf(std::uint64_t game_id) const { return segment_.table().ShardOf(game_id); }
+
+  // What `seat`'s player sees of a game now (a reconnecting player's
+  // screen): the public state and that seat's own hand, no other seat's
+  // cards. Errors as core::ReadPlayerView's (a bad seat, an unknown game),
+  // which computes it: a client process of hokm-engine calls that on its
+  // own mapping of the segment and gets the same view. Any thread.
+  Result<core::PlayerView> PlayerView(std::uint64_t game_id, int seat) const;
 
   std::uint32_t shards() const { return segment_.shards(); }
   shm::Segment& segment() { return segment_; }

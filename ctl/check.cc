@@ -93,6 +93,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using sidecar::PublicState;
+using sidecar::PublicStateFromJson;
 using Json = nlohmann::json;
 
 // One difference found: which game, what kind, and the values each side
@@ -367,7 +368,7 @@ bool Checker::LiveRound(std::vector<LiveRead>& chunk) {
             Add({g.game, "redis_ahead", "seq", std::to_string(s2), g.redis_top, ""});
             g.redis_done = true;
           } else if (at_s1 && at_s1->seq == seg.seq) {
-            const std::optional<PublicState> stored = PublicState::FromJson(at_s1->Field("state"));
+            const std::optional<PublicState> stored = PublicStateFromJson(at_s1->Field("state"));
             if (!stored) {
               Add({g.game, "redis_unparsable", "state", "", std::string(at_s1->Field("state")),
                    ""});
@@ -560,7 +561,7 @@ bool Checker::CheckFinishedBatch(std::span<FinRead> batch, bool caught_up) {
     }
     const std::optional<sidecar::StreamEntry> top = sidecar::ParseStreamEntry(r->element[0]);
     const std::optional<PublicState> s =
-        top ? PublicState::FromJson(top->Field("state")) : std::nullopt;
+        top ? PublicStateFromJson(top->Field("state")) : std::nullopt;
     if (!s) {
       g.why = "redis_unparsable";
       g.field = "state";

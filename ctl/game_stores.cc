@@ -70,7 +70,7 @@ Result<std::optional<sidecar::PublicState>> ReadRedisGame(const std::string& red
   if (reply->elements == 0) return std::optional<sidecar::PublicState>{};
   const std::optional<sidecar::StreamEntry> entry = sidecar::ParseStreamEntry(reply->element[0]);
   if (!entry) return Status::Corruption(where + key + ": its last entry is not [id, fields]");
-  std::optional<sidecar::PublicState> state = sidecar::PublicState::FromJson(entry->Field("state"));
+  std::optional<sidecar::PublicState> state = sidecar::PublicStateFromJson(entry->Field("state"));
   if (!state) return Status::Corruption(where + key + ": its last entry has no valid state");
   return state;
 }

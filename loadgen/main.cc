@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
     auto v = VerifyGames(options, options.mode, totals.games, run.segment());
     if (!v.ok()) return Fail(v.status().message());
     summary.verify = *v;
+    // A reconnected player who saw the wrong hand or state fails the run.
+    if (totals.reconnect_mismatches != 0) summary.verify->ok = false;
   }
   PrintSummary(stdout, options, summary);
   if (!options.json_path.empty()) {

@@ -16,6 +16,17 @@ std::string Env(const char* name) {
   return v != nullptr ? v : "";
 }
 
+// --disconnect-rate (the reconnection check, GameFlow::BuildReconnect).
+void AddDisconnectOption(CLI::App& app, LoadgenOptions* o) {
+  app.add_option("--disconnect-rate", o->disconnect_rate,
+                 "embedded, shm: the fraction of player turns (trump choices and card plays) "
+                 "before which the player to act disconnects and reconnects (PlayerConnection "
+                 "records through the engine); each reconnect checks that the player's view shows "
+                 "exactly its own hand and the game's public state. Mismatches are reported "
+                 "(reconnect_mismatches) and fail --verify")
+      ->check(CLI::Range(0.0, 1.0));
+}
+
 }  // namespace
 
 std::uint64_t LoadgenOptions::TotalGamesCap() const {
@@ -101,6 +112,7 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
                  "sent late counts the delay in its latency, a short nap costs a wake-up per play")
       ->check(CLI::Range(0u, 100000u))
       ->capture_default_str();
+  AddDisconnectOption(app, o);
   app.add_flag("--quiet,-q", o->quiet,
                "No progress line (it is off anyway when stdout is not a terminal)");
   app.add_option("--json", o->json_path, "Write the JSON report here");
@@ -215,6 +227,10 @@ std::string FinalizeOptions(LoadgenOptions& o) {
   if (o.verify && o.mode == Mode::kRules) {
     return "--mode rules writes nowhere: --verify needs embedded or shm (with hokm-sidecar) "
            "or --baseline seed";
+  }
+  if (o.disconnect_rate > 0 && o.mode != Mode::kEmbedded && o.mode != Mode::kShm) {
+    return "--disconnect-rate reads players' views from an engine: it needs --mode embedded or "
+           "shm";
   }
   if (o.games > o.capacity && o.mode == Mode::kEmbedded) {
     return "--games " + std::to_string(o.games) + " exceeds --capacity " +

@@ -63,6 +63,10 @@ struct LoadgenOptions {
   // --kot-points-hakem, --kot-points-opponents, --target-points, --first-hakem.
   core::RulesConfig rules;
   std::uint32_t turn_timeout_ms = 0;  // --turn-timeout-ms (shm): 0 = hokm-engine's default
+  // --disconnect-rate: the fraction of player turns (trump choices, card
+  // plays) before which the player to act drops and reconnects (embedded,
+  // shm); each reconnect checks the player's view (core/player_view.h).
+  double disconnect_rate = 0;
 
   // The effective end condition: --total-games as given, or --games when
   // neither --duration nor --total-games is (each game slot plays one game).

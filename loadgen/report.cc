@@ -47,6 +47,10 @@ void PrintSummary(std::FILE* out, const LoadgenOptions& o, const RunSummary& s) 
     std::fprintf(out, "  apply latency      p50 %llu ns, p99 %llu ns, p999 %llu ns, max %llu ns\n",
                  U(h.Quantile(0.5)), U(h.Quantile(0.99)), U(h.Quantile(0.999)), U(h.Max()));
     std::fprintf(out, "  busy, errors       %llu, %llu\n", U(t->busy), U(t->errors));
+    if (t->reconnecting) {
+      std::fprintf(out, "  reconnects         %llu, views mismatched %llu\n", U(t->reconnects),
+                   U(t->reconnect_mismatches));
+    }
     if (t->drained) {
       std::fprintf(
           out,
@@ -115,6 +119,10 @@ std::string SummaryJson(const RunSummary& s) {
       {"busy", t.busy},
       {"errors", t.errors},
   };
+  if (t.reconnecting) {
+    j["reconnects"] = t.reconnects;
+    j["reconnect_mismatches"] = t.reconnect_mismatches;
+  }
   if (s.verify) {
     const VerifyResult& v = *s.verify;
     j["verify"] = {{"games", v.games},

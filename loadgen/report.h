@@ -5,7 +5,8 @@
 // card_plays, records, wall_s, card_plays_per_sec, apply_latency_ns {p50,
 // p99, p999, max}, sync_lag_ms {redis {p50, p99, max}, postgres {p50, p99,
 // max}}, busy, errors, and with --verify, verify {games, pg_games, pg_moves,
-// redis_games, lost, duplicated, mismatched, ok}.
+// redis_games, lost, duplicated, mismatched, ok}; with --disconnect-rate
+// also reconnects and reconnect_mismatches (a mismatch makes verify not ok).
 #pragma once
 
 #include <cstdio>

@@ -51,6 +51,8 @@ struct alignas(128) ThreadResult {
   Counter games_completed;            // games played to GameFinished
   Counter busy;                       // Busy answers (each retried)
   Counter errors;                     // any other rejection, failed replay or store error
+  Counter reconnects;                 // --disconnect-rate: players dropped and reconnected
+  Counter reconnect_mismatches;       // ... whose view was not exactly what it should be
   core::LatencyHistogram latency_ns;  // per accepted command, from its intended send time
   core::LatencyHistogram pg_lag_us;   // seed baseline: record made -> its INSERT committed
 
@@ -68,6 +70,9 @@ struct RunTotals {
   std::uint64_t games_started = 0;
   std::uint64_t busy = 0;
   std::uint64_t errors = 0;
+  bool reconnecting = false;  // --disconnect-rate given: the report has the two counts below
+  std::uint64_t reconnects = 0;
+  std::uint64_t reconnect_mismatches = 0;
   double wall_s = 0;  // from the start until the last thread stopped playing
   core::LatencyHistogram latency_ns;
   core::LatencyHistogram pg_lag_us;

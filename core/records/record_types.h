@@ -15,7 +15,7 @@
 //      until it exists).
 //   4. core/records/record_codec.cc: its Encode and Decode.
 //   5. Where it has meaning, and only there: PublicState::Apply
-//      (sidecar/public_state.cc), the Redis planner
+//      (core/records/public_state.cc), the Redis planner
 //      (sidecar/redis/redis_plan.cc), the PostgreSQL derived rows
 //      (sidecar/pg/pg_derived.cc).
 #pragma once

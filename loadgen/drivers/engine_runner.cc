@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/engine.h"
@@ -45,10 +46,13 @@ bool ApplyNow(Lane& lane, GameFlow& flow, ApplyFn& apply, ReadFn& read, std::uin
   }
 }
 
+// `view` reads players' views for --disconnect-rate (none: no reconnects).
 template <typename ApplyFn, typename ReadFn>
-void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read) {
+void RunSyncLanes(ThreadContext& ctx, ApplyFn&& apply, ReadFn&& read,
+                  PlayerViewReader view = nullptr) {
   ThreadResult& result = ctx.result;
   GameFlow flow(ctx.options, ctx.control, result, ctx.dump);
+  flow.SetViewReader(std::move(view));
   std::vector<Lane> lanes(ctx.lanes);
   Pacer pacer(ctx.rate, ctx.control.start_ns(), ctx.options.ramp_s);
   Ramp ramp(ctx.control.start_ns(), ctx.options.ramp_s, lanes.size());
@@ -150,7 +154,8 @@ void RunEmbeddedThread(Engine& engine, std::uint32_t shard, ThreadContext& ctx) 
       },
       [&engine](std::uint64_t game_id, core::GameState& out) {
         return engine.Snapshot(game_id, out);
-      });
+      },
+      [&engine](std::uint64_t game_id, int seat) { return engine.PlayerView(game_id, seat); });
 }
 
 void RunRulesThread(ThreadContext& ctx) {

@@ -91,6 +91,9 @@ bool GameFlow::Begin(Lane& lane) {
   }
   lane.ordinal = ordinal;
   lane.bot = core::RandomBot(core::MixSeed(core::MixSeed(options_.seed, ordinal), 1));
+  lane.reconnect = Lane::Reconnect::kNone;
+  lane.turn_drawn = false;
+  lane.disconnect_rng = core::MixSeed(core::MixSeed(options_.seed, ordinal), 2);
   lane.step = Lane::Step::kReady;
   return true;
 }
@@ -115,6 +118,8 @@ void GameFlow::Build(Lane& lane) {
     c.game_id = lane.game_id;
     c.seat = lane.joined;
     c.player_id = kPlayerBase + (lane.ordinal * core::kSeats + lane.joined) % kPlayerPool;
+  } else if (BuildReconnect(lane)) {
+    // a connection change first; the turn is played after the reconnect
   } else if (options_.bots == core::BotKind::kGreedy) {
     c = greedy_.NextCommand(lane.view);
   } else {
@@ -161,12 +166,15 @@ bool GameFlow::Accepted(Lane& lane, std::uint64_t game_id, std::uint32_t game_se
     }
     if (fresh == nullptr) fresh = &replayed;
   }
+  if (cmd.type == core::CommandType::kSetConnected) ConnectionChanged(lane, game_id);
   lane.view = *fresh;
   lane.view.seq = game_seq;
   lane.game_id = game_id;
   lane.has_command = false;
   lane.timed = false;
   if (cmd.type == core::CommandType::kJoin) ++lane.joined;
+  if (cmd.type == core::CommandType::kPlayCard || cmd.type == core::CommandType::kChooseTrump)
+    lane.turn_drawn = false;  // the next turn draws anew
 
   result_.commands.Add(1);
   result_.records.Add(game_seq - before);
@@ -213,6 +221,63 @@ void GameFlow::Refused(Lane& lane, core::CommandResult r) {
 void GameFlow::Leave(Lane& lane) {
   if (lane.game_id != 0) EndGame(lane);
   lane.step = Lane::Step::kIdle;
+}
+
+bool GameFlow::BuildReconnect(Lane& lane) {
+  if (!view_reader_ || options_.disconnect_rate <= 0) return false;
+  const core::Phase phase = lane.view.phase;
+  if (phase != core::Phase::kChoosingTrump && phase != core::Phase::kPlaying) return false;
+  if (lane.reconnect == Lane::Reconnect::kNone) {
+    if (lane.turn_drawn) return false;
+    lane.turn_drawn = true;
+    // 53 random bits as a fraction in [0, 1).
+    const double draw =
+        static_cast<double>(core::NextRandom(lane.disconnect_rng) >> 11) * 0x1.0p-53;
+    if (draw >= options_.disconnect_rate) return false;
+    lane.reconnect = Lane::Reconnect::kDisconnect;
+    lane.reconnect_seat = static_cast<std::uint8_t>(lane.view.turn & 3u);
+  }
+  core::Command& c = lane.command;
+  ZeroCommand(c);
+  c.type = core::CommandType::kSetConnected;
+  c.game_id = lane.game_id;
+  c.seat = lane.reconnect_seat;
+  c.connected = lane.reconnect == Lane::Reconnect::kConnect;
+  return true;
+}
+
+void GameFlow::ConnectionChanged(Lane& lane, std::uint64_t game_id) {
+  if (lane.reconnect == Lane::Reconnect::kDisconnect) {
+    lane.reconnect = Lane::Reconnect::kConnect;
+    return;
+  }
+  if (lane.reconnect != Lane::Reconnect::kConnect) return;
+  lane.reconnect = Lane::Reconnect::kNone;
+  result_.reconnects.Add(1);
+  const int seat = lane.reconnect_seat;
+  // What the player must see: the rules' state after the reconnect, from
+  // the state before it (as read back after the disconnect).
+  core::GameState want = lane.view;
+  core::ChangeBuffer out;
+  const core::CommandResult applied = core::Apply(want, lane.command, out);
+  const Result<core::PlayerView> got = view_reader_(game_id, seat);
+  std::string wrong;
+  if (applied != core::CommandResult::kOk) {
+    wrong = std::string("the reconnect replayed locally gave ") + core::CommandResultName(applied);
+  } else if (!got.ok()) {
+    wrong = got.status().message();
+  } else if (got->seat != seat || got->player_id != want.player_ids[seat]) {
+    wrong = "the view is of seat " + std::to_string(got->seat) + ", player " +
+            std::to_string(got->player_id);
+  } else if (got->hand != want.hands[seat]) {
+    wrong = "the view's hand is not the seat's hand";
+  } else if (!(got->state == core::PublicState::FromGame(want))) {
+    wrong = "the view's public state is not the game's";
+  }
+  if (wrong.empty()) return;
+  result_.reconnect_mismatches.Add(1);
+  ReportError("game " + std::to_string(game_id) + ", seat " + std::to_string(seat) +
+              " reconnected: " + wrong);
 }
 
 bool TimeCommand(Lane& lane, const GameFlow& flow, Pacer& pacer, std::uint64_t now_ns) {

@@ -6,7 +6,9 @@
 // A lane's life: Begin takes the next game number k from the run (or none
 // is left); the game is created with seed MixSeed(--seed, k), four players
 // join, then the bots play from the state read back after every answer
-// until the game finishes; then Begin again. When the run ends, runners
+// until the game finishes; then Begin again. With --disconnect-rate, before
+// some turns the player to act disconnects and reconnects first
+// (BuildReconnect), and its view is checked on reconnect. When the run ends, runners
 // abandon the games still running (GameFlow::BuildAbandon), so the engine's
 // table is left empty and every game has a final state to verify.
 //
@@ -18,9 +20,11 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "core/player_view.h"
 #include "core/rules/bots.h"
 #include "core/rules/command.h"
 #include "core/rules/game_state.h"
@@ -114,7 +118,18 @@ struct Lane {
   core::GameState view{};  // the state after the last accepted command
   core::Command command{};
   std::string dump;  // --dump: this game's JSON lines so far
+  // --disconnect-rate (GameFlow::BuildReconnect): the reconnect under way
+  // for reconnect_seat, whether this turn has drawn yet, the draws' state.
+  enum class Reconnect : std::uint8_t { kNone, kDisconnect, kConnect };
+  Reconnect reconnect = Reconnect::kNone;
+  bool turn_drawn = false;
+  std::uint8_t reconnect_seat = 0;
+  std::uint64_t disconnect_rng = 0;
 };
+
+// Reads a seat's view of a game from the engine (Engine::PlayerView) or
+// the segment (core::ReadPlayerView).
+using PlayerViewReader = std::function<Result<core::PlayerView>(std::uint64_t game_id, int seat)>;
 
 class GameFlow {
  public:
@@ -152,14 +167,27 @@ class GameFlow {
   // Prints the first few errors of the run to stderr (shared budget).
   static void ReportError(const std::string& message);
 
+  // --disconnect-rate: where reconnected players' views are read. Without
+  // one, no player disconnects.
+  void SetViewReader(PlayerViewReader reader) { view_reader_ = std::move(reader); }
+
  private:
   void EndGame(Lane& lane);
+  // Builds the lane's next connection change, if a reconnect is under way
+  // or this turn draws one; false: the turn is played as it is.
+  bool BuildReconnect(Lane& lane);
+  // The lane's connection change was accepted (lane.view: the state before
+  // it). After the reconnect, reads the player's view and compares it with
+  // the state the rules give (lane.view with the command applied here): the
+  // seat's own hand exactly, and the public state.
+  void ConnectionChanged(Lane& lane, std::uint64_t game_id);
 
   const LoadgenOptions& options_;
   RunControl& control_;
   ThreadResult& result_;
   DumpWriter::Part* dump_;
   core::GreedyBot greedy_;
+  PlayerViewReader view_reader_;
 };
 
 // For the pipelined runners (shm, seed): gives the lane's built command its

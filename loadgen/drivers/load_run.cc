@@ -282,6 +282,7 @@ Result<std::unique_ptr<RunTotals>> LoadRun::Play() {
   for (auto& w : workers) w.join();
 
   auto totals = std::make_unique<RunTotals>();
+  totals->reconnecting = options_.disconnect_rate > 0;
   std::uint64_t play_end = control.start_ns();
   std::string fatal;
   for (const auto& r : results) {
@@ -291,6 +292,8 @@ Result<std::unique_ptr<RunTotals>> LoadRun::Play() {
     totals->games_completed += r->games_completed.Get();
     totals->busy += r->busy.Get();
     totals->errors += r->errors.Get();
+    totals->reconnects += r->reconnects.Get();
+    totals->reconnect_mismatches += r->reconnect_mismatches.Get();
     totals->latency_ns.Merge(r->latency_ns);
     totals->pg_lag_us.Merge(r->pg_lag_us);
     totals->games.insert(totals->games.end(), r->games.begin(), r->games.end());

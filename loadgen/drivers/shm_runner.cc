@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/command_wire.h"
+#include "core/player_view.h"
 #include "core/records/change.h"
 #include "core/rules/rules.h"
 #include "loadgen/drivers/runners.h"
@@ -61,6 +62,11 @@ class ShmDriver {
         ctx.options.pipeline == 0 ? kDefaultShmPipeline : ctx.options.pipeline;
     pipeline_ = std::min(want, max);
     window_ = pipeline_;
+    // Reconnected players' views, read from the segment as any client of
+    // hokm-engine would (no round trip).
+    flow_.SetViewReader([&segment](std::uint64_t game_id, int seat) {
+      return core::ReadPlayerView(segment.table(), game_id, seat);
+    });
   }
 
   void Run() {

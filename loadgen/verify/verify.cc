@@ -220,7 +220,7 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 1) continue;  // missing
         std::optional<sidecar::PublicState> state;
         if (const auto entry = sidecar::ParseStreamEntry(r->element[0]))
-          state = sidecar::PublicState::FromJson(entry->Field("state"));
+          state = sidecar::PublicStateFromJson(entry->Field("state"));
         if (!state) {
           ++v.redis_games;
           ++v.mismatched;

@@ -57,6 +57,12 @@ void DerivedRows::Add(const fb::ChangeRecord& r) {
              [&](const fb::PlayerLeft& b) {
                seat_row(core::RecordType::kPlayerLeft, b.seat(), b.player_id());
              },
+             [&](const fb::PlayerConnection& b) {
+               // v(game_id, seq, seat, player_id, connected, ts) of kDeriveConnections.
+               std::string& l = num(num(num(open(connections), g), r.game_seq()), b.seat());
+               num(l, b.player_id()).append(b.connected() ? "true," : "false,");
+               close_ts(l);
+             },
              [&](const fb::HakemChosen& b) {
                if (b.hand_no() <= 1) {
                  AppendPgInt(g, open(first_hakem));

@@ -1,7 +1,7 @@
 // pg_derived.h: the PostgreSQL sink's planning of derived rows: the
 // VALUES lists of the statements of pg_sql.h, built from the records a
 // batch inserted (what each record type derives: sessions, seats, the
-// first hakem, hands, results).
+// first hakem, hands, results, connections).
 #pragma once
 
 #include <cstdint>
@@ -15,13 +15,14 @@ namespace hokm::sidecar {
 
 // The VALUES rows of the derived statements, one list per statement.
 struct DerivedRows {
-  std::string created, seats, first_hakem, hands, finished, abandoned;
+  std::string created, seats, connections, first_hakem, hands, finished, abandoned;
   // Each game's last TrickWon added: a HandScored comes right after its
   // hand's last TrickWon (in the same command).
   std::unordered_map<std::uint64_t, const hokm::fb::ChangeRecord*> last_trick;
 
   void Clear() {
-    for (std::string* s : {&created, &seats, &first_hakem, &hands, &finished, &abandoned})
+    for (std::string* s :
+         {&created, &seats, &connections, &first_hakem, &hands, &finished, &abandoned})
       s->clear();
     last_trick.clear();
   }

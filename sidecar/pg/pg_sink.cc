@@ -278,6 +278,7 @@ struct PgSink::Impl {
     };
     add(derive.created, derived.created);
     add(derive.seats, derived.seats);
+    add(derive.connections, derived.connections);
     add(derive.first_hakem, derived.first_hakem);
     add(derive.hands, derived.hands);
     add(derive.finished, derived.finished);

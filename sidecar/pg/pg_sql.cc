@@ -30,6 +30,7 @@ DeriveSql DeriveSql::Make() {
   DeriveSql d;
   d.created = WithTypeTags(kDeriveGameCreated);
   d.seats = WithTypeTags(kDeriveSeats);
+  d.connections = WithTypeTags(kDeriveConnections);
   d.first_hakem = WithTypeTags(kDeriveFirstHakem);
   d.hands = WithTypeTags(kDeriveHandScored);
   d.finished = WithTypeTags(

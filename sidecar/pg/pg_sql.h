@@ -47,21 +47,40 @@ ON CONFLICT (game_id) DO NOTHING;
 )sql";
 
 // v(game_id, seq, type, seat, player_id, ts): joins (2) and leaves (3). The
-// latest per seat wins; a leave keeps the seat's row with left_at set.
+// latest per seat wins; a leave keeps the seat's row with left_at set. A
+// join connects the seat (005_connections.sql).
 inline constexpr const char* kDeriveSeats = R"sql(
 INSERT INTO players (player_id)
 SELECT DISTINCT player_id::bigint FROM (VALUES {rows}) v(game_id, seq, type, seat, player_id, ts) WHERE type = {type:PlayerJoined}
 ON CONFLICT (player_id) DO NOTHING;
-INSERT INTO game_participants AS gp (game_id, seat, player_id, team, joined_at, left_at)
+INSERT INTO game_participants AS gp (game_id, seat, player_id, team, joined_at, left_at, connected, connection_seq)
 SELECT DISTINCT ON (game_id, seat) game_id::bigint, seat::smallint, player_id::bigint, (seat % 2)::smallint,
-       ts::timestamptz, CASE WHEN type = {type:PlayerLeft} THEN ts::timestamptz END
+       ts::timestamptz, CASE WHEN type = {type:PlayerLeft} THEN ts::timestamptz END, true, seq::bigint
   FROM (VALUES {rows}) v(game_id, seq, type, seat, player_id, ts)
  ORDER BY game_id, seat, seq DESC
 ON CONFLICT (game_id, seat) DO UPDATE
    SET player_id = EXCLUDED.player_id,
        joined_at = CASE WHEN EXCLUDED.left_at IS NULL OR gp.player_id <> EXCLUDED.player_id
                         THEN EXCLUDED.joined_at ELSE gp.joined_at END,
-       left_at = EXCLUDED.left_at;
+       left_at = EXCLUDED.left_at,
+       connected = CASE WHEN EXCLUDED.left_at IS NULL AND EXCLUDED.connection_seq > gp.connection_seq
+                        THEN true ELSE gp.connected END,
+       connection_seq = greatest(gp.connection_seq, EXCLUDED.connection_seq);
+)sql";
+
+// v(game_id, seq, seat, player_id, connected, ts): PlayerConnection. The
+// latest per seat wins, for the player seated there now, unless the row
+// holds a newer change already (connection_seq).
+inline constexpr const char* kDeriveConnections = R"sql(
+UPDATE game_participants gp
+   SET connected = c.connected, connection_seq = c.seq, connection_at = c.ts
+  FROM (SELECT DISTINCT ON (game_id, seat) game_id::bigint AS game_id, seat::smallint AS seat,
+               player_id::bigint AS player_id, connected::boolean AS connected, seq::bigint AS seq,
+               ts::timestamptz AS ts
+          FROM (VALUES {rows}) v(game_id, seq, seat, player_id, connected, ts)
+         ORDER BY game_id, seat, seq DESC) c
+ WHERE gp.game_id = c.game_id AND gp.seat = c.seat AND gp.player_id = c.player_id
+   AND gp.connection_seq < c.seq;
 )sql";
 
 // v(game_id): games whose first hakem was chosen.
@@ -139,7 +158,7 @@ UPDATE game_sessions s
 // The derived statements with {type:..}, {base} and {step} filled in, in
 // the order they run.
 struct DeriveSql {
-  std::string created, seats, first_hakem, hands, finished, abandoned;
+  std::string created, seats, connections, first_hakem, hands, finished, abandoned;
 
   static DeriveSql Make();
 };

@@ -157,7 +157,7 @@ struct RedisSink::Impl {
                                            std::to_string(game_id));
           continue;
         }
-        if (auto s = PublicState::FromJson(entry->Field("state"))) memo.state = *s;
+        if (auto s = PublicStateFromJson(entry->Field("state"))) memo.state = *s;
         // An entry whose state does not parse still says how far the game
         // is stored: later entries carry what their records set.
         memo.state.seq = entry->seq;

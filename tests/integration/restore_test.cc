@@ -436,7 +436,7 @@ TEST_F(RestoreTest, LostSegmentRestoredFromPostgresEveryGameEndsLegalAndGapless)
         }
         EXPECT_EQ(entry->seq, expect - 1);
       }
-      state = PublicState::FromJson(entry->Field("state"));
+      state = PublicStateFromJson(entry->Field("state"));
     }
     EXPECT_EQ(expect - 1, last_seq[id]);
     ASSERT_TRUE(state.has_value());

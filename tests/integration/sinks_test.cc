@@ -611,6 +611,70 @@ TEST_F(SinksTest, StateFollowsTheGameMidTrickAndEventsReadOnBySeq) {
             static_cast<long long>(refs.size()));
 }
 
+// A player's disconnect and reconnect (PlayerConnection records, README
+// "Reconnection"): hokm:p:{PLAYER} says where the player sits and whether it
+// is connected, its 30 min TTL refreshed by each record, and
+// analytics.active_sessions counts the game's connected and disconnected
+// players; a replayed disconnect changes nothing.
+TEST_F(SinksTest, PlayerConnectionsKeepThePlayerHashAndActiveSessionsCurrent) {
+  const std::uint64_t g = ids_.Game(1);
+  const std::array<std::uint64_t, 4> seats = {ids_.Player(1), ids_.Player(2), ids_.Player(3),
+                                              ids_.Player(4)};
+  used_games_.insert(g);
+  used_players_.insert(seats.begin(), seats.end());
+  std::uint32_t seq = 0;
+  std::uint64_t ts = kTs0;
+  std::vector<OwnedRecord> seated;
+  seated.push_back(GameCreated(g, ++seq, ts, "RECON"));
+  for (int seat = 0; seat < 4; ++seat)
+    seated.push_back(PlayerJoined(g, ++seq, ts += 1'000'000, seat, seats[seat]));
+  std::vector<const OwnedRecord*> all;
+  for (const auto& r : seated) all.push_back(&r);
+  Deliver(Refs(all), 64);
+  ASSERT_FALSE(HasFailure());
+  const std::string where = " FROM analytics.active_sessions WHERE game_id = " + std::to_string(g);
+  const auto sessions = [&] {
+    const pqxx::result r =
+        Query("SELECT players, players_connected, players_disconnected, last_seq" + where);
+    EXPECT_EQ(r.size(), 1u);
+    return r.empty() ? std::string("none")
+                     : r[0][0].as<std::string>() + " " + r[0][1].as<std::string>() + " " +
+                           r[0][2].as<std::string>() + " seq " + r[0][3].as<std::string>();
+  };
+  EXPECT_EQ(sessions(), "4 4 0 seq 5");
+  const std::string key = PlayerKey(seats[1]);
+  EXPECT_EQ(probe_.Hash(key)["connected"], "1");
+
+  // Seat 1 drops; its hash had only a minute left, the record gives it 30 again.
+  ASSERT_EQ(probe_.Integer({"PEXPIRE", key, "60000"}), 1);
+  const OwnedRecord dropped = PlayerConnection(g, ++seq, ts += 1'000'000'000, 1, seats[1], false);
+  Deliver(Refs({&dropped}, 100), 64);
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(sessions(), "4 3 1 seq 6");
+  std::map<std::string, std::string> h = probe_.Hash(key);
+  EXPECT_EQ(h["game"], std::to_string(g));
+  EXPECT_EQ(h["seat"], "1");
+  EXPECT_EQ(h["connected"], "0");
+  EXPECT_EQ(h["last_seen"], std::to_string(ts / 1'000'000));
+  const long long ttl_ms = probe_.Integer({"PTTL", key});
+  EXPECT_GT(ttl_ms, 60'000);
+  EXPECT_LE(ttl_ms, 1800 * 1000);
+  EXPECT_EQ(probe_.Hash(PlayerKey(seats[2]))["connected"], "1") << "only seat 1 dropped";
+
+  // It reconnects.
+  const OwnedRecord back = PlayerConnection(g, ++seq, ts += 1'000'000'000, 1, seats[1], true);
+  Deliver(Refs({&back}, 101), 64);
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(sessions(), "4 4 0 seq 7");
+  EXPECT_EQ(probe_.Hash(key)["connected"], "1");
+  EXPECT_EQ(probe_.Hash(key)["last_seen"], std::to_string(ts / 1'000'000));
+
+  // The disconnect delivered again (a replay) is stored already: no change.
+  Deliver(Refs({&dropped}, 100), 64);
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(sessions(), "4 4 0 seq 7");
+}
+
 TEST_F(SinksTest, AbandonedGamesLeaveRatingsAloneAndLeaveTheActiveSet) {
   const std::array<std::uint64_t, 4> seats = {ids_.Player(1), ids_.Player(2), ids_.Player(3),
                                               ids_.Player(4)};

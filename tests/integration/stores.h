@@ -193,7 +193,7 @@ class RedisProbe {
     const bool any = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0;
     if (has_stream) *has_stream = any;
     if (!any) return std::nullopt;
-    return PublicState::FromJson(EntryField(r->element[0], "state"));
+    return PublicStateFromJson(EntryField(r->element[0], "state"));
   }
 
   // The events of a game's stream (or of `range` of it, XRANGE's start and

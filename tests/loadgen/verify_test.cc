@@ -5,6 +5,9 @@
 // the keys of the contract. The same for --baseline seed and its own tables.
 // A non-default rules variant verifies too; a hokm-engine with turn
 // deadlines finishes a game whose client stopped moving.
+// --disconnect-rate through hokm-engine (--mode shm) and in-process
+// (embedded): every reconnected player's view is right and the stores
+// verify.
 //
 // Integration tests (label `integration`): they need `make services` (or
 // HOKM_REDIS_URL / HOKM_PG_URL) and fail, never skip, when a server is
@@ -520,6 +523,78 @@ TEST_F(LoadgenVerifyTest, TheEngineFinishesAGameWhoseClientStoppedMoving) {
   EXPECT_EQ(Finish(sidecar, std::chrono::seconds(30)), 0);
   ::kill(engine, SIGTERM);
   EXPECT_EQ(Finish(engine, std::chrono::seconds(30)), 0);
+}
+
+// --disconnect-rate through hokm-engine: players drop and reconnect by
+// PlayerConnection commands; each reconnected player's view, read from the
+// segment as a client of hokm-engine reads it, is exactly its own hand and
+// the public state; the disconnects reach PostgreSQL as records, and the
+// run verifies.
+TEST_F(LoadgenVerifyTest, ReconnectedPlayersSeeTheirOwnHandThroughHokmEngine) {
+  games_file_ = dir_ / "games.txt";
+  const fs::path report_path = dir_ / "run.json";
+  const pid_t engine = Spawn({HOKM_ENGINE_BIN, "--shm-name", shm_name_, "--fresh", "--capacity",
+                              "1000", "--ring-mb", "16", "--metrics-port", "0"},
+                             dir_ / "engine.log");
+  ASSERT_TRUE(proc::AttachWhenServing(shm_name_, engine)) << Slurp(dir_ / "engine.log");
+  const pid_t sidecar = Spawn(
+      {HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url", pg_url_,
+       "--spill-dir", (dir_ / "spill").string(), "--metrics-port", std::to_string(metrics_port_),
+       "--batch-max-ms", "10", "--drain-and-exit", "--drain-timeout-s", "60"},
+      dir_ / "sidecar.log");
+  const int loadgen_code = Finish(
+      Spawn(Loadgen({"--mode", "shm", "--shm-name", shm_name_, "--games", "20", "--disconnect-rate",
+                     "0.1", "--verify", "--verify-timeout-s", "60", "--wait-for-sidecar", "30",
+                     "--json", report_path.string(), "--save-games", games_file_.string()}),
+            dir_ / "loadgen.log"),
+      std::chrono::seconds(120));
+  ::kill(engine, SIGTERM);
+  EXPECT_EQ(Finish(engine, std::chrono::seconds(30)), 0) << Slurp(dir_ / "engine.log");
+  EXPECT_EQ(Finish(sidecar, std::chrono::seconds(60)), 0) << Slurp(dir_ / "sidecar.log");
+  ASSERT_NO_FATAL_FAILURE(LoadSavedGames());
+  ASSERT_EQ(loadgen_code, 0) << Slurp(dir_ / "loadgen.log");
+
+  const nlohmann::json run = nlohmann::json::parse(Slurp(report_path));
+  EXPECT_EQ(run["mode"], "shm");
+  EXPECT_EQ(run["games_completed"], 20);
+  EXPECT_EQ(run["errors"], 0);
+  EXPECT_EQ(run["verify"]["ok"], true) << run.dump();
+  const long long reconnects = run["reconnects"].get<long long>();
+  EXPECT_GT(reconnects, 20) << run.dump();
+  EXPECT_EQ(run["reconnect_mismatches"], 0) << Slurp(dir_ / "loadgen.log");
+  // About a tenth of the turns (trump choices and card plays).
+  const long long turns = run["card_plays"].get<long long>();
+  EXPECT_GT(reconnects, turns / 20) << turns << " card plays";
+  EXPECT_LT(reconnects, turns / 5) << turns << " card plays";
+
+  // Each reconnect is a disconnect and a connect, stored once each.
+  pqxx::connection c(PgUrlOrDie().ConnInfo());
+  pqxx::nontransaction tx(c);
+  const auto stored = tx.exec1(
+      "SELECT count(*) FILTER (WHERE NOT (body->>'connected')::boolean), "
+      "count(*) FILTER (WHERE (body->>'connected')::boolean) FROM game_moves "
+      "WHERE type = 12 AND game_id IN (" +
+      IdList() + ")");
+  EXPECT_EQ(stored[0].as<long long>(), reconnects);
+  EXPECT_EQ(stored[1].as<long long>(), reconnects);
+}
+
+// The same in-process (--mode embedded, the views through
+// Engine::PlayerView), without the stores: --drain consumes the records.
+TEST_F(LoadgenVerifyTest, ReconnectedPlayersSeeTheirOwnHandInProcess) {
+  const fs::path report_path = dir_ / "run.json";
+  const int code =
+      Finish(Spawn(Loadgen({"--mode", "embedded", "--shm-name", shm_name_, "--fresh", "--games",
+                            "20", "--threads", "2", "--drain", "--disconnect-rate", "0.5", "--json",
+                            report_path.string()}),
+                   dir_ / "loadgen.log"),
+             std::chrono::seconds(60));
+  ASSERT_EQ(code, 0) << Slurp(dir_ / "loadgen.log");
+  const nlohmann::json run = nlohmann::json::parse(Slurp(report_path));
+  EXPECT_EQ(run["errors"], 0);
+  EXPECT_GT(run["reconnects"].get<long long>(), run["card_plays"].get<long long>() / 4);
+  EXPECT_EQ(run["reconnect_mismatches"], 0) << Slurp(dir_ / "loadgen.log");
+  EXPECT_NE(Slurp(dir_ / "loadgen.log").find("reconnects"), std::string::npos);
 }
 
 }  // namespace
