@@ -36,12 +36,12 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using sidecar::integration::EnvOr;
 using sidecar::integration::IdRange;
-using sidecar::integration::NotAnswering;
 using sidecar::integration::PgUrlOrDie;
 using sidecar::integration::PgUrlString;
 using sidecar::integration::RedisProbe;
 using sidecar::integration::RedisUrlOrDie;
 using sidecar::integration::RedisUrlString;
+using sidecar::integration::StoresDown;
 
 class GameReplayTest : public ::testing::Test {
  protected:
@@ -54,17 +54,9 @@ class GameReplayTest : public ::testing::Test {
     (void)shm::Segment::Remove(shm_name_);
     redis_url_ = RedisUrlString();
     pg_url_ = PgUrlString();
-    const bool redis_up = redis_.Connect(RedisUrlOrDie()) && [&] {
-      const RedisProbe::Reply pong = redis_.Command({"PING"});
-      return pong != nullptr && pong->type == REDIS_REPLY_STATUS;
-    }();
-    ASSERT_TRUE(redis_up) << NotAnswering("redis", RedisUrlOrDie().HostPort(),
-                                          Status::Unavailable("no reply to PING"));
-    try {
-      pqxx::connection c(PgUrlOrDie().ConnInfo());
-    } catch (const std::exception& e) {
-      FAIL() << NotAnswering("postgres", PgUrlOrDie().HostPort(), Status::Unavailable(e.what()));
-    }
+    const std::string down = StoresDown();
+    ASSERT_TRUE(down.empty()) << down;
+    ASSERT_TRUE(redis_.Connect(RedisUrlOrDie()));
     players_ = IdRange::ForThisTest().FirstPlayer();
 
     EngineOptions o;

@@ -47,14 +47,8 @@ class PipelineTest : public ::testing::Test {
     (void)shm::Segment::Remove(shm_name_);
     redis_url_ = RedisUrlString();
     pg_url_ = PgUrlString();
-    RedisProbe probe;
-    ASSERT_TRUE(probe.Connect(RedisUrlOrDie()))
-        << NotAnswering("redis", RedisUrlOrDie().HostPort(), Status::Unavailable("connect failed"));
-    try {
-      pqxx::connection c(PgUrlOrDie().ConnInfo());
-    } catch (const std::exception& e) {
-      FAIL() << NotAnswering("postgres", PgUrlOrDie().HostPort(), Status::Unavailable(e.what()));
-    }
+    const std::string down = StoresDown();
+    ASSERT_TRUE(down.empty()) << down;
     player_base_ = IdRange::ForThisTest().counter << 16;
   }
   void TearDown() override {

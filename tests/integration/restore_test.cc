@@ -111,14 +111,8 @@ class RestoreTest : public ::testing::Test {
     spill_dir_ = fs::temp_directory_path() / shm_name_;
     fs::remove_all(spill_dir_);
     (void)shm::Segment::Remove(shm_name_);
-    RedisProbe probe;
-    ASSERT_TRUE(probe.Connect(RedisUrlOrDie()))
-        << NotAnswering("redis", RedisUrlOrDie().HostPort(), Status::Unavailable("connect failed"));
-    try {
-      pqxx::connection c(PgUrlOrDie().ConnInfo());
-    } catch (const std::exception& e) {
-      FAIL() << NotAnswering("postgres", PgUrlOrDie().HostPort(), Status::Unavailable(e.what()));
-    }
+    const std::string down = StoresDown();
+    ASSERT_TRUE(down.empty()) << down;
   }
   void TearDown() override {
     for (pid_t pid : children_) {

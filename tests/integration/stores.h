@@ -241,6 +241,26 @@ class RedisProbe {
   std::unique_ptr<redisContext, ContextDeleter> ctx_;
 };
 
+// Empty when both stores answer (Redis to a PING, PostgreSQL to a connect),
+// else the message a test fails with: ASSERT_TRUE(down.empty()) << down.
+inline std::string StoresDown() {
+  RedisProbe redis;
+  const bool redis_up = redis.Connect(RedisUrlOrDie()) && [&] {
+    const RedisProbe::Reply pong = redis.Command({"PING"});
+    return pong != nullptr && pong->type == REDIS_REPLY_STATUS;
+  }();
+  if (!redis_up) {
+    return NotAnswering("redis", RedisUrlOrDie().HostPort(),
+                        Status::Unavailable("no reply to PING"));
+  }
+  try {
+    pqxx::connection c(PgUrlOrDie().ConnInfo());
+  } catch (const std::exception& e) {
+    return NotAnswering("postgres", PgUrlOrDie().HostPort(), Status::Unavailable(e.what()));
+  }
+  return "";
+}
+
 inline std::string GameKey(std::uint64_t g) { return "hokm:g:{" + std::to_string(g) + "}"; }
 inline std::string PlayerKey(std::uint64_t p) { return "hokm:p:{" + std::to_string(p) + "}"; }
 

@@ -46,12 +46,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using sidecar::integration::NotAnswering;
 using sidecar::integration::PgUrlOrDie;
 using sidecar::integration::PgUrlString;
 using sidecar::integration::RedisProbe;
 using sidecar::integration::RedisUrlOrDie;
 using sidecar::integration::RedisUrlString;
+using sidecar::integration::StoresDown;
 
 using proc::WaitExit;
 using proc::WaitUntil;
@@ -120,14 +120,8 @@ class LoadgenVerifyTest : public ::testing::Test {
     pg_url_ = PgUrlString();
     metrics_port_ = FreePort();
     metrics_url_ = "http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics";
-    RedisProbe probe;
-    ASSERT_TRUE(probe.Connect(RedisUrlOrDie()))
-        << NotAnswering("redis", RedisUrlOrDie().HostPort(), Status::Unavailable("connect failed"));
-    try {
-      pqxx::connection c(PgUrlOrDie().ConnInfo());
-    } catch (const std::exception& e) {
-      FAIL() << NotAnswering("postgres", PgUrlOrDie().HostPort(), Status::Unavailable(e.what()));
-    }
+    const std::string down = StoresDown();
+    ASSERT_TRUE(down.empty()) << down;
   }
 
   void TearDown() override {
