@@ -18,6 +18,7 @@
 #include "core/records/replay.h"
 #include "core/rules/bots.h"
 #include "core/rules/rules.h"
+#include "tests/core/seated_game.h"
 
 namespace hokm {
 namespace {
@@ -66,17 +67,7 @@ class EngineDeadlineTest : public ::testing::Test {
     c.seed = seed;
     c.turn_timeout_ms = timeout_ms;
     std::memcpy(c.room, "T", 1);
-    const ApplyOutcome created = engine_->Apply(0, c);
-    EXPECT_EQ(created.result, CommandResult::kOk);
-    for (int seat = 0; seat < 4; ++seat) {
-      Command j{};
-      j.type = CommandType::kJoin;
-      j.game_id = created.game_id;
-      j.seat = static_cast<std::uint8_t>(seat);
-      j.player_id = 500 + static_cast<std::uint64_t>(seat);
-      EXPECT_EQ(engine_->Apply(0, j).result, CommandResult::kOk);
-    }
-    return created.game_id;
+    return hokm::testing::CreateSeatedGame(*engine_, c, 500);
   }
 
   core::GameState State(std::uint64_t game) {

@@ -14,6 +14,7 @@
 #include "core/engine.h"
 #include "core/rules/bots.h"
 #include "core/rules/card.h"
+#include "tests/core/seated_game.h"
 
 namespace hokm {
 namespace {
@@ -52,17 +53,7 @@ class PlayerViewTest : public ::testing::Test {
     c.type = CommandType::kCreateGame;
     c.seed = 42;
     std::memcpy(c.room, "VIEW", 4);
-    const ApplyOutcome created = engine_->Apply(0, c);
-    EXPECT_EQ(created.result, CommandResult::kOk);
-    for (int seat = 0; seat < core::kSeats; ++seat) {
-      Command j{};
-      j.type = CommandType::kJoin;
-      j.game_id = created.game_id;
-      j.seat = static_cast<std::uint8_t>(seat);
-      j.player_id = 1000 + static_cast<std::uint64_t>(seat);
-      EXPECT_EQ(engine_->Apply(0, j).result, CommandResult::kOk);
-    }
-    return created.game_id;
+    return hokm::testing::CreateSeatedGame(*engine_, c, 1000);
   }
 
   core::GameState State(std::uint64_t game_id) {

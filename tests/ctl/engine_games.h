@@ -11,6 +11,7 @@
 #include "core/engine.h"
 #include "core/rules/bots.h"
 #include "core/rules/rules.h"
+#include "tests/core/seated_game.h"
 
 namespace hokm::ctl::testing {
 
@@ -32,27 +33,18 @@ inline std::uint64_t PlayGame(Engine& engine, const GameSpec& spec) {
   if (!spec.room.empty()) {
     std::memcpy(c.room, spec.room.data(), std::min(spec.room.size(), sizeof c.room));
   }
-  const ApplyOutcome created = engine.Apply(0, c);
-  EXPECT_EQ(created.result, core::CommandResult::kOk);
-  for (int seat = 0; seat < 4; ++seat) {
-    core::Command j{};
-    j.type = core::CommandType::kJoin;
-    j.game_id = created.game_id;
-    j.seat = static_cast<std::uint8_t>(seat);
-    j.player_id = spec.first_player + static_cast<std::uint64_t>(seat);
-    EXPECT_EQ(engine.Apply(0, j).result, core::CommandResult::kOk);
-  }
+  const std::uint64_t game_id = hokm::testing::CreateSeatedGame(engine, c, spec.first_player);
   core::RandomBot bot(spec.bot_seed);
   for (int k = 0; spec.moves < 0 || k < spec.moves; ++k) {
     core::GameState s{};
-    EXPECT_TRUE(engine.Snapshot(created.game_id, s));
+    EXPECT_TRUE(engine.Snapshot(game_id, s));
     EXPECT_GE(core::SeatToAct(s), 0);
     if (core::SeatToAct(s) < 0) break;
     const ApplyOutcome o = engine.Apply(0, bot.NextCommand(s));
     EXPECT_EQ(o.result, core::CommandResult::kOk);
     if (o.phase == core::Phase::kFinished) break;
   }
-  return created.game_id;
+  return game_id;
 }
 
 }  // namespace hokm::ctl::testing
