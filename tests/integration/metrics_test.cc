@@ -206,14 +206,24 @@ TEST_F(MetricsTest, ARealPrometheusScrapesBothWithTheProjectsConfig) {
   StartEngine();
   StartSidecar(RedisUrlString());
 
-  // docker/prometheus.yml, pointed at this test's loopback ports.
-  std::string config = ReadFile(fs::path(HOKM_SOURCE_DIR) / "docker" / "prometheus.yml");
-  ASSERT_TRUE(ReplaceOnce(config, "engine:9464", "127.0.0.1:" + std::to_string(engine_port_)))
+  // docker/prometheus.yml as it is, then pointed at this test's loopback ports.
+  const fs::path project_config = fs::path(HOKM_SOURCE_DIR) / "docker" / "prometheus.yml";
+  const std::string promtool = FindInPath("promtool");
+  ASSERT_FALSE(promtool.empty()) << "promtool not found in PATH (Debian's prometheus package)";
+  const ToolRun checked =
+      RunTool({promtool, "check", "config", project_config.string()}, "/dev/null", dir_ / "check");
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  std::string config = ReadFile(project_config);
+  const std::string engine = "127.0.0.1:" + std::to_string(engine_port_);
+  const std::string sidecar = "127.0.0.1:" + std::to_string(sidecar_port_);
+  ASSERT_TRUE(ReplaceOnce(config, "targets: [\"engine:9464\"]", "targets: [\"" + engine + "\"]"))
       << config;
-  ASSERT_TRUE(ReplaceOnce(config, "sidecar:9465", "127.0.0.1:" + std::to_string(sidecar_port_)))
+  ASSERT_TRUE(ReplaceOnce(config, "targets: [\"sidecar:9465\"]", "targets: [\"" + sidecar + "\"]"))
       << config;
-  ASSERT_TRUE(ReplaceOnce(config, "scrape_interval: 5s", "scrape_interval: 500ms")) << config;
-  ASSERT_TRUE(ReplaceOnce(config, "scrape_timeout: 4s", "scrape_timeout: 400ms")) << config;
+  ASSERT_TRUE(ReplaceOnce(config, "\n  scrape_interval: 5s\n", "\n  scrape_interval: 500ms\n"))
+      << config;
+  ASSERT_TRUE(ReplaceOnce(config, "\n  scrape_timeout: 4s\n", "\n  scrape_timeout: 400ms\n"))
+      << config;
   WriteFile(dir_ / "prometheus.yml", config);
   const int port = proc::FreeLoopbackPort();
   Spawn({prometheus, "--config.file=" + (dir_ / "prometheus.yml").string(),
