@@ -20,11 +20,14 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "shm/segment.h"
+#include "sidecar/sink_client.h"
+#include "sidecar/window.h"
 #include "tests/integration/http_util.h"
 #include "tests/integration/own_redis.h"
 #include "tests/integration/process_util.h"
@@ -350,6 +353,73 @@ TEST_F(MetricsTest, MetricsBindRefusesWhatIsNoAddress) {
         << bin << " " << Log("bad.log");
   }
   EXPECT_FALSE(shm::Segment::Attach(shm_name_).ok()) << "refused before creating a segment";
+}
+
+// hokm-sidecar's PostgreSQL counters on /metrics (PgClient::StatsText) go
+// on counting when the server drops the connection and the client connects
+// a new sink; they neither vanish nor start again at zero.
+TEST(PgClientCountersTest, CountOnOverAReconnect) {
+  const std::string down = StoresDown();
+  ASSERT_TRUE(down.empty()) << down;
+  const IdRange ids = IdRange::ForThisTest();
+  pqxx::connection pq(PgUrlOrDie().ConnInfo());
+  const auto exec = [&](const std::string& sql) {
+    pqxx::nontransaction tx(pq);
+    return tx.exec(sql);
+  };
+  // The client checkpoints as <prefix><shard>: shard 0 here.
+  const std::string clean =
+      CleanIdsSql(ids) + "DELETE FROM sidecar_checkpoint WHERE name = '" + ids.Checkpoint() + "0';";
+  exec(clean);
+  const std::vector<testing::ScriptedGame> games = {PlayRealGame(
+      ids.Game(1), {ids.Player(1), ids.Player(2), ids.Player(3), ids.Player(4)}, 11, 1'000'000)};
+  const std::vector<RecordRef> refs = testing::Refs(testing::Interleave(games));
+  std::size_t half = refs.size() / 2;  // at a command's end, as the sidecar cuts batches
+  while (refs[half].position == refs[half - 1].position) ++half;
+  const auto first = std::span(refs).first(half);
+  const auto second = std::span(refs).subspan(half);
+  const auto last_of = [](std::span<const RecordRef> batch) {
+    return WindowEntry{batch.back(), 1, 0, true};
+  };
+  const auto transactions = [](const std::string& text) {
+    const std::string name = "\nhokm_sidecar_pg_transactions_total ";
+    const std::size_t at = text.find(name);
+    return at == std::string::npos ? -1 : std::atol(text.c_str() + at + name.size());
+  };
+
+  PgClient client(PgUrlOrDie(), SchemaDir(), ids.Checkpoint());
+  EXPECT_EQ(transactions("\n" + client.StatsText()), 0) << "zeros before the first connect";
+  const auto sidecar_backends = [&] {
+    std::set<int> pids;
+    for (const auto& row :
+         exec("SELECT pid FROM pg_stat_activity WHERE application_name = 'hokm-sidecar'"))
+      pids.insert(row[0].as<int>());
+    return pids;
+  };
+  const std::set<int> others = sidecar_backends();
+  const Status wrote = client.Write(first, last_of(first));
+  ASSERT_TRUE(wrote.ok()) << wrote.message();
+  const long after_first = transactions("\n" + client.StatsText());
+  EXPECT_GT(after_first, 0);
+
+  // The server drops this client's connection (only its: the backends of
+  // hokm-sidecar that were there before it connected stay).
+  int dropped = 0;
+  for (const int pid : sidecar_backends()) {
+    if (others.count(pid) != 0) continue;
+    exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+    ++dropped;
+  }
+  ASSERT_EQ(dropped, 1);
+  const Status lost = client.Write(second, last_of(second));
+  EXPECT_EQ(lost.code(), Status::Code::kUnavailable) << lost.message();
+  EXPECT_EQ(transactions("\n" + client.StatsText()), after_first)
+      << "the dropped sink's counts stay on the page";
+  const Status again = client.Write(second, last_of(second));
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_GT(transactions("\n" + client.StatsText()), after_first)
+      << "the new sink's counts add to the old one's";
+  exec(clean);
 }
 
 }  // namespace
