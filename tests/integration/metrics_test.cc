@@ -166,8 +166,8 @@ TEST_F(MetricsTest, PromtoolFindsNothingWrongWithEitherPage) {
       << "promtool not found in PATH: install Debian's prometheus package (scripts/setup.sh)";
   const std::string down = StoresDown();
   ASSERT_TRUE(down.empty()) << down;
-  StartEngine();
-  StartSidecar(RedisUrlString());
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  ASSERT_NO_FATAL_FAILURE(StartSidecar(RedisUrlString()));
 
   const std::regex sub_base_unit("^[a-z_]*_(ms|us|ns|milliseconds|microseconds)[_{ ]");
   for (const auto& [what, port] :
@@ -206,8 +206,8 @@ TEST_F(MetricsTest, ARealPrometheusScrapesBothWithTheProjectsConfig) {
       << "prometheus not found in PATH: install Debian's prometheus package (scripts/setup.sh)";
   const std::string down = StoresDown();
   ASSERT_TRUE(down.empty()) << down;
-  StartEngine();
-  StartSidecar(RedisUrlString());
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  ASSERT_NO_FATAL_FAILURE(StartSidecar(RedisUrlString()));
 
   // docker/prometheus.yml as it is, then pointed at this test's loopback ports.
   const fs::path project_config = fs::path(HOKM_SOURCE_DIR) / "docker" / "prometheus.yml";
@@ -277,8 +277,8 @@ TEST_F(MetricsTest, SidecarHealthIs503WhileItsRedisIsStoppedAnd200After) {
   ASSERT_TRUE(down.empty()) << down;
   OwnRedis redis(dir_ / "redis");
   ASSERT_TRUE(redis.Start()) << "redis-server did not start (scripts/setup.sh installs it)";
-  StartEngine();
-  StartSidecar(redis.Url());
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  ASSERT_NO_FATAL_FAILURE(StartSidecar(redis.Url()));
   proc::HttpAnswer health;
   const auto health_is = [&](int status) {
     health = HttpGet(sidecar_port_, "/health");
@@ -313,7 +313,7 @@ TEST_F(MetricsTest, SidecarHealthIs503WhileItsRedisIsStoppedAnd200After) {
 }
 
 TEST_F(MetricsTest, EngineHealthIs503WhileItsSegmentHeaderIsNotAHokmSegments) {
-  StartEngine();
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
   proc::HttpAnswer health = HttpGet(engine_port_, "/health");
   ASSERT_EQ(health.status, 200) << health.body;
   const nlohmann::json j = nlohmann::json::parse(health.body, nullptr, false);
