@@ -334,11 +334,13 @@ TEST_F(MetricsTest, EngineHealthIs503WhileItsSegmentHeaderIsNotAHokmSegments) {
         return health.status == 503;
       },
       5s);
+  const int readyz = HttpGet(engine_port_, "/readyz").status;
+  const int livez = HttpGet(engine_port_, "/livez").status;
   std::memcpy(segment->base(), &magic, sizeof magic);  // the engine may exit cleanly
   ASSERT_TRUE(unavailable) << health.body;
   EXPECT_NE(health.body.find("not a hokm segment"), std::string::npos) << health.body;
-  EXPECT_EQ(HttpGet(engine_port_, "/readyz").status, 503);
-  EXPECT_EQ(HttpGet(engine_port_, "/livez").status, 200);
+  EXPECT_EQ(readyz, 503);
+  EXPECT_EQ(livez, 200);
   EXPECT_TRUE(WaitUntil([&] { return HttpGet(engine_port_, "/health").status == 200; }, 5s));
 }
 
@@ -362,6 +364,12 @@ TEST(PgClientCountersTest, CountOnOverAReconnect) {
   const std::string down = StoresDown();
   ASSERT_TRUE(down.empty()) << down;
   const IdRange ids = IdRange::ForThisTest();
+  {
+    auto schema = PgSink::Connect(PgUrlOrDie());  // the tables, on a new server
+    ASSERT_TRUE(schema.ok()) << schema.status().message();
+    const Status applied = schema->ApplySchema(SchemaDir());
+    ASSERT_TRUE(applied.ok()) << applied.message();
+  }
   pqxx::connection pq(PgUrlOrDie().ConnInfo());
   const auto exec = [&](const std::string& sql) {
     pqxx::nontransaction tx(pq);
