@@ -40,6 +40,7 @@ class LatencyHistogram {
   // Samples in bucket i (0 <= i < kBuckets), all of them <= UpperBound(i).
   std::uint64_t BucketCount(int i) const { return buckets_[i].load(std::memory_order_relaxed); }
   std::uint64_t Max() const { return max_.load(std::memory_order_relaxed); }
+  std::uint64_t Sum() const { return sum_.load(std::memory_order_relaxed); }
   double Mean() const {
     const auto n = Count();
     return n ? static_cast<double>(sum_.load(std::memory_order_relaxed)) / static_cast<double>(n)

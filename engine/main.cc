@@ -36,8 +36,11 @@ std::string Env(const char* name) {
 // --wait says (shm/wait_strategy.h): parked on the ring's futex until a
 // client sends or the next turn deadline, spinning, or napping
 // --idle-nap-us at a time. ServeOnce plays the moves whose deadline passed.
-void ServeShard(hokm::Engine& engine, std::uint32_t shard, hokm::shm::WaitOptions wait) {
+// `running` counts the shard threads in their loop, for /health.
+void ServeShard(hokm::Engine& engine, std::uint32_t shard, hokm::shm::WaitOptions wait,
+                std::atomic<std::uint32_t>& running) {
   const hokm::shm::CommandPort& port = engine.port(shard);
+  running.fetch_add(1, std::memory_order_relaxed);
   hokm::shm::RingWaiter waiter(port.ring(), wait);
   while (!hokm::service::StopRequested()) {
     if (engine.ServeOnce(shard) != 0) {
@@ -47,6 +50,7 @@ void ServeShard(hokm::Engine& engine, std::uint32_t shard, hokm::shm::WaitOption
       waiter.Wait(port.reader(), engine.NextDeadlineNs(shard));
     }
   }
+  running.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -60,6 +64,7 @@ int main(int argc, char** argv) {
   std::string shm_name;
   std::uint64_t ring_mb = 64;
   int metrics_port = 9464;
+  std::string metrics_bind = "127.0.0.1";
   hokm::shm::WaitOptions wait;
   std::string wait_name = "park";
   std::uint32_t spin_us = wait.spin_ns / 1000;
@@ -81,9 +86,14 @@ int main(int argc, char** argv) {
       ->default_val(options.shards)
       ->check(CLI::Range(1, 64));
   app.add_option("--metrics-port", metrics_port,
-                 "port of /metrics and /health on 127.0.0.1 (0: off)")
+                 "port of /metrics, /health, /readyz and /livez (0: off)")
       ->default_val(metrics_port)
       ->check(CLI::Range(0, 65535));
+  app.add_option("--metrics-bind", metrics_bind,
+                 "address the metrics port listens on (0.0.0.0: every interface, e.g. in a "
+                 "container)")
+      ->default_val(metrics_bind)
+      ->check(CLI::Validator(hokm::service::CheckBindAddress, "ADDR", "bind address"));
   app.add_option("--wait", wait_name,
                  "how a shard with no commands waiting waits: park (spin --wait-spin-us, then\n"
                  "sleep until a client sends), spin (poll without pause: a core per shard),\n"
@@ -200,16 +210,22 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
   std::unique_ptr<hokm::service::MetricsServer> metrics;
+  std::atomic<std::uint32_t> shards_running{0};
   if (metrics_port != 0) {
     std::string error;
     metrics = hokm::service::MetricsServer::Start(
-        static_cast<std::uint16_t>(metrics_port), [&e] { return hokm::EngineMetricsText(e); },
-        [&e] { return hokm::EngineHealthJson(e); }, &error);
+        metrics_bind, static_cast<std::uint16_t>(metrics_port),
+        [&e] { return hokm::EngineMetricsText(e); },
+        [&e, &shards_running] {
+          return hokm::EngineHealth(e, shards_running.load(std::memory_order_relaxed));
+        },
+        &error);
     if (!metrics) {
       std::fprintf(stderr, "hokm-engine: %s\n", error.c_str());
       return 1;
     }
-    std::fprintf(stderr, "hokm-engine: metrics on http://127.0.0.1:%u/metrics\n", metrics->port());
+    std::fprintf(stderr, "hokm-engine: metrics on http://%s:%u/metrics (and /health)\n",
+                 metrics_bind.c_str(), metrics->port());
   }
 
   hokm::service::StopOnSignals();
@@ -219,7 +235,8 @@ int main(int argc, char** argv) {
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   std::vector<std::thread> threads;
   for (std::uint32_t shard = 0; shard < e.shards(); ++shard) {
-    threads.emplace_back([&e, shard, wait] { ServeShard(e, shard, wait); });
+    threads.emplace_back(
+        [&e, shard, wait, &shards_running] { ServeShard(e, shard, wait, shards_running); });
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   std::fprintf(stderr, "hokm-engine: serving (pid %d, --wait %s); SIGTERM stops\n",

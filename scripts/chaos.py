@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -121,6 +122,9 @@ def http_get(url, timeout_s=1.0):
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as r:
             return r.read().decode()
+    except urllib.error.HTTPError as e:
+        # /health answers 503 with its JSON while a store is down: still an answer.
+        return e.read().decode() if e.code == 503 else None
     except OSError:
         return None
 

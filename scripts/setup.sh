@@ -15,6 +15,7 @@ PACKAGES=(
   redis-server redis-tools
   postgresql postgresql-client
   python3
+  prometheus  # promtool and prometheus: the metrics tests check both endpoints with them
 )
 
 missing=()

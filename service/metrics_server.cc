@@ -1,4 +1,5 @@
-// metrics_server.cc: Boost.Beast implementation of the loopback metrics server.
+// metrics_server.cc: Boost.Beast implementation of the metrics server (see
+// metrics_server.h).
 #include "service/metrics_server.h"
 
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including
@@ -21,7 +22,7 @@ struct MetricsServer::Impl {
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   Handler metrics;
-  Handler health;
+  HealthHandler health;
   std::thread thread;
   std::uint16_t port = 0;
 
@@ -57,12 +58,18 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (target == "/metrics") {
       response->set(http::field::content_type, "text/plain; version=0.0.4");
       response->body() = server_->metrics();
-    } else if (target == "/health") {
+    } else if (target == "/health" || target == "/readyz") {
+      Health health = server_->health();
+      response->result(health.ok ? http::status::ok : http::status::service_unavailable);
       response->set(http::field::content_type, "application/json");
-      response->body() = server_->health();
+      response->body() = std::move(health.json);
+    } else if (target == "/livez") {
+      // Answered by the server's own thread: that it answers is the news.
+      response->set(http::field::content_type, "text/plain");
+      response->body() = "ok\n";
     } else {
       response->result(http::status::not_found);
-      response->body() = "try /metrics or /health\n";
+      response->body() = "try /metrics, /health, /readyz or /livez\n";
     }
     response->prepare_payload();
     http::async_write(stream_, *response,
@@ -87,20 +94,33 @@ void MetricsServer::Impl::Accept() {
   });
 }
 
-std::unique_ptr<MetricsServer> MetricsServer::Start(std::uint16_t port, Handler metrics,
-                                                    Handler health, std::string* error) {
+std::string CheckBindAddress(const std::string& address) {
+  beast::error_code ec;
+  (void)asio::ip::make_address(address, ec);
+  if (ec) return "'" + address + "' is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 0.0.0.0, ::)";
+  return "";
+}
+
+std::unique_ptr<MetricsServer> MetricsServer::Start(const std::string& address, std::uint16_t port,
+                                                    Handler metrics, HealthHandler health,
+                                                    std::string* error) {
   auto impl = std::make_unique<Impl>();
   impl->metrics = std::move(metrics);
   impl->health = std::move(health);
   beast::error_code ec;
-  tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
+  const asio::ip::address ip = asio::ip::make_address(address, ec);
+  if (ec) {
+    if (error) *error = "metrics server: " + CheckBindAddress(address);
+    return nullptr;
+  }
+  tcp::endpoint endpoint(ip, port);
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     if (error)
-      *error = "metrics server: cannot listen on 127.0.0.1:" + std::to_string(port) + ": " +
+      *error = "metrics server: cannot listen on " + address + ":" + std::to_string(port) + ": " +
                ec.message();
     return nullptr;
   }
@@ -109,6 +129,16 @@ std::unique_ptr<MetricsServer> MetricsServer::Start(std::uint16_t port, Handler 
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->ioc.run(); });
   return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(impl)));
+}
+
+std::unique_ptr<MetricsServer> MetricsServer::Start(std::uint16_t port, Handler metrics,
+                                                    Handler health, std::string* error) {
+  return Start(
+      "127.0.0.1", port, std::move(metrics),
+      [health = std::move(health)] {
+        return Health{true, health()};
+      },
+      error);
 }
 
 MetricsServer::MetricsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "service/metrics_server.h"
 #include "service/stop_signal.h"
 #include "sidecar/pg/pg_schema.h"
 #include "sidecar/sidecar.h"
@@ -50,9 +51,14 @@ int main(int argc, char** argv) {
                      "from this binary's directory)")
           ->default_val(schema_dir);
   app.add_option("--metrics-port", o.metrics_port,
-                 "port of /metrics and /health on 127.0.0.1 (0: off)")
+                 "port of /metrics, /health, /readyz and /livez (0: off)")
       ->default_val(o.metrics_port)
       ->check(CLI::Range(0, 65535));
+  app.add_option("--metrics-bind", o.metrics_bind,
+                 "address the metrics port listens on (0.0.0.0: every interface, e.g. in a "
+                 "container)")
+      ->default_val(o.metrics_bind)
+      ->check(CLI::Validator(hokm::service::CheckBindAddress, "ADDR", "bind address"));
   app.add_flag("--drain-and-exit", o.drain_and_exit,
                "consume until the rings are empty and no engine is attached, flush, exit 0");
   app.add_option("--drain-timeout-s", o.drain_timeout_s,

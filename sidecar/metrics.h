@@ -7,8 +7,10 @@
 // thread (see reader.h, worker.h).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
+#include "service/metrics_server.h"
 #include "sidecar/pg/pg_sink.h"
 #include "sidecar/reader.h"
 #include "sidecar/redis/redis_sink.h"
@@ -28,9 +30,24 @@ std::string PgSinkStatsText(const PgSinkStats& s);
 std::string RenderMetrics(const ChangeReader& reader, const Window& window, const Worker& redis,
                           const Worker& pg);
 
-// /health: status ok | degraded (a spill queue is not empty) | corrupt, the
-// lag, corrupt rings, and each worker's breaker, lag and spill.
-std::string RenderHealth(const ChangeReader& reader, const Window& window, bool engine_attached,
-                         const Worker& redis, const Worker& pg);
+// The engine as /health sees it: attached (a live process holds the
+// claim), beating (its heartbeat was seen to move: hokm-engine beats every
+// 100 ms, an engine embedded in another process never does) and how old
+// its last heartbeat is.
+struct EngineLiveness {
+  bool attached = false;
+  bool beating = false;
+  std::uint64_t heartbeat_age_ns = 0;
+};
+// An attached, beating engine whose heartbeat is older than this is stuck.
+inline constexpr std::uint64_t kEngineHeartbeatStaleNs = 5'000'000'000;
+
+// /health and /readyz: 503 (not ok) with the reasons when the sidecar
+// cannot deliver: a corrupt change ring, a breaker not closed, a spill
+// queue not empty, or an attached engine's heartbeat stale. JSON: status
+// ok | degraded | corrupt, ready, reasons, the lag, corrupt rings, and
+// each worker's breaker, lag and spill.
+service::Health RenderHealth(const ChangeReader& reader, const Window& window,
+                             const EngineLiveness& engine, const Worker& redis, const Worker& pg);
 
 }  // namespace hokm::sidecar

@@ -50,6 +50,25 @@ struct Sidecar::Impl {
 
   // Window index below which both stores have everything.
   std::uint64_t Acked() const { return std::min(redis->acked(), pg->acked()); }
+
+  // The engine's heartbeat as the read loop last saw it. An engine counts
+  // as beating once its heartbeat moved under one pid: hokm-engine's main
+  // thread beats every 100 ms, while an engine embedded in another process
+  // (hokm-loadgen --mode embedded, tests) never beats and is not "stale".
+  pid_t watched_pid = 0;           // read loop only
+  std::uint64_t watched_beat = 0;  // read loop only
+  std::atomic<bool> engine_beating{false};
+  void WatchEngine() {
+    const pid_t pid = segment.engine_pid();
+    const std::uint64_t beat = segment.engine_heartbeat_ns();
+    if (pid != watched_pid) {
+      engine_beating.store(false, std::memory_order_relaxed);
+    } else if (beat != watched_beat) {
+      engine_beating.store(true, std::memory_order_relaxed);
+    }
+    watched_pid = pid;
+    watched_beat = beat;
+  }
 };
 
 namespace {
@@ -137,13 +156,14 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
   if (m.options.metrics_port != 0) {
     std::string error;
     m.metrics = service::MetricsServer::Start(
-        static_cast<std::uint16_t>(m.options.metrics_port), [this] { return MetricsText(); },
-        [this] { return HealthJson(); }, &error);
+        m.options.metrics_bind, static_cast<std::uint16_t>(m.options.metrics_port),
+        [this] { return MetricsText(); }, [this] { return Health(); }, &error);
     if (!m.metrics) {
       Log("%s", error.c_str());
       return 1;
     }
-    Log("metrics on http://127.0.0.1:%u/metrics and /health", m.metrics->port());
+    Log("metrics on http://%s:%u/metrics and /health", m.options.metrics_bind.c_str(),
+        m.metrics->port());
   }
   m.redis->Start();
   m.pg->Start();
@@ -155,7 +175,10 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
   std::uint64_t beats = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     // The heartbeat every 64 turns: a turn is at most ~1 ms (the nap below).
-    if ((++beats & 63) == 0) process.Set(ProcessCounter::kHeartbeatNs, shm::MonotonicNowNs());
+    if ((++beats & 63) == 0) {
+      process.Set(ProcessCounter::kHeartbeatNs, shm::MonotonicNowNs());
+      m.WatchEngine();
+    }
     const std::size_t read = m.reader.ReadInto(m.window);
     const std::uint64_t upto = m.Acked();
     m.reader.CommitAcked(m.window, upto);
@@ -218,9 +241,15 @@ std::string Sidecar::MetricsText() const {
   return RenderMetrics(m.reader, m.window, *m.redis, *m.pg);
 }
 
-std::string Sidecar::HealthJson() const {
+service::Health Sidecar::Health() const {
   const Impl& m = *impl_;
-  return RenderHealth(m.reader, m.window, m.segment.EngineAlive(), *m.redis, *m.pg);
+  EngineLiveness engine;
+  engine.attached = m.segment.EngineAlive();
+  engine.beating = m.engine_beating.load(std::memory_order_relaxed);
+  const std::uint64_t beat = m.segment.engine_heartbeat_ns();
+  const std::uint64_t now = shm::MonotonicNowNs();
+  engine.heartbeat_age_ns = now > beat ? now - beat : 0;
+  return RenderHealth(m.reader, m.window, engine, *m.redis, *m.pg);
 }
 
 }  // namespace hokm::sidecar

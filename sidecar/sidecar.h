@@ -17,7 +17,7 @@
 // class wires them and runs the read/commit loop.
 //
 // Thread safety: Sidecar is driven by one thread (Run); the workers are its
-// own threads; MetricsText/HealthJson may be called from any thread.
+// own threads; MetricsText/Health may be called from any thread.
 #pragma once
 
 #include <atomic>
@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "service/metrics_server.h"
 #include "shm/status.h"
 
 namespace hokm::sidecar {
@@ -41,8 +42,9 @@ struct SidecarOptions {
   // commands cost redis-server and the sidecar less CPU per record.
   std::uint32_t redis_batch_ms = 2;
   std::filesystem::path spill_dir = ".local/spill";
-  std::filesystem::path schema_dir;  // schemas/postgres
-  int metrics_port = 9465;           // 0: off
+  std::filesystem::path schema_dir;        // schemas/postgres
+  int metrics_port = 9465;                 // 0: off
+  std::string metrics_bind = "127.0.0.1";  // --metrics-bind
   bool drain_and_exit = false;
   std::uint32_t drain_timeout_s = 300;
 };
@@ -61,7 +63,8 @@ class Sidecar {
   int Run(const std::atomic<bool>& stop);
 
   std::string MetricsText() const;
-  std::string HealthJson() const;
+  // /health and /readyz (metrics.h RenderHealth).
+  service::Health Health() const;
 
   struct Impl;
 

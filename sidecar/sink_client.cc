@@ -12,8 +12,8 @@ RedisClient::RedisClient(RedisUrl url, RedisSinkOptions options,
     : url_(std::move(url)), options_(std::move(options)), source_(std::move(source)) {}
 
 std::string RedisClient::StatsText() const {
-  if (!sink_) return {};
-  return RedisSinkStatsText(sink_->stats());
+  // Zeros before the first connect: a counter is on every page.
+  return RedisSinkStatsText(sink_ ? sink_->stats() : RedisSinkStats{});
 }
 
 Status RedisClient::Apply(std::span<const RecordRef> records) {
@@ -43,6 +43,16 @@ Status RedisClient::Apply(std::span<const RecordRef> records) {
   return s;
 }
 
+namespace {
+// Adds the counters PgSinkStatsText renders.
+void AddRendered(PgSinkStats& into, const PgSinkStats& s) {
+  into.rows_inserted += s.rows_inserted;
+  into.moves_inserted += s.moves_inserted;
+  into.transactions += s.transactions;
+  into.dead_letters += s.dead_letters;
+}
+}  // namespace
+
 PgClient::PgClient(PgUrl url, std::filesystem::path schema_dir, std::string checkpoint_prefix)
     : url_(std::move(url)),
       schema_dir_(std::move(schema_dir)),
@@ -59,13 +69,20 @@ Status PgClient::Write(std::span<const RecordRef> records, const WindowEntry& la
         schema_dir_.c_str());
   }
   Status s = sink_->WriteBatch(records, prefix_ + std::to_string(last.shard), last.ref.position);
-  if (!s.ok() && s.code() == Status::Code::kUnavailable) sink_.reset();
+  if (!s.ok() && s.code() == Status::Code::kUnavailable) {
+    // The next write connects a new sink, whose counters start at zero:
+    // keep this one's, so the page's counters never go back.
+    AddRendered(earlier_, sink_->stats());
+    sink_.reset();
+  }
   return s;
 }
 
 std::string PgClient::StatsText() const {
-  if (!sink_) return {};
-  return PgSinkStatsText(sink_->stats());
+  // The counters rendered (PgSinkStatsText) over every connection so far.
+  PgSinkStats total = earlier_;
+  if (sink_) AddRendered(total, sink_->stats());
+  return PgSinkStatsText(total);
 }
 
 }  // namespace hokm::sidecar

@@ -30,7 +30,8 @@ class SinkClient {
   // What the worker calls about every second while it has nothing to
   // write: Redis checks that it still holds what was written (redis_sink.h).
   virtual Status Idle() { return Status::Ok(); }
-  // The sink's counters as Prometheus text (empty before it connected).
+  // The sink's counters as Prometheus text, cumulative over reconnects
+  // (zeros before the first connect).
   virtual std::string StatsText() const = 0;
 };
 
@@ -68,6 +69,7 @@ class PgClient final : public SinkClient {
   std::filesystem::path schema_dir_;
   std::string prefix_;
   std::unique_ptr<PgSink> sink_;
+  PgSinkStats earlier_;  // the rendered counters of the sinks dropped before sink_
 };
 
 }  // namespace hokm::sidecar

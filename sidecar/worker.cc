@@ -23,6 +23,9 @@ Worker::Worker(const char* name, Window& window, std::unique_ptr<SinkClient> cli
   // Before the thread runs: a drain check made before it would otherwise
   // take a spill queue left by an earlier run for empty.
   PublishSpillGauges();
+  // The sink's counters (zeros until it connects) are on /metrics from the
+  // first scrape.
+  SaveStats();
 }
 
 void Worker::Start() {

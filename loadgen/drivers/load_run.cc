@@ -88,7 +88,7 @@ Status LoadRun::Open() {
     const HttpUrl health = HealthUrlOf(*metrics);
     const std::uint64_t deadline = NowNs() + static_cast<std::uint64_t>(o.wait_for_sidecar_s * 1e9);
     for (;;) {
-      auto body = HttpGet(health, std::chrono::milliseconds(500));
+      auto body = HttpGet(health, std::chrono::milliseconds(500), /*accept_unavailable=*/true);
       if (body.ok()) break;
       if (NowNs() > deadline || service::StopRequested()) {
         return Status::Unavailable("--wait-for-sidecar: no answer from the sidecar's /health: " +

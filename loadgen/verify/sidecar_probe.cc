@@ -79,7 +79,8 @@ HttpUrl HealthUrlOf(HttpUrl url) {
   return url;
 }
 
-Result<std::string> HttpGet(const HttpUrl& url, std::chrono::milliseconds timeout) {
+Result<std::string> HttpGet(const HttpUrl& url, std::chrono::milliseconds timeout,
+                            bool accept_unavailable) {
   const std::string port = std::to_string(url.port);
   const std::string where = url.host + ":" + port + url.path;
   asio::io_context io;
@@ -111,7 +112,9 @@ Result<std::string> HttpGet(const HttpUrl& url, std::chrono::milliseconds timeou
   stream.socket().close(ec);
   if (!connected) return Status::Unavailable("cannot connect to " + where);
   if (!answered) return Status::Unavailable("no complete answer from " + where);
-  if (response.result() != http::status::ok) {
+  const bool unavailable_ok =
+      accept_unavailable && response.result() == http::status::service_unavailable;
+  if (response.result() != http::status::ok && !unavailable_ok) {
     return Status::Unavailable(where + " answered HTTP/" + std::to_string(response.version() / 10) +
                                "." + std::to_string(response.version() % 10) + " " +
                                std::to_string(response.result_int()) + " " +
@@ -121,7 +124,7 @@ Result<std::string> HttpGet(const HttpUrl& url, std::chrono::milliseconds timeou
 }
 
 Result<SyncLag> ParseSyncLag(std::string_view text) {
-  constexpr std::string_view kName = "hokm_sidecar_sync_lag_ms";
+  constexpr std::string_view kName = "hokm_sidecar_sync_lag_quantiles_seconds";
   // sink -> quantile -> value
   std::map<std::string, std::map<std::string, double>> quantiles;
   std::map<std::string, double> max;
@@ -133,7 +136,7 @@ Result<SyncLag> ParseSyncLag(std::string_view text) {
     const std::size_t close = rest.find('}');
     if (open == std::string_view::npos || close == std::string_view::npos || close < open) return;
     const std::string_view labels = rest.substr(open, close - open + 1);
-    const double value = std::strtod(std::string(rest.substr(close + 1)).c_str(), nullptr);
+    const double value = 1000.0 * std::strtod(std::string(rest.substr(close + 1)).c_str(), nullptr);
     const std::string sink = Label(labels, "sink");
     if (is_max) {
       max[sink] = value;
@@ -142,7 +145,8 @@ Result<SyncLag> ParseSyncLag(std::string_view text) {
     }
   });
   if (quantiles.empty())
-    return Status::InvalidArgument("no hokm_sidecar_sync_lag_ms samples on the page");
+    return Status::InvalidArgument(
+        "no hokm_sidecar_sync_lag_quantiles_seconds samples on the page");
   SyncLag lag;
   const auto fill = [&](const std::string& sink, LagQuantiles& out) {
     const auto& q = quantiles[sink];
@@ -166,7 +170,7 @@ Result<SyncLag> ParseSyncLag(std::string_view text) {
 }
 
 Result<SyncLagHistograms> ParseSyncLagHistograms(std::string_view text) {
-  constexpr std::string_view kName = "hokm_sidecar_sync_lag_histogram_ms_bucket{";
+  constexpr std::string_view kName = "hokm_sidecar_sync_lag_seconds_bucket{";
   SyncLagHistograms out;
   ForEachSample(text, kName, [&](std::string_view line) {
     const std::size_t close = line.find('}');
@@ -176,14 +180,14 @@ Result<SyncLagHistograms> ParseSyncLagHistograms(std::string_view text) {
     const std::string sink = Label(labels, "sink");
     LagHistogram* h = sink == "redis" ? &out.redis : sink == "postgres" ? &out.postgres : nullptr;
     if (h == nullptr || le.empty()) return;
-    const double bound =
-        le == "+Inf" ? std::numeric_limits<double>::infinity() : std::strtod(le.c_str(), nullptr);
+    const double bound = le == "+Inf" ? std::numeric_limits<double>::infinity()
+                                      : 1000.0 * std::strtod(le.c_str(), nullptr);
     const double count = std::strtod(std::string(line.substr(close + 1)).c_str(), nullptr);
     h->buckets.emplace_back(bound, static_cast<std::uint64_t>(count));
   });
   if (out.redis.buckets.empty() || out.postgres.buckets.empty()) {
     return Status::InvalidArgument(
-        "no hokm_sidecar_sync_lag_histogram_ms buckets for both sinks on the page");
+        "no hokm_sidecar_sync_lag_seconds buckets for both sinks on the page");
   }
   return out;
 }

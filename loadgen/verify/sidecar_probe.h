@@ -23,8 +23,11 @@ struct HttpUrl {
 // http://host[:port][/path]. Only plain HTTP (the sidecar serves loopback).
 Result<HttpUrl> ParseHttpUrl(std::string_view url);
 
-// GET the URL (HTTP/1.0); the body when the status is 200.
-Result<std::string> HttpGet(const HttpUrl& url, std::chrono::milliseconds timeout);
+// GET the URL (HTTP/1.0); the body when the status is 200, or 503 too with
+// accept_unavailable (the sidecar's /health: its JSON says why it is not
+// ready, and a sidecar that answers is up).
+Result<std::string> HttpGet(const HttpUrl& url, std::chrono::milliseconds timeout,
+                            bool accept_unavailable = false);
 
 struct LagQuantiles {
   double p50 = 0;
@@ -36,15 +39,15 @@ struct SyncLag {
   LagQuantiles postgres;
 };
 
-// Reads hokm_sidecar_sync_lag_ms{sink=...,quantile=...} from a Prometheus
-// text page. max is quantile "1" (or a hokm_sidecar_sync_lag_ms_max sample)
-// when the sidecar exports one, else its highest quantile (0.999).
-// InvalidArgument when the page has no sync-lag samples.
+// Reads the summary hokm_sidecar_sync_lag_quantiles_seconds{sink=...,
+// quantile=...} from a Prometheus text page, in ms. max is quantile "1" (or
+// a ..._max sample) when the sidecar exports one, else its highest quantile
+// (0.999). InvalidArgument when the page has no sync-lag samples.
 Result<SyncLag> ParseSyncLag(std::string_view metrics_text);
 
 // One sink's cumulative sync-lag histogram, as the sidecar exports it
-// (hokm_sidecar_sync_lag_histogram_ms): (le in ms, samples <= le),
-// ascending, the last le +Inf.
+// (hokm_sidecar_sync_lag_seconds): (le in ms, samples <= le), ascending,
+// the last le +Inf.
 struct LagHistogram {
   std::vector<std::pair<double, std::uint64_t>> buckets;
 };
@@ -53,8 +56,9 @@ struct SyncLagHistograms {
   LagHistogram postgres;
 };
 
-// Reads hokm_sidecar_sync_lag_histogram_ms_bucket{sink=...,le=...} from a
-// Prometheus text page. InvalidArgument when either sink has none.
+// Reads hokm_sidecar_sync_lag_seconds_bucket{sink=...,le=...} from a
+// Prometheus text page (le turned into ms). InvalidArgument when either
+// sink has none.
 Result<SyncLagHistograms> ParseSyncLagHistograms(std::string_view metrics_text);
 
 // The quantiles of the samples recorded between two scrapes of the same

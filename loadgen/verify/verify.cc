@@ -269,7 +269,7 @@ Status WaitForSidecarDrain(const LoadgenOptions& options, const shm::Segment* se
       for (std::uint32_t s = 0; s < segment->shards(); ++s)
         ring_lag += segment->change_ring(s).Lag();
     }
-    auto body = HttpGet(health_url, std::chrono::milliseconds(1000));
+    auto body = HttpGet(health_url, std::chrono::milliseconds(1000), /*accept_unavailable=*/true);
     Result<SidecarHealth> health =
         body.ok() ? ParseSidecarHealth(*body) : Result<SidecarHealth>(body.status());
     if (ring_lag == 0) {

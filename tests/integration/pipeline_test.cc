@@ -5,9 +5,7 @@
 // Every test checks exactly-once in PostgreSQL (every (game, seq) the engine
 // published, once) and each game's final state in Redis.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +23,7 @@
 #include "core/records/change_batch.h"
 #include "core/rules/bots.h"
 #include "core/rules/rules.h"
+#include "tests/integration/own_redis.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 
@@ -338,67 +337,6 @@ TEST_F(PipelineTest, CorruptRingIsReportedAndEverythingBeforeItDelivered) {
   ExpectExactlyOnceInPostgres(games);
   ExpectFinalStateInRedis(games, redis_url_);
 }
-
-// A redis-server of this test's own (with an append-only file, so a restart
-// keeps what it had), stopped under load and restarted.
-class OwnRedis {
- public:
-  explicit OwnRedis(fs::path dir) : dir_(std::move(dir)) {
-    fs::create_directories(dir_);
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::close(fd);
-  }
-  ~OwnRedis() { Stop(); }
-  std::string Url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
-  // Starts redis-server; with `empty`, its files from before are deleted
-  // first: a restart that lost everything (no persistence, a failover to
-  // an empty replica).
-  bool Start(bool empty = false) {
-    if (empty) {
-      for (const auto& f : fs::directory_iterator(dir_)) {
-        if (f.path().filename() != "redis.log") fs::remove_all(f.path());
-      }
-    }
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      proc::DieWithParent(parent);
-      const std::string port = std::to_string(port_);
-      ::execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", port.c_str(),
-               "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir",
-               dir_.c_str(), "--logfile", (dir_ / "redis.log").c_str(),
-               static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    RedisUrl url;
-    url.host = "127.0.0.1";
-    url.port = static_cast<std::uint16_t>(port_);
-    return WaitUntil(
-        [&] {
-          RedisProbe p;
-          return p.Connect(url) && p.Integer({"DBSIZE"}) >= 0;
-        },
-        std::chrono::seconds(20));
-  }
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);  // redis-server flushes its append-only file and exits
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  fs::path dir_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
 
 TEST_F(PipelineTest, RedisStoppedUnderLoadThenRestartedConverges) {
   OwnRedis redis(spill_dir_.string() + "-redis");

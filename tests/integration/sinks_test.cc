@@ -57,18 +57,7 @@ class SinksTest : public ::testing::Test {
 
   // Everything this test's ids may have left in both stores.
   void Clean() {
-    const std::string games =
-        std::to_string(ids_.FirstGame()) + " AND " + std::to_string(ids_.LastGame());
-    const std::string players =
-        std::to_string(ids_.FirstPlayer()) + " AND " + std::to_string(ids_.LastPlayer());
-    Exec("DELETE FROM game_commands WHERE game_id BETWEEN " + games + ";" +
-         "DELETE FROM game_moves_v1 WHERE game_id BETWEEN " + games + ";" +
-         "DELETE FROM game_sessions WHERE game_id BETWEEN " + games + ";" +
-         "DELETE FROM game_participants WHERE game_id BETWEEN " + games + ";" +
-         "DELETE FROM hands WHERE game_id BETWEEN " + games + ";" +
-         "DELETE FROM dead_letters WHERE game_id BETWEEN " + games + ";" +
-         "DELETE FROM players WHERE player_id BETWEEN " + players + ";" +
-         "DELETE FROM sidecar_checkpoint WHERE name = '" + ids_.Checkpoint() + "';");
+    Exec(CleanIdsSql(ids_));
     for (const auto& payload : extra_dead_letters_) {
       Exec("DELETE FROM dead_letters WHERE payload = " +
            pq_->quote_raw(payload.data(), payload.size()));

@@ -289,6 +289,23 @@ struct IdRange {
   std::string Checkpoint() const { return "test-" + std::to_string(counter); }
 };
 
+// SQL deleting what a test's ids may have left in PostgreSQL (its games,
+// players and its checkpoint).
+inline std::string CleanIdsSql(const IdRange& ids) {
+  const std::string games =
+      std::to_string(ids.FirstGame()) + " AND " + std::to_string(ids.LastGame());
+  const std::string players =
+      std::to_string(ids.FirstPlayer()) + " AND " + std::to_string(ids.LastPlayer());
+  return "DELETE FROM game_commands WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM game_moves_v1 WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM game_sessions WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM game_participants WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM hands WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM dead_letters WHERE game_id BETWEEN " + games + ";" +
+         "DELETE FROM players WHERE player_id BETWEEN " + players + ";" +
+         "DELETE FROM sidecar_checkpoint WHERE name = '" + ids.Checkpoint() + "';";
+}
+
 // What the rules engine emitted for one game, as record bytes, and what the
 // stores should hold afterwards.
 inline ScriptedGame PlayRealGame(std::uint64_t game_id, const std::array<std::uint64_t, 4>& players,

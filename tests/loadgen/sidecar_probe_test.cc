@@ -12,19 +12,22 @@
 namespace hokm::loadgen {
 namespace {
 
+// As sidecar/metrics.cc writes it: seconds, which the probe reads in ms.
 constexpr const char* kMetrics =
     "# TYPE hokm_sidecar_records_total counter\n"
     "hokm_sidecar_records_total{sink=\"redis\"} 10\n"
-    "# TYPE hokm_sidecar_sync_lag_ms summary\n"
-    "hokm_sidecar_sync_lag_ms{sink=\"redis\",quantile=\"0.5\"} 1.5\n"
-    "hokm_sidecar_sync_lag_ms{sink=\"redis\",quantile=\"0.99\"} 4.25\n"
-    "hokm_sidecar_sync_lag_ms{sink=\"redis\",quantile=\"0.999\"} 8\n"
-    "hokm_sidecar_sync_lag_ms_count{sink=\"redis\"} 100\n"
-    "hokm_sidecar_sync_lag_ms{sink=\"postgres\",quantile=\"0.5\"} 20\n"
-    "hokm_sidecar_sync_lag_ms{sink=\"postgres\",quantile=\"0.99\"} 60\n"
-    "hokm_sidecar_sync_lag_ms{sink=\"postgres\",quantile=\"0.999\"} 90\n"
-    "hokm_sidecar_sync_lag_ms{sink=\"postgres\",quantile=\"1\"} 95.5\n"
-    "hokm_sidecar_sync_lag_ms_count{sink=\"postgres\"} 100\n";
+    "# TYPE hokm_sidecar_sync_lag_quantiles_seconds summary\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds{sink=\"redis\",quantile=\"0.5\"} 0.0015\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds{sink=\"redis\",quantile=\"0.99\"} 0.00425\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds{sink=\"redis\",quantile=\"0.999\"} 0.008\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds_sum{sink=\"redis\"} 0.2\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds_count{sink=\"redis\"} 100\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds{sink=\"postgres\",quantile=\"0.5\"} 0.02\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds{sink=\"postgres\",quantile=\"0.99\"} 0.06\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds{sink=\"postgres\",quantile=\"0.999\"} 0.09\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds{sink=\"postgres\",quantile=\"1\"} 0.0955\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds_sum{sink=\"postgres\"} 3\n"
+    "hokm_sidecar_sync_lag_quantiles_seconds_count{sink=\"postgres\"} 100\n";
 
 TEST(SidecarProbeTest, SyncLagQuantilesPerSink) {
   auto lag = ParseSyncLag(kMetrics);
@@ -42,23 +45,24 @@ TEST(SidecarProbeTest, APageWithoutSyncLagIsAnError) {
   EXPECT_FALSE(ParseSyncLag("").ok());
 }
 
-// A histogram page as sidecar/metrics.cc writes it (fewer buckets).
+// A histogram page as sidecar/metrics.cc writes it (fewer buckets; le in
+// seconds: 1, 10 and 100 ms).
 std::string HistogramPage(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::uint64_t rinf,
                           std::uint64_t p1, std::uint64_t p2, std::uint64_t p3,
                           std::uint64_t pinf) {
-  std::string page = "# TYPE hokm_sidecar_sync_lag_histogram_ms histogram\n";
+  std::string page = "# TYPE hokm_sidecar_sync_lag_seconds histogram\n";
   const auto add = [&](const char* sink, const char* le, std::uint64_t n) {
-    page += std::string("hokm_sidecar_sync_lag_histogram_ms_bucket{sink=\"") + sink + "\",le=\"" +
-            le + "\"} " + std::to_string(n) + "\n";
+    page += std::string("hokm_sidecar_sync_lag_seconds_bucket{sink=\"") + sink + "\",le=\"" + le +
+            "\"} " + std::to_string(n) + "\n";
   };
-  add("redis", "1", r1);
-  add("redis", "10", r2);
-  add("redis", "100", r3);
+  add("redis", "0.001", r1);
+  add("redis", "0.01", r2);
+  add("redis", "0.1", r3);
   add("redis", "+Inf", rinf);
-  page += "hokm_sidecar_sync_lag_histogram_ms_count{sink=\"redis\"} " + std::to_string(rinf) + "\n";
-  add("postgres", "1", p1);
-  add("postgres", "10", p2);
-  add("postgres", "100", p3);
+  page += "hokm_sidecar_sync_lag_seconds_count{sink=\"redis\"} " + std::to_string(rinf) + "\n";
+  add("postgres", "0.001", p1);
+  add("postgres", "0.01", p2);
+  add("postgres", "0.1", p3);
   add("postgres", "+Inf", pinf);
   return page;
 }

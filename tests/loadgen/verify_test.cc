@@ -14,9 +14,7 @@
 // missing.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +36,7 @@
 #include "shm/command_channel.h"
 #include "shm/segment.h"
 #include "tests/fault/engine_process.h"
+#include "tests/integration/http_util.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 
@@ -55,19 +54,6 @@ using sidecar::integration::StoresDown;
 
 using proc::WaitExit;
 using proc::WaitUntil;
-
-// A loopback port nobody listens on right now.
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 const std::set<std::string> kReportKeys = {"mode",
                                            "games_completed",
@@ -118,7 +104,7 @@ class LoadgenVerifyTest : public ::testing::Test {
     (void)shm::Segment::Remove(shm_name_);
     redis_url_ = RedisUrlString();
     pg_url_ = PgUrlString();
-    metrics_port_ = FreePort();
+    metrics_port_ = proc::FreeLoopbackPort();
     metrics_url_ = "http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics";
     const std::string down = StoresDown();
     ASSERT_TRUE(down.empty()) << down;
