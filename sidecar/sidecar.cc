@@ -140,7 +140,7 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
         static_cast<std::uint16_t>(m.options.metrics_port), [this] { return MetricsText(); },
         [this] { return HealthJson(); }, &error);
     if (!m.metrics) {
-      Log("%s", error.c_str());
+      LogError("%s", error.c_str());
       return 1;
     }
     Log("metrics on http://127.0.0.1:%u/metrics and /health", m.metrics->port());
