@@ -176,8 +176,8 @@ int main(int argc, char** argv) {
       hokm::service::LogError(hokm::service::Printf(
           "restore failed: %s%s", summary.status().message().c_str(),
           midway ? " (the segment holds the games restored before the failure: run "
-                            "the restore again with --fresh)"
-                          : ""));
+                   "the restore again with --fresh)"
+                 : ""));
       return 1;
     }
     hokm::service::LogInfo(summary->Text());
@@ -191,10 +191,10 @@ int main(int argc, char** argv) {
   hokm::service::LogInfo(hokm::service::Printf(
       "segment /dev/shm/%s, %.1f MiB: %u game slots, %u shard(s), "
       "change ring %llu MiB per shard; %llu game(s) already live",
-               options.shm_name.c_str(), static_cast<double>(header.total_bytes) / (1 << 20),
-               header.table_capacity, header.shard_count,
-               static_cast<unsigned long long>(header.change_ring_bytes >> 20),
-               static_cast<unsigned long long>(e.segment().table().Live())));
+      options.shm_name.c_str(), static_cast<double>(header.total_bytes) / (1 << 20),
+      header.table_capacity, header.shard_count,
+      static_cast<unsigned long long>(header.change_ring_bytes >> 20),
+      static_cast<unsigned long long>(e.segment().table().Live())));
 
   // Every other thread (metrics, shards) blocks SIGTERM and SIGINT, so the
   // signal interrupts the main thread's heartbeat nap and it wakes the shards.
