@@ -44,9 +44,9 @@ void FillSyncLag(const LoadgenOptions& o, const RunTotals* totals, RunSummary& s
       url.ok() ? HttpGet(*url, std::chrono::milliseconds(2000)) : Result<std::string>(url.status());
   Result<SyncLag> lag = page.ok() ? ParseSyncLag(*page) : Result<SyncLag>(page.status());
   if (!lag.ok()) {
-    hokm::service::LogWarn(hokm::service::Printf(
-        "no sync lag from the sidecar at %s (%s); reporting zeros", o.sidecar_metrics.c_str(),
-        lag.status().message().c_str()));
+    hokm::service::LogWarn(
+        hokm::service::Printf("no sync lag from the sidecar at %s (%s); reporting zeros",
+                              o.sidecar_metrics.c_str(), lag.status().message().c_str()));
     return;
   }
   s.sync_lag = *lag;
