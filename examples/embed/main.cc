@@ -80,8 +80,9 @@ hokm::ApplyOutcome Apply(hokm::Engine& engine, hokm::shm::RingReader& changes, c
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"hokm-embed: plays one Hokm game with four bots on an engine of its own and\n"
-               "prints every change record as a JSON line on stdout."};
+  CLI::App app{
+      "hokm-embed: plays one Hokm game with four bots on an engine of its own and\n"
+      "prints every change record as a JSON line on stdout."};
   std::uint64_t seed = 2024;  // the deals; the same seed plays the same game
   app.add_option("--seed", seed, "the game's seed (the same seed plays the same game)")
       ->capture_default_str();
