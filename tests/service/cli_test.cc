@@ -79,12 +79,17 @@ class CliTest : public ::testing::Test {
   }
 
   // --version and an unknown flag, the same on every binary.
-  void CheckVersionAndUsage(const std::string& bin, const std::string& name) {
+  // `before`: what the binary needs ahead of the unknown flag (hokmctl: a
+  // subcommand, else it complains of the missing one first).
+  void CheckVersionAndUsage(const std::string& bin, const std::string& name,
+                            std::vector<std::string> before = {}) {
     const Ran v = Run({bin, "--version"});
     EXPECT_EQ(v.code, 0) << v.err;
-    EXPECT_EQ(v.out, name + " " + std::string(Version()) + " (commit " + std::string(Commit()) +
-                         ")\n");
-    const Ran bad = Run({bin, "--no-such-flag"});
+    EXPECT_EQ(v.out,
+              name + " " + std::string(Version()) + " (commit " + std::string(Commit()) + ")\n");
+    before.insert(before.begin(), bin);
+    before.push_back("--no-such-flag");
+    const Ran bad = Run(before);
     EXPECT_EQ(bad.code, 2) << bad.err;
     EXPECT_NE(bad.err.find("no-such-flag"), std::string::npos) << bad.err;
     EXPECT_EQ(bad.out, "");
@@ -137,9 +142,10 @@ TEST_F(CliTest, Loadgen) {
 
 #ifdef HOKMCTL_BIN
 TEST_F(CliTest, Hokmctl) {
-  CheckVersionAndUsage(HOKMCTL_BIN, "hokmctl");
+  CheckVersionAndUsage(HOKMCTL_BIN, "hokmctl", {"status"});
   const std::string name = "hokm-wt-cli-none-" + std::to_string(::getpid());
-  const Ran r = Run({HOKMCTL_BIN, "--config", WriteConfig("shm-name = \"" + name + "\"\n"), "status"});
+  const Ran r =
+      Run({HOKMCTL_BIN, "--config", WriteConfig("shm-name = \"" + name + "\"\n"), "status"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find(name), std::string::npos) << r.err;
 }
