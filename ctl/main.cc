@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "ctl/ctl.h"
+#include "service/cli.h"
 #include "shm/segment.h"
 
 namespace hokm::ctl {
@@ -272,12 +273,10 @@ int main(int argc, char** argv) {
   AddMigrate(app, globals, run);
   AddArchive(app, globals, run);
   AddRestore(app, globals, run);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
-  }
+  hokm::service::CommonFlags common;
+  hokm::service::AddCommonFlags(app, "hokmctl", &common);
+  static_assert(kExitUsage == hokm::service::kExitUsage);
+  if (auto exit_code = hokm::service::ParseCommandLine(app, argc, argv, common)) return *exit_code;
   globals.shm_name = hokm::shm::SegmentNameFrom(shm_name);
   if (!run) return Fail(kExitUsage, "no subcommand chosen (see --help)");
   return run();

@@ -18,6 +18,8 @@
 
 #include "core/engine.h"
 #include "engine/engine_metrics.h"
+#include "service/cli.h"
+#include "service/log.h"
 #include "service/metrics_server.h"
 #include "service/stop_signal.h"
 #include "shm/wait_strategy.h"
@@ -142,7 +144,9 @@ int main(int argc, char** argv) {
                  "(0: every live game PostgreSQL holds)")
       ->default_val(restore_min_game_id);
 #endif
-  CLI11_PARSE(app, argc, argv);
+  hokm::service::CommonFlags common;
+  hokm::service::AddCommonFlags(app, "hokm-engine", &common);
+  if (auto exit_code = hokm::service::ParseCommandLine(app, argc, argv, common)) return *exit_code;
 
   options.shm_name = hokm::shm::SegmentNameFrom(shm_name);
   (void)hokm::shm::ParseWaitStrategy(wait_name, wait.strategy);  // checked by CLI11
@@ -152,13 +156,13 @@ int main(int argc, char** argv) {
   if ((options.ring_bytes & (options.ring_bytes - 1)) != 0) {
     std::fprintf(stderr, "hokm-engine: --ring-mb must be a power of two, not %llu\n",
                  static_cast<unsigned long long>(ring_mb));
-    return 2;
+    return hokm::service::kExitUsage;
   }
   if (fresh) (void)hokm::shm::Segment::Remove(options.shm_name);
 
   auto engine = hokm::Engine::Open(options);
   if (!engine.ok()) {
-    std::fprintf(stderr, "hokm-engine: %s\n", engine.status().message().c_str());
+    hokm::service::LogError(engine.status().message());
     return 1;
   }
   hokm::Engine& e = **engine;
@@ -166,7 +170,7 @@ int main(int argc, char** argv) {
   if (restore) {
     if (pg_url.empty()) {
       std::fprintf(stderr, "hokm-engine: --restore-from-pg needs --pg-url (or HOKM_PG_URL)\n");
-      return 2;
+      return hokm::service::kExitUsage;
     }
     hokm::sidecar::RestoreOptions ro;
     ro.pg_url = pg_url;
@@ -179,14 +183,14 @@ int main(int argc, char** argv) {
       // attempt starts over with --fresh.
       const bool midway = summary.status().code() != hokm::Status::Code::kAlreadyExists &&
                           e.segment().table().Live() != 0;
-      std::fprintf(stderr, "hokm-engine: restore failed: %s%s\n",
-                   summary.status().message().c_str(),
-                   midway ? " (the segment holds the games restored before the failure: run "
-                            "the restore again with --fresh)"
-                          : "");
+      hokm::service::LogError(hokm::service::Printf(
+          "restore failed: %s%s", summary.status().message().c_str(),
+          midway ? " (the segment holds the games restored before the failure: run "
+                   "the restore again with --fresh)"
+                 : ""));
       return 1;
     }
-    std::fprintf(stderr, "hokm-engine: %s\n", summary->Text().c_str());
+    hokm::service::LogInfo(summary->Text());
   }
 #else
   (void)restore;
@@ -194,13 +198,13 @@ int main(int argc, char** argv) {
   (void)restore_min_game_id;
 #endif
   const auto& header = e.segment().header();
-  std::fprintf(stderr,
-               "hokm-engine: segment /dev/shm/%s, %.1f MiB: %u game slots, %u shard(s), "
-               "change ring %llu MiB per shard; %llu game(s) already live\n",
-               options.shm_name.c_str(), static_cast<double>(header.total_bytes) / (1 << 20),
-               header.table_capacity, header.shard_count,
-               static_cast<unsigned long long>(header.change_ring_bytes >> 20),
-               static_cast<unsigned long long>(e.segment().table().Live()));
+  hokm::service::LogInfo(hokm::service::Printf(
+      "segment /dev/shm/%s, %.1f MiB: %u game slots, %u shard(s), "
+      "change ring %llu MiB per shard; %llu game(s) already live",
+      options.shm_name.c_str(), static_cast<double>(header.total_bytes) / (1 << 20),
+      header.table_capacity, header.shard_count,
+      static_cast<unsigned long long>(header.change_ring_bytes >> 20),
+      static_cast<unsigned long long>(e.segment().table().Live())));
 
   // Every other thread (metrics, shards) blocks SIGTERM and SIGINT, so the
   // signal interrupts the main thread's heartbeat nap and it wakes the shards.
@@ -221,11 +225,11 @@ int main(int argc, char** argv) {
         },
         &error);
     if (!metrics) {
-      std::fprintf(stderr, "hokm-engine: %s\n", error.c_str());
+      hokm::service::LogError(error);
       return 1;
     }
-    std::fprintf(stderr, "hokm-engine: metrics on http://%s:%u/metrics (and /health)\n",
-                 metrics_bind.c_str(), metrics->port());
+    hokm::service::LogInfo(hokm::service::Printf("metrics on http://%s:%u/metrics (and /health)",
+                                                 metrics_bind.c_str(), metrics->port()));
   }
 
   hokm::service::StopOnSignals();
@@ -239,8 +243,9 @@ int main(int argc, char** argv) {
         [&e, shard, wait, &shards_running] { ServeShard(e, shard, wait, shards_running); });
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  std::fprintf(stderr, "hokm-engine: serving (pid %d, --wait %s); SIGTERM stops\n",
-               static_cast<int>(getpid()), hokm::shm::WaitStrategyName(wait.strategy));
+  hokm::service::LogInfo(hokm::service::Printf("serving (pid %d, --wait %s); SIGTERM stops",
+                                               static_cast<int>(getpid()),
+                                               hokm::shm::WaitStrategyName(wait.strategy)));
   while (!hokm::service::StopRequested()) {
     e.segment().Heartbeat();
     timespec ts{0, 100'000'000};
@@ -258,11 +263,10 @@ int main(int argc, char** argv) {
     accepted += e.counters(shard).Get(hokm::EngineCounter::kAccepted);
     busy += e.counters(shard).Get(hokm::EngineCounter::kBusy);
   }
-  std::fprintf(
-      stderr,
-      "hokm-engine: stopped; %llu commands accepted, %llu answered busy (since the segment "
-      "was created), %llu games live\n",
+  hokm::service::LogInfo(hokm::service::Printf(
+      "stopped; %llu commands accepted, %llu answered busy (since the segment "
+      "was created), %llu games live",
       static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(busy),
-      static_cast<unsigned long long>(e.segment().table().Live()));
+      static_cast<unsigned long long>(e.segment().table().Live())));
   return 0;
 }

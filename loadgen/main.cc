@@ -12,6 +12,8 @@
 #include "loadgen/report.h"
 #include "loadgen/verify/sidecar_probe.h"
 #include "loadgen/verify/verify.h"
+#include "service/cli.h"
+#include "service/log.h"
 
 namespace {
 
@@ -19,7 +21,7 @@ using namespace hokm::loadgen;
 using hokm::Result;
 
 int Fail(const std::string& message) {
-  std::fprintf(stderr, "hokm-loadgen: %s\n", message.c_str());
+  hokm::service::LogError(message);
   return 1;
 }
 
@@ -42,9 +44,9 @@ void FillSyncLag(const LoadgenOptions& o, const RunTotals* totals, RunSummary& s
       url.ok() ? HttpGet(*url, std::chrono::milliseconds(2000)) : Result<std::string>(url.status());
   Result<SyncLag> lag = page.ok() ? ParseSyncLag(*page) : Result<SyncLag>(page.status());
   if (!lag.ok()) {
-    std::fprintf(
-        stderr, "hokm-loadgen: warning: no sync lag from the sidecar at %s (%s); reporting zeros\n",
-        o.sidecar_metrics.c_str(), lag.status().message().c_str());
+    hokm::service::LogWarn(
+        hokm::service::Printf("no sync lag from the sidecar at %s (%s); reporting zeros",
+                              o.sidecar_metrics.c_str(), lag.status().message().c_str()));
     return;
   }
   s.sync_lag = *lag;
@@ -61,8 +63,14 @@ int main(int argc, char** argv) {
       "rules (--mode rules) or the Redis-centred baseline (--baseline seed), and reports card\n"
       "plays per second, apply latency and sync lag; --verify checks the stores afterwards."};
   AddOptions(app, &options);
-  CLI11_PARSE(app, argc, argv);
-  if (std::string e = FinalizeOptions(options); !e.empty()) return Fail(e);
+  hokm::service::CommonFlags common;
+  hokm::service::AddCommonFlags(app, "hokm-loadgen", &common);
+  if (auto exit_code = hokm::service::ParseCommandLine(app, argc, argv, common)) return *exit_code;
+  // A combination of flags CLI11 cannot check is a usage error too.
+  if (std::string e = FinalizeOptions(options); !e.empty()) {
+    std::fprintf(stderr, "hokm-loadgen: %s\n", e.c_str());
+    return hokm::service::kExitUsage;
+  }
   InstallStopSignals();
   InitClock();
 
@@ -75,8 +83,7 @@ int main(int argc, char** argv) {
     summary.mode = saved->mode;
     if (summary.mode != Mode::kSeedBaseline) {
       if (hokm::Status s = WaitForSidecarDrain(options, nullptr); !s.ok()) {
-        std::fprintf(stderr, "hokm-loadgen: warning: %s; verifying what is there\n",
-                     s.message().c_str());
+        hokm::service::LogWarn(s.message() + "; verifying what is there");
       }
     }
     auto v = VerifyGames(options, summary.mode, saved->games);
@@ -104,8 +111,7 @@ int main(int argc, char** argv) {
   }
   if (options.verify && options.mode != Mode::kSeedBaseline) {
     if (hokm::Status s = WaitForSidecarDrain(options, run.segment()); !s.ok()) {
-      std::fprintf(stderr, "hokm-loadgen: warning: %s; verifying what is there\n",
-                   s.message().c_str());
+      hokm::service::LogWarn(s.message() + "; verifying what is there");
     }
   }
   FillSyncLag(options, &totals, summary);

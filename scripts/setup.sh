@@ -10,7 +10,7 @@ PACKAGES=(
   flatbuffers-compiler libflatbuffers-dev
   libhiredis-dev libpqxx-dev libzstd-dev libssl-dev
   libconcurrentqueue-dev libreaderwriterqueue-dev
-  libcli11-dev nlohmann-json3-dev
+  libcli11-dev nlohmann-json3-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools
   postgresql postgresql-client

@@ -1,16 +1,25 @@
-// log.h: hokm-sidecar's log line: "hokm-sidecar: <message>" on stderr, one
-// line per call (printf-style format).
+// log.h: hokm-sidecar's printf-style log calls, a shim over the binaries'
+// log module (service/log.h: timestamp, level, --log-format, repeats
+// rate-limited). Log is info; LogWarn and LogError for what went wrong.
 #pragma once
 
-#include <cstdio>
+#include "service/log.h"
 
 namespace hokm::sidecar {
 
 template <typename... Args>
 void Log(const char* fmt, Args... args) {
-  std::fprintf(stderr, "hokm-sidecar: ");
-  std::fprintf(stderr, fmt, args...);
-  std::fputc('\n', stderr);
+  service::LogInfo(service::Printf(fmt, args...));
+}
+
+template <typename... Args>
+void LogWarn(const char* fmt, Args... args) {
+  service::LogWarn(service::Printf(fmt, args...));
+}
+
+template <typename... Args>
+void LogError(const char* fmt, Args... args) {
+  service::LogError(service::Printf(fmt, args...));
 }
 
 }  // namespace hokm::sidecar

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "service/cli.h"
+#include "service/log.h"
 #include "service/metrics_server.h"
 #include "service/stop_signal.h"
 #include "sidecar/pg/pg_schema.h"
@@ -64,14 +66,16 @@ int main(int argc, char** argv) {
   app.add_option("--drain-timeout-s", o.drain_timeout_s,
                  "give up draining after this long (exit 3; 4: stopped at a corrupt change ring)")
       ->default_val(o.drain_timeout_s);
-  CLI11_PARSE(app, argc, argv);
+  hokm::service::CommonFlags common;
+  hokm::service::AddCommonFlags(app, "hokm-sidecar", &common);
+  if (auto exit_code = hokm::service::ParseCommandLine(app, argc, argv, common)) return *exit_code;
   o.spill_dir = spill_dir;
   o.schema_dir = schema_dir;
   if (o.redis_url.empty() || o.pg_url.empty()) {
     std::fprintf(stderr,
                  "hokm-sidecar: give --redis-url and --pg-url (or HOKM_REDIS_URL and HOKM_PG_URL); "
                  "`make services` starts local servers and prints both\n");
-    return 2;
+    return hokm::service::kExitUsage;
   }
   if (schema_dir_option->count() == 0 && !std::filesystem::is_directory(o.schema_dir)) {
     std::fprintf(
@@ -80,12 +84,12 @@ int main(int argc, char** argv) {
         "of /proc/self/exe); give --schema-dir <hokm source>/schemas/postgres\n",
         o.schema_dir.empty() ? "nothing (/proc/self/exe unreadable)" : o.schema_dir.c_str(),
         hokm::sidecar::SchemaDirFromBin());
-    return 2;
+    return hokm::service::kExitUsage;
   }
 
   auto sidecar = hokm::sidecar::Sidecar::Open(o);
   if (!sidecar.ok()) {
-    std::fprintf(stderr, "hokm-sidecar: %s\n", sidecar.status().message().c_str());
+    hokm::service::LogError(sidecar.status().message());
     return 1;
   }
   hokm::service::StopOnSignals();

@@ -91,7 +91,8 @@ void ChangeReader::CheckCorruption() {
       continue;
     const std::uint64_t at = readers_[s].read_position();
     corrupt_at_[s].store(at, std::memory_order_relaxed);
-    Log("change ring of shard %u is corrupt at position %llu (a record header no engine writes): "
+    LogError(
+        "change ring of shard %u is corrupt at position %llu (a record header no engine writes): "
         "every record before it is delivered, nothing after it can be read. Stop the engine, keep "
         "/dev/shm/%s for inspection, and start the engine with --fresh (README, Operations)",
         s, static_cast<unsigned long long>(at), segment_.name().c_str());

@@ -159,7 +159,7 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
         m.options.metrics_bind, static_cast<std::uint16_t>(m.options.metrics_port),
         [this] { return MetricsText(); }, [this] { return Health(); }, &error);
     if (!m.metrics) {
-      Log("%s", error.c_str());
+      LogError("%s", error.c_str());
       return 1;
     }
     Log("metrics on http://%s:%u/metrics and /health", m.options.metrics_bind.c_str(),

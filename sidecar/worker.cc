@@ -53,11 +53,10 @@ std::string Worker::LastError() const {
 void Worker::Fail(const Status& s) {
   breaker_.RecordFailure(SteadyClock::now());
   counters_.Set(WorkerCounter::kBreakerState, static_cast<std::uint64_t>(breaker_.state()));
+  // Every failure is logged: the same one again is counted, not written
+  // (service/log.h), so the line carries no changing backoff.
+  LogError("%s: %s; breaker open, spilling", name_, s.message().c_str());
   std::lock_guard lock(error_mu_);
-  if (s.message() != last_error_) {
-    Log("%s: %s; breaker open, retry in %lld ms, spilling", name_, s.message().c_str(),
-        static_cast<long long>(breaker_.last_backoff().count()));
-  }
   last_error_ = s.message();
 }
 
@@ -109,7 +108,7 @@ void Worker::PublishSpillGauges() {
 bool Worker::ReplaySpill() {
   if (spill_->empty() || !breaker_.Allow(SteadyClock::now())) return false;
   if (Status s = spill_->Peek(max_records_, spilled_view_); !s.ok()) {
-    Log("%s: reading the spill queue failed: %s", name_, s.message().c_str());
+    LogError("%s: reading the spill queue failed: %s", name_, s.message().c_str());
     return false;
   }
   // End at a command's end (its records share one position): the sinks
@@ -134,7 +133,7 @@ bool Worker::ReplaySpill() {
   }
   Recovered();
   if (Status p = spill_->Pop(spilled_view_.size()); !p.ok())
-    Log("%s: %s", name_, p.message().c_str());
+    LogError("%s: %s", name_, p.message().c_str());
   counters_.Add(WorkerCounter::kReplayed, spilled_view_.size());
   PublishSpillGauges();
   if (spill_->empty()) Log("%s: spill queue replayed; back to live delivery", name_);
@@ -146,7 +145,7 @@ bool Worker::ReplaySpill() {
 bool Worker::Spill() {
   for (const WindowEntry& e : batch_) spill_->Append(e.ref.bytes, e.ref.size, e.ref.position);
   if (Status s = spill_->Sync(); !s.ok()) {
-    Log("%s: cannot spill: %s", name_, s.message().c_str());
+    LogError("%s: cannot spill: %s", name_, s.message().c_str());
     return false;
   }
   counters_.Add(WorkerCounter::kSpilled, batch_.size());

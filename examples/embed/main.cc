@@ -2,9 +2,11 @@
 // a shared-memory segment of its own, seats four bots, plays one game to the
 // end and prints every change record the engine published for it, one JSON
 // object per line on stdout (a summary goes to stderr). Exits 0 only if the
-// game finished.
+// game finished; 2 on a usage error. Its command line follows hokm's
+// conventions (CLI11): --version, --help, --config FILE, --seed.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -77,7 +79,24 @@ hokm::ApplyOutcome Apply(hokm::Engine& engine, hokm::shm::RingReader& changes, c
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  CLI::App app{
+      "hokm-embed: plays one Hokm game with four bots on an engine of its own and\n"
+      "prints every change record as a JSON line on stdout."};
+  std::uint64_t seed = 2024;  // the deals; the same seed plays the same game
+  app.add_option("--seed", seed, "the game's seed (the same seed plays the same game)")
+      ->capture_default_str();
+  // HOKM_EMBED_VERSION: the hokm package's version and the commit this
+  // example was configured from (CMakeLists.txt).
+  app.set_version_flag("--version", "hokm-embed " HOKM_EMBED_VERSION);
+  app.set_config("--config", "", "read flags from this TOML or INI file; the command line wins");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // help and version: 0; a usage error: 2
+  }
+
   hokm::EngineOptions options;
   options.shm_name = "hokm-embed-" + std::to_string(::getpid());  // /dev/shm/<name>
   options.capacity = 16;                                          // game slots
@@ -97,7 +116,7 @@ int main() {
 
   Command create{};
   create.type = CommandType::kCreateGame;
-  create.seed = 2024;  // the deals; the same seed plays the same game
+  create.seed = seed;
   std::memcpy(create.room, "EMBED", 5);
   hokm::ApplyOutcome outcome = Apply(*engine, changes, create, log);
   const std::uint64_t game = outcome.game_id;
@@ -120,8 +139,9 @@ int main() {
     outcome = Apply(*engine, changes, bot.NextCommand(state), log);
   }
 
-  std::fprintf(stderr, "hokm-embed: game %llu: %d records, %s\n",
-               static_cast<unsigned long long>(game), log.records,
+  std::fprintf(stderr, "hokm-embed: game %llu (seed %llu): %d records, %s\n",
+               static_cast<unsigned long long>(game), static_cast<unsigned long long>(seed),
+               log.records,
                log.game_finished ? "finished"
                : log.corrupt     ? "stopped: a change record did not decode"
                                  : "stopped before the end");

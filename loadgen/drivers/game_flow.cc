@@ -10,6 +10,7 @@
 #include "core/records/change_json.h"
 #include "core/rules/random.h"
 #include "core/rules/rules.h"
+#include "service/log.h"
 
 namespace hokm::loadgen {
 namespace {
@@ -70,9 +71,9 @@ GameFlow::GameFlow(const LoadgenOptions& options, RunControl& control, ThreadRes
 void GameFlow::ReportError(const std::string& message) {
   const int n = g_reported_errors.fetch_add(1, std::memory_order_relaxed);
   if (n < kMaxReportedErrors) {
-    std::fprintf(stderr, "hokm-loadgen: %s\n", message.c_str());
+    service::LogError(message);
   } else if (n == kMaxReportedErrors) {
-    std::fprintf(stderr, "hokm-loadgen: (further errors are only counted)\n");
+    service::LogError("(further errors are only counted)");
   }
 }
 

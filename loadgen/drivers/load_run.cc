@@ -22,6 +22,7 @@
 #include "loadgen/drivers/ring_drainer.h"
 #include "loadgen/drivers/runners.h"
 #include "loadgen/verify/sidecar_probe.h"
+#include "service/log.h"
 #include "service/stop_signal.h"
 #include "shm/segment.h"
 
@@ -131,14 +132,12 @@ class SteadyLagProbe {
     if (!enabled_) return;
     if (before_ && !after_) Scrape(now, after_, to_at_ns_);
     if (!before_ || !after_) {
-      std::fprintf(stderr, "hokm-loadgen: warning: no sync lag after the ramp: %s\n",
-                   last_error_.c_str());
+      service::LogWarn("no sync lag after the ramp: " + last_error_);
       return;
     }
     auto lag = WindowSyncLag(*before_, *after_);
     if (!lag.ok()) {
-      std::fprintf(stderr, "hokm-loadgen: warning: no sync lag after the ramp: %s\n",
-                   lag.status().message().c_str());
+      service::LogWarn("no sync lag after the ramp: " + lag.status().message());
       return;
     }
     totals.steady_lag = *lag;
