@@ -119,7 +119,7 @@ struct PgSink::Impl {
 
   static void Add(std::uint64_t& c, std::uint64_t v) { c += v; }
 
-  std::string Where() const { return "postgresql at " + url.HostPort() + "/" + url.dbname; }
+  std::string Where() const { return "postgresql at " + url.HostPort() + "/" + url.dbname(); }
 
   // Turns an exception from libpqxx into a Status; drops the connection when
   // it cannot be trusted any more.
@@ -193,7 +193,8 @@ struct PgSink::Impl {
       // libpq reports a refused login through the same exception.
       if (what.find("authentication failed") != std::string::npos ||
           what.find("does not exist") != std::string::npos) {
-        return Status::InvalidArgument(Where() + " refused the login as " + url.user + ": " + what);
+        return Status::InvalidArgument(Where() + " refused the login as " + url.user() + ": " +
+                                       what);
       }
       return Status::Unavailable(Where() + " not answering: " + what);
     } catch (const std::exception& e) {
