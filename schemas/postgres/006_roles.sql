@@ -17,10 +17,9 @@
 -- hokm_writer and hokm_reader as LOGIN roles with passwords for `make run`;
 -- elsewhere: CREATE ROLE app LOGIN IN ROLE hokm_writer). Creating a role
 -- needs CREATEROLE: when the owner lacks it and the roles do not exist yet,
--- this migration only says so (a superuser creates them, then
--- `hokmctl migrate` is not needed again: the grants below are re-run by
--- scripts/services.sh through the function hokm_grant_roles()).
--- Later migrations that add tables grant on them too (SELECT hokm_grant_roles()).
+-- this migration warns and grants nothing; a superuser creates them and
+-- runs SELECT hokm_grant_roles() (scripts/services.sh does, on every start).
+-- A later migration that adds a table extends hokm_grant_roles() and calls it.
 
 DO $$
 BEGIN
