@@ -22,21 +22,18 @@
 -- A later migration that adds a table extends hokm_grant_roles() and calls it.
 
 DO $$
+DECLARE
+  r text;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hokm_writer') THEN
-    IF (SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-      CREATE ROLE hokm_writer NOLOGIN;
+  FOREACH r IN ARRAY ARRAY['hokm_writer', 'hokm_reader'] LOOP
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+      CONTINUE;
+    ELSIF (SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+      EXECUTE format('CREATE ROLE %I NOLOGIN', r);
     ELSE
-      RAISE WARNING 'role hokm_writer does not exist and % may not create it: a superuser creates it, then runs SELECT hokm_grant_roles()', current_user;
+      RAISE WARNING 'role % does not exist and % may not create it: a superuser creates it, then runs SELECT hokm_grant_roles()', r, current_user;
     END IF;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hokm_reader') THEN
-    IF (SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-      CREATE ROLE hokm_reader NOLOGIN;
-    ELSE
-      RAISE WARNING 'role hokm_reader does not exist and % may not create it: a superuser creates it, then runs SELECT hokm_grant_roles()', current_user;
-    END IF;
-  END IF;
+  END LOOP;
 END $$;
 
 -- The partition function runs with its owner's rights: the writer adds a

@@ -11,10 +11,8 @@
 // Thread safety: none; one test thread uses it.
 #pragma once
 
-#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,7 +55,7 @@ class OwnPgBouncer {
     if (server.user().empty() || server.dbname().empty()) {
       return "HOKM_PG_URL must name a user and a database for the pgBouncer test";
     }
-    port_ = FreePort();
+    port_ = proc::FreePort();
     std::filesystem::create_directories(dir_);
     std::filesystem::permissions(dir_, std::filesystem::perms::owner_all);
     const std::string host = server.host().empty() ? "127.0.0.1" : server.host();
@@ -136,18 +134,6 @@ class OwnPgBouncer {
   }
 
  private:
-  static int FreePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-  }
-
   // The URL's password, else the first line of its passfile (libpq's
   // format, host:port:db:user:password, '*' for any, '\\' escapes) that
   // matches its user and database: scripts/services.sh prints URLs that

@@ -345,15 +345,7 @@ class OwnRedis {
  public:
   explicit OwnRedis(fs::path dir) : dir_(std::move(dir)) {
     fs::create_directories(dir_);
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::close(fd);
+    port_ = proc::FreePort();
   }
   ~OwnRedis() { Stop(); }
   std::string Url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }

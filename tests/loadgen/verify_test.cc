@@ -57,18 +57,7 @@ using sidecar::integration::StoresDown;
 using proc::WaitExit;
 using proc::WaitUntil;
 
-// A loopback port nobody listens on right now.
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using proc::FreePort;
 
 const std::set<std::string> kReportKeys = {"mode",
                                            "games_completed",
