@@ -13,9 +13,9 @@ password=$(cat "$pwfile")
 # A password this long cannot turn up by chance.
 [[ ${#password} -ge 16 ]] || { echo "FAIL: the password in $pwfile is too short to grep for"; exit 1; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export HOKM_SHM_NAME=hokm-nopw-$$ HOKM_BIN=$BIN
+trap 'rm -rf "$work" "/dev/shm/$HOKM_SHM_NAME"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export HOKM_ENGINE_METRICS_PORT=$(free_port) HOKM_SIDECAR_METRICS_PORT=$(free_port)
 # The URLs come from services.sh, as in `make run`, not from the caller.
 unset HOKM_REDIS_URL HOKM_PG_URL REDIS_URL DATABASE_URL
