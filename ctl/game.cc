@@ -101,7 +101,7 @@ int RunGame(const Globals& globals, const GameOptions& options) {
       source = "redis";
     }
   } else if (!state) {
-    down(Status::Unavailable("redis: no --redis-url or HOKM_REDIS_URL"));
+    down(Status::Unavailable("redis: no --redis-url, HOKM_REDIS_URL or REDIS_URL"));
   }
 
   // PostgreSQL: the state when neither had the game; the session and the
@@ -110,7 +110,7 @@ int RunGame(const Globals& globals, const GameOptions& options) {
   bool pg_read = false;
   if (!state || options.records) {
     if (globals.pg_url.empty()) {
-      down(Status::Unavailable("postgres: no --pg-url or HOKM_PG_URL"));
+      down(Status::Unavailable("postgres: no --pg-url, HOKM_PG_URL or DATABASE_URL"));
     } else if (Result<std::optional<StoredGame>> pg = ReadPgGame(globals.pg_url, id); !pg.ok()) {
       down(pg.status());
     } else {

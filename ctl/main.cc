@@ -13,6 +13,7 @@
 #include "ctl/ctl.h"
 #include "service/cli.h"
 #include "shm/segment.h"
+#include "sidecar/url.h"
 
 namespace hokm::ctl {
 namespace {
@@ -255,14 +256,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // the global options may follow the subcommand too
   Globals globals;
-  globals.redis_url = Env("HOKM_REDIS_URL");
-  globals.pg_url = Env("HOKM_PG_URL");
+  globals.redis_url = hokm::sidecar::RedisUrlFromEnv();
+  globals.pg_url = hokm::sidecar::PgUrlFromEnv();
   std::string shm_name;
   app.add_option("--shm-name", shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
   app.add_option("--redis-url", globals.redis_url,
-                 "redis://[:password@]host:port[/db] (default: $HOKM_REDIS_URL)");
+                 "redis://[:password@]host:port[/db] (default: $HOKM_REDIS_URL, else $REDIS_URL)");
   app.add_option("--pg-url", globals.pg_url,
-                 "postgresql://user[:password]@host:port/db (default: $HOKM_PG_URL)");
+                 "postgresql://user[:password]@host:port/db or a libpq key=value string "
+                 "(default: $HOKM_PG_URL, else $DATABASE_URL)");
   Run run;
   AddStatus(app, globals, run);
   AddGame(app, globals, run);

@@ -42,7 +42,7 @@ Result<std::unique_ptr<pqxx::connection>> ConnectPg(const sidecar::PgUrl& url) {
   } catch (const std::exception& e) {
     std::string what = e.what();
     if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
-    return Status::Unavailable("postgresql at " + url.HostPort() + "/" + url.dbname +
+    return Status::Unavailable("postgresql at " + url.HostPort() + "/" + url.dbname() +
                                " not answering: " + what);
   }
 }

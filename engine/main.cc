@@ -25,14 +25,10 @@
 #include "shm/wait_strategy.h"
 #if HOKM_ENGINE_RESTORE
 #include "sidecar/engine_restore.h"
+#include "sidecar/url.h"
 #endif
 
 namespace {
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : "";
-}
 
 // Polls a shard's command ring until stopped; when it is empty, waits as
 // --wait says (shm/wait_strategy.h): parked on the ring's futex until a
@@ -73,8 +69,13 @@ int main(int argc, char** argv) {
   std::uint32_t park_timeout_ms = wait.park_timeout_us / 1000;
   bool fresh = false;
   bool restore = false;
-  std::string pg_url = Env("HOKM_PG_URL");
-  std::string redis_url = Env("HOKM_REDIS_URL");
+#if HOKM_ENGINE_RESTORE
+  std::string pg_url = hokm::sidecar::PgUrlFromEnv();
+  std::string redis_url = hokm::sidecar::RedisUrlFromEnv();
+#else
+  std::string pg_url;  // --restore-from-pg needs the sidecar's code
+  std::string redis_url;
+#endif
   std::uint32_t restore_batch = 500;
   std::uint64_t restore_min_game_id = 0;
   app.add_option("--shm-name", shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
@@ -129,12 +130,12 @@ int main(int argc, char** argv) {
                "empty) segment every game PostgreSQL shows live, each replayed through the\n"
                "rules and checked against its stored records, then continue them");
   app.add_option("--pg-url", pg_url,
-                 "--restore-from-pg: postgresql://user[:password]@host:port/db (default: "
-                 "$HOKM_PG_URL)");
-  app.add_option(
-      "--redis-url", redis_url,
-      "--restore-from-pg: redis://[:password@]host:port[/db] whose streams of the\n"
-      "restored games are brought in line (default: $HOKM_REDIS_URL; empty: left alone)");
+                 "--restore-from-pg: postgresql://user[:password]@host:port/db or a libpq "
+                 "key=value string (default: $HOKM_PG_URL, else $DATABASE_URL)");
+  app.add_option("--redis-url", redis_url,
+                 "--restore-from-pg: redis://[:password@]host:port[/db] whose streams of the\n"
+                 "restored games are brought in line (default: $HOKM_REDIS_URL, else $REDIS_URL; "
+                 "empty: left alone)");
   app.add_option("--restore-batch", restore_batch,
                  "--restore-from-pg: games read from PostgreSQL per query")
       ->default_val(restore_batch)
@@ -169,7 +170,9 @@ int main(int argc, char** argv) {
 #if HOKM_ENGINE_RESTORE
   if (restore) {
     if (pg_url.empty()) {
-      std::fprintf(stderr, "hokm-engine: --restore-from-pg needs --pg-url (or HOKM_PG_URL)\n");
+      std::fprintf(
+          stderr,
+          "hokm-engine: --restore-from-pg needs --pg-url (or HOKM_PG_URL / DATABASE_URL)\n");
       return hokm::service::kExitUsage;
     }
     hokm::sidecar::RestoreOptions ro;

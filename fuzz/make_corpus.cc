@@ -354,7 +354,10 @@ void UrlSeeds() {
   const char* pg[] = {"postgresql://hokm:secret@127.0.0.1:5440/hokm",
                       "postgres://app@db.example.com/games?sslmode=disable&connect_timeout=5",
                       "postgresql://u%40x:p%2Fw@[::1]:5432/d%20b?application_name=hokm",
-                      "postgresql://hokm@localhost/hokm?options=-c%20statement_timeout%3D5000"};
+                      "postgresql://hokm@localhost/hokm?options=-c%20statement_timeout%3D5000",
+                      "postgresql://u:pw@a:5432,b:5433/d?target_session_attrs=read-write",
+                      "postgresql://u@%2Frun%2Fpostgresql/d",
+                      "host=/tmp port=5440 user=hokm password='a b\\'c' sslmode=disable"};
   int i = 0;
   for (const char* u : redis) Save("fuzz_redis_url", "url-" + std::to_string(i++), std::string(u));
   i = 0;

@@ -7,14 +7,10 @@
 #include <limits>
 
 #include "shm/segment.h"
+#include "sidecar/url.h"
 
 namespace hokm::loadgen {
 namespace {
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : "";
-}
 
 // --disconnect-rate (the reconnection check, GameFlow::BuildReconnect).
 void AddDisconnectOption(CLI::App& app, LoadgenOptions* o) {
@@ -143,9 +139,10 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
                  "answer (embedded: start loadgen first, then hokm-sidecar on the segment)")
       ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--redis-url", o->redis_url,
-                 "Redis for --verify and --baseline (default $HOKM_REDIS_URL)");
-  app.add_option("--pg-url", o->pg_url,
-                 "PostgreSQL for --verify and --baseline (default $HOKM_PG_URL)");
+                 "Redis for --verify and --baseline (default $HOKM_REDIS_URL, else $REDIS_URL)");
+  app.add_option(
+      "--pg-url", o->pg_url,
+      "PostgreSQL for --verify and --baseline (default $HOKM_PG_URL, else $DATABASE_URL)");
   app.add_flag("--verify", o->verify,
                "After the run, wait until the sidecar has drained, then check every game and move "
                "against PostgreSQL (exactly once) and Redis; exit 1 when not ok");
@@ -203,8 +200,8 @@ void AddRulesOptions(CLI::App& app, LoadgenOptions* o) {
 }
 
 std::string FinalizeOptions(LoadgenOptions& o) {
-  if (o.redis_url.empty()) o.redis_url = Env("HOKM_REDIS_URL");
-  if (o.pg_url.empty()) o.pg_url = Env("HOKM_PG_URL");
+  if (o.redis_url.empty()) o.redis_url = sidecar::RedisUrlFromEnv();
+  if (o.pg_url.empty()) o.pg_url = sidecar::PgUrlFromEnv();
   o.shm_name = shm::SegmentNameFrom(o.shm_name);
   if (o.capacity == 0) {
     const std::uint64_t want = std::max<std::uint64_t>(100'000, 2 * o.games);
@@ -214,7 +211,8 @@ std::string FinalizeOptions(LoadgenOptions& o) {
   const bool seed = o.mode == Mode::kSeedBaseline;
   const bool needs_stores = o.verify || seed || !o.verify_only_path.empty();
   if (needs_stores && (o.redis_url.empty() || o.pg_url.empty())) {
-    return "give --redis-url and --pg-url (or HOKM_REDIS_URL and HOKM_PG_URL); "
+    return "give --redis-url and --pg-url (or HOKM_REDIS_URL / REDIS_URL and HOKM_PG_URL / "
+           "DATABASE_URL); "
            "`eval \"$(scripts/services.sh env)\"` sets both for the local servers";
   }
   if (o.drain && (o.mode == Mode::kRules || seed)) {

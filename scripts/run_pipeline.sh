@@ -24,12 +24,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# With HOKM_PG_WRITER_URL (scripts/services.sh sets it): the sidecar logs in
+# as hokm_writer, which may not run DDL, so the owner (HOKM_PG_URL) applies
+# the schema first.
+SIDECAR_PG=()
+if [[ -n "${HOKM_PG_WRITER_URL:-}" ]]; then
+  "$BIN/hokmctl" migrate up >"$LOGS/migrate.log" 2>&1 ||
+    { cat "$LOGS/migrate.log" >&2; echo "run: hokmctl migrate up failed" >&2; exit 1; }
+  SIDECAR_PG=(--pg-url "$HOKM_PG_WRITER_URL")
+fi
+
 MODE=${HOKM_RUN_MODE:-shm}
 start_sidecar() {
   echo "run: hokm-sidecar (log $LOGS/sidecar.log)"
   rm -rf "$LOGS/spill"
   "$BIN/hokm-sidecar" --shm-name "$SHM" --spill-dir "$LOGS/spill" --metrics-port "$SIDECAR_METRICS" \
-    --drain-and-exit ${HOKM_SIDECAR_ARGS:-} >"$LOGS/sidecar.log" 2>&1 &
+    "${SIDECAR_PG[@]}" --drain-and-exit ${HOKM_SIDECAR_ARGS:-} >"$LOGS/sidecar.log" 2>&1 &
   sidecar_pid=$!
 }
 finish_sidecar() {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# services.sh start|stop|status|env (and start-/stop-redis, start-/stop-postgres): the project-local redis-server and
-# PostgreSQL 15 the sidecar and the integration tests talk to.
+# services.sh start|stop|status|env (and start-/stop-redis, start-/stop-postgres,
+# start-/stop-pgbouncer): the project-local redis-server and PostgreSQL 15 the
+# sidecar and the integration tests talk to, and on demand a pgBouncer in
+# transaction pooling mode in front of that PostgreSQL.
 #
 # Both listen on 127.0.0.1 only and keep their data under .local/ in the repo
 # (git-ignored). `start` is idempotent: when both already run it only prints
@@ -12,7 +14,20 @@
 #   .local/pg/data/          the cluster (initdb); hokm.conf holds our settings
 #   .local/pg/run/           unix socket (the superuser connects through it)
 #   .local/pg/postgres.log
-#   .local/pg-password       the `hokm` role's password (mode 0600)
+#   .local/pg-password       the `hokm` role's password (mode 0600); the
+#                            schema's owner
+#   .local/pg-password-hokm_writer, -hokm_reader: the logins of the roles of
+#                            schemas/postgres/006_roles.sql (HOKM_PG_WRITER_URL,
+#                            HOKM_PG_READER_URL)
+#   .local/pgpass            libpq's password file for it (mode 0600): the URLs
+#                            printed name it (?passfile=), so no password is
+#                            ever printed
+#   .local/pgbouncer/        pgbouncer.ini, userlist.txt (the roles' SCRAM
+#                            secrets, no plain password), .pid, .log
+#
+# pgBouncer: HOKM_PGBOUNCER_PORT (6432), on 127.0.0.1, pool_mode=transaction,
+# started by `start-pgbouncer` (after PostgreSQL), which prints its URL as
+# HOKM_PG_URL_PGBOUNCER.
 #
 # When run as root, initdb/pg_ctl/psql run as the `postgres` user, which
 # therefore owns .local/pg.
@@ -33,6 +48,10 @@ PG_DATA="$PG_DIR/data"
 PG_SOCK="$PG_DIR/run"
 PG_LOG="$PG_DIR/postgres.log"
 PG_PASSWORD_FILE="$LOCAL/pg-password"
+PG_PASSFILE="$LOCAL/pgpass"
+PGB_PORT=${HOKM_PGBOUNCER_PORT:-6432}
+PGB_DIR="$LOCAL/pgbouncer"
+PGB_BIN=${HOKM_PGBOUNCER_BIN:-$(command -v pgbouncer || echo /usr/sbin/pgbouncer)}
 PG_DB=hokm
 PG_USER=hokm
 
@@ -75,7 +94,10 @@ log_tail() {
 }
 
 redis_url() { echo "redis://127.0.0.1:$REDIS_PORT/0"; }
-pg_url() { echo "postgresql://$PG_USER:$(cat "$PG_PASSWORD_FILE")@127.0.0.1:$PG_PORT/$PG_DB"; }
+# No password in the URLs: libpq reads it from the passfile they name.
+pg_url() { echo "postgresql://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB?passfile=$PG_PASSFILE"; }
+pgb_url() { echo "postgresql://$PG_USER@127.0.0.1:$PGB_PORT/$PG_DB?passfile=$PG_PASSFILE"; }
+pg_role_url() { echo "postgresql://$1@127.0.0.1:$PG_PORT/$PG_DB?passfile=$PG_PASSFILE"; }
 
 # ---- redis ----------------------------------------------------------------
 
@@ -177,24 +199,43 @@ log_line_prefix = '%m [%p] %q%u@%d '
 EOF
 }
 
-pg_password() {
-  if [[ ! -s "$PG_PASSWORD_FILE" ]]; then
+# new_password FILE: the password in FILE, made first (24 random
+# alphanumerics, mode 0600) when there is none.
+new_password() {
+  local file=$1
+  if [[ ! -s "$file" ]]; then
     mkdir -p "$LOCAL"
-    (umask 077 && head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24 >"$PG_PASSWORD_FILE")
+    (umask 077 && head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24 >"$file")
   fi
-  cat "$PG_PASSWORD_FILE"
+  cat "$file"
 }
 
+# The owner `hokm` (migrations, tools), and the logins of the roles of
+# schemas/postgres/006_roles.sql: hokm_writer (the sidecar in `make run`),
+# hokm_reader (analytics). Their passwords go to libpq's password file
+# (host:port:db:user:password; any port: pgBouncer's too), which the URLs
+# name.
 pg_create_db() {
-  local password
-  password=$(pg_password)
-  pg_super -v pw="$password" <<'EOF'
+  local password writer reader
+  password=$(new_password "$PG_PASSWORD_FILE")
+  writer=$(new_password "$LOCAL/pg-password-hokm_writer")
+  reader=$(new_password "$LOCAL/pg-password-hokm_reader")
+  (umask 077 && printf '127.0.0.1:*:*:%s:%s\n' "$PG_USER" "$password" hokm_writer "$writer" \
+    hokm_reader "$reader" >"$PG_PASSFILE")
+  pg_super -v pw="$password" -v wpw="$writer" -v rpw="$reader" <<'EOF'
 SELECT format('CREATE ROLE hokm LOGIN PASSWORD %L', :'pw')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hokm') \gexec
 SELECT format('ALTER ROLE hokm LOGIN PASSWORD %L', :'pw') \gexec
+SELECT format('CREATE ROLE %I', r) FROM (VALUES ('hokm_writer'), ('hokm_reader')) v(r)
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \gexec
+SELECT format('ALTER ROLE hokm_writer LOGIN PASSWORD %L', :'wpw') \gexec
+SELECT format('ALTER ROLE hokm_reader LOGIN PASSWORD %L', :'rpw') \gexec
 SELECT 'CREATE DATABASE hokm OWNER hokm'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'hokm') \gexec
 EOF
+  # The grants of 006_roles.sql again, for logins made after it ran.
+  as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U postgres -d "$PG_DB" -c \
+    "DO \$\$ BEGIN IF to_regproc('public.hokm_grant_roles') IS NOT NULL THEN PERFORM hokm_grant_roles(); END IF; END \$\$"
 }
 
 pg_start() {
@@ -225,6 +266,72 @@ pg_stop() {
   echo "services: postgres stopped"
 }
 
+# ---- pgbouncer -------------------------------------------------------------
+
+pgb_pid() {
+  [[ -s "$PGB_DIR/pgbouncer.pid" ]] || return 1
+  local pid
+  pid=$(cat "$PGB_DIR/pgbouncer.pid")
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+pgb_answers() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGB_PORT" -d "$PG_DB"; }
+
+pgb_start() {
+  [[ -x "$PGB_BIN" ]] || die "no pgbouncer ($PGB_BIN): scripts/setup.sh installs it"
+  pg_start
+  if pgb_pid >/dev/null; then
+    wait_until "$START_TIMEOUT_S" "pgbouncer on 127.0.0.1:$PGB_PORT answering" pgb_answers ||
+      { log_tail "$PGB_DIR/pgbouncer.log"; die "pgbouncer runs but does not answer"; }
+    echo "HOKM_PG_URL_PGBOUNCER=$(pgb_url)"
+    return 0
+  fi
+  if pgb_answers; then
+    die "something else answers on 127.0.0.1:$PGB_PORT; stop it or set HOKM_PGBOUNCER_PORT"
+  fi
+  mkdir -p "$PGB_DIR"
+  chmod 0700 "$PGB_DIR"
+  # The roles' SCRAM secrets, not their passwords: pgBouncer checks the
+  # client's SCRAM login against them and passes it through to the server.
+  (umask 077 && pg_super -At -c "SELECT format('\"%s\" \"%s\"', rolname, rolpassword)
+      FROM pg_authid WHERE rolcanlogin AND rolpassword LIKE 'SCRAM-SHA-256%'" >"$PGB_DIR/userlist.txt")
+  cat >"$PGB_DIR/pgbouncer.ini" <<EOF
+; pgbouncer.ini: written by scripts/services.sh on every start-pgbouncer.
+[databases]
+$PG_DB = host=127.0.0.1 port=$PG_PORT dbname=$PG_DB
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $PGB_DIR/userlist.txt
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 200
+pidfile = $PGB_DIR/pgbouncer.pid
+logfile = $PGB_DIR/pgbouncer.log
+EOF
+  if [[ $(id -u) -eq 0 ]]; then chown -R postgres: "$PGB_DIR"; fi
+  as_pg "$PGB_BIN" -q -d "$PGB_DIR/pgbouncer.ini" ||
+    { log_tail "$PGB_DIR/pgbouncer.log"; die "pgbouncer failed to start"; }
+  wait_until "$START_TIMEOUT_S" "pgbouncer on 127.0.0.1:$PGB_PORT answering" pgb_answers ||
+    { log_tail "$PGB_DIR/pgbouncer.log"; die "pgbouncer did not come up; see $PGB_DIR/pgbouncer.log"; }
+  echo "HOKM_PG_URL_PGBOUNCER=$(pgb_url)"
+}
+
+pgb_stop() {
+  local pid
+  if ! pid=$(pgb_pid); then
+    echo "services: pgbouncer not running"
+    return 0
+  fi
+  kill "$pid"
+  wait_until 30 "pgbouncer (pid $pid) exiting" bash -c "! kill -0 $pid" ||
+    die "pgbouncer (pid $pid) still running; kill it by hand"
+  echo "services: pgbouncer stopped"
+}
+
 # ---- commands ---------------------------------------------------------------
 
 cmd_start() {
@@ -232,10 +339,13 @@ cmd_start() {
   pg_start
   echo "HOKM_REDIS_URL=$(redis_url)"
   echo "HOKM_PG_URL=$(pg_url)"
+  echo "HOKM_PG_WRITER_URL=$(pg_role_url hokm_writer)"
+  echo "HOKM_PG_READER_URL=$(pg_role_url hokm_reader)"
 }
 
 cmd_stop() {
   redis_stop
+  if pgb_pid >/dev/null; then pgb_stop; fi
   pg_stop
 }
 
@@ -257,9 +367,11 @@ cmd_status() {
 }
 
 cmd_env() {
-  [[ -s "$PG_PASSWORD_FILE" ]] || die "no $PG_PASSWORD_FILE yet: run '$0 start' first"
+  [[ -s "$PG_PASSFILE" ]] || die "no $PG_PASSFILE yet: run '$0 start' first"
   echo "export HOKM_REDIS_URL=$(redis_url)"
   echo "export HOKM_PG_URL=$(pg_url)"
+  echo "export HOKM_PG_WRITER_URL=$(pg_role_url hokm_writer)"
+  echo "export HOKM_PG_READER_URL=$(pg_role_url hokm_reader)"
 }
 
 case "${1:-}" in
@@ -268,11 +380,13 @@ case "${1:-}" in
   start-postgres) pg_start ;;
   stop-redis) redis_stop ;;
   stop-postgres) pg_stop ;;
+  start-pgbouncer) pgb_start ;;
+  stop-pgbouncer) pgb_stop ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
   *)
-    echo "usage: $0 start|stop|status|env|start-redis|stop-redis|start-postgres|stop-postgres" >&2
+    echo "usage: $0 start|stop|status|env|start-redis|stop-redis|start-postgres|stop-postgres|start-pgbouncer|stop-pgbouncer" >&2
     exit 2
     ;;
 esac

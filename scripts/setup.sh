@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools
   postgresql postgresql-client
+  pgbouncer
   python3
   prometheus  # promtool and prometheus: the metrics tests check both endpoints with them
 )

@@ -11,13 +11,7 @@
 #include "service/stop_signal.h"
 #include "sidecar/pg/pg_schema.h"
 #include "sidecar/sidecar.h"
-
-namespace {
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-}  // namespace
+#include "sidecar/url.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -25,16 +19,17 @@ int main(int argc, char** argv) {
       "through to Redis (hot state) and in batches into PostgreSQL (history), losing nothing\n"
       "through store outages or its own crashes."};
   hokm::sidecar::SidecarOptions o;
-  o.redis_url = Env("HOKM_REDIS_URL");
-  o.pg_url = Env("HOKM_PG_URL");
+  o.redis_url = hokm::sidecar::RedisUrlFromEnv();
+  o.pg_url = hokm::sidecar::PgUrlFromEnv();
   o.schema_dir = hokm::sidecar::DefaultSchemaDir();
   std::string spill_dir = o.spill_dir.string();
   std::string schema_dir = o.schema_dir.string();
   app.add_option("--shm-name", o.shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
   app.add_option("--redis-url", o.redis_url,
-                 "redis://[:password@]host:port[/db] (default: $HOKM_REDIS_URL)");
+                 "redis://[:password@]host:port[/db] (default: $HOKM_REDIS_URL, else $REDIS_URL)");
   app.add_option("--pg-url", o.pg_url,
-                 "postgresql://user[:password]@host:port/db (default: $HOKM_PG_URL)");
+                 "libpq URL or key=value string, postgresql://user[:password]@host:port/db "
+                 "(default: $HOKM_PG_URL, else $DATABASE_URL)");
   app.add_option("--batch-max-records", o.batch_max_records, "records per batch at most")
       ->default_val(o.batch_max_records)
       ->check(CLI::Range(1u, 1'000'000u));
@@ -73,7 +68,8 @@ int main(int argc, char** argv) {
   o.schema_dir = schema_dir;
   if (o.redis_url.empty() || o.pg_url.empty()) {
     std::fprintf(stderr,
-                 "hokm-sidecar: give --redis-url and --pg-url (or HOKM_REDIS_URL and HOKM_PG_URL); "
+                 "hokm-sidecar: give --redis-url and --pg-url (or HOKM_REDIS_URL / REDIS_URL and "
+                 "HOKM_PG_URL / DATABASE_URL); "
                  "`make services` starts local servers and prints both\n");
     return hokm::service::kExitUsage;
   }

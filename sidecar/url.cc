@@ -1,12 +1,20 @@
-// url.cc: parsing and redaction of the Redis and PostgreSQL URLs.
+// url.cc: parsing and redaction of the Redis URL, checking (by libpq) and
+// redaction of PostgreSQL connection strings.
 //
 // Error messages name the part at fault but never echo a value: a password
 // with an unencoded '/' or '@' can end up in any part, so no part is safe to
-// print before parsing has succeeded.
+// print before parsing has succeeded. That is why libpq's own messages,
+// which quote the string they refuse, are not passed on but classified.
 #include "sidecar/url.h"
 
+#include <libpq-fe.h>
+
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
+#include <memory>
 #include <optional>
+#include <vector>
 
 namespace hokm::sidecar {
 namespace {
@@ -226,14 +234,14 @@ const char* UrlErrorName(UrlError e) {
       return "bad port";
     case UrlError::kBadDatabase:
       return "bad database";
-    case UrlError::kMissingUser:
-      return "missing user";
-    case UrlError::kMissingDatabase:
-      return "missing database";
     case UrlError::kBadQuery:
       return "bad query";
     case UrlError::kNulByte:
       return "NUL byte";
+    case UrlError::kBadSyntax:
+      return "bad syntax";
+    case UrlError::kUnknownOption:
+      return "unknown option";
   }
   return "unknown";
 }
@@ -249,37 +257,6 @@ std::string RedisUrl::Redacted() const {
 }
 
 std::string RedisUrl::HostPort() const { return HostPortOf(host, port); }
-
-std::string PgUrl::Redacted() const {
-  std::string s = "postgresql://" + PercentEncode(user);
-  if (!password.empty()) s += ":***";
-  s += '@';
-  s += UrlHostPort(host, port);
-  s += '/';
-  s += PercentEncode(dbname);
-  char sep = '?';
-  for (const auto& [k, v] : params) {
-    s += sep;
-    s += PercentEncode(k);
-    s += '=';
-    s += k == "password" ? std::string("***") : PercentEncode(v);
-    sep = '&';
-  }
-  return s;
-}
-
-std::string PgUrl::HostPort() const { return HostPortOf(host, port); }
-
-std::string PgUrl::ConnInfo() const {
-  std::string s;
-  AppendConnValue(s, "host", host);
-  AppendConnValue(s, "port", std::to_string(port));
-  AppendConnValue(s, "dbname", dbname);
-  AppendConnValue(s, "user", user);
-  if (!password.empty()) AppendConnValue(s, "password", password);
-  for (const auto& [k, v] : params) AppendConnValue(s, k, v);
-  return s;
-}
 
 Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
   if (error) *error = UrlError::kNone;
@@ -320,92 +297,247 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
   return out;
 }
 
+namespace {
+
+// libpq's keywords (PQconndefaults), for the "did you mean" of an unknown one.
+const std::vector<std::string>& LibpqKeywords() {
+  static const std::vector<std::string> keywords = [] {
+    std::vector<std::string> out;
+    PQconninfoOption* defaults = PQconndefaults();
+    for (PQconninfoOption* o = defaults; o != nullptr && o->keyword != nullptr; ++o) {
+      out.emplace_back(o->keyword);
+    }
+    PQconninfoFree(defaults);
+    return out;
+  }();
+  return keywords;
+}
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The known keyword the unknown one quoted in libpq's message is a typo of
+// (at most 2 edits away), "" when none. Only a known keyword is ever
+// printed: the unknown one may be a piece of a password.
+std::string NearestKeyword(std::string_view libpq_message) {
+  const std::size_t open = libpq_message.find('"');
+  const std::size_t close = libpq_message.rfind('"');
+  if (open == std::string_view::npos || close <= open + 1) return "";
+  const std::string_view token = libpq_message.substr(open + 1, close - open - 1);
+  if (token.size() < 3 || token.size() > 64) return "";
+  std::string best;
+  std::size_t best_distance = 3;
+  for (const std::string& k : LibpqKeywords()) {
+    const std::size_t d = EditDistance(token, k);
+    if (d < best_distance) {
+      best_distance = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+// libpq's message for a string it refused, turned into ours: its messages
+// quote the string, password and all, so they are classified, never
+// passed on (libpq's C locale wording; another gives kBadSyntax).
+Failure ClassifyLibpqRefusal(std::string_view libpq_message) {
+  const auto has = [&](std::string_view what) {
+    return libpq_message.find(what) != std::string_view::npos;
+  };
+  if (has("invalid connection option") || has("invalid URI query parameter")) {
+    std::string text =
+        "postgresql URL: a keyword or ?parameter libpq does not know (see \"Parameter Key "
+        "Words\" in libpq's documentation)";
+    if (const std::string k = NearestKeyword(libpq_message); !k.empty()) {
+      text += "; did you mean " + k + "?";
+    }
+    return {UrlError::kUnknownOption, text};
+  }
+  if (has("forbidden value %00")) {
+    return {UrlError::kNulByte, "postgresql URL holds a NUL byte (%00)"};
+  }
+  if (has("percent-encoded token")) {
+    return {UrlError::kBadPercentEncoding,
+            "postgresql URL: a '%' not followed by two hex digits (write '%' as %25)"};
+  }
+  if (has("key/value separator")) {
+    return {UrlError::kBadQuery,
+            "postgresql URL: a ?parameter lacks its '=' or has two (write '=' and '&' in values "
+            "as %3D and %26)"};
+  }
+  if (has("IPv6 host")) {
+    return {UrlError::kBadHost,
+            "postgresql URL: an IPv6 host's '[' is not closed, or the brackets are empty"};
+  }
+  if (has("unexpected character")) {
+    std::string text = "postgresql URL: an unexpected character after a host";
+    if (const std::size_t at = libpq_message.find("at position "); at != std::string_view::npos) {
+      const std::string_view rest = libpq_message.substr(at + 12);
+      text += " at position " + std::string(rest.substr(0, rest.find_first_not_of("0123456789")));
+    }
+    return {UrlError::kBadSyntax, text + " (expected ':', '/', '?' or ',')"};
+  }
+  if (has("unterminated quoted string")) {
+    return {UrlError::kBadSyntax, "postgresql connection string: a quoted value is not closed"};
+  }
+  if (has("missing \"=\"")) {
+    return {UrlError::kBadSyntax,
+            "postgresql connection string: a word without '=' (keyword=value pairs expected; a URL "
+            "starts with postgresql://; quote a value holding spaces: password='a b')"};
+  }
+  return {UrlError::kBadSyntax, "postgresql connection string: libpq cannot read it"};
+}
+
+// Every comma-separated port libpq read is empty (its default) or 1..65535;
+// libpq itself checks only when connecting.
+bool PortsValid(std::string_view ports) {
+  while (true) {
+    const std::size_t comma = ports.find(',');
+    const std::string_view port = ports.substr(0, comma);
+    if (!port.empty()) {
+      unsigned value = 0;
+      const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+      if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+        return false;
+      }
+    }
+    if (comma == std::string_view::npos) return true;
+    ports.remove_prefix(comma + 1);
+  }
+}
+
+bool IsPlainPgHost(const std::string& host) {
+  return !host.empty() &&
+         std::all_of(host.begin(), host.end(), [](char c) { return IsHostChar(c) && c != '%'; });
+}
+
+bool IsPlainIpv6Host(const std::string& host) {
+  return host.find(':') != std::string::npos && std::all_of(host.begin(), host.end(), [](char c) {
+           return HexValue(c) >= 0 || c == ':' || c == '.';
+         });
+}
+
+bool IsPlainPort(const std::string& port) {
+  return !port.empty() &&
+         std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string FirstEnv(const char* preferred, const char* fallback) {
+  for (const char* name : {preferred, fallback}) {
+    const char* v = std::getenv(name);
+    if (v != nullptr && *v != '\0') return v;
+  }
+  return "";
+}
+
+}  // namespace
+
+const std::string& PgUrl::Get(const std::string& keyword) const {
+  static const std::string kUnset;
+  const auto it = params.find(keyword);
+  return it == params.end() ? kUnset : it->second;
+}
+
+std::string PgUrl::Redacted() const {
+  std::map<std::string, std::string> query = params;  // what the authority and path do not hold
+  std::string s = "postgresql://";
+  if (!user().empty()) {
+    s += PercentEncode(user());
+    query.erase("user");
+    if (params.count("password") != 0) {
+      s += ":***";
+      query.erase("password");
+    }
+    s += '@';
+  }
+  const std::string& h = host();
+  if (IsPlainPgHost(h) || IsPlainIpv6Host(h)) {
+    s += IsPlainIpv6Host(h) ? "[" + h + "]" : h;
+    query.erase("host");
+    if (const std::string& port = Get("port"); IsPlainPort(port)) {
+      s += ":" + port;
+      query.erase("port");
+    }
+  }
+  s += '/';
+  if (!dbname().empty()) {
+    s += PercentEncode(dbname());
+    query.erase("dbname");
+  }
+  char sep = '?';
+  for (const auto& [k, v] : query) {
+    s += sep;
+    s += PercentEncode(k);
+    s += '=';
+    s += k == "password" ? std::string("***") : PercentEncode(v);
+    sep = '&';
+  }
+  return s;
+}
+
+std::string PgUrl::HostPort() const {
+  std::string h = host().empty() ? Get("hostaddr") : host();
+  if (h.empty()) {
+    h = "local socket";
+  } else if (h.find(':') != std::string::npos && h.find(',') == std::string::npos) {
+    h = "[" + h + "]";
+  }
+  const std::string& port = Get("port");
+  return h + ":" + (port.empty() ? std::string("5432") : port);
+}
+
+std::string PgUrl::ConnInfo() const {
+  std::string s;
+  for (const auto& [k, v] : params) AppendConnValue(s, k, v);
+  return s;
+}
+
 Result<PgUrl> ParsePgUrl(std::string_view url, UrlError* error) {
   if (error) *error = UrlError::kNone;
   if (url.empty()) return Fail({UrlError::kEmpty, "postgresql URL is empty"}, error);
-  if (auto f = NulByte("postgresql", url)) return Fail(*f, error);
-  std::string_view rest;
-  for (std::string_view scheme :
-       {std::string_view("postgresql://"), std::string_view("postgres://")}) {
-    if (url.substr(0, scheme.size()) == scheme) {
-      rest = url.substr(scheme.size());
-      break;
-    }
+  if (url.find('\0') != std::string_view::npos) {
+    return Fail({UrlError::kNulByte, "postgresql URL holds a NUL byte"}, error);
   }
-  if (rest.data() == nullptr) {
-    return Fail(
-        {UrlError::kBadScheme, "postgresql URL must start with postgresql:// or postgres://"},
-        error);
-  }
-  const std::size_t at = rest.rfind('@', rest.find('?'));
-  const std::size_t slash = rest.find('/', at == std::string_view::npos ? 0 : at);
-  const std::size_t query_mark = rest.find('?', at == std::string_view::npos ? 0 : at);
-  const std::string_view authority = rest.substr(0, std::min(slash, query_mark));
-  Authority a;
-  if (auto f = ParseAuthority("postgresql", authority, &a)) return Fail(*f, error);
-  if (a.user.empty())
-    return Fail({UrlError::kMissingUser, "postgresql URL: no user (postgresql://user@host/db)"},
+  const bool is_url = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  const std::size_t scheme_end = url.find("://");
+  if (!is_url && scheme_end != std::string_view::npos && scheme_end < url.find('=')) {
+    return Fail({UrlError::kBadScheme,
+                 "postgresql URL must start with postgresql:// or postgres:// (or be a libpq "
+                 "keyword=value string)"},
                 error);
+  }
+  const std::string text(url);
+  char* message = nullptr;
+  const std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> options(
+      PQconninfoParse(text.c_str(), &message), &PQconninfoFree);
+  if (!options) {
+    const std::string why = message != nullptr ? message : "out of memory";
+    PQfreemem(message);
+    return Fail(ClassifyLibpqRefusal(why), error);
+  }
   PgUrl out;
-  out.host = std::move(a.host);
-  out.port = a.port.value_or(5432);
-  out.user = std::move(a.user);
-  out.password = std::move(a.password);
-  if (slash == std::string_view::npos ||
-      (query_mark != std::string_view::npos && query_mark < slash)) {
-    return Fail(
-        {UrlError::kMissingDatabase, "postgresql URL: no database (postgresql://user@host/db)"},
-        error);
+  for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
+    if (o->val != nullptr) out.params[o->keyword] = o->val;
   }
-  const std::string_view db =
-      rest.substr(slash + 1, query_mark == std::string_view::npos ? std::string_view::npos
-                                                                  : query_mark - slash - 1);
-  if (db.empty()) {
-    return Fail(
-        {UrlError::kMissingDatabase, "postgresql URL: no database (postgresql://user@host/db)"},
-        error);
-  }
-  if (!PercentDecode(db, &out.dbname)) {
-    return Fail(
-        {UrlError::kBadPercentEncoding, "postgresql URL: bad %-escape in the database name"},
-        error);
-  }
-  if (query_mark != std::string_view::npos) {
-    std::string_view query = rest.substr(query_mark + 1);
-    while (!query.empty()) {
-      const std::size_t amp = query.find('&');
-      const std::string_view pair = query.substr(0, amp);
-      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-      if (pair.empty()) continue;
-      const std::size_t eq = pair.find('=');
-      if (eq == std::string_view::npos || eq == 0) {
-        return Fail(
-            {UrlError::kBadQuery, "postgresql URL: a ?key=value parameter lacks its key or '='"},
-            error);
-      }
-      std::string key;
-      std::string value;
-      if (!PercentDecode(pair.substr(0, eq), &key) || !PercentDecode(pair.substr(eq + 1), &value)) {
-        return Fail({UrlError::kBadPercentEncoding,
-                     "postgresql URL: bad %-escape in a ?key=value parameter"},
-                    error);
-      }
-      // A key goes into the connection string as a keyword: anything but a
-      // plain word would be read by libpq as another keyword (" user",
-      // "a='b' host") than the one the sink checks for.
-      for (char c : key) {
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_')) {
-          return Fail({UrlError::kBadQuery,
-                       "postgresql URL: a ?key=value key holds a character other than letters, "
-                       "digits and '_'"},
-                      error);
-        }
-      }
-      out.params[std::move(key)] = std::move(value);
-    }
+  if (!PortsValid(out.Get("port"))) {
+    return Fail({UrlError::kBadPort, "postgresql URL: a port is not a number in 1..65535"}, error);
   }
   return out;
 }
+
+std::string RedisUrlFromEnv() { return FirstEnv("HOKM_REDIS_URL", "REDIS_URL"); }
+std::string PgUrlFromEnv() { return FirstEnv("HOKM_PG_URL", "DATABASE_URL"); }
 
 }  // namespace hokm::sidecar

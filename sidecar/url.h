@@ -1,12 +1,16 @@
-// url.h: the two store URLs the sidecar takes (HOKM_REDIS_URL, HOKM_PG_URL),
-// parsed into structs. Passwords never appear in Redacted() or in any error
-// message, so both are safe to log.
+// url.h: the two store URLs the binaries take (HOKM_REDIS_URL, else
+// REDIS_URL; HOKM_PG_URL, else DATABASE_URL). Passwords never appear in
+// Redacted() or in any error message, so both are safe to log.
 //
 //   redis://[[user]:password@]host[:port][/db]            port 6379, db 0
-//   postgresql://user[:password]@host[:port]/dbname[?k=v&...]   port 5432
-//                (postgres:// is accepted too; k=v pairs go to libpq)
+//       parsed here: hiredis wants a host and a port.
+//   PostgreSQL: anything libpq's PQconninfoParse accepts, checked by it and
+//       handed to libpq as it read it: postgresql:// or postgres:// URLs
+//       (several hosts, Unix-socket hosts as %2Fpath or ?host=/path, any
+//       ?keyword=value libpq knows, user and database optional) and
+//       "host=... dbname=..." keyword/value strings.
 //
-// user, password and dbname may be percent-encoded (%40 for '@'); an IPv6
+// Redis: user and password may be percent-encoded (%40 for '@'); an IPv6
 // host is written in brackets ([::1]).
 #pragma once
 
@@ -26,13 +30,13 @@ enum class UrlError : std::uint8_t {
   kBadScheme,           // not redis:// (or postgresql:// / postgres://)
   kBadPercentEncoding,  // '%' not followed by two hex digits
   kMissingHost,
-  kBadHost,          // unclosed '[' or characters a host cannot hold
-  kBadPort,          // not a number in 1..65535
-  kBadDatabase,      // redis: not a number in 0..2^31-1
-  kMissingUser,      // postgresql: user is required
-  kMissingDatabase,  // postgresql: /dbname is required
-  kBadQuery,         // postgresql: a ?k=v pair without '=', or a key not a plain word
-  kNulByte,          // a NUL byte, raw or as %00: C clients would cut the value there
+  kBadHost,        // unclosed '[' or characters a host cannot hold
+  kBadPort,        // not a number in 1..65535
+  kBadDatabase,    // redis: not a number in 0..2^31-1
+  kBadQuery,       // postgresql: a ?k=v pair without '=' or with two
+  kNulByte,        // a NUL byte, raw or as %00: C clients would cut the value there
+  kBadSyntax,      // postgresql: libpq cannot read it (an unclosed quote, a word without '=')
+  kUnknownOption,  // postgresql: a keyword or ?parameter libpq does not know
 };
 
 const char* UrlErrorName(UrlError e);
@@ -50,16 +54,28 @@ struct RedisUrl {
   std::string HostPort() const;
 };
 
+// A PostgreSQL connection as libpq read it: every keyword its parse of the
+// string set (PQconninfoParse, which fills in no default), plus what a
+// binary adds (params.try_emplace("connect_timeout", "5"): a default the
+// string did not set). Empty host, user or dbname mean libpq's defaults
+// (the local socket, the OS user, the user's name).
 struct PgUrl {
-  std::string host;
-  std::uint16_t port = 5432;
-  std::string user;
-  std::string password;
-  std::string dbname;
-  std::map<std::string, std::string> params;  // from ?k=v, passed to libpq as is
+  std::map<std::string, std::string> params;  // keyword -> value, as libpq read them
 
-  // "postgresql://hokm:***@127.0.0.1:5440/hokm".
+  // The value of keyword, "" when unset.
+  const std::string& Get(const std::string& keyword) const;
+  const std::string& host() const { return Get("host"); }
+  const std::string& user() const { return Get("user"); }
+  const std::string& dbname() const { return Get("dbname"); }
+  const std::string& password() const { return Get("password"); }
+
+  // A URL libpq reads back to the same params but the password, which is
+  // "***": "postgresql://hokm:***@127.0.0.1:5440/hokm". Hosts that are not
+  // a plain name or address (several, a socket directory) and ports that
+  // are not one number go in ?host= / ?port=.
   std::string Redacted() const;
+  // Where, for messages: "127.0.0.1:5440", "/run/postgresql:5432",
+  // "a,b:5432,5433", "local socket:5432".
   std::string HostPort() const;
   // libpq "keyword=value" connection string with every value quoted;
   // holds the password, so never log it.
@@ -70,5 +86,12 @@ struct PgUrl {
 // (when given) set to the reason. *error is kNone on success.
 Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error = nullptr);
 Result<PgUrl> ParsePgUrl(std::string_view url, UrlError* error = nullptr);
+
+// The URL in the environment, for a binary's default: HOKM_REDIS_URL, else
+// REDIS_URL (HOKM_PG_URL, else DATABASE_URL), the names most deployments
+// already set; "" when neither is set or both are empty. The HOKM_ name
+// wins so that a host-wide DATABASE_URL of another program does not.
+std::string RedisUrlFromEnv();
+std::string PgUrlFromEnv();
 
 }  // namespace hokm::sidecar

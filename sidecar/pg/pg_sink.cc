@@ -117,9 +117,20 @@ struct PgSink::Impl {
   StatsCell<PgSinkStats> stats;
   PgSinkStats& counters = stats.live;
 
+  // The settings the sink wants, made at the start of every transaction
+  // (SetLocal) rather than as startup `options` or a session SET: behind a
+  // pooler in transaction mode (pgBouncer) each transaction may run on
+  // another server connection, startup options are refused, and a session
+  // SET would stay on the server connection for other clients. SET LOCAL
+  // ends with its transaction.
+  std::string set_local;
+
+  // One round trip; the first statement of every transaction of the sink.
+  void SetLocal(pqxx::transaction_base& tx) const { tx.exec(set_local); }
+
   static void Add(std::uint64_t& c, std::uint64_t v) { c += v; }
 
-  std::string Where() const { return "postgresql at " + url.HostPort() + "/" + url.dbname; }
+  std::string Where() const { return "postgresql at " + url.HostPort() + "/" + url.dbname(); }
 
   // Turns an exception from libpqxx into a Status; drops the connection when
   // it cannot be trusted any more.
@@ -169,8 +180,9 @@ struct PgSink::Impl {
     // jit off: the sink's statements are small, and JIT-compiling one whose
     // plan looks dear (a lookup through the game_moves view) took far longer
     // than running it (sidecar/README.md, Measurements).
-    add("options", "-c statement_timeout=" + std::to_string(options.statement_timeout.count()) +
-                       " -c client_min_messages=warning -c jit=off");
+    set_local =
+        "SET LOCAL statement_timeout = " + std::to_string(options.statement_timeout.count()) +
+        "; SET LOCAL client_min_messages = warning; SET LOCAL jit = off";
     add("keepalives", "1");
     add("keepalives_idle", "10");
     add("keepalives_interval", "5");
@@ -178,22 +190,21 @@ struct PgSink::Impl {
     try {
       conn = std::make_unique<pqxx::connection>(conninfo);
       // libpqxx 6 would silently reconnect a broken connection outside a
-      // transaction, losing the TEMP staging tables; this sink reconnects
-      // itself instead (libpqxx 7 drops reactivation altogether).
+      // transaction; this sink reconnects itself instead, counting it
+      // (libpqxx 7 drops reactivation altogether).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
       conn->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
-      pqxx::nontransaction tx(*conn);
-      tx.exec(kCreateTempTables);
-      Add(counters.round_trips, 1);
     } catch (const pqxx::broken_connection& e) {
       conn.reset();
       const std::string what = FirstLine(e.what());
       // libpq reports a refused login through the same exception.
       if (what.find("authentication failed") != std::string::npos ||
           what.find("does not exist") != std::string::npos) {
-        return Status::InvalidArgument(Where() + " refused the login as " + url.user + ": " + what);
+        return Status::InvalidArgument(
+            Where() + " refused the login as " +
+            (url.user().empty() ? std::string("the default user") : url.user()) + ": " + what);
       }
       return Status::Unavailable(Where() + " not answering: " + what);
     } catch (const std::exception& e) {
@@ -225,9 +236,10 @@ struct PgSink::Impl {
     for (std::int64_t block : fresh) {
       try {
         pqxx::work tx(*conn);
+        SetLocal(tx);
         tx.exec_params("SELECT hokm_ensure_commands_partition($1, $2)", block << bits, bits);
         tx.commit();
-        Add(counters.round_trips, 3);
+        Add(counters.round_trips, 4);
         Add(counters.partitions_ensured, 1);
         known_blocks.insert(block);
       } catch (const std::exception& e) {
@@ -407,8 +419,10 @@ struct PgSink::Impl {
   // Fast path (every batch but replays): COPY straight into game_commands,
   // then the derived statements for all of the batch's records. A command
   // already stored makes the COPY fail with unique_violation; the
-  // transaction is then redone on the replay path: COPY into the TEMP
-  // staging table, INSERT ... ON CONFLICT DO NOTHING RETURNING the keys
+  // transaction is then redone on the replay path: COPY into a TEMP
+  // staging table that the transaction creates and drops (ON COMMIT DROP:
+  // nothing outlives the transaction, so it works behind pgBouncer in
+  // transaction mode), INSERT ... ON CONFLICT DO NOTHING RETURNING the keys
   // inserted, derived statements for those records only.
   Attempt TryTransaction(std::span<const RecordRef> records, std::string_view name,
                          std::uint64_t position, std::uint64_t* inserted_out,
@@ -439,7 +453,8 @@ struct PgSink::Impl {
     const auto t_begin = Clock::now();
     try {
       pqxx::work tx(*conn);
-      ++rt;
+      SetLocal(tx);
+      rt += 2;
       if (checked > 0) {
         CopyCommands(tx, "game_commands", records);
         rt += 2;
@@ -475,7 +490,8 @@ struct PgSink::Impl {
 
     try {
       pqxx::work tx(*conn);
-      ++rt;
+      tx.exec(set_local + ";\n" + kCreateStaging);
+      rt += 2;
       CopyCommands(tx, "hokm_commands_staging", records);
       rt += 2;
       const pqxx::result keys = tx.exec(kInsertStaged);
@@ -542,7 +558,8 @@ struct PgSink::Impl {
     std::uint64_t rt = 0;
     try {
       pqxx::work tx(*conn);
-      ++rt;
+      SetLocal(tx);
+      rt += 2;
       sql.clear();
       if (!replay_ids.empty()) {
         // A replayed dead letter refused again: its rows stay, with the
@@ -587,6 +604,22 @@ struct PgSink::Impl {
     return s;
   }
 
+  // Whether schema_migrations lists every file's version (read only).
+  bool AllApplied(const std::vector<SchemaFile>& files) {
+    pqxx::work tx(*conn);
+    SetLocal(tx);
+    if (!tx.exec("SELECT to_regclass('public.schema_migrations') IS NOT NULL")[0][0].as<bool>()) {
+      return false;
+    }
+    std::set<int> versions;
+    for (const pqxx::row& row : tx.exec("SELECT version FROM schema_migrations")) {
+      versions.insert(row[0].as<int>());
+    }
+    tx.commit();
+    return std::all_of(files.begin(), files.end(),
+                       [&](const SchemaFile& f) { return versions.count(f.version) != 0; });
+  }
+
   // Every schema file of dir and every version in schema_migrations, after
   // applying the pending files when apply (*applied: how many). The listing
   // takes the migration lock too, so it never sees a migration half done.
@@ -598,9 +631,14 @@ struct PgSink::Impl {
     *applied = 0;
     std::vector<SchemaMigration> out;
     try {
+      // Every file applied already: no DDL at all, so that a role without
+      // CREATE (hokm_writer, schemas/postgres/006_roles.sql) starts when the
+      // schema is current; the owner migrates.
+      if (apply && AllApplied(*files)) apply = false;
       if (apply) {
         {
           pqxx::work tx(*conn);
+          SetLocal(tx);
           tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
           tx.exec(
               "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name "
@@ -613,6 +651,7 @@ struct PgSink::Impl {
           std::stringstream text;
           text << in.rdbuf();
           pqxx::work tx(*conn);
+          SetLocal(tx);
           tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
           if (!tx.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1", file.version)
                    .empty())
@@ -632,6 +671,7 @@ struct PgSink::Impl {
         }
       }
       pqxx::work tx(*conn);
+      SetLocal(tx);
       tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
       std::map<int, SchemaMigration> all;
       for (const SchemaFile& file : *files) all[file.version] = {file.version, file.name};

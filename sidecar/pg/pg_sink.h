@@ -4,6 +4,8 @@
 // One WriteBatch is one transaction (when no record is poison):
 //
 //   BEGIN
+//   SET LOCAL statement_timeout, jit = off, ...  (per transaction: works
+//                                        behind pgBouncer in transaction mode)
 //   COPY game_commands FROM STDIN        one row per command (the records that left
 //                                        the engine as one ring record): game_id, first
 //                                        seq, ts_ns, and seat, card (its card play) and
@@ -14,16 +16,16 @@
 //   dead letters, upsert sidecar_checkpoint (never moves backwards)
 //   COMMIT
 //
-// That is 5 round trips (BEGIN, COPY start, COPY end, the statements,
-// COMMIT) and about one game_commands row per card play, with nothing
+// That is 6 round trips (BEGIN, SET LOCAL, COPY start, COPY end, the
+// statements, COMMIT) and about one game_commands row per card play, with nothing
 // staged (the view game_moves still yields one row per record). A command
 // is stored whole or not at all; its row's key is (game_id, first seq).
 // When a command of the batch is stored already (a replay after a
 // restart), the COPY fails with unique_violation and the batch is redone
-// on the replay path: COPY into the connection's TEMP table
-// hokm_commands_staging, INSERT INTO game_commands ... ON CONFLICT DO
+// on the replay path: COPY into a TEMP table hokm_commands_staging that
+// the transaction creates and drops (ON COMMIT DROP), INSERT INTO game_commands ... ON CONFLICT DO
 // NOTHING RETURNING the keys inserted, and derived rows from those
-// commands' records only (6 more round trips). Derived
+// commands' records only (7 more round trips). Derived
 // rows thus come only from records inserted in the same transaction, so a
 // record delivered twice changes nothing the second time (no
 // double-counted wins, no rating drift).

@@ -12,13 +12,15 @@
 
 namespace hokm::sidecar {
 
-// Replays only (see TryTransaction): the batch is staged in the
-// connection's TEMP table, inserted with ON CONFLICT DO NOTHING, and the
-// keys of the rows really inserted come back to the client.
-inline constexpr const char* kCreateTempTables = R"sql(
-CREATE TEMP TABLE IF NOT EXISTS hokm_commands_staging (
+// Replays only (see TryTransaction): the batch is staged in a TEMP table
+// of the transaction's own (ON COMMIT DROP: nothing stays on the server
+// connection, which a pooler in transaction mode hands to other clients),
+// inserted with ON CONFLICT DO NOTHING, and the keys of the rows really
+// inserted come back to the client.
+inline constexpr const char* kCreateStaging = R"sql(
+CREATE TEMP TABLE hokm_commands_staging (
   game_id bigint, seq bigint, ts_ns bigint, seat smallint, card smallint, records jsonb)
-  ON COMMIT DELETE ROWS;
+  ON COMMIT DROP;
 )sql";
 
 inline constexpr const char* kInsertStaged = R"sql(

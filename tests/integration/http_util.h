@@ -1,6 +1,7 @@
 // http_util.h: for the tests that talk to the binaries' HTTP endpoints: a
-// free loopback port to give a server, and a blocking HTTP/1.0 GET that
-// returns the status code with the body (a 503 is an answer too).
+// blocking HTTP/1.0 GET that returns the status code with the body (a 503
+// is an answer too). A free port to give a server: proc::FreePort
+// (process_util.h).
 #pragma once
 
 #include <arpa/inet.h>
@@ -15,20 +16,6 @@
 #include <string>
 
 namespace hokm::proc {
-
-// A port on 127.0.0.1 nobody listens on now (the kernel's pick, released
-// at once: good enough for a server the test starts right after).
-inline int FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 struct HttpAnswer {
   int status = 0;  // 0: no answer (nobody listening, or cut short)

@@ -130,7 +130,7 @@ class MetricsTest : public ::testing::Test {
 
   // hokm-engine with 2 shards on a free port, once its /readyz says 200.
   void StartEngine() {
-    engine_port_ = proc::FreeLoopbackPort();
+    engine_port_ = proc::FreePort();
     Spawn({HOKM_ENGINE_BIN, "--shm-name", shm_name_, "--fresh", "--capacity", "1024", "--ring-mb",
            "1", "--shards", "2", "--metrics-bind", "127.0.0.1", "--metrics-port",
            std::to_string(engine_port_)},
@@ -143,7 +143,7 @@ class MetricsTest : public ::testing::Test {
   // hokm-sidecar on a free port against `redis_url` and the test
   // PostgreSQL, once its /health answers.
   void StartSidecar(const std::string& redis_url) {
-    sidecar_port_ = proc::FreeLoopbackPort();
+    sidecar_port_ = proc::FreePort();
     Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url, "--pg-url",
            PgUrlString(), "--schema-dir", SchemaDir(), "--spill-dir", (dir_ / "spill").string(),
            "--metrics-port", std::to_string(sidecar_port_), "--batch-max-ms", "10"},
@@ -237,7 +237,7 @@ TEST_F(MetricsTest, ARealPrometheusScrapesBothWithTheProjectsConfig) {
   ASSERT_TRUE(ReplaceOnce(config, "\n  scrape_timeout: 4s\n", "\n  scrape_timeout: 400ms\n"))
       << config;
   WriteFile(dir_ / "prometheus.yml", config);
-  const int port = proc::FreeLoopbackPort();
+  const int port = proc::FreePort();
   Spawn({prometheus, "--config.file=" + (dir_ / "prometheus.yml").string(),
          "--storage.tsdb.path=" + (dir_ / "tsdb").string(),
          "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},

@@ -927,5 +927,97 @@ TEST_F(SinksTest, NoDealtCardIsReadableFromRedis) {
       static_cast<long long>(deals));
 }
 
+// The login of a role of schemas/postgres/006_roles.sql: env (what
+// scripts/services.sh exports), else the owner's URL with the role's name
+// and the passfile scripts/services.sh writes.
+PgUrl RoleUrl(const char* env, const char* role) {
+  if (const std::string s = EnvOr(env, ""); !s.empty()) {
+    auto u = ParsePgUrl(s);
+    EXPECT_TRUE(u.ok()) << env << ": " << u.status().message();
+    return u.ok() ? *u : PgUrl{};
+  }
+  PgUrl u = PgUrlOrDie();
+  u.params["user"] = role;
+  u.params.erase("password");
+  if (u.Get("passfile").empty()) {
+    u.params["passfile"] = std::string(HOKM_SOURCE_DIR) + "/.local/pgpass";
+  }
+  return u;
+}
+
+// Runs sql on c (rolled back); the SQLSTATE it failed with, "" when it did
+// not.
+std::string FailsWith(pqxx::connection& c, const std::string& sql) {
+  try {
+    pqxx::work tx(c);
+    tx.exec(sql);
+    return "";
+  } catch (const pqxx::insufficient_privilege&) {
+    return "42501";  // libpqxx 6 leaves sqlstate() empty in this class
+  } catch (const pqxx::sql_error& e) {
+    return e.sqlstate().empty() ? std::string("no SQLSTATE: ") + e.what() : e.sqlstate();
+  }
+}
+
+// hokm_writer: the sidecar's work (a start-up migration that finds the
+// schema current, the COPY batch, the replay path's TEMP staging, a
+// checkpoint) and no DDL.
+TEST_F(SinksTest, WriterRoleStoresGamesWhenTheSchemaIsCurrentAndRunsNoDdl) {
+  const PgUrl url = RoleUrl("HOKM_PG_WRITER_URL", "hokm_writer");
+  auto writer = PgSink::Connect(url);
+  ASSERT_TRUE(writer.ok()) << writer.status().message()
+                           << " (scripts/services.sh start creates the hokm_writer login)";
+  const Status schema = writer->ApplySchema(SchemaDir());  // the owner applied it in SetUp
+  ASSERT_TRUE(schema.ok()) << schema.message();
+  const std::vector<ScriptedGame> games = RealGames(2, 8, 31);
+  std::vector<const OwnedRecord*> records;
+  for (const ScriptedGame& g : games) {
+    for (const OwnedRecord& r : g.records) records.push_back(&r);
+  }
+  const std::vector<RecordRef> refs = Refs(records);
+  Status s = writer->WriteBatch(refs, ids_.Checkpoint(), refs.back().position);
+  ASSERT_TRUE(s.ok()) << s.message();
+  s = writer->WriteBatch(refs, ids_.Checkpoint(), refs.back().position);  // a replay
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(writer->stats().replay_paths, 1u);
+  EXPECT_EQ(Count("SELECT count(*) FROM game_moves WHERE " + InGames()),
+            static_cast<long long>(records.size()));
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM game_sessions WHERE " + InGames() + " AND status = 'finished'"),
+      2);
+
+  pqxx::connection c(url.ConnInfo());
+  for (const char* ddl :
+       {"CREATE TABLE hokm_writer_probe (x int)", "DROP TABLE game_commands",
+        "ALTER TABLE players ADD COLUMN hokm_writer_probe int", "TRUNCATE players",
+        "CREATE SCHEMA hokm_writer_probe", "DELETE FROM game_commands WHERE game_id = -1",
+        "CREATE OR REPLACE VIEW hokm_writer_probe AS SELECT 1"}) {
+    EXPECT_EQ(FailsWith(c, ddl), "42501") << "hokm_writer: " << ddl;  // insufficient_privilege
+  }
+}
+
+// hokm_reader: every analytics view, and nothing else.
+TEST_F(SinksTest, ReaderRoleReadsTheAnalyticsViewsAndWritesNothing) {
+  const PgUrl url = RoleUrl("HOKM_PG_READER_URL", "hokm_reader");
+  std::unique_ptr<pqxx::connection> c;
+  try {
+    c = std::make_unique<pqxx::connection>(url.ConnInfo());
+  } catch (const std::exception& e) {
+    FAIL() << "hokm_reader cannot log in at " << url.HostPort() << ": " << e.what()
+           << " (scripts/services.sh start creates the login)";
+  }
+  for (const char* view :
+       {"player_performance", "game_statistics_summary", "active_sessions", "leaderboard"}) {
+    EXPECT_EQ(FailsWith(*c, std::string("SELECT * FROM analytics.") + view + " LIMIT 5"), "")
+        << view;
+  }
+  for (const char* sql :
+       {"SELECT * FROM game_commands LIMIT 1", "INSERT INTO players (player_id) VALUES (-1)",
+        "UPDATE sidecar_checkpoint SET position = 0", "DELETE FROM game_sessions",
+        "CREATE TABLE hokm_reader_probe (x int)"}) {
+    EXPECT_EQ(FailsWith(*c, sql), "42501") << "hokm_reader: " << sql;
+  }
+}
+
 }  // namespace
 }  // namespace hokm::sidecar::integration

@@ -46,12 +46,16 @@ inline std::string EnvOr(const char* name, const std::string& fallback) {
   return v && *v ? std::string(v) : fallback;
 }
 
-// HOKM_REDIS_URL, else what scripts/services.sh prints.
-inline std::string RedisUrlString() { return EnvOr("HOKM_REDIS_URL", "redis://127.0.0.1:6390/0"); }
+// HOKM_REDIS_URL (else REDIS_URL), else what scripts/services.sh prints.
+inline std::string RedisUrlString() {
+  const std::string url = RedisUrlFromEnv();
+  return url.empty() ? "redis://127.0.0.1:6390/0" : url;
+}
 
-// HOKM_PG_URL, else what scripts/services.sh prints (its password file).
+// HOKM_PG_URL (else DATABASE_URL), else what scripts/services.sh prints
+// (its password file).
 inline std::string PgUrlString() {
-  if (const char* v = std::getenv("HOKM_PG_URL"); v && *v) return v;
+  if (std::string url = PgUrlFromEnv(); !url.empty()) return url;
   std::ifstream in(std::string(HOKM_SOURCE_DIR) + "/.local/pg-password");
   std::string password;
   std::getline(in, password);

@@ -37,6 +37,7 @@
 #include "shm/segment.h"
 #include "tests/fault/engine_process.h"
 #include "tests/integration/http_util.h"
+#include "tests/integration/pgbouncer.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/stores.h"
 
@@ -54,6 +55,8 @@ using sidecar::integration::StoresDown;
 
 using proc::WaitExit;
 using proc::WaitUntil;
+
+using proc::FreePort;
 
 const std::set<std::string> kReportKeys = {"mode",
                                            "games_completed",
@@ -104,7 +107,7 @@ class LoadgenVerifyTest : public ::testing::Test {
     (void)shm::Segment::Remove(shm_name_);
     redis_url_ = RedisUrlString();
     pg_url_ = PgUrlString();
-    metrics_port_ = proc::FreeLoopbackPort();
+    metrics_port_ = proc::FreePort();
     metrics_url_ = "http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics";
     const std::string down = StoresDown();
     ASSERT_TRUE(down.empty()) << down;
@@ -189,9 +192,10 @@ class LoadgenVerifyTest : public ::testing::Test {
         << Slurp(dir_ / "loadgen.log");
     const pid_t sidecar =
         Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", redis_url_, "--pg-url",
-               pg_url_, "--spill-dir", (dir_ / "spill").string(), "--metrics-port",
-               std::to_string(metrics_port_), "--batch-max-ms", "10", "--drain-and-exit",
-               "--drain-timeout-s", std::to_string(budget_s / 2)},
+               sidecar_pg_url_.empty() ? pg_url_ : sidecar_pg_url_, "--spill-dir",
+               (dir_ / "spill").string(), "--metrics-port", std::to_string(metrics_port_),
+               "--batch-max-ms", "10", "--drain-and-exit", "--drain-timeout-s",
+               std::to_string(budget_s / 2)},
               dir_ / "sidecar.log");
     const int code = Finish(loadgen, std::chrono::seconds(budget_s));
     EXPECT_EQ(Finish(sidecar, std::chrono::seconds(budget_s)), 0) << Slurp(dir_ / "sidecar.log");
@@ -244,6 +248,7 @@ class LoadgenVerifyTest : public ::testing::Test {
   fs::path dir_;
   fs::path games_file_;
   std::string redis_url_, pg_url_, metrics_url_;
+  std::string sidecar_pg_url_;  // the sidecar's, when not pg_url_ (a pooler in front)
   int metrics_port_ = 0;
   std::vector<pid_t> children_;
   std::vector<SavedGame> games_;
@@ -503,6 +508,32 @@ TEST_F(LoadgenVerifyTest, TheEngineFinishesAGameWhoseClientStoppedMoving) {
   EXPECT_EQ(Finish(sidecar, std::chrono::seconds(30)), 0);
   ::kill(engine, SIGTERM);
   EXPECT_EQ(Finish(engine, std::chrono::seconds(30)), 0);
+}
+
+// The sidecar through a pgBouncer in transaction pooling mode with two
+// server connections for all its sessions (each transaction may land on
+// either, startup options are refused): every record arrives once and the
+// run verifies against PostgreSQL directly. The sidecar gets the URL as a
+// libpq key=value string, the other form libpq takes.
+TEST_F(LoadgenVerifyTest, SidecarThroughPgBouncerInTransactionModeVerifies) {
+  sidecar::integration::OwnPgBouncer bouncer(dir_ / "pgbouncer");
+  const std::string down = bouncer.Start(PgUrlOrDie());
+  ASSERT_TRUE(down.empty()) << down;
+  sidecar_pg_url_ = bouncer.Url().ConnInfo();
+  const fs::path report_path = dir_ / "run.json";
+  const int loadgen_code =
+      RunEmbeddedWithSidecar({"--games", "30", "--threads", "2"}, report_path, 60);
+  ASSERT_EQ(loadgen_code, 0) << Slurp(dir_ / "loadgen.log");
+  ASSERT_EQ(games_.size(), 30u);
+  const nlohmann::json run = nlohmann::json::parse(Slurp(report_path));
+  EXPECT_EQ(run["verify"]["ok"], true) << run.dump();
+  EXPECT_EQ(run["verify"]["lost"], 0) << run.dump();
+  EXPECT_EQ(run["verify"]["duplicated"], 0) << run.dump();
+  // The sidecar's sessions went through pgBouncer (it logs each login).
+  EXPECT_NE(bouncer.Log().find("login attempt"), std::string::npos) << bouncer.Log();
+  EXPECT_NE(Slurp(dir_ / "sidecar.log").find("127.0.0.1:" + std::to_string(bouncer.port())),
+            std::string::npos)
+      << Slurp(dir_ / "sidecar.log");
 }
 
 // --disconnect-rate through hokm-engine: players drop and reconnect by

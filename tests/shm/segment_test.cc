@@ -68,6 +68,27 @@ TEST(SegmentTest, CreateThenAttachSeesTheSameLayoutAndData) {
   EXPECT_EQ(attached->command_ring(0).Lag(), 0u);
 }
 
+// The segment file's mode is SegmentOptions::mode exactly, whatever the
+// umask (Boost.Interprocess fchmods after shm_open), owned by the creating
+// process's effective user and group (shm/README.md, "Access").
+TEST(SegmentTest, FileModeIsTheOptionsModeWhateverTheUmaskAndOwnerIsTheCreator) {
+  for (const std::uint32_t mode : {0600u, 0640u, 0660u}) {
+    ScopedSegmentName name(UniqueName("mode"));
+    SegmentOptions o = SmallOptions(name.name());
+    o.mode = mode;
+    const mode_t old_umask = ::umask(077);  // would take 0660 down to 0600
+    auto created = Segment::Create(o);
+    ::umask(old_umask);
+    ASSERT_TRUE(created.ok()) << created.status().message();
+    struct stat st;
+    ASSERT_EQ(::stat(("/dev/shm/" + name.name()).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, mode) << std::oct << mode;
+    EXPECT_EQ(st.st_uid, ::geteuid());
+    EXPECT_EQ(st.st_gid, ::getegid());
+  }
+  EXPECT_EQ(SegmentOptions{}.mode, 0600u);  // the default: the engine's user only
+}
+
 TEST(SegmentTest, CreateRefusesAnExistingSegmentUnlessAskedToReuse) {
   ScopedSegmentName name(UniqueName("seg"));
   auto first = Segment::Create(SmallOptions(name.name()));

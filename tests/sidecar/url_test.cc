@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -110,45 +112,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUrl{"redis://:hunter2%00@h:1/0", UrlError::kNulByte},
                       BadUrl{"redis://:hunter2@h\0x:1/0"sv, UrlError::kNulByte}));
 
-TEST(PgUrlTest, ParsesTheUrlTheServicesScriptPrints) {
-  auto u = ParsePgUrl("postgresql://hokm:Zx9pass@127.0.0.1:5440/hokm");
-  ASSERT_TRUE(u.ok()) << u.status().message();
-  EXPECT_EQ(u->user, "hokm");
-  EXPECT_EQ(u->password, "Zx9pass");
-  EXPECT_EQ(u->host, "127.0.0.1");
-  EXPECT_EQ(u->port, 5440);
-  EXPECT_EQ(u->dbname, "hokm");
-  EXPECT_EQ(u->Redacted(), "postgresql://hokm:***@127.0.0.1:5440/hokm");
-  EXPECT_EQ(u->Redacted().find("Zx9pass"), std::string::npos);
-}
-
-TEST(PgUrlTest, AcceptsPostgresSchemeDefaultPortAndNoPassword) {
-  auto u = ParsePgUrl("postgres://app@db.internal/games");
-  ASSERT_TRUE(u.ok()) << u.status().message();
-  EXPECT_EQ(u->port, 5432);
-  EXPECT_TRUE(u->password.empty());
-  EXPECT_EQ(u->Redacted(), "postgresql://app@db.internal:5432/games");
-}
-
-TEST(PgUrlTest, QueryParametersGoToLibpqAndPasswordsInThemAreRedacted) {
-  auto u =
-      ParsePgUrl("postgresql://u:p@h:1/d?sslmode=disable&password=hunter2&application_name=a%20b");
-  ASSERT_TRUE(u.ok()) << u.status().message();
-  EXPECT_EQ(u->params.at("sslmode"), "disable");
-  EXPECT_EQ(u->params.at("application_name"), "a b");
-  EXPECT_EQ(u->Redacted().find("hunter2"), std::string::npos);
-}
-
-TEST(PgUrlTest, ConnInfoQuotesEveryValue) {
-  auto u = ParsePgUrl("postgresql://u:it%27s%5Cx@h:5440/d%20b");
-  ASSERT_TRUE(u.ok()) << u.status().message();
-  EXPECT_EQ(u->password, "it's\\x");
-  EXPECT_EQ(u->ConnInfo(), "host='h' port='5440' dbname='d b' user='u' password='it\\'s\\\\x'");
-}
-
-// Found by fuzz_redis_url / fuzz_pg_url: Redacted() wrote user names,
-// databases and parameters unescaped, so the logged URL named another user
-// or database than the one in use (or did not parse at all).
+// Found by fuzz_redis_url: Redacted() wrote user names unescaped, so the
+// logged URL named another user than the one in use (or did not parse).
 TEST(RedisUrlTest, RedactedEscapesTheUserAndAnIpv6Zone) {
   auto u = ParseRedisUrl("redis://a%3Ab%2Fc:pw@[fe80::1%251]:7/2");
   ASSERT_TRUE(u.ok()) << u.status().message();
@@ -161,54 +126,192 @@ TEST(RedisUrlTest, RedactedEscapesTheUserAndAnIpv6Zone) {
   EXPECT_EQ(again->host, u->host);
 }
 
-TEST(PgUrlTest, RedactedEscapesUserDatabaseAndParameters) {
-  auto u = ParsePgUrl("postgresql://u%40x:pw@h/d%3Fb?application_name=a%26b%3Dc&password=hunter2");
+TEST(PgUrlTest, ParsesTheUrlTheServicesScriptPrints) {
+  auto u = ParsePgUrl("postgresql://hokm:Zx9pass@127.0.0.1:5440/hokm");
   ASSERT_TRUE(u.ok()) << u.status().message();
-  EXPECT_EQ(u->Redacted(),
-            "postgresql://u%40x:***@h:5432/d%3Fb?application_name=a%26b%3Dc&password=***");
+  EXPECT_EQ(u->user(), "hokm");
+  EXPECT_EQ(u->password(), "Zx9pass");
+  EXPECT_EQ(u->host(), "127.0.0.1");
+  EXPECT_EQ(u->Get("port"), "5440");
+  EXPECT_EQ(u->dbname(), "hokm");
+  EXPECT_EQ(u->HostPort(), "127.0.0.1:5440");
+  EXPECT_EQ(u->Redacted(), "postgresql://hokm:***@127.0.0.1:5440/hokm");
+}
+
+struct GoodPgUrl {
+  std::string_view url;
+  std::map<std::string, std::string> params;  // what libpq reads
+  std::string_view redacted;
+};
+
+class PgUrlAcceptsTest : public ::testing::TestWithParam<GoodPgUrl> {};
+
+// What the hand parser refused and libpq accepts: Unix-socket hosts,
+// several hosts, parameters, no user or database, key=value strings.
+TEST_P(PgUrlAcceptsTest, TakesWhatLibpqTakesAndRedactsOnlyThePassword) {
+  auto u = ParsePgUrl(GetParam().url);
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_EQ(u->params, GetParam().params);
+  EXPECT_EQ(u->Redacted(), GetParam().redacted);
   auto again = ParsePgUrl(u->Redacted());
   ASSERT_TRUE(again.ok()) << again.status().message();
-  EXPECT_EQ(again->user, "u@x");
-  EXPECT_EQ(again->dbname, "d?b");
-  EXPECT_EQ(again->params, (std::map<std::string, std::string>{{"application_name", "a&b=c"},
-                                                               {"password", "***"}}));
+  std::map<std::string, std::string> expected = GetParam().params;
+  if (expected.count("password") != 0) expected["password"] = "***";
+  EXPECT_EQ(again->params, expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Urls, PgUrlAcceptsTest,
+    ::testing::Values(
+        GoodPgUrl{"postgres://app@db.internal/games",
+                  {{"user", "app"}, {"host", "db.internal"}, {"dbname", "games"}},
+                  "postgresql://app@db.internal/games"},
+        GoodPgUrl{
+            "postgresql://db.internal", {{"host", "db.internal"}}, "postgresql://db.internal/"},
+        GoodPgUrl{"postgresql://", {}, "postgresql:///"},
+        GoodPgUrl{"postgresql://u@%2Frun%2Fpostgresql/d",
+                  {{"user", "u"}, {"host", "/run/postgresql"}, {"dbname", "d"}},
+                  "postgresql://u@/d?host=%2Frun%2Fpostgresql"},
+        GoodPgUrl{"postgresql:///d?host=/tmp&port=5440",
+                  {{"host", "/tmp"}, {"port", "5440"}, {"dbname", "d"}},
+                  "postgresql:///d?host=%2Ftmp&port=5440"},
+        GoodPgUrl{"postgresql://u:hunter2@a:5432,b:5433/d?target_session_attrs=read-write",
+                  {{"user", "u"},
+                   {"password", "hunter2"},
+                   {"host", "a,b"},
+                   {"port", "5432,5433"},
+                   {"dbname", "d"},
+                   {"target_session_attrs", "read-write"}},
+                  "postgresql://u:***@/d?host=a%2Cb&port=5432%2C5433&target_session_attrs=read-"
+                  "write"},
+        GoodPgUrl{"postgresql://u:hunter2@[::1]:5432/d?sslmode=require",
+                  {{"user", "u"},
+                   {"password", "hunter2"},
+                   {"host", "::1"},
+                   {"port", "5432"},
+                   {"dbname", "d"},
+                   {"sslmode", "require"}},
+                  "postgresql://u:***@[::1]:5432/d?sslmode=require"},
+        GoodPgUrl{"host=/tmp port=5440 user=hokm password='a b\\'hunter2' dbname=hokm",
+                  {{"host", "/tmp"},
+                   {"port", "5440"},
+                   {"user", "hokm"},
+                   {"password", "a b'hunter2"},
+                   {"dbname", "hokm"}},
+                  "postgresql://hokm:***@/hokm?host=%2Ftmp&port=5440"},
+        GoodPgUrl{"host=h password=hunter2",
+                  {{"host", "h"}, {"password", "hunter2"}},
+                  "postgresql://h/?password=***"},
+        // A password in the query wins over the one before '@' (libpq
+        // reads the query last); either way the redacted form hides it.
+        GoodPgUrl{"postgresql://u%40x:pw@h/d%3Fb?application_name=a%26b%3Dc&password=hunter2",
+                  {{"user", "u@x"},
+                   {"password", "hunter2"},
+                   {"host", "h"},
+                   {"dbname", "d?b"},
+                   {"application_name", "a&b=c"}},
+                  "postgresql://u%40x:***@h/d%3Fb?application_name=a%26b%3Dc"}));
+
+TEST(PgUrlTest, ConnInfoQuotesEveryValue) {
+  auto u = ParsePgUrl("postgresql://u:it%27s%5Cx@h:5440/d%20b");
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_EQ(u->password(), "it's\\x");
+  EXPECT_EQ(u->ConnInfo(), "dbname='d b' host='h' password='it\\'s\\\\x' port='5440' user='u'");
+}
+
+TEST(PgUrlTest, DefaultsAddedByABinaryGoIntoTheConnectionStringButDoNotOverride) {
+  auto u = ParsePgUrl("postgresql://u@h/d?connect_timeout=9");
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  u->params.try_emplace("connect_timeout", "5");
+  u->params.try_emplace("application_name", "hokm");
+  EXPECT_EQ(u->ConnInfo(),
+            "application_name='hokm' connect_timeout='9' dbname='d' host='h' user='u'");
+}
+
+TEST(PgUrlTest, AnUnknownKeywordNamesTheKnownOneItIsATypoOf) {
+  UrlError error = UrlError::kNone;
+  auto u = ParsePgUrl("postgresql://u:hunter2@h/d?sslmod=disable", &error);
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(error, UrlError::kUnknownOption);
+  EXPECT_NE(u.status().message().find("did you mean sslmode?"), std::string::npos)
+      << u.status().message();
 }
 
 class PgUrlErrorTest : public ::testing::TestWithParam<BadUrl> {};
 
+// libpq's own messages quote the string, password and all: ours never do.
 TEST_P(PgUrlErrorTest, RefusesWithTypedErrorAndNoPasswordInTheMessage) {
   UrlError error = UrlError::kNone;
   auto u = ParsePgUrl(GetParam().url, &error);
   ASSERT_FALSE(u.ok());
-  EXPECT_EQ(error, GetParam().error) << UrlErrorName(error);
+  EXPECT_EQ(error, GetParam().error) << UrlErrorName(error) << ": " << u.status().message();
   EXPECT_EQ(u.status().message().find("hunter2"), std::string::npos) << u.status().message();
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Errors, PgUrlErrorTest,
-    ::testing::Values(
-        BadUrl{"", UrlError::kEmpty}, BadUrl{"mysql://u:hunter2@h/d", UrlError::kBadScheme},
-        BadUrl{"postgresql://h:5440/d", UrlError::kMissingUser},
-        BadUrl{"postgresql://:hunter2@h:5440/d", UrlError::kMissingUser},
-        BadUrl{"postgresql://u:hunter2@h:5440", UrlError::kMissingDatabase},
-        BadUrl{"postgresql://u:hunter2@h:5440/", UrlError::kMissingDatabase},
-        BadUrl{"postgresql://u:hunter2@h:5440?sslmode=x", UrlError::kMissingDatabase},
-        BadUrl{"postgresql://u:hunter2@h:99999/d", UrlError::kBadPort},
-        BadUrl{"postgresql://u:hunter2@/d", UrlError::kMissingHost},
-        BadUrl{"postgresql://u:hunter2@h/d?=x", UrlError::kBadQuery},
-        BadUrl{"postgresql://u:hunter2@h/d?sslmode", UrlError::kBadQuery},
-        BadUrl{"postgresql://u:hunter2@h/d%g1", UrlError::kBadPercentEncoding},
-        BadUrl{"postgresql://u:hunter2@h%40evil/d", UrlError::kBadHost},
-        BadUrl{"postgresql://u%40x:hunter2@[%25]:5432/d", UrlError::kBadHost},
-        // Found by fuzz_pg_url: the key "\r\ruser" was a param the
-        // sink did not see as "user", but libpq read it as one.
-        BadUrl{"postgresql://u:hunter2@h/d?%0D%0Duser=m", UrlError::kBadQuery},
-        BadUrl{"postgresql://u:hunter2@h/d?sslmode%3D%27disable%27%20host=evil",
-               UrlError::kBadQuery},
-        // Found by fuzz_pg_url: a raw NUL in the database name
-        // cut libpq's connection string short.
-        BadUrl{"postgres://app@db.example.com/gamle&conn\0Et_tmmeout=5"sv, UrlError::kNulByte},
-        BadUrl{"postgresql://u:hunter2@h/d?application_name=a%00b", UrlError::kNulByte}));
+    ::testing::Values(BadUrl{"", UrlError::kEmpty},
+                      BadUrl{"mysql://u:hunter2@h/d", UrlError::kBadScheme},
+                      BadUrl{"postgresql://u:hunter2@h:99999/d", UrlError::kBadPort},
+                      BadUrl{"postgresql://u:hunter2@h:54x/d", UrlError::kBadPort},
+                      BadUrl{"host=h port=0 password=hunter2", UrlError::kBadPort},
+                      BadUrl{"postgresql://u:hunter2@h/d?sslmod=disable", UrlError::kUnknownOption},
+                      BadUrl{"host=h passwrd=hunter2", UrlError::kUnknownOption},
+                      BadUrl{"postgresql://u:hunter2@h/d?sslmode", UrlError::kBadQuery},
+                      BadUrl{"postgresql://u:hunter2@h/d?sslmode=a=b", UrlError::kBadQuery},
+                      BadUrl{"postgresql://u:hunter2%zz@h/d", UrlError::kBadPercentEncoding},
+                      BadUrl{"postgresql://u:hunter2@h/d%g1", UrlError::kBadPercentEncoding},
+                      BadUrl{"postgresql://u:hunter2@[::1/d", UrlError::kBadHost},
+                      BadUrl{"postgresql://u:hunter2@[::1]x/d", UrlError::kBadSyntax},
+                      BadUrl{"host=h password='hunter2", UrlError::kBadSyntax},
+                      BadUrl{"host=h password= hunter2 x", UrlError::kBadSyntax},
+                      BadUrl{"postgresql://u:hunter2@h/d?application_name=a%00b",
+                             UrlError::kNulByte},
+                      BadUrl{"postgres://app:hunter2@h/d\0x"sv, UrlError::kNulByte}));
+
+// Restores an environment variable when the test ends.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(const char* name) : name_(name) {
+    if (const char* v = std::getenv(name)) saved_ = v;
+  }
+  ~ScopedEnv() {
+    if (saved_) {
+      ::setenv(name_, saved_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  void Set(const char* value) { ::setenv(name_, value, 1); }
+  void Unset() { ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+  std::optional<std::string> saved_;
+};
+
+TEST(UrlFromEnvTest, HokmNamesFirstThenTheConventionalOnes) {
+  ScopedEnv hokm_pg("HOKM_PG_URL");
+  ScopedEnv database("DATABASE_URL");
+  ScopedEnv hokm_redis("HOKM_REDIS_URL");
+  ScopedEnv redis("REDIS_URL");
+  hokm_pg.Unset();
+  hokm_redis.Unset();
+  database.Unset();
+  redis.Unset();
+  EXPECT_EQ(PgUrlFromEnv(), "");
+  EXPECT_EQ(RedisUrlFromEnv(), "");
+  database.Set("postgresql://from-database-url/d");
+  redis.Set("redis://from-redis-url:6379/0");
+  EXPECT_EQ(PgUrlFromEnv(), "postgresql://from-database-url/d");
+  EXPECT_EQ(RedisUrlFromEnv(), "redis://from-redis-url:6379/0");
+  hokm_pg.Set("");  // set but empty: as if unset
+  EXPECT_EQ(PgUrlFromEnv(), "postgresql://from-database-url/d");
+  hokm_pg.Set("host=hokm");
+  hokm_redis.Set("redis://hokm:6390/0");
+  EXPECT_EQ(PgUrlFromEnv(), "host=hokm");
+  EXPECT_EQ(RedisUrlFromEnv(), "redis://hokm:6390/0");
+}
 
 }  // namespace
 }  // namespace hokm::sidecar
