@@ -48,6 +48,11 @@ export DOCKER_HOST=unix://$SOCK
 COMPOSE=(docker-compose -f "$ROOT/docker/compose.yaml")
 TIMEOUT_S=${HOKM_DOCKER_TIMEOUT_S:-120}
 
+mkdir -p "$RUN_DIR"
+# Random per run; exported for compose only (its file requires it), never printed.
+HOKM_PG_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+export HOKM_PG_PASSWORD
+
 T0=$(date +%s)
 step_start=$T0
 step() {
@@ -143,15 +148,23 @@ commit_of() {
   fi
 }
 
+# Each build's output goes to $RUN_DIR/build-NAME.log (its tail on failure).
+build_one() {
+  local name=$1 log=$RUN_DIR/build-$1.log
+  shift
+  step "building $name"
+  podman build --pull=never "$@" >"$log" 2>&1 ||
+    { tail -n 40 "$log" >&2; die "podman build of $name failed (log: $log)"; }
+}
+
 build_images() {
   export HOKM_COMMIT=${HOKM_COMMIT:-$(commit_of)}
-  step "building hokm:latest from $SRC (commit $HOKM_COMMIT)"
-  podman build --pull=never -q -f "$ROOT/docker/Dockerfile" --build-arg HOKM_COMMIT="$HOKM_COMMIT" \
-    -t hokm:latest "$SRC" >/dev/null
+  build_one hokm:latest -f "$ROOT/docker/Dockerfile" --build-arg HOKM_COMMIT="$HOKM_COMMIT" \
+    -t hokm:latest "$SRC"
+  grep -E '^ *(Hits|Misses):|cache (hit|miss)' "$RUN_DIR/build-hokm:latest.log" | sed 's/^ */  ccache: /' >&2 || true
   local s
   for s in redis postgres prometheus; do
-    step "building hokm-$s:latest"
-    podman build --pull=never -q -f "$ROOT/docker/$s/Dockerfile" -t "hokm-$s:latest" "$ROOT/docker" >/dev/null
+    build_one "hokm-$s:latest" -f "$ROOT/docker/$s/Dockerfile" -t "hokm-$s:latest" "$ROOT/docker"
   done
 }
 
@@ -167,7 +180,22 @@ down() {
     "${COMPOSE[@]}" logs --no-color --tail=20 >&2 2>&1 || true
   fi
   step "tearing down"
-  "${COMPOSE[@]}" --profile loadgen down --volumes --remove-orphans --timeout 10 >/dev/null 2>&1 || true
+  # A first `down` can fail to remove `shm` while the containers that joined
+  # its namespaces are still going away, and then leaves the volumes (a new
+  # run would meet the old cluster and its old password): until nothing of
+  # the project is left, three times at most.
+  local attempt left=""
+  for attempt in 1 2 3; do
+    "${COMPOSE[@]}" --profile loadgen down --volumes --remove-orphans --timeout 10 \
+      >"$RUN_DIR/down.log" 2>&1 || true
+    left=$(podman ps -a -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME"
+      podman volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")
+    [[ -z "$left" ]] && break
+  done
+  if [[ -n "$left" ]]; then
+    echo "docker-test: teardown left containers or volumes of $COMPOSE_PROJECT_NAME:" $left >&2
+    status=1
+  fi
   stop_service
   echo "docker-test: $([[ $status == 0 ]] && echo ok || echo FAILED) in $(($(date +%s) - T0)) s" >&2
   exit "$status"
@@ -186,10 +214,6 @@ build_images
 start_service
 trap down EXIT
 trap 'exit 130' INT TERM
-
-# Random per run; exported for compose only, never printed.
-HOKM_PG_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-export HOKM_PG_PASSWORD
 
 step "compose up (redis postgres shm engine sidecar prometheus)"
 "${COMPOSE[@]}" up -d --no-build 2>&1 | sed 's/^/  /' >&2
