@@ -135,6 +135,18 @@ bench-smoke: setup build
 	$(BUILD_DIR)/bin/hokm-bench --benchmark_min_time=0.01 >/dev/null
 	HOKM_BENCH_GAMES=500 HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/bench_compare.sh 3
 
+# The compose stack of docker/ for real, with Podman (no Docker engine or
+# registry needed): installs podman, runc, debootstrap and docker-compose,
+# makes the debian:bookworm base image with debootstrap when missing, builds
+# the images, brings the stack up (docker-compose against `podman system
+# service`), runs a short hokm-loadgen --verify in it, checks that Prometheus
+# scrapes both services and that the Grafana dashboard matches the live
+# metrics, and tears it all down (scripts/docker_test.sh). Not part of
+# `make test`: see README, Deployment, for its time.
+.PHONY: docker-test
+docker-test:
+	scripts/docker_test.sh
+
 # The checked-in .clang-format (Google, 100 columns) over every tracked
 # *.h / *.cc (scripts/format.sh). format-check lists the files that differ
 # and fails if any does; format rewrites them in place.
