@@ -19,8 +19,7 @@ namespace hokm::sidecar::integration {
 
 class OwnRedis {
  public:
-  explicit OwnRedis(std::filesystem::path dir)
-      : dir_(std::move(dir)), port_(proc::FreePort()) {
+  explicit OwnRedis(std::filesystem::path dir) : dir_(std::move(dir)), port_(proc::FreePort()) {
     std::filesystem::create_directories(dir_);
   }
   ~OwnRedis() { Stop(); }
