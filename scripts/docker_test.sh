@@ -52,6 +52,8 @@ mkdir -p "$RUN_DIR"
 # Random per run; exported for compose only (its file requires it), never printed.
 HOKM_PG_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 export HOKM_PG_PASSWORD
+HOKM_PG_WRITER_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+export HOKM_PG_WRITER_PASSWORD
 
 T0=$(date +%s)
 step_start=$T0
@@ -215,7 +217,7 @@ start_service
 trap down EXIT
 trap 'exit 130' INT TERM
 
-step "compose up (redis postgres shm engine sidecar prometheus)"
+step "compose up (redis postgres migrate shm engine sidecar prometheus)"
 "${COMPOSE[@]}" up -d --no-build 2>&1 | sed 's/^/  /' >&2
 
 CHECK=(python3 "$ROOT/scripts/docker_check.py")
@@ -244,6 +246,18 @@ step "hokm-loadgen --mode shm --verify in the stack (docker-compose run loadgen)
   { cat "$RUN_DIR/loadgen.out" >&2; die "hokm-loadgen failed"; }
 sed 's/^/  /' "$RUN_DIR/loadgen.out" >&2
 grep -q '^ *verify *ok' "$RUN_DIR/loadgen.out" || die "hokm-loadgen did not report verify ok"
+
+step "least privilege: the sidecar writes as hokm_writer, which may not run DDL"
+pg_id=$("${COMPOSE[@]}" ps -q postgres)
+pg_super() { podman exec -u postgres "$pg_id" psql -X -qAt -d hokm -c "$1"; }
+writers=$(pg_super "SELECT count(*) FROM pg_stat_activity WHERE usename = 'hokm_writer'")
+((writers > 0)) || die "no connection of hokm_writer: the sidecar does not run as the writer"
+owners=$(pg_super "SELECT count(*) FROM pg_stat_activity WHERE usename = 'hokm' AND application_name NOT LIKE 'psql%'")
+echo "  hokm_writer connections: $writers; hokm (owner) connections: $owners" >&2
+[[ $(pg_super "SELECT has_database_privilege('hokm_writer', 'hokm', 'CREATE')") == f ]] ||
+  die "hokm_writer may CREATE in the database"
+[[ $(pg_super "SELECT has_table_privilege('hokm_writer', 'game_commands', 'INSERT')") == t ]] ||
+  die "hokm_writer may not INSERT into game_commands: the migration's grants did not run"
 
 step "Prometheus: both targets up, hokm_ series with values"
 "${CHECK[@]}" prometheus --timeout "$TIMEOUT_S" "$PROMETHEUS" "$ROOT/docker/prometheus.yml"

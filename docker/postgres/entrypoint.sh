@@ -1,15 +1,21 @@
 #!/bin/bash
 # hokm-postgres: the PostgreSQL container's entrypoint (docker/postgres/Dockerfile).
 #
-# First start (no $PGDATA/PG_VERSION): initdb, then the login role and
-# database the sidecar uses: $HOKM_PG_USER (hokm) owning $HOKM_PG_DB (hokm),
-# password $HOKM_PG_PASSWORD (required; never printed). Every start: the
+# First start (no $PGDATA/PG_VERSION): initdb, then the owner role and
+# database: $HOKM_PG_USER (hokm) owning $HOKM_PG_DB (hokm), password
+# $HOKM_PG_PASSWORD (required; it runs the migrations), and the logins of
+# schemas/postgres/006_roles.sql's roles: hokm_writer (the sidecar; password
+# $HOKM_PG_WRITER_PASSWORD, required) and hokm_reader (analytics; password
+# $HOKM_PG_READER_PASSWORD, or no login when unset). The migration grants
+# them what they need once it runs (the compose file's `migrate`). No
+# password is ever printed. Every start: the
 # settings of scripts/services.sh's hokm.conf, listening on every address of
 # the container, password (scram-sha-256) logins from the network, then
 # exec postgres in the foreground (signals go to it; SIGTERM: smart shutdown).
 set -euo pipefail
 
 : "${HOKM_PG_PASSWORD:?set HOKM_PG_PASSWORD (the password of the hokm role)}"
+: "${HOKM_PG_WRITER_PASSWORD:?set HOKM_PG_WRITER_PASSWORD (the password of the hokm_writer login)}"
 user=${HOKM_PG_USER:-hokm}
 db=${HOKM_PG_DB:-hokm}
 
@@ -23,12 +29,16 @@ if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
   # A server on the socket only, to create the role and the database.
   pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''" start >/dev/null
   psql -X -q -v ON_ERROR_STOP=1 -U postgres -d postgres -v user="$user" -v db="$db" \
-    -v pw="$HOKM_PG_PASSWORD" <<'SQL'
+    -v pw="$HOKM_PG_PASSWORD" -v wpw="$HOKM_PG_WRITER_PASSWORD" \
+    -v rpw="${HOKM_PG_READER_PASSWORD:-}" <<'SQL'
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user', :'pw') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'user') \gexec
+SELECT format('CREATE ROLE hokm_writer LOGIN PASSWORD %L', :'wpw') \gexec
+SELECT CASE WHEN :'rpw' = '' THEN 'CREATE ROLE hokm_reader NOLOGIN'
+            ELSE format('CREATE ROLE hokm_reader LOGIN PASSWORD %L', :'rpw') END \gexec
 SQL
   pg_ctl -D "$PGDATA" -w -m fast stop >/dev/null
-  echo "hokm-postgres: role $user and database $db created"
+  echo "hokm-postgres: role $user, database $db, logins hokm_writer and hokm_reader created"
 fi
 
 # Rewritten on every start so the settings follow this file (as services.sh
