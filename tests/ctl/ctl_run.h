@@ -48,19 +48,8 @@ inline CtlResult RunCtl(const std::vector<std::string>& args,
   const int err_fd = ::mkstemp(err_path);
   CtlResult r;
   if (out_fd < 0 || err_fd < 0) return r;
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    proc::DieWithParent(parent);
-    ::dup2(::open("/dev/null", O_RDONLY), 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    std::vector<char*> v;
-    for (auto& a : argv) v.push_back(a.data());
-    v.push_back(nullptr);
-    ::execv(v[0], v.data());
-    ::_exit(127);
-  }
+  const pid_t pid =
+      proc::Spawn(std::move(argv), {.in = "/dev/null", .out = out_path, .err = err_path});
   r.exit_code = proc::WaitExit(pid, budget);
   ::close(out_fd);
   ::close(err_fd);

@@ -71,21 +71,8 @@ struct ToolRun {
   std::string output;
 };
 ToolRun RunTool(std::vector<std::string> args, const fs::path& input, const fs::path& log) {
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    proc::DieWithParent(parent);
-    const int in = ::open(input.c_str(), O_RDONLY);
-    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(out, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  const pid_t pid =
+      proc::Spawn(std::move(args), {.in = input.c_str(), .out = log.c_str(), .err = log.c_str()});
   ToolRun run;
   run.exit_code = proc::WaitExit(pid, std::chrono::seconds(30));
   run.output = ReadFile(log);

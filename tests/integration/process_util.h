@@ -13,7 +13,9 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace hokm::proc {
@@ -27,26 +29,53 @@ inline void DieWithParent(pid_t parent) {
   if (::getppid() != parent) ::_exit(1);
 }
 
-// Starts args[0] with args in a child process; its stdout and stderr go to
-// `log` when given, else stay the parent's. The child is killed if the
-// forking thread ends first. Returns the child's pid.
-inline pid_t Spawn(std::vector<std::string> args, const char* log = nullptr) {
+// Where a spawned child's standard streams go, and its environment. A
+// path is opened in the child (stdout and stderr created or truncated); a
+// null path leaves the stream the parent's. out and err naming the same
+// file share one descriptor, so the two streams interleave instead of
+// overwriting each other. A null env keeps the parent's environment.
+struct SpawnIo {
+  const char* in = nullptr;
+  const char* out = nullptr;
+  const char* err = nullptr;
+  const std::vector<std::string>* env = nullptr;
+};
+
+// Starts args[0] with args in a child process, its streams as `io` says.
+// The child is killed if the forking thread ends first. Returns the
+// child's pid.
+inline pid_t Spawn(std::vector<std::string> args, const SpawnIo& io) {
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
     DieWithParent(parent);
-    if (log != nullptr) {
-      const int fd = ::open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
+    if (io.in != nullptr) ::dup2(::open(io.in, O_RDONLY), 0);
+    const int out = io.out == nullptr ? -1 : ::open(io.out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out >= 0) ::dup2(out, 1);
+    if (io.err != nullptr) {
+      const bool same = io.out != nullptr && std::string_view(io.err) == io.out;
+      ::dup2(same ? out : ::open(io.err, O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
     }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
+    if (io.env != nullptr) {
+      std::vector<char*> envp;
+      for (const std::string& e : *io.env) envp.push_back(const_cast<char*>(e.c_str()));
+      envp.push_back(nullptr);
+      ::execve(argv[0], argv.data(), envp.data());
+    } else {
+      ::execv(argv[0], argv.data());
+    }
     ::_exit(127);
   }
   return pid;
+}
+
+// Starts args[0]; its stdout and stderr go to `log` when given, else stay
+// the parent's.
+inline pid_t Spawn(std::vector<std::string> args, const char* log = nullptr) {
+  return Spawn(std::move(args), SpawnIo{.out = log, .err = log});
 }
 
 // A loopback port nobody listens on right now (for a server a test starts).

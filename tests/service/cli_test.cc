@@ -57,20 +57,8 @@ class CliTest : public ::testing::Test {
     for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
       if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
     }
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      proc::DieWithParent(parent);
-      ::dup2(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
-      ::dup2(::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
-      std::vector<char*> argv, envp;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      for (auto& e : env) envp.push_back(e.data());
-      envp.push_back(nullptr);
-      ::execve(argv[0], argv.data(), envp.data());
-      ::_exit(127);
-    }
+    const pid_t pid =
+        proc::Spawn(std::move(args), {.out = out.c_str(), .err = err.c_str(), .env = &env});
     Ran r;
     r.code = proc::WaitExit(pid, std::chrono::seconds(20));
     r.out = ReadAll(out);
