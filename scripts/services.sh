@@ -95,19 +95,23 @@ log_tail() {
 
 redis_url() { echo "redis://127.0.0.1:$REDIS_PORT/0"; }
 # No password in the URLs: libpq reads it from the passfile they name.
-pg_url() { echo "postgresql://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB?passfile=$PG_PASSFILE"; }
-pgb_url() { echo "postgresql://$PG_USER@127.0.0.1:$PGB_PORT/$PG_DB?passfile=$PG_PASSFILE"; }
-pg_role_url() { echo "postgresql://$1@127.0.0.1:$PG_PORT/$PG_DB?passfile=$PG_PASSFILE"; }
+# pg_role_url ROLE [PORT]: ROLE's URL on PostgreSQL, or on PORT (pgBouncer).
+pg_role_url() { echo "postgresql://$1@127.0.0.1:${2:-$PG_PORT}/$PG_DB?passfile=$PG_PASSFILE"; }
+pg_url() { pg_role_url "$PG_USER"; }
+pgb_url() { pg_role_url "$PG_USER" "$PGB_PORT"; }
 
-# ---- redis ----------------------------------------------------------------
-
-redis_pid() {
-  [[ -s "$REDIS_PIDFILE" ]] || return 1
+# pidfile_pid FILE: the pid in FILE when that process runs; fails otherwise.
+pidfile_pid() {
+  [[ -s "$1" ]] || return 1
   local pid
-  pid=$(cat "$REDIS_PIDFILE")
+  pid=$(cat "$1")
   kill -0 "$pid" 2>/dev/null || return 1
   echo "$pid"
 }
+
+# ---- redis ----------------------------------------------------------------
+
+redis_pid() { pidfile_pid "$REDIS_PIDFILE"; }
 
 redis_answers() {
   [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]
@@ -268,13 +272,7 @@ pg_stop() {
 
 # ---- pgbouncer -------------------------------------------------------------
 
-pgb_pid() {
-  [[ -s "$PGB_DIR/pgbouncer.pid" ]] || return 1
-  local pid
-  pid=$(cat "$PGB_DIR/pgbouncer.pid")
-  kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
-}
+pgb_pid() { pidfile_pid "$PGB_DIR/pgbouncer.pid"; }
 
 pgb_answers() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGB_PORT" -d "$PG_DB"; }
 
