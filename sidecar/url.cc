@@ -253,10 +253,16 @@ std::string RedisUrl::Redacted() const {
     if (!password.empty()) s += ":***";
     s += "@";
   }
-  return s + UrlHostPort(host, port) + "/" + std::to_string(db);
+  return s + Seeds() + "/" + std::to_string(db);
 }
 
 std::string RedisUrl::HostPort() const { return HostPortOf(host, port); }
+
+std::string RedisUrl::Seeds() const {
+  std::string s = UrlHostPort(host, port);
+  for (const Seed& seed : more_seeds) s += "," + UrlHostPort(seed.host, seed.port);
+  return s;
+}
 
 Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
   if (error) *error = UrlError::kNone;
@@ -270,17 +276,35 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
   }
   std::string_view rest = url.substr(kScheme.size());
   // The authority ends at the first '/' after the last '@', so a password
-  // holding '/' still parses.
+  // holding '/' still parses. After the user info: host[:port] seeds
+  // separated by ','.
   const std::size_t at = rest.rfind('@');
   const std::size_t slash = rest.find('/', at == std::string_view::npos ? 0 : at);
   const std::string_view authority = rest.substr(0, slash);
+  const std::size_t hosts_at = at == std::string_view::npos ? 0 : at + 1;
+  const std::size_t comma = authority.find(',', hosts_at);
   Authority a;
-  if (auto f = ParseAuthority("redis", authority, &a)) return Fail(*f, error);
+  if (auto f = ParseAuthority("redis", authority.substr(0, comma), &a)) return Fail(*f, error);
   RedisUrl out;
   out.host = std::move(a.host);
   out.port = a.port.value_or(6379);
   out.username = std::move(a.user);
   out.password = std::move(a.password);
+  for (std::size_t from = comma; from != std::string_view::npos;) {
+    const std::size_t next = authority.find(',', from + 1);
+    const std::string_view seed = authority.substr(from + 1, next == std::string_view::npos
+                                                                 ? std::string_view::npos
+                                                                 : next - from - 1);
+    if (seed.find('@') != std::string_view::npos) {
+      return Fail({UrlError::kBadHost, "redis URL: user info goes before the first seed only"},
+                  error);
+    }
+    Authority s;
+    if (auto f = ParseAuthority("redis", seed, &s)) return Fail(*f, error);
+    out.more_seeds.push_back({std::move(s.host), s.port.value_or(6379)});
+    from = next;
+  }
+  out.cluster = !out.more_seeds.empty();
   if (slash != std::string_view::npos) {
     const std::string_view db = rest.substr(slash + 1);
     if (!db.empty()) {
@@ -293,6 +317,10 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
       }
       out.db = value;
     }
+  }
+  if (out.cluster && out.db != 0) {
+    return Fail({UrlError::kBadDatabase, "redis URL: a cluster (several seeds) has only database 0"},
+                error);
   }
   return out;
 }

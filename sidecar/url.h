@@ -3,7 +3,10 @@
 // Redacted() or in any error message, so both are safe to log.
 //
 //   redis://[[user]:password@]host[:port][/db]            port 6379, db 0
-//       parsed here: hiredis wants a host and a port.
+//   redis://[[user]:password@]h1[:p1],h2[:p2],...         a Redis Cluster's seeds
+//       parsed here: hiredis wants a host and a port. Several seeds make the
+//       URL a cluster's (sidecar/redis/client.h); so does --redis-cluster
+//       (RedisUrl::cluster). A cluster has only database 0.
 //   PostgreSQL: anything libpq's PQconninfoParse accepts, checked by it and
 //       handed to libpq as it read it: postgresql:// or postgres:// URLs
 //       (several hosts, Unix-socket hosts as %2Fpath or ?host=/path, any
@@ -18,6 +21,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shm/status.h"
 
@@ -42,16 +46,24 @@ enum class UrlError : std::uint8_t {
 const char* UrlErrorName(UrlError e);
 
 struct RedisUrl {
-  std::string host;
+  struct Seed {
+    std::string host;
+    std::uint16_t port = 6379;
+  };
+  std::string host;  // the first seed
   std::uint16_t port = 6379;
+  std::vector<Seed> more_seeds;  // the seeds after the first (a cluster's)
+  bool cluster = false;          // several seeds, or set by --redis-cluster
   std::string username;  // empty: AUTH with the password only
   std::string password;  // empty: no AUTH
   int db = 0;
 
   // "redis://:***@127.0.0.1:6390/0" (the password, when set, is "***").
   std::string Redacted() const;
-  // "127.0.0.1:6390" ("[::1]:6390" for IPv6).
+  // "127.0.0.1:6390" ("[::1]:6390" for IPv6): the first seed.
   std::string HostPort() const;
+  // Every seed: "127.0.0.1:7000,127.0.0.1:7001".
+  std::string Seeds() const;
 };
 
 // A PostgreSQL connection as libpq read it: every keyword its parse of the
