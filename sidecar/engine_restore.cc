@@ -9,7 +9,8 @@
 
 #include "sidecar/pg/pg_games.h"
 #include "sidecar/public_state.h"
-#include "sidecar/redis/connection.h"
+#include "sidecar/redis/client.h"
+#include "sidecar/redis/keys.h"
 #include "sidecar/redis/redis_sink.h"
 #include "sidecar/url.h"
 
@@ -66,24 +67,22 @@ class RestoredGames final : public RebuildSource {
 };
 
 // Deletes the streams past their game's restored seq; returns how many.
-Result<std::uint64_t> ResetStreamsPast(RedisConnection& conn, const RedisUrl& url,
-                                       const std::vector<RebuiltGame>& games) {
+Result<std::uint64_t> ResetStreamsPast(RedisClient& conn, const std::vector<RebuiltGame>& games) {
   std::uint64_t reset = 0;
   for (std::size_t begin = 0; begin < games.size(); begin += kRedisWindow) {
     const std::size_t end = std::min(games.size(), begin + kRedisWindow);
     for (std::size_t i = begin; i < end; ++i) {
-      const std::string key = "hokm:g:{" + std::to_string(games[i].game_id) + "}";
+      const std::string key = keys::Game(games[i].game_id);
       const std::string seq = std::to_string(games[i].state.seq);
       conn.Append({"EVAL", kResetPastScript, "1", key, seq});
     }
     for (std::size_t i = begin; i < end; ++i) {
       const RedisReply r = conn.GetReply();
       if (r == nullptr) {
-        return Status::Unavailable("redis at " + url.HostPort() + ": " + conn.Error());
+        return Status::Unavailable(conn.Where() + ": " + conn.Error());
       }
       if (IsErrorReply(r.get())) {
-        return Status::Unavailable("redis at " + url.HostPort() +
-                                   ": EVAL: " + std::string(ReplyString(r.get())));
+        return Status::Unavailable(conn.Where() + ": EVAL: " + std::string(ReplyString(r.get())));
       }
       if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) ++reset;
     }
@@ -132,7 +131,7 @@ Result<RestoreSummary> RestoreFromPg(Engine& engine, const RestoreOptions& optio
   // Redis first: unreachable means nothing is restored, not games restored
   // beside streams that contradict them.
   std::optional<RedisUrl> redis_url;
-  RedisConnection redis;
+  RedisClient redis;
   if (!options.redis_url.empty()) {
     Result<RedisUrl> url = ParseRedisUrl(options.redis_url);
     if (!url.ok()) return Status::InvalidArgument("--redis-url: " + url.status().message());
@@ -140,7 +139,7 @@ Result<RestoreSummary> RestoreFromPg(Engine& engine, const RestoreOptions& optio
     RedisConnectOptions ro;
     ro.io_timeout = std::chrono::seconds(30);
     ro.client_name = "hokm-engine-restore";
-    Result<RedisConnection> conn = RedisConnection::Connect(*redis_url, ro);
+    Result<RedisClient> conn = RedisClient::Connect(*redis_url, ro);
     if (!conn.ok()) return Status::Unavailable(conn.status().message());
     redis = std::move(conn).value();
   }
@@ -199,7 +198,7 @@ Result<RestoreSummary> RestoreFromPg(Engine& engine, const RestoreOptions& optio
 
   if (redis_url) {
     const auto t = Clock::now();
-    Result<std::uint64_t> reset = ResetStreamsPast(redis, *redis_url, restored);
+    Result<std::uint64_t> reset = ResetStreamsPast(redis, restored);
     if (!reset.ok()) return reset.status();
     summary.redis_streams_reset = *reset;
     RedisSinkOptions so;

@@ -127,13 +127,13 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   redis_options.records_from_the_start = impl->reader.AtTheStart();
   impl->redis = std::make_unique<Worker>(
       "redis", impl->window,
-      std::make_unique<RedisClient>(*redis_url, std::move(redis_options), rebuild_source),
+      std::make_unique<RedisSinkClient>(*redis_url, std::move(redis_options), rebuild_source),
       std::move(redis_spill).value(),
       std::min<std::uint32_t>(options.batch_max_records, kRedisBatchMax), options.redis_batch_ms,
       ResetLine(impl->segment.sidecar_line(kRedisLine)));
   impl->pg = std::make_unique<Worker>(
       "postgres", impl->window,
-      std::make_unique<PgClient>(*pg_url, options.schema_dir, impl->segment.name() + ":shard-"),
+      std::make_unique<PgSinkClient>(*pg_url, options.schema_dir, impl->segment.name() + ":shard-"),
       std::move(pg_spill).value(), options.batch_max_records, options.batch_max_ms,
       ResetLine(impl->segment.sidecar_line(kPgLine)));
   // When this run started and its first beat, for `hokmctl status` (the

@@ -7,16 +7,16 @@
 
 namespace hokm::sidecar {
 
-RedisClient::RedisClient(RedisUrl url, RedisSinkOptions options,
-                         std::shared_ptr<const StoreRebuildSource> source)
+RedisSinkClient::RedisSinkClient(RedisUrl url, RedisSinkOptions options,
+                                 std::shared_ptr<const StoreRebuildSource> source)
     : url_(std::move(url)), options_(std::move(options)), source_(std::move(source)) {}
 
-std::string RedisClient::StatsText() const {
+std::string RedisSinkClient::StatsText() const {
   // Zeros before the first connect: a counter is on every page.
   return RedisSinkStatsText(sink_ ? sink_->stats() : RedisSinkStats{});
 }
 
-Status RedisClient::Apply(std::span<const RecordRef> records) {
+Status RedisSinkClient::Apply(std::span<const RecordRef> records) {
   if (!sink_) {
     auto connected = RedisSink::Connect(url_, options_);
     if (!connected.ok()) return connected.status();
@@ -27,9 +27,10 @@ Status RedisClient::Apply(std::span<const RecordRef> records) {
   const RedisSinkStats after = sink_->stats();
   if (after.rebuilds != rebuilds_seen_) {
     rebuilds_seen_ = after.rebuilds;
-    Log("redis: %s was missing (Redis lost its data): rewrote %llu game(s), live ones from the "
-        "segment and those that ended within their TTL from postgres, in %.1f ms (rebuild %llu)",
-        "hokm:marker", static_cast<unsigned long long>(after.rebuilt_games - rebuilt_seen_),
+    Log("redis: a master failed over, or a hokm:marker key was missing (Redis lost data): "
+        "rewrote %llu game(s), live ones from the segment and those that ended within their TTL "
+        "from postgres, in %.1f ms (rebuild %llu)",
+        static_cast<unsigned long long>(after.rebuilt_games - rebuilt_seen_),
         static_cast<double>(after.last_rebuild_us) / 1000.0,
         static_cast<unsigned long long>(after.rebuilds));
     if (!source_->last_error().empty())
@@ -53,12 +54,13 @@ void AddRendered(PgSinkStats& into, const PgSinkStats& s) {
 }
 }  // namespace
 
-PgClient::PgClient(PgUrl url, std::filesystem::path schema_dir, std::string checkpoint_prefix)
+PgSinkClient::PgSinkClient(PgUrl url, std::filesystem::path schema_dir,
+                           std::string checkpoint_prefix)
     : url_(std::move(url)),
       schema_dir_(std::move(schema_dir)),
       prefix_(std::move(checkpoint_prefix)) {}
 
-Status PgClient::Write(std::span<const RecordRef> records, const WindowEntry& last) {
+Status PgSinkClient::Write(std::span<const RecordRef> records, const WindowEntry& last) {
   if (!sink_) {
     auto connected = PgSink::Connect(url_);
     if (!connected.ok()) return connected.status();
@@ -78,7 +80,7 @@ Status PgClient::Write(std::span<const RecordRef> records, const WindowEntry& la
   return s;
 }
 
-std::string PgClient::StatsText() const {
+std::string PgSinkClient::StatsText() const {
   // The counters rendered (PgSinkStatsText) over every connection so far.
   PgSinkStats total = earlier_;
   if (sink_) AddRendered(total, sink_->stats());

@@ -36,10 +36,10 @@ class SinkClient {
 };
 
 // Redis: logs each rebuild the sink made after Redis lost its data.
-class RedisClient final : public SinkClient {
+class RedisSinkClient final : public SinkClient {
  public:
-  RedisClient(RedisUrl url, RedisSinkOptions options,
-              std::shared_ptr<const StoreRebuildSource> source);
+  RedisSinkClient(RedisUrl url, RedisSinkOptions options,
+                  std::shared_ptr<const StoreRebuildSource> source);
   Status Write(std::span<const RecordRef> records, const WindowEntry&) override {
     return Apply(records);
   }
@@ -58,9 +58,9 @@ class RedisClient final : public SinkClient {
 
 // PostgreSQL: applies the schema on each connect; checkpoints each batch as
 // `<checkpoint_prefix><shard>`.
-class PgClient final : public SinkClient {
+class PgSinkClient final : public SinkClient {
  public:
-  PgClient(PgUrl url, std::filesystem::path schema_dir, std::string checkpoint_prefix);
+  PgSinkClient(PgUrl url, std::filesystem::path schema_dir, std::string checkpoint_prefix);
   Status Write(std::span<const RecordRef> records, const WindowEntry& last) override;
   std::string StatsText() const override;
 

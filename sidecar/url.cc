@@ -292,13 +292,8 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
   out.password = std::move(a.password);
   for (std::size_t from = comma; from != std::string_view::npos;) {
     const std::size_t next = authority.find(',', from + 1);
-    const std::string_view seed = authority.substr(from + 1, next == std::string_view::npos
-                                                                 ? std::string_view::npos
-                                                                 : next - from - 1);
-    if (seed.find('@') != std::string_view::npos) {
-      return Fail({UrlError::kBadHost, "redis URL: user info goes before the first seed only"},
-                  error);
-    }
+    const std::string_view seed = authority.substr(
+        from + 1, next == std::string_view::npos ? std::string_view::npos : next - from - 1);
     Authority s;
     if (auto f = ParseAuthority("redis", seed, &s)) return Fail(*f, error);
     out.more_seeds.push_back({std::move(s.host), s.port.value_or(6379)});
@@ -319,8 +314,9 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url, UrlError* error) {
     }
   }
   if (out.cluster && out.db != 0) {
-    return Fail({UrlError::kBadDatabase, "redis URL: a cluster (several seeds) has only database 0"},
-                error);
+    return Fail(
+        {UrlError::kBadDatabase, "redis URL: a cluster (several seeds) has only database 0"},
+        error);
   }
   return out;
 }

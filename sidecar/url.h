@@ -54,8 +54,8 @@ struct RedisUrl {
   std::uint16_t port = 6379;
   std::vector<Seed> more_seeds;  // the seeds after the first (a cluster's)
   bool cluster = false;          // several seeds, or set by --redis-cluster
-  std::string username;  // empty: AUTH with the password only
-  std::string password;  // empty: no AUTH
+  std::string username;          // empty: AUTH with the password only
+  std::string password;          // empty: no AUTH
   int db = 0;
 
   // "redis://:***@127.0.0.1:6390/0" (the password, when set, is "***").

@@ -72,10 +72,14 @@ class RedisClient {
   RedisClient& operator=(RedisClient&&) noexcept;
   ~RedisClient();
 
+  // False once a node failed or Close was called, until Reopen.
   bool is_open() const;
   bool is_cluster() const;
-  // Drops every connection; the next command reconnects.
+  // Drops every connection and what is queued.
   void Close();
+  // Connects again (a cluster: the slot map again, from the masters it knew
+  // and the seeds). As Connect fails.
+  Status Reopen();
 
   // Queues a command routed by its key: words[1] (EVAL/EVALSHA: words[3]
   // when it names a key; XREAD/XREADGROUP: the first key after STREAMS;
@@ -86,6 +90,8 @@ class RedisClient {
   }
   // Queues one command already in RESP, routed by `key` (empty: any node).
   void AppendFormatted(std::string_view key, std::string_view resp);
+  // The same, routed by a slot (KeySlot; -1: any node).
+  void AppendFormattedToSlot(int slot, std::string_view resp);
   // Sends what is queued (all nodes, then reads every reply) and returns
   // the replies one by one, in the order queued. Null: the command's node
   // failed (see above) or nothing is queued.
@@ -103,6 +109,8 @@ class RedisClient {
   // One slot of every master (one server: slot 0), in the slot map's
   // order: "{SlotTag(slot)}" in a key lands on that master.
   std::vector<std::uint16_t> MasterSlots() const;
+  // Every master's "host:port", in the same order.
+  std::vector<std::string> MasterAddresses() const;
   std::size_t masters() const;
 
   // The last failure, for messages ("no reply" when none).

@@ -76,6 +76,14 @@ RedisReply RedisConnection::GetReply() {
   return RedisReply(static_cast<redisReply*>(raw));
 }
 
+bool RedisConnection::Flush() {
+  int done = 0;
+  while (!done) {
+    if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) return false;
+  }
+  return true;
+}
+
 RedisReply RedisConnection::Command(std::span<const std::string_view> words) {
   Append(words);
   return GetReply();

@@ -61,6 +61,9 @@ class RedisConnection {
   [[nodiscard]] bool AppendFormatted(std::string_view resp);
   // Flushes what is queued and waits for the next reply (null on failure).
   RedisReply GetReply();
+  // Writes what is queued without reading (false on failure), so that
+  // several connections' servers work at once (client.h).
+  [[nodiscard]] bool Flush();
 
   // The connection's error text, for messages ("no reply" when none).
   std::string Error() const;

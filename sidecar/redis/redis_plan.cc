@@ -7,26 +7,37 @@
 #include "core/records/record_types.h"
 #include "sidecar/rating.h"
 #include "sidecar/record_json.h"
+#include "sidecar/redis/client.h"
+#include "sidecar/redis/keys.h"
 #include "sidecar/redis/lua_scripts.h"
 
 namespace hokm::sidecar {
 
 namespace fb = hokm::fb;
 
-void RedisPlanner::GameKey(std::uint64_t game_id) {
-  key_.assign("hokm:g:{");
-  AppendUint(game_id, key_);
-  key_.push_back('}');
-}
+void RedisPlanner::GameKey(std::uint64_t game_id) { keys::Tagged("hokm:g:", game_id, {}, key_); }
 void RedisPlanner::PlayerKey(std::uint64_t player_id) {
-  player_key_.assign("hokm:p:{");
-  AppendUint(player_id, player_key_);
-  player_key_.push_back('}');
+  keys::Tagged("hokm:p:", player_id, {}, player_key_);
 }
 
-// Queues the command in args_ (formatted in RESP here: resp_command.h).
-void RedisPlanner::Append(ReplyKind kind, std::uint64_t game_id, std::uint32_t records) {
+// args_ in RESP into resp_ (resp_command.h), with its key's slot: the
+// first argument after the command, an EVAL's first key; PUBLISH has none.
+void RedisPlanner::AppendCommand() {
+  const auto begin = static_cast<std::uint32_t>(resp_.size());
   args_.AppendResp(resp_);
+  const std::string_view cmd = args_.Arg(0);
+  std::int32_t slot = -1;
+  if (cmd == "EVAL") {
+    slot = KeySlot(args_.Arg(3));
+  } else if (cmd != "PUBLISH" && args_.size() > 1) {
+    slot = KeySlot(args_.Arg(1));
+  }
+  commands_.push_back({begin, static_cast<std::uint32_t>(resp_.size()), slot});
+}
+
+// Queues the command in args_, with what its reply means.
+void RedisPlanner::Append(ReplyKind kind, std::uint64_t game_id, std::uint32_t records) {
+  AppendCommand();
   expected_.push_back({kind, game_id, records});
 }
 
@@ -115,26 +126,43 @@ void RedisPlanner::AppendPlayerEffects(const fb::ChangeRecord& r) {
          });
 }
 
-// A finished game's rating (sidecar/rating.h), once.
+// A finished game's rating (sidecar/rating.h), once: one EVAL per
+// leaderboard shard its seated players fall in (keys.h).
 void RedisPlanner::AppendRating(const fb::ChangeRecord& r, const PublicState& after) {
   const auto* finished = r.body_as_GameFinished();
   if (finished == nullptr) return;
-  GameKey(r.game_id());
-  key_.append(":rated");
-  BeginEval(kRateGameScript, {key_, "hokm:lb:global"});
-  args_.AddUint(static_cast<std::uint64_t>(options_.rated_marker_ttl.count()));
-  args_.AddUint(static_cast<std::uint64_t>(kRatingBase));
-  args_.AddUint(static_cast<std::uint64_t>(kRatingStep));
-  args_.AddUint(finished->winner_team());
-  for (std::uint64_t p : after.seats) args_.AddUint(p);
-  Append(ReplyKind::kPlain, r.game_id());
+  const std::uint64_t ended_ms = r.ts_ns() / 1'000'000;
+  std::uint32_t done = 0;  // shards rated, a bit each
+  for (std::size_t seat = 0; seat < after.seats.size(); ++seat) {
+    const std::uint64_t p = after.seats[seat];
+    if (p == 0) continue;
+    const std::uint32_t shard = keys::LeaderboardShardOf(p);
+    if ((done & (1u << shard)) != 0) continue;
+    done |= 1u << shard;
+    keys::Tagged("hokm:lb:", shard, ":rated", set_key_);
+    keys::Tagged("hokm:lb:", shard, {}, key_);
+    BeginEval(kRateGameScript, {set_key_, key_});
+    args_.AddUint(r.game_id());
+    args_.AddUint(ended_ms);
+    args_.AddUint(static_cast<std::uint64_t>(options_.rated_marker_ttl.count()));
+    args_.AddUint(static_cast<std::uint64_t>(kRatingBase));
+    for (std::size_t s = seat; s < after.seats.size(); ++s) {
+      const std::uint64_t q = after.seats[s];
+      if (q == 0 || keys::LeaderboardShardOf(q) != shard) continue;
+      args_.AddUint(q);
+      const bool won = static_cast<int>(s % 2) == static_cast<int>(finished->winner_team());
+      args_.Add(won ? std::to_string(kRatingStep) : std::to_string(-kRatingStep));
+    }
+    Append(ReplyKind::kPlain, r.game_id());
+  }
 }
 
 // ZADD hokm:active updated_ms game.
 void RedisPlanner::AppendActive(std::uint64_t game_id, std::uint64_t updated_ms) {
   args_.Clear();
   args_.Add("ZADD");
-  args_.Add("hokm:active");
+  keys::Tagged("hokm:active:", keys::ActiveShardOf(game_id), {}, set_key_);
+  args_.Add(set_key_);
   args_.AddUint(updated_ms);
   args_.AddUint(game_id);
   Append(ReplyKind::kPlain, game_id);
@@ -179,7 +207,8 @@ void RedisPlanner::AppendGame(std::span<const RecordRef> records,
   if (ended) {
     args_.Clear();
     args_.Add("ZREM");
-    args_.Add("hokm:active");
+    keys::Tagged("hokm:active:", keys::ActiveShardOf(g), {}, set_key_);
+    args_.Add(set_key_);
     args_.AddUint(g);
     Append(ReplyKind::kPlain, g);
   } else if ((flags & 2) != 0) {
@@ -216,7 +245,7 @@ void RedisPlanner::AppendProbe(std::uint64_t game_id) {
        {std::string_view("XREVRANGE"), std::string_view(key_), std::string_view("+"),
         std::string_view("-"), std::string_view("COUNT"), std::string_view("1")})
     args_.Add(a);
-  args_.AppendResp(resp_);
+  AppendCommand();
 }
 
 void RedisPlanner::AppendEvents() {
@@ -224,7 +253,7 @@ void RedisPlanner::AppendEvents() {
   published_.append("]}");
   args_.Clear();
   args_.Add("PUBLISH");
-  args_.Add("hokm:events");
+  args_.Add(keys::kEventsChannel);
   args_.Add(published_);
   Append(ReplyKind::kPlain, 0);
 }
@@ -252,16 +281,19 @@ bool RedisPlanner::AppendRestored(RebuiltGame& rg, std::uint64_t now_ms) {
       Expire(player_key_, options_.player_ttl, g);
     }
   } else if (rg.state.phase == PublicState::Phase::kFinished) {
-    GameKey(g);
-    key_.append(":rated");  // PostgreSQL's ratings (the rebuild's) count it
-    args_.Clear();
-    args_.Add("SET");
-    args_.Add(key_);
-    args_.Add("1");
-    args_.Add("PX");
-    args_.AddUint(static_cast<std::uint64_t>(options_.rated_marker_ttl.count()));
-    args_.Add("NX");
-    Append(ReplyKind::kPlain, g);
+    // PostgreSQL's ratings (the rebuild's) count it: in each shard of its
+    // players, the game joins the rated set.
+    for (std::uint64_t p : rg.state.seats) {
+      if (p == 0) continue;
+      args_.Clear();
+      args_.Add("ZADD");
+      keys::Tagged("hokm:lb:", keys::LeaderboardShardOf(p), ":rated", set_key_);
+      args_.Add(set_key_);
+      args_.Add("NX");
+      args_.AddUint(rg.state.updated_ms);
+      args_.AddUint(g);
+      Append(ReplyKind::kPlain, g);
+    }
   }
   BeginXadd(g, rg.state.seq, rg.state);
   args_.Add("events");
@@ -278,13 +310,28 @@ bool RedisPlanner::AppendRestored(RebuiltGame& rg, std::uint64_t now_ms) {
 }
 
 void RedisPlanner::AppendRatings(std::span<const PlayerRating> ratings) {
-  args_.Clear();
-  args_.Add("ZADD");
-  args_.Add("hokm:lb:global");
-  for (const PlayerRating& r : ratings) {
-    args_.Add(std::to_string(r.rating));
-    args_.AddUint(r.player_id);
+  for (std::uint32_t shard = 0; shard < keys::kGlobalShards; ++shard) {
+    args_.Clear();
+    args_.Add("ZADD");
+    keys::Tagged("hokm:lb:", shard, {}, set_key_);
+    args_.Add(set_key_);
+    for (const PlayerRating& r : ratings) {
+      if (keys::LeaderboardShardOf(r.player_id) != shard) continue;
+      args_.Add(std::to_string(r.rating));
+      args_.AddUint(r.player_id);
+    }
+    if (args_.size() > 2) Append(ReplyKind::kPlain, 0);
   }
+}
+
+void RedisPlanner::AppendMarker(std::uint16_t slot, bool set, std::string_view value) {
+  set_key_.assign("hokm:marker:{");
+  set_key_.append(SlotTag(slot));
+  set_key_.push_back('}');
+  args_.Clear();
+  args_.Add(set ? "SET" : "EXISTS");
+  args_.Add(set_key_);
+  if (set) args_.Add(value);
   Append(ReplyKind::kPlain, 0);
 }
 

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hokm_generated.h"
@@ -41,6 +43,13 @@ struct ExpectedReply {
   std::uint64_t game_id;
   std::uint32_t records;  // kXadd: records in the entry
 };
+// Where a planned command's RESP lies in resp(), and the cluster slot of
+// its key (-1: none, any node takes it).
+struct PlannedCommand {
+  std::uint32_t begin;
+  std::uint32_t end;
+  std::int32_t slot;
+};
 
 class RedisPlanner {
  public:
@@ -53,10 +62,13 @@ class RedisPlanner {
   // replies mean (probes have no ExpectedReply: Probe reads their replies).
   const std::string& resp() const { return resp_; }
   const std::vector<ExpectedReply>& expected() const { return expected_; }
+  // Every command planned, probes included, in order.
+  const std::vector<PlannedCommand>& commands() const { return commands_; }
   std::size_t size() const { return expected_.size(); }
   void Clear() {
     resp_.clear();
     expected_.clear();
+    commands_.clear();
   }
 
   // XREVRANGE hokm:g:{ID} + - COUNT 1: the stored seq and state.
@@ -84,13 +96,17 @@ class RedisPlanner {
   // the restore entry and its TTL. Sets game.state.updated_ms. False, and
   // nothing planned, when an ended game's TTL ran out.
   bool AppendRestored(RebuiltGame& game, std::uint64_t now_ms);
-  // ZADD hokm:lb:global of ratings.
+  // ZADD of ratings into their leaderboard shards (keys.h).
   void AppendRatings(std::span<const PlayerRating> ratings);
+  // SET hokm:marker:{tag} (set) or EXISTS (not set) for the master that
+  // serves `slot` (client.h MasterSlots).
+  void AppendMarker(std::uint16_t slot, bool set, std::string_view value);
 
  private:
   void GameKey(std::uint64_t game_id);
   void PlayerKey(std::uint64_t player_id);
   void Append(ReplyKind kind, std::uint64_t game_id, std::uint32_t records = 0);
+  void AppendCommand();  // args_ into resp_ and commands_
   int Throttle(GameMemo& memo, std::uint64_t ts_ns, std::uint64_t now_ms) const;
   void Expire(const std::string& k, std::chrono::milliseconds ttl, std::uint64_t game_id);
   void BeginEval(std::string_view script, std::initializer_list<std::string_view> keys);
@@ -103,9 +119,11 @@ class RedisPlanner {
   std::uint64_t& entries_;
   std::uint64_t& scripts_;
   RespCommand args_;
-  std::string key_, player_key_, state_json_, events_json_, published_;
+  std::string key_, player_key_, set_key_, state_json_, events_json_, published_;
   std::string resp_;
   std::vector<ExpectedReply> expected_;
+  std::vector<PlannedCommand> commands_;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> shard_players_;  // scratch
 };
 
 }  // namespace hokm::sidecar

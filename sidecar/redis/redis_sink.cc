@@ -12,7 +12,7 @@
 
 #include "shm/clock.h"
 #include "sidecar/public_state.h"
-#include "sidecar/redis/connection.h"
+#include "sidecar/redis/client.h"
 #include "sidecar/redis/redis_plan.h"
 #include "sidecar/redis/stream_entry.h"
 
@@ -22,9 +22,6 @@ namespace {
 namespace fb = hokm::fb;
 using Clock = std::chrono::steady_clock;
 
-// Set once Redis holds everything the sink wrote; missing: Redis lost it.
-constexpr std::string_view kMarkerKey = "hokm:marker";
-
 std::uint64_t NowMs() { return shm::RealtimeNowNs() / 1'000'000; }
 
 }  // namespace
@@ -32,7 +29,10 @@ std::uint64_t NowMs() { return shm::RealtimeNowNs() / 1'000'000; }
 struct RedisSink::Impl {
   RedisUrl url;
   Options options;
-  RedisConnection conn;
+  RedisClient conn;
+  std::vector<std::uint16_t> master_slots;  // one per master: where its marker lives
+  std::vector<std::string> masters;         // their addresses, to notice a failover
+  bool rebuild_all = false;                 // at the next marker check
 
   // What this sink knows of each live game it writes (GameMemo). Forgotten
   // on any failed Write (the next one probes again) and when it outgrows
@@ -44,6 +44,7 @@ struct RedisSink::Impl {
   std::vector<std::uint32_t> order;  // indices of the records to send, sorted by game
   std::vector<std::uint64_t> probed;
   std::vector<std::uint64_t> lost_games;  // probed: no stream, yet records past seq 1
+  std::vector<std::uint64_t> gap_games;   // probed: the stream ends before the batch's first
   std::vector<RebuiltGame> rebuilt;       // the rebuild's games
   std::vector<PlayerRating> ratings;      // and leaderboard
   Clock::time_point next_marker_check{};  // epoch: at the next Write
@@ -59,8 +60,7 @@ struct RedisSink::Impl {
   static void Add(std::uint64_t& c, std::uint64_t v) { c += v; }
 
   Status Lost(std::string_view what) {
-    std::string msg = "redis at " + url.HostPort() + ": " + std::string(what);
-    if (conn.is_open() && conn.context()->err) msg += ": " + conn.Error();
+    std::string msg = conn.Where() + ": " + std::string(what) + ": " + conn.Error();
     conn.Close();
     return Status::Unavailable(msg + " (connection dropped; the next call reconnects)");
   }
@@ -71,8 +71,7 @@ struct RedisSink::Impl {
   // Errors that pass once the server recovers (memory, a busy script,
   // loading, failover) are Unavailable; anything else is Internal.
   Status ReplyError(std::string_view command, std::string_view text) const {
-    std::string msg = "redis at " + url.HostPort() + ": " + std::string(command) +
-                      " failed: " + std::string(text);
+    std::string msg = conn.Where() + ": " + std::string(command) + " failed: " + std::string(text);
     for (std::string_view transient :
          {"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"}) {
       if (text.substr(0, transient.size()) == transient) return Status::Unavailable(std::move(msg));
@@ -93,16 +92,32 @@ struct RedisSink::Impl {
     connect.io_timeout = options.io_timeout;
     connect.keepalive = true;
     connect.client_name = options.client_name;
-    Result<RedisConnection> c = RedisConnection::Connect(url, connect);
+    Result<RedisClient> c = RedisClient::Connect(url, connect);
     if (!c.ok()) return c.status();
     conn = std::move(c).value();
+    Learn();
     return Status::Ok();
+  }
+
+  // What the connection tells of the deployment: where the markers live.
+  // A cluster whose masters changed (a failover) may have lost the last
+  // writes a master had not passed on to its replica: every game is
+  // rewritten at the next marker check, as after a loss (redis_sink.h).
+  void Learn() {
+    master_slots = conn.MasterSlots();
+    std::vector<std::string> now = conn.MasterAddresses();
+    if (conn.is_cluster() && !masters.empty() && now != masters) rebuild_all = true;
+    masters = std::move(now);
   }
 
   Status EnsureOpen() {
     if (conn.is_open()) return Status::Ok();
     Add(counters.reconnects, 1);
-    return Open();
+    games.clear();           // a new connection knows nothing of what the last one wrote
+    next_marker_check = {};  // nor whether Redis still has what it wrote
+    if (Status s = conn.Reopen(); !s.ok()) return s;
+    Learn();
+    return Status::Ok();
   }
 
   // Learns the stored state of the batch's games this sink does not know
@@ -113,6 +128,7 @@ struct RedisSink::Impl {
     if (games.size() >= kMaxTrackedGames) games.clear();
     probed.clear();
     lost_games.clear();
+    gap_games.clear();
     plan.Clear();
     for (std::uint32_t k : order) {
       const std::uint64_t game_id = records[k].record->game_id();
@@ -127,9 +143,8 @@ struct RedisSink::Impl {
     Add(counters.round_trips, 1);
     Add(counters.commands, probed.size());
     Add(counters.probes, probed.size());
-    const bool queued = conn.AppendFormatted(plan.resp());
+    Send();
     plan.Clear();
-    if (!queued) return Lost("queueing the probes failed");
     Status first_error;
     for (std::uint64_t game_id : probed) {
       RedisReply r = conn.GetReply();
@@ -138,10 +153,9 @@ struct RedisSink::Impl {
       memo.probing = false;
       if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (first_error.ok())
-          first_error =
-              IsErrorReply(r.get())
-                  ? ReplyError("XREVRANGE", ReplyString(r.get()))
-                  : Status::Internal("redis at " + url.HostPort() + ": unexpected XREVRANGE reply");
+          first_error = IsErrorReply(r.get())
+                            ? ReplyError("XREVRANGE", ReplyString(r.get()))
+                            : Status::Internal(conn.Where() + ": unexpected XREVRANGE reply");
         continue;
       }
       const std::uint64_t first_seq = memo.state.seq;
@@ -152,15 +166,19 @@ struct RedisSink::Impl {
         const std::optional<StreamEntry> entry = ParseStreamEntry(r->element[0]);
         if (!entry) {
           if (first_error.ok())
-            first_error = Status::Internal("redis at " + url.HostPort() +
-                                           ": unexpected entry in the stream of game " +
-                                           std::to_string(game_id));
+            first_error =
+                Status::Internal(conn.Where() + ": unexpected entry in the stream of game " +
+                                 std::to_string(game_id));
           continue;
         }
         if (auto s = PublicStateFromJson(entry->Field("state"))) memo.state = *s;
         // An entry whose state does not parse still says how far the game
         // is stored: later entries carry what their records set.
         memo.state.seq = entry->seq;
+        // Records between the stored top and the batch's first are not in
+        // Redis (a failed-over master had not passed them on): the game is
+        // rewritten from the engine before its records go on.
+        if (entry->seq + 1 < first_seq) gap_games.push_back(game_id);
       }
       memo.known = true;
     }
@@ -172,10 +190,7 @@ struct RedisSink::Impl {
   Status Drain(Status* first_error) {
     Add(counters.round_trips, 1);
     Add(counters.commands, plan.size());
-    if (!conn.AppendFormatted(plan.resp())) {
-      plan.Clear();
-      return Lost("queueing the commands failed");
-    }
+    Send();
     for (const ExpectedReply& p : plan.expected()) {
       RedisReply r = conn.GetReply();
       if (!r) return Lost("reading a reply failed");
@@ -211,31 +226,60 @@ struct RedisSink::Impl {
   Status CheckMarker(bool now) {
     if (!options.check_marker) return Status::Ok();
     const auto t = Clock::now();
-    if (!now && t < next_marker_check) return Status::Ok();
+    if (!now && !rebuild_all && t < next_marker_check) return Status::Ok();
     Add(counters.round_trips, 1);
-    Add(counters.commands, 1);
-    RedisReply r = Command({"EXISTS", kMarkerKey});
-    if (!r) return Lost("EXISTS " + std::string(kMarkerKey) + " failed");
-    if (IsErrorReply(r.get())) return ReplyError("EXISTS", ReplyString(r.get()));
+    Add(counters.commands, master_slots.size());
+    plan.Clear();
+    for (std::uint16_t slot : master_slots) plan.AppendMarker(slot, false, {});
+    Send();
+    plan.Clear();
+    bool missing = false;
+    Status first_error;
+    for (std::size_t i = 0; i < master_slots.size(); ++i) {
+      RedisReply r = conn.GetReply();
+      if (!r) return Lost("EXISTS hokm:marker failed");
+      if (IsErrorReply(r.get()) && first_error.ok())
+        first_error = ReplyError("EXISTS", ReplyString(r.get()));
+      if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) missing = true;
+    }
+    if (!first_error.ok()) return first_error;
     const bool first_check = !marker_checked;
     marker_checked = true;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
-      if (!(first_check && options.records_from_the_start)) {
+    if (missing || rebuild_all) {
+      if (rebuild_all || !(first_check && options.records_from_the_start)) {
         if (Status s = Rebuild(std::nullopt, false); !s.ok()) return s;
         Add(counters.rebuilds, 1);
       }
+      rebuild_all = false;
       if (Status s = SetMarker(); !s.ok()) return s;
     }
     next_marker_check = t + options.marker_check_interval;
     return Status::Ok();
   }
 
+  // Sends the planned window, each command to its key's node (client.h).
+  void Send() {
+    const std::string& resp = plan.resp();
+    for (const PlannedCommand& c : plan.commands())
+      conn.AppendFormattedToSlot(c.slot, std::string_view(resp).substr(c.begin, c.end - c.begin));
+  }
+
+  // Sets every master's marker.
   Status SetMarker() {
     const std::string since = std::to_string(NowMs());
-    Add(counters.commands, 1);
-    RedisReply set = Command({"SET", kMarkerKey, since});
-    if (!set) return Lost("SET " + std::string(kMarkerKey) + " failed");
-    if (IsErrorReply(set.get())) return ReplyError("SET", ReplyString(set.get()));
+    Add(counters.commands, master_slots.size());
+    plan.Clear();
+    for (std::uint16_t slot : master_slots) plan.AppendMarker(slot, true, since);
+    Send();
+    plan.Clear();
+    Status first_error;
+    for (std::size_t i = 0; i < master_slots.size(); ++i) {
+      RedisReply set = conn.GetReply();
+      if (!set) return Lost("SET hokm:marker failed");
+      if (IsErrorReply(set.get()) && first_error.ok())
+        first_error = ReplyError("SET", ReplyString(set.get()));
+    }
+    if (!first_error.ok()) return first_error;
     marker_checked = true;
     return Status::Ok();
   }
@@ -347,6 +391,9 @@ struct RedisSink::Impl {
         if (games[g].state.seq != 0) continue;  // the rebuild restored it
         if (Status s = Rebuild(g, false); !s.ok()) return s;
       }
+    }
+    for (std::uint64_t g : gap_games) {
+      if (Status s = Rebuild(g, true); !s.ok()) return s;
     }
 
     plan.Clear();

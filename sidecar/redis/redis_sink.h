@@ -3,8 +3,9 @@
 //
 // The unit of delivery is the command (docs/DESIGN.md §5): a command's records
 // reach Redis together, and a game's commands in one delivery batch go in
-// as ONE stream entry. Keys (the {ID} hash tag keeps one game's keys on one
-// Cluster slot):
+// as ONE stream entry. Keys (sidecar/redis/keys.h; every key has a hash tag,
+// and no command or script touches two slots, so a Redis Cluster takes them:
+// client.h routes each command to its slot's master):
 //
 //   hokm:g:{ID}          stream  the game: one entry per game per batch, ID <last seq>-0,
 //                                fields `state` (the public state after the entry, JSON,
@@ -12,11 +13,14 @@
 //                                entry's records, {"seq":..,"type":"..",fields}; a CardsDealt
 //                                gives its count, not its cards). XADD MAXLEN ~ stream_maxlen.
 //                                TTL 4 h, refreshed; 15 min once the game ended.
-//   hokm:g:{ID}:rated    string  set once the game's result reached the leaderboard,
-//                                so a replay cannot count it twice; TTL 7 days
 //   hokm:p:{PLAYER}      hash    game seat connected last_seen; TTL 30 min
-//   hokm:active          zset    game -> updated_ms of live games; removed at the end
-//   hokm:lb:global       zset    player -> rating (sidecar/rating.h)
+//   hokm:active:{S}      zset    game -> updated_ms of live games, S = game % 16;
+//                                removed at the end
+//   hokm:lb:{S}          zset    player -> rating (sidecar/rating.h), S = player % 16
+//   hokm:lb:{S}:rated    zset    game -> ended ms: the games whose result reached shard S,
+//                                so a replay cannot count one twice (one EVAL per shard
+//                                of the game's players, lua/rate_game.lua); trimmed after 7 days
+//   hokm:marker:{T}      string  one per master (T: a tag of a slot it serves); see below
 //   hokm:events          pub/sub one message per batch naming the games it changed:
 //                                {"games":[[ID,last_seq],...]}
 //
@@ -47,7 +51,7 @@
 // Losing Redis (issue 12): Redis that comes back empty (restarted without
 // persistence, flushed, failed over to an empty replica) would leave every
 // live game's stream to start mid-game, without room, target or seats. The
-// sink keeps a marker key, hokm:marker, and checks it on every connect and
+// sink keeps a marker key on every master, hokm:marker:{T}, and checks them on every connect and
 // at least every marker_check_interval; it also checks it at once when a
 // probe finds no stream for a game whose records do not start at seq 1. A
 // missing marker means Redis lost data: the sink rewrites every live game
@@ -62,13 +66,16 @@
 // come back too. Records at or below the restored seq that arrive later
 // are skipped as stored. A marker that is there while a game's stream is
 // not (its key expired, or was deleted) costs that game the same repair,
-// alone. From PostgreSQL come the games that ended within
-// finished_game_ttl, the latest 2,000 (a restore entry with their final
-// state, the TTL they had left, and for finished ones the rated marker;
-// older ones are read from PostgreSQL: game_sessions, game_moves) and hokm:lb:global
-// (players.rating); ratings of games that ended within PostgreSQL's sync
-// lag before the loss are missing from it until PostgreSQL has them and
-// the next rebuild.
+// alone; so does a stream whose top is below the batch's first record
+// minus one (records a master acknowledged but never passed to the replica
+// that took over from it). A cluster whose masters changed since the
+// sink's last connect (a failover) gets the whole rebuild at once, for
+// the games such a loss cut short that the sink will not see again. From PostgreSQL come the games
+// that ended within finished_game_ttl, the latest 2,000 (a restore entry with their final state,
+// the TTL they had left, and for finished ones the rated marker; older ones are read from
+// PostgreSQL: game_sessions, game_moves) and hokm:lb:{S} (players.rating); ratings of games that
+// ended within PostgreSQL's sync lag before the loss are missing from it until PostgreSQL has them
+// and the next rebuild.
 //
 // TTLs (the game's stream and its seated players) are refreshed at most
 // every ttl_refresh_interval of wall clock, so a live game's keys outlive

@@ -37,6 +37,10 @@ class RespCommand {
   void Begin() { start_ = arena_.size(); }
   void End() { spans_.push_back({start_, arena_.size() - start_}); }
   std::string& arena() { return arena_; }
+  std::size_t size() const { return spans_.size(); }
+  std::string_view Arg(std::size_t i) const {
+    return std::string_view(arena_).substr(spans_[i].first, spans_[i].second);
+  }
 
   // Appends the arguments as one command in RESP.
   void AppendResp(std::string& out) const {

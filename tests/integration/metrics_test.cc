@@ -353,7 +353,7 @@ TEST_F(MetricsTest, MetricsBindRefusesWhatIsNoAddress) {
   EXPECT_FALSE(shm::Segment::Attach(shm_name_).ok()) << "refused before creating a segment";
 }
 
-// hokm-sidecar's PostgreSQL counters on /metrics (PgClient::StatsText) go
+// hokm-sidecar's PostgreSQL counters on /metrics (PgSinkClient::StatsText) go
 // on counting when the server drops the connection and the client connects
 // a new sink; they neither vanish nor start again at zero.
 TEST(PgClientCountersTest, CountOnOverAReconnect) {
@@ -391,7 +391,7 @@ TEST(PgClientCountersTest, CountOnOverAReconnect) {
     return at == std::string::npos ? -1 : std::atol(text.c_str() + at + name.size());
   };
 
-  PgClient client(PgUrlOrDie(), SchemaDir(), ids.Checkpoint());
+  PgSinkClient client(PgUrlOrDie(), SchemaDir(), ids.Checkpoint());
   EXPECT_EQ(transactions("\n" + client.StatsText()), 0) << "zeros before the first connect";
   const auto sidecar_backends = [&] {
     std::set<int> pids;

@@ -313,5 +313,40 @@ TEST(UrlFromEnvTest, HokmNamesFirstThenTheConventionalOnes) {
   EXPECT_EQ(RedisUrlFromEnv(), "redis://hokm:6390/0");
 }
 
+TEST(RedisUrlTest, ASeedListIsACluster) {
+  UrlError error = UrlError::kBadHost;
+  auto url = ParseRedisUrl("redis://:pw@127.0.0.1:7000,127.0.0.1:7001,[::1]:7002", &error);
+  ASSERT_TRUE(url.ok()) << url.status().message();
+  EXPECT_EQ(error, UrlError::kNone);
+  EXPECT_TRUE(url->cluster);
+  EXPECT_EQ(url->HostPort(), "127.0.0.1:7000");
+  EXPECT_EQ(url->password, "pw");
+  ASSERT_EQ(url->more_seeds.size(), 2u);
+  EXPECT_EQ(url->more_seeds[0].host, "127.0.0.1");
+  EXPECT_EQ(url->more_seeds[0].port, 7001);
+  EXPECT_EQ(url->more_seeds[1].host, "::1");
+  EXPECT_EQ(url->more_seeds[1].port, 7002);
+  EXPECT_EQ(url->Redacted(), "redis://:***@127.0.0.1:7000,127.0.0.1:7001,[::1]:7002/0");
+  auto one = ParseRedisUrl("redis://127.0.0.1:6390");
+  ASSERT_TRUE(one.ok());
+  EXPECT_FALSE(one->cluster);
+  EXPECT_TRUE(one->more_seeds.empty());
+}
+
+TEST(RedisUrlTest, ASeedListRefusesADatabaseAndBadSeeds) {
+  UrlError error = UrlError::kNone;
+  EXPECT_FALSE(ParseRedisUrl("redis://a:1,b:2/3", &error).ok());
+  EXPECT_EQ(error, UrlError::kBadDatabase);
+  // User info ends at the last '@': what is before it is the password.
+  auto pw = ParseRedisUrl("redis://u:p,q@b:2");
+  ASSERT_TRUE(pw.ok());
+  EXPECT_EQ(pw->password, "p,q");
+  EXPECT_FALSE(pw->cluster);
+  EXPECT_FALSE(ParseRedisUrl("redis://a:1,:2", &error).ok());
+  EXPECT_EQ(error, UrlError::kMissingHost);
+  EXPECT_FALSE(ParseRedisUrl("redis://a:1,b:99999", &error).ok());
+  EXPECT_EQ(error, UrlError::kBadPort);
+}
+
 }  // namespace
 }  // namespace hokm::sidecar
