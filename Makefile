@@ -120,6 +120,18 @@ RUN_ARGS ?= --games 10000 --duration 60 --ramp-s 15 --bots greedy --rate 50000 -
 run: setup build
 	HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh scripts/run_pipeline.sh $(RUN_ARGS) $(ARGS)
 
+# Two engine hosts into one set of stores (scripts/run_two_hosts.sh): two
+# hokm-engine processes on two segments with node ids 1 and 2, a sidecar
+# each, into one local Redis Cluster (scripts/redis_cluster.sh, 3 masters and
+# 3 replicas) and the local PostgreSQL; a hokm-loadgen --verify per host, at
+# once; then each node's figures and analytics.node_summary.
+TWO_HOSTS_ARGS ?= --games 2000 --duration 20 --rate 20000 --bots greedy
+.PHONY: run-two-hosts
+run-two-hosts: setup build
+	HOKM_BIN=$(CURDIR)/$(BUILD_DIR)/bin scripts/with_services.sh sh -c \
+	  'eval "$$(scripts/redis_cluster.sh start | grep "^HOKM_REDIS_CLUSTER_URL=")" && \
+	   HOKM_REDIS_URL="$$HOKM_REDIS_CLUSTER_URL" scripts/run_two_hosts.sh $(TWO_HOSTS_ARGS) $(ARGS)'
+
 # hokm-bench (JSON in bench/results/), then ours vs the Redis-centred
 # baseline on the same servers, back to back, with the ratio.
 BENCH_SECONDS ?= 30
