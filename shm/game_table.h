@@ -72,9 +72,9 @@ inline constexpr std::uint32_t kMaxTableCapacity = std::uint32_t{1} << kSlotInde
 struct alignas(128) GameTableHeader {
   std::uint32_t capacity;
   std::uint32_t shards;
-  std::uint32_t slot_bytes;  // sizeof(GameSlot) when formatted
-  std::uint32_t node;             // the node id in every game id (0..kMaxNodeId)
-  std::uint64_t creation_floor;   // new ids' creation numbers are above it (Place; atomic)
+  std::uint32_t slot_bytes;      // sizeof(GameSlot) when formatted
+  std::uint32_t node;            // the node id in every game id (0..kMaxNodeId)
+  std::uint64_t creation_floor;  // new ids' creation numbers are above it (Place; atomic)
   std::uint8_t reserved[128 - 24];
 };
 static_assert(sizeof(GameTableHeader) == 128);
@@ -106,7 +106,7 @@ struct alignas(64) GameSlot {
   std::uint64_t sequence;   // seqlock word: odd while a write is in progress
   std::uint32_t next_free;  // free-stack link: slot index + 1, 0 = end (atomic)
   std::uint32_t reserved;   // journal slots: the slot being written (WriteJournal)
-  std::uint64_t game_id;                        // 0: the slot is free
+  std::uint64_t game_id;    // 0: the slot is free
   alignas(8) std::byte state[kSlotStateBytes];  // the user's state type, zero-padded
   std::uint64_t last_id;                        // (atomic) see above
 };
@@ -169,8 +169,9 @@ class GameTable {
 
   // Takes a free slot of `shard` and gives it a new game id (node(), the
   // slot, and a creation number above every earlier one of the slot, see
-  // the diagram above); the slot holds zero state bytes with game_id set. std::nullopt: the shard has no free
-  // slot. The caller becomes the slot's writer. REQUIRES: shard < shards().
+  // the diagram above); the slot holds zero state bytes with game_id set.
+  // std::nullopt: the shard has no free slot. The caller becomes the slot's
+  // writer. REQUIRES: shard < shards().
   std::optional<Allocation> Allocate(std::uint32_t shard = 0) {
     const std::byte none[8] = {};
     return Allocate(shard, none, 0);

@@ -79,10 +79,9 @@ bool SameLayout(const SegmentHeader& a, const SegmentHeader& b) {
 
 std::string Describe(const SegmentHeader& h) {
   return "node " + std::to_string(h.node_id) + ", capacity " + std::to_string(h.table_capacity) +
-         ", shards " +
-         std::to_string(h.shard_count) + ", clients " + std::to_string(h.client_count) +
-         ", command ring " + std::to_string(h.command_ring_bytes) + " B, change ring " +
-         std::to_string(h.change_ring_bytes) + " B, response ring " +
+         ", shards " + std::to_string(h.shard_count) + ", clients " +
+         std::to_string(h.client_count) + ", command ring " + std::to_string(h.command_ring_bytes) +
+         " B, change ring " + std::to_string(h.change_ring_bytes) + " B, response ring " +
          std::to_string(h.response_ring_bytes) + " B";
 }
 
@@ -119,8 +118,8 @@ Result<SegmentHeader> PlanLayout(const SegmentOptions& o) {
   if (Status s = check_ring("change ring", o.change_ring_bytes); !s.ok()) return s;
   if (Status s = check_ring("response ring", o.response_ring_bytes); !s.ok()) return s;
   if (o.node_id > kMaxNodeId) {
-    return Status::InvalidArgument("node id " + std::to_string(o.node_id) +
-                                   " is invalid: use 0.." + std::to_string(kMaxNodeId));
+    return Status::InvalidArgument("node id " + std::to_string(o.node_id) + " is invalid: use 0.." +
+                                   std::to_string(kMaxNodeId));
   }
   if (o.client_slots < 1 || o.client_slots > 4096) {
     return Status::InvalidArgument("client slots " + std::to_string(o.client_slots) +

@@ -32,7 +32,7 @@
 //   | creation number (38 bits)   | node (6) | slot index (20 bits) |
 //   +-----------------------------+----------+----------------------+
 //
-// creation number: 10 ms units since 2024-01-01, above the slot's last one;
+// creation number: 2^35 + 10 ms units since 2024-01-01, above the slot's last;
 // see game_id.h and game_table.h.
 //
 // Thread safety: a Segment object is a mapping owned by one process; the
@@ -129,7 +129,7 @@ struct SegmentHeader {
   std::uint32_t table_capacity;
   std::uint32_t shard_count;
   std::uint32_t client_count;
-  std::uint32_t node_id;  // in every game id (game_id.h); 0..kMaxNodeId
+  std::uint32_t node_id;              // in every game id (game_id.h); 0..kMaxNodeId
   std::uint64_t command_ring_bytes;   // data capacity of each command ring
   std::uint64_t change_ring_bytes;    // data capacity of each change ring
   std::uint64_t response_ring_bytes;  // data capacity of each response ring

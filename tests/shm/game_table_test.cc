@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <iterator>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <thread>
@@ -357,7 +357,7 @@ TEST_F(GameTableTest, OddJournalLeavesTheSlotAlone) {
 TEST_F(GameTableTest, PlacedGamesKeepTheirSlotsAndLaterIdsAreAbove) {
   Make(64, 2);
   // Ids of another, older table: creation numbers far above this table's
-  // (the clock's is near 2^33 until 2026), of this node and another.
+  // (2^35 + the clock's, near 2^33 in 2026), of this node and another.
   const std::uint64_t far = std::uint64_t{1} << 36;
   const std::uint64_t placed[] = {MakeGameId(far, 0, 9), MakeGameId(far + 5, 3, 2),
                                   MakeGameId(far + 7, 0, 20)};
@@ -391,8 +391,8 @@ TEST_F(GameTableTest, PlacedGamesKeepTheirSlotsAndLaterIdsAreAbove) {
 TEST(GameIdTest, NodeSlotAndCreationRoundTripThroughTheirBits) {
   static_assert(kSlotIndexBits + kNodeBits + kCreationBits == 64);
   static_assert(kCreationShift == 26 && kMaxNodeId == 63);
-  for (const std::uint64_t creation : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{9'000'000'001},
-                                       kMaxCreationNumber}) {
+  for (const std::uint64_t creation :
+       {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{9'000'000'001}, kMaxCreationNumber}) {
     for (const std::uint32_t node : {0u, 1u, 2u, 42u, kMaxNodeId}) {
       for (const std::uint32_t slot : {0u, 1u, 777u, kMaxTableCapacity - 1}) {
         const std::uint64_t id = MakeGameId(creation, node, slot);
@@ -406,11 +406,17 @@ TEST(GameIdTest, NodeSlotAndCreationRoundTripThroughTheirBits) {
   // Time orders ids before node and slot do (PostgreSQL's id ranges).
   EXPECT_LT(MakeGameId(5, kMaxNodeId, kMaxTableCapacity - 1), MakeGameId(6, 0, 0));
   EXPECT_LT(MakeGameId(5, 1, kMaxTableCapacity - 1), MakeGameId(5, 2, 0));
-  // 10 ms units since 2024-01-01; ids stay positive bigints until 2067.
-  EXPECT_EQ(CreationNumberAt(kCreationEpochUnixNs + 25'000'000), 2u);
-  EXPECT_EQ(CreationNumberAt(0), 0u);
-  const std::uint64_t year_2065_ns = 3'000'000'000ull * 1'000'000'000ull;  // 2065-01-24
-  EXPECT_LT(MakeGameId(CreationNumberAt(year_2065_ns), kMaxNodeId, kMaxTableCapacity - 1),
+  // 2^35 + 10 ms units since 2024-01-01.
+  EXPECT_EQ(CreationNumberAt(kCreationEpochUnixNs + 25'000'000), kCreationBase + 2);
+  EXPECT_EQ(CreationNumberAt(0), kCreationBase);
+  // Above every id of the layout before (100 us units << 20 | slot) issued
+  // until December 2030, and positive bigints until 2056.
+  const std::uint64_t dec2030_ns = 1'922'313'600ull * 1'000'000'000ull;  // 2030-12-01
+  const std::uint64_t old_layout_max =
+      ((dec2030_ns - kCreationEpochUnixNs) / 100'000) << kSlotIndexBits | kSlotIndexMask;
+  EXPECT_GT(MakeGameId(CreationNumberAt(0), 0, 0), old_layout_max);
+  const std::uint64_t y2056_ns = 2'713'910'400ull * 1'000'000'000ull;  // 2056-01-01
+  EXPECT_LT(MakeGameId(CreationNumberAt(y2056_ns), kMaxNodeId, kMaxTableCapacity - 1),
             std::uint64_t{1} << 63);
 }
 

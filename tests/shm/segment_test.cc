@@ -151,10 +151,8 @@ TEST(SegmentTest, TheNodeIdIsInTheHeaderInEveryGameIdAndFixedAtCreation) {
   auto other = Segment::OpenOrCreate(o);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(other.status().message().find("node 5"), std::string::npos)
-      << other.status().message();
-  EXPECT_NE(other.status().message().find("node 6"), std::string::npos)
-      << other.status().message();
+  EXPECT_NE(other.status().message().find("node 5"), std::string::npos) << other.status().message();
+  EXPECT_NE(other.status().message().find("node 6"), std::string::npos) << other.status().message();
 }
 
 TEST(SegmentTest, ANodeIdBeyondTheIdBitsIsRefused) {
