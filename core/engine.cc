@@ -54,6 +54,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   so.change_ring_bytes = options.ring_bytes;
   so.command_ring_bytes = options.command_ring_bytes;
   so.client_slots = options.client_slots;
+  so.node_id = options.node_id;
   auto segment = options.reuse_existing ? shm::Segment::OpenOrCreate(so) : shm::Segment::Create(so);
   if (!segment.ok()) return segment.status();
   if (Status s = segment->ClaimEngine(); !s.ok()) return s;

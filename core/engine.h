@@ -44,6 +44,10 @@ struct EngineOptions {
   std::uint64_t ring_bytes = std::uint64_t{64} << 20;  // change ring per shard, power of two
   std::uint64_t command_ring_bytes = std::uint64_t{1} << 20;
   std::uint32_t client_slots = 64;
+  // The node id in every game id (0..shm::kMaxNodeId, shm/game_id.h): each
+  // engine host that shares the stores with others needs its own. A
+  // re-attached segment must have been created with the same one.
+  std::uint32_t node_id = 0;
   // Re-attach to an existing segment of the same layout (engine restart).
   bool reuse_existing = true;
   // Turn deadlines: the turn_timeout_ms of a game whose create command

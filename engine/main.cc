@@ -85,6 +85,12 @@ int main(int argc, char** argv) {
   app.add_option("--ring-mb", ring_mb, "change ring size per shard in MiB (power of two)")
       ->default_val(ring_mb)
       ->check(CLI::Range(1, 1024));
+  app.add_option("--node-id", options.node_id,
+                 "this engine host's node id, in every game id it issues: give each engine\n"
+                 "that shares Redis and PostgreSQL with others its own (the sidecar refuses a\n"
+                 "node id another live sidecar holds); fixed when the segment is created")
+      ->default_val(options.node_id)
+      ->check(CLI::Range(0u, hokm::shm::kMaxNodeId));
   app.add_option("--shards", options.shards, "shards: one engine thread and one ring each")
       ->default_val(options.shards)
       ->check(CLI::Range(1, 64));
@@ -202,10 +208,10 @@ int main(int argc, char** argv) {
 #endif
   const auto& header = e.segment().header();
   hokm::service::LogInfo(hokm::service::Printf(
-      "segment /dev/shm/%s, %.1f MiB: %u game slots, %u shard(s), "
+      "segment /dev/shm/%s, %.1f MiB: %u game slots, %u shard(s), node %u, "
       "change ring %llu MiB per shard; %llu game(s) already live",
       options.shm_name.c_str(), static_cast<double>(header.total_bytes) / (1 << 20),
-      header.table_capacity, header.shard_count,
+      header.table_capacity, header.shard_count, header.node_id,
       static_cast<unsigned long long>(header.change_ring_bytes >> 20),
       static_cast<unsigned long long>(e.segment().table().Live())));
 

@@ -126,6 +126,10 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
   app.add_option("--ring-mb", o->ring_mb, "embedded: change ring per shard in MiB (power of two)")
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
+  app.add_option("--node-id", o->node_id,
+                 "embedded: the node id in every game id of a new segment (as hokm-engine's)")
+      ->check(CLI::Range(0u, shm::kMaxNodeId))
+      ->capture_default_str();
   app.add_flag("--fresh", o->fresh, "embedded: remove an existing segment of that name first");
   app.add_flag("--drain", o->drain,
                "Consume and count the change records here (runs without a sidecar; never with "

@@ -46,6 +46,7 @@ struct LoadgenOptions {
   std::string shm_name;        // --shm-name, else $HOKM_SHM_NAME, else hokm
   std::uint32_t capacity = 0;  // --capacity (embedded): game slots; 0 = max(100000, 2 * games)
   std::uint32_t ring_mb = 64;  // --ring-mb (embedded): change ring per shard
+  std::uint32_t node_id = 0;   // --node-id (embedded): the node in every game id
   bool fresh = false;          // --fresh (embedded): remove an existing segment first
   bool drain = false;          // --drain: consume the change rings here
 

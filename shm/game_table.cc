@@ -1,6 +1,7 @@
 // game_table.cc: slot allocation (per-shard Treiber stacks) and snapshots.
 #include "shm/game_table.h"
 
+#include <algorithm>
 #include <vector>
 
 #include <cstring>
@@ -25,15 +26,14 @@ static_assert(offsetof(SlotSnapshot, state) ==
 
 }  // namespace
 
-void GameTable::Init(void* memory, std::uint32_t capacity, std::uint32_t shards) {
+void GameTable::Init(void* memory, std::uint32_t capacity, std::uint32_t shards,
+                     std::uint32_t node) {
   auto* header = static_cast<GameTableHeader*>(memory);
   std::memset(static_cast<void*>(header), 0, SlotsOffset(shards));
   header->capacity = capacity;
   header->shards = shards;
   header->slot_bytes = sizeof(GameSlot);
-  const std::uint64_t now_ns = RealtimeNowNs();
-  header->creation_counter =
-      now_ns > kCreationEpochUnixNs ? (now_ns - kCreationEpochUnixNs) / kCreationUnitNs : 0;
+  header->node = node;
 }
 
 GameTable::GameTable(void* memory)
@@ -41,7 +41,8 @@ GameTable::GameTable(void* memory)
       free_lists_(reinterpret_cast<ShardFreeList*>(static_cast<std::byte*>(memory) +
                                                    sizeof(GameTableHeader))),
       capacity_(header_->capacity),
-      shards_(header_->shards) {
+      shards_(header_->shards),
+      node_(header_->node) {
   slots_ = reinterpret_cast<GameSlot*>(static_cast<std::byte*>(memory) + SlotsOffset(shards_));
 }
 
@@ -78,9 +79,17 @@ std::optional<GameTable::Allocation> GameTable::Reserve(std::uint32_t shard) {
                                                std::memory_order_relaxed));
     slot = static_cast<std::uint32_t>(shard + n * shards_);
   }
+  // The slot is ours alone now: its last_id came with it (the acquire pop
+  // above, or zero for a never-used slot). Written before the game is
+  // published, so a writer killed in Publish leaves the slot's memory right.
+  auto last = Atomic(slots_[slot].last_id);
+  const std::uint64_t floor = Atomic(header_->creation_floor).load(std::memory_order_relaxed);
   const std::uint64_t number =
-      Atomic(header_->creation_counter).fetch_add(1, std::memory_order_relaxed) + 1;
-  return Allocation{slot, (number << kSlotIndexBits) | slot};
+      std::max({CreationNumberAt(RealtimeNowNs()),
+                CreationOf(last.load(std::memory_order_relaxed)) + 1, floor + 1});
+  const std::uint64_t game_id = MakeGameId(number, node_, slot);
+  last.store(game_id, std::memory_order_relaxed);
+  return Allocation{slot, game_id};
 }
 
 void GameTable::Publish(const Allocation& allocation, const void* state, std::size_t bytes) {
@@ -134,10 +143,13 @@ GameTable::PlaceResult GameTable::PlaceBytes(std::uint64_t game_id, const void* 
   auto unused = Atomic(free_lists_[shard].next_unused);
   const std::uint64_t past = slot / shards_ + 1;  // the slot's index among its shard's, plus 1
   if (unused.load(std::memory_order_relaxed) < past) unused.store(past, std::memory_order_relaxed);
-  auto counter = Atomic(header_->creation_counter);
-  const std::uint64_t number = game_id >> kSlotIndexBits;
-  if (counter.load(std::memory_order_relaxed) < number) {
-    counter.store(number, std::memory_order_relaxed);
+  auto last = Atomic(slots_[slot].last_id);
+  if (CreationOf(last.load(std::memory_order_relaxed)) < CreationOf(game_id)) {
+    last.store(game_id, std::memory_order_relaxed);
+  }
+  auto floor = Atomic(header_->creation_floor);
+  if (floor.load(std::memory_order_relaxed) < CreationOf(game_id)) {
+    floor.store(CreationOf(game_id), std::memory_order_relaxed);
   }
   return PlaceResult::kOk;
 }

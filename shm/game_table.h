@@ -12,19 +12,26 @@
 // Memory (position-independent, zero-filled when created):
 //
 //   +--------------------------------------+ 0
-//   | GameTableHeader          (128 bytes) |  capacity, shards, creation counter
+//   | GameTableHeader          (128 bytes) |  capacity, shards, node
 //   | ShardFreeList x shards   (128 each)  |  tagged free-stack head, bump index
 //   +--------------------------------------+ SlotsOffset(shards), 128-aligned
 //   | GameSlot x capacity       (192 each) |
 //   | journal GameSlot x shards (192 each) |  last state each shard's writer began
 //   +--------------------------------------+
 //
-// Game id (64 bits), growing with time so PostgreSQL can partition by range:
+// Game id (64 bits; shm/game_id.h builds and takes ids apart):
 //
-//   63                                   20 19                    0
-//   +---------------------------------------+----------------------+
-//   | creation number (44 bits)             | slot index (20 bits) |
-//   +---------------------------------------+----------------------+
+//   63                         26 25      20 19                     0
+//   +-----------------------------+----------+----------------------+
+//   | creation number (38 bits)   | node (6) | slot index (20 bits) |
+//   +-----------------------------+----------+----------------------+
+//
+// The node is the table's (GameTableHeader::node, set by Init). A slot's
+// last_id word keeps the largest id the slot ever held, so the next game in
+// it gets creation number max(now in 10 ms units, last + 1, floor + 1): ids
+// grow with time and never repeat within a node, however fast slots are
+// reused. The floor is the largest creation number Place put back (a
+// restored table's new ids stay above every restored one).
 //
 // Free-stack head (one per shard, a Treiber stack of slot indices):
 //
@@ -41,6 +48,9 @@
 // threads and processes at once (the tag in the stack head defeats ABA).
 // The caller of Allocate becomes the slot's single writer (Write, Free) until
 // it hands the game on with a release/acquire pair (e.g. through a ring).
+// A slot's last_id is read and written only by whoever holds the slot
+// between its pop from the free stack (or the bump of the never-used index)
+// and its game's Free; the stack's release push / acquire pop hand it on.
 // Read, ReadGame and Find may be called by anyone at any time; they never
 // block the writer. Unsafe(slot) is for the slot's writer only.
 #pragma once
@@ -51,28 +61,20 @@
 #include <optional>
 #include <type_traits>
 
+#include "shm/game_id.h"
 #include "shm/ring.h"
 #include "shm/seqlock.h"
 
 namespace hokm::shm {
 
-// The creation number of a new table starts at the wall clock in 100 us
-// units since 2024-01-01 and grows by one per game, so ids keep growing
-// across segments (a recreated segment must not reuse ids that PostgreSQL
-// already holds): safe while a segment creates fewer than 10,000 games per
-// second on average over its life; 44 bits of 100 us last until 2079.
-inline constexpr int kSlotIndexBits = 20;
-inline constexpr std::uint64_t kCreationEpochUnixNs = 1'704'067'200'000'000'000ull;  // 2024-01-01
-inline constexpr std::uint64_t kCreationUnitNs = 100'000;
 inline constexpr std::uint32_t kMaxTableCapacity = std::uint32_t{1} << kSlotIndexBits;
-inline constexpr std::uint64_t kSlotIndexMask = kMaxTableCapacity - 1;
 
 struct alignas(128) GameTableHeader {
   std::uint32_t capacity;
   std::uint32_t shards;
-  std::uint32_t slot_bytes;  // sizeof(GameSlot) when formatted
-  std::uint32_t reserved0;
-  std::uint64_t creation_counter;  // last creation number handed out (atomic)
+  std::uint32_t slot_bytes;      // sizeof(GameSlot) when formatted
+  std::uint32_t node;            // the node id in every game id (0..kMaxNodeId)
+  std::uint64_t creation_floor;  // new ids' creation numbers are above it (Place; atomic)
   std::uint8_t reserved[128 - 24];
 };
 static_assert(sizeof(GameTableHeader) == 128);
@@ -89,25 +91,30 @@ static_assert(sizeof(ShardFreeList) == 128);
 static_assert(std::is_trivially_copyable_v<ShardFreeList>);
 
 // The bytes of state a slot holds for its game.
-inline constexpr std::size_t kSlotStateBytes = 168;
+inline constexpr std::size_t kSlotStateBytes = 160;
 
-// One game. The sequence lock guards game_id and state together.
+// One game. The sequence lock guards game_id and state together; last_id
+// is the slot's allocator's own word, outside the seqlock (no reader needs
+// it): the largest game id the slot ever held (0: never used), written by
+// whoever allocates or places a game in the slot.
 //
-//   0        8          12        16        24                  192
-//   +--------+----------+---------+---------+-------------------+
-//   |sequence|next_free |reserved | game_id | state (168 bytes) |
-//   +--------+----------+---------+---------+-------------------+
+//   0        8          12        16        24                 184       192
+//   +--------+----------+---------+---------+------------------+---------+
+//   |sequence|next_free |reserved | game_id | state (160 bytes)| last_id |
+//   +--------+----------+---------+---------+------------------+---------+
 struct alignas(64) GameSlot {
   std::uint64_t sequence;   // seqlock word: odd while a write is in progress
   std::uint32_t next_free;  // free-stack link: slot index + 1, 0 = end (atomic)
-  std::uint32_t reserved;
-  std::uint64_t game_id;                        // 0: the slot is free
+  std::uint32_t reserved;   // journal slots: the slot being written (WriteJournal)
+  std::uint64_t game_id;    // 0: the slot is free
   alignas(8) std::byte state[kSlotStateBytes];  // the user's state type, zero-padded
+  std::uint64_t last_id;                        // (atomic) see above
 };
 static_assert(std::is_trivially_copyable_v<GameSlot>);
 static_assert(std::is_standard_layout_v<GameSlot>);
 static_assert(sizeof(GameSlot) == 192, "docs/DESIGN.md §2: at most 256 bytes per active game");
 static_assert(offsetof(GameSlot, state) == offsetof(GameSlot, game_id) + 8);
+static_assert(offsetof(GameSlot, last_id) == offsetof(GameSlot, state) + kSlotStateBytes);
 
 // A type the table can hold as a game's state.
 template <typename State>
@@ -142,9 +149,12 @@ class GameTable {
   static constexpr bool IsValidShape(std::uint32_t capacity, std::uint32_t shards) {
     return capacity >= 1 && capacity <= kMaxTableCapacity && shards >= 1 && shards <= capacity;
   }
-  // Formats a table in zero-filled memory (RequiredBytes, 128-byte aligned).
-  // REQUIRES: IsValidShape(capacity, shards); no one uses the memory.
-  static void Init(void* memory, std::uint32_t capacity, std::uint32_t shards);
+  // Formats a table in zero-filled memory (RequiredBytes, 128-byte aligned)
+  // whose game ids carry `node`.
+  // REQUIRES: IsValidShape(capacity, shards); node <= kMaxNodeId; no one
+  // uses the memory.
+  static void Init(void* memory, std::uint32_t capacity, std::uint32_t shards,
+                   std::uint32_t node = 0);
 
   GameTable() = default;
   // A view of a formatted table; `memory` must stay mapped while in use.
@@ -152,15 +162,16 @@ class GameTable {
 
   std::uint32_t capacity() const { return capacity_; }
   std::uint32_t shards() const { return shards_; }
-  static constexpr std::uint32_t SlotOf(std::uint64_t game_id) {
-    return static_cast<std::uint32_t>(game_id & kSlotIndexMask);
-  }
+  std::uint32_t node() const { return node_; }
+  static constexpr std::uint32_t SlotOf(std::uint64_t game_id) { return SlotOfId(game_id); }
   std::uint32_t ShardOfSlot(std::uint32_t slot) const { return slot % shards_; }
   std::uint32_t ShardOf(std::uint64_t game_id) const { return ShardOfSlot(SlotOf(game_id)); }
 
-  // Takes a free slot of `shard` and gives it a new game id; the slot holds
-  // zero state bytes with game_id set. std::nullopt: the shard has no free
-  // slot. The caller becomes the slot's writer. REQUIRES: shard < shards().
+  // Takes a free slot of `shard` and gives it a new game id (node(), the
+  // slot, and a creation number above every earlier one of the slot, see
+  // the diagram above); the slot holds zero state bytes with game_id set.
+  // std::nullopt: the shard has no free slot. The caller becomes the slot's
+  // writer. REQUIRES: shard < shards().
   std::optional<Allocation> Allocate(std::uint32_t shard = 0) {
     const std::byte none[8] = {};
     return Allocate(shard, none, 0);
@@ -239,9 +250,11 @@ class GameTable {
 
   // Restore (an engine brought back from its stored records on a new or
   // emptied table): puts a game back under its own id, in the slot the id
-  // names, with `state`. The table's creation number is raised to at least
-  // the id's, so every id Allocate hands out afterwards is above it; the
-  // shard's never-used index moves past the slot. Allocate may hand out a
+  // names, with `state`. The table's creation floor is raised to the id's
+  // creation number and the slot's last_id to the id, so every id Allocate
+  // hands out afterwards is above it; the
+  // shard's never-used index moves past the slot. The id may carry another
+  // node than the table's (its games stay theirs; new ones get node()). Allocate may hand out a
   // placed slot again until RebuildFreeLists runs.
   // REQUIRES: nothing allocates, frees or writes in the table until
   // RebuildFreeLists returns (the engine has not started serving).
@@ -303,6 +316,7 @@ class GameTable {
   GameSlot* slots_ = nullptr;
   std::uint32_t capacity_ = 0;
   std::uint32_t shards_ = 1;
+  std::uint32_t node_ = 0;
 };
 
 }  // namespace hokm::shm

@@ -74,14 +74,14 @@ bool SameLayout(const SegmentHeader& a, const SegmentHeader& b) {
          a.shard_count == b.shard_count && a.client_count == b.client_count &&
          a.command_ring_bytes == b.command_ring_bytes &&
          a.change_ring_bytes == b.change_ring_bytes &&
-         a.response_ring_bytes == b.response_ring_bytes;
+         a.response_ring_bytes == b.response_ring_bytes && a.node_id == b.node_id;
 }
 
 std::string Describe(const SegmentHeader& h) {
-  return "capacity " + std::to_string(h.table_capacity) + ", shards " +
-         std::to_string(h.shard_count) + ", clients " + std::to_string(h.client_count) +
-         ", command ring " + std::to_string(h.command_ring_bytes) + " B, change ring " +
-         std::to_string(h.change_ring_bytes) + " B, response ring " +
+  return "node " + std::to_string(h.node_id) + ", capacity " + std::to_string(h.table_capacity) +
+         ", shards " + std::to_string(h.shard_count) + ", clients " +
+         std::to_string(h.client_count) + ", command ring " + std::to_string(h.command_ring_bytes) +
+         " B, change ring " + std::to_string(h.change_ring_bytes) + " B, response ring " +
          std::to_string(h.response_ring_bytes) + " B";
 }
 
@@ -117,6 +117,10 @@ Result<SegmentHeader> PlanLayout(const SegmentOptions& o) {
   if (Status s = check_ring("command ring", o.command_ring_bytes); !s.ok()) return s;
   if (Status s = check_ring("change ring", o.change_ring_bytes); !s.ok()) return s;
   if (Status s = check_ring("response ring", o.response_ring_bytes); !s.ok()) return s;
+  if (o.node_id > kMaxNodeId) {
+    return Status::InvalidArgument("node id " + std::to_string(o.node_id) + " is invalid: use 0.." +
+                                   std::to_string(kMaxNodeId));
+  }
   if (o.client_slots < 1 || o.client_slots > 4096) {
     return Status::InvalidArgument("client slots " + std::to_string(o.client_slots) +
                                    " is invalid: use 1..4096");
@@ -130,6 +134,7 @@ Result<SegmentHeader> PlanLayout(const SegmentOptions& o) {
   h.table_capacity = o.table_capacity;
   h.shard_count = o.shards;
   h.client_count = o.client_slots;
+  h.node_id = o.node_id;
   h.command_ring_bytes = o.command_ring_bytes;
   h.change_ring_bytes = o.change_ring_bytes;
   h.response_ring_bytes = o.response_ring_bytes;
@@ -213,7 +218,7 @@ Result<Segment> Segment::CreateNew(const SegmentOptions& options, const SegmentH
   auto* base = static_cast<std::byte*>(mapping->region.get_address());
   auto* header = reinterpret_cast<SegmentHeader*>(base);
   // The pages are fresh zeros; format the regions, then the header, magic last.
-  GameTable::Init(base + plan.table.offset, plan.table_capacity, plan.shard_count);
+  GameTable::Init(base + plan.table.offset, plan.table_capacity, plan.shard_count, plan.node_id);
   for (std::uint32_t s = 0; s < plan.shard_count; ++s) {
     Ring::Init(base + plan.command_rings.offset + s * plan.command_rings.stride,
                plan.command_ring_bytes);
@@ -286,6 +291,7 @@ Result<Segment> Segment::AttachExisting(const std::string& name) {
   replay.table_capacity = header->table_capacity;
   replay.shards = header->shard_count;
   replay.client_slots = header->client_count;
+  replay.node_id = header->node_id;
   replay.command_ring_bytes = header->command_ring_bytes;
   replay.change_ring_bytes = header->change_ring_bytes;
   replay.response_ring_bytes = header->response_ring_bytes;
@@ -308,7 +314,8 @@ Result<Segment> Segment::AttachExisting(const std::string& name) {
         rings_ok && segment.response_ring(i).trailer()->capacity == header->response_ring_bytes;
   }
   if (!rings_ok || segment.table().capacity() != header->table_capacity ||
-      segment.table().shards() != header->shard_count) {
+      segment.table().shards() != header->shard_count ||
+      segment.table().node() != header->node_id) {
     return Status::Corruption(
         "shared-memory segment '" + name +
         "' has a ring or table that does not match its header; remove it and " + HowToCreate(name));

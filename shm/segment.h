@@ -6,8 +6,8 @@
 // Layout (every offset in SegmentHeader; regions start on 4096-byte pages):
 //
 //   +-------------------------------------------+ 0
-//   | SegmentHeader                 (4096)      |  magic, version, sizes, offsets,
-//   |                                           |  engine pid, heartbeat
+//   | SegmentHeader                 (4096)      |  magic, version, node id, sizes,
+//   |                                           |  offsets, engine pid, heartbeat
 //   +-------------------------------------------+ header.table.offset
 //   | GameTable                                 |  see game_table.h
 //   +-------------------------------------------+ header.command_rings.offset
@@ -23,6 +23,17 @@
 //
 // Bytes 0..11 (magic, layout_version) keep their place in every version, so
 // any build can tell which version a segment has.
+//
+// Every game id the segment's table issues carries the segment's node id
+// (SegmentHeader::node_id, set at creation by hokm-engine --node-id):
+//
+//   63                         26 25      20 19                     0
+//   +-----------------------------+----------+----------------------+
+//   | creation number (38 bits)   | node (6) | slot index (20 bits) |
+//   +-----------------------------+----------+----------------------+
+//
+// creation number: 2^35 + 10 ms units since 2024-01-01, above the slot's last;
+// see game_id.h and game_table.h.
 //
 // Thread safety: a Segment object is a mapping owned by one process; the
 // views it hands out (GameTable, Ring) follow their own rules. Creation is
@@ -54,8 +65,11 @@ inline constexpr std::uint64_t kSegmentMagic = 0x31304D48534B4F48ull;  // "HOKSH
 // fifth line, the consumer's futex words (wait_strategy.h). 5: the counters
 // region (counters.h) after the clients. 6: the game state in a slot
 // changed (GameState::turn_timeout_ms, core/rules/game_state.h),
-// so a version-5 segment's games would be misread.
-inline constexpr std::uint32_t kLayoutVersion = 6;
+// so a version-5 segment's games would be misread. 7: game ids carry a
+// 6-bit node (SegmentHeader::node_id) and a creation number in 10 ms units
+// taken per slot (GameSlot::last_id, the user state 160 bytes instead of
+// 168), so a version-6 segment's ids and slots would be misread.
+inline constexpr std::uint32_t kLayoutVersion = 7;
 inline constexpr const char* kDefaultSegmentName = "hokm";
 inline constexpr const char* kSegmentNameEnv = "HOKM_SHM_NAME";
 inline constexpr std::size_t kRegionAlignment = 4096;
@@ -73,6 +87,9 @@ struct SegmentOptions {
   std::uint32_t client_slots = 64;
   std::uint64_t response_ring_bytes = std::uint64_t{1} << 16;  // per client, power of two
   std::uint32_t mode = 0600;                                   // file mode of /dev/shm/<name>
+  // The node id in every game id (0..kMaxNodeId): unique among the engine
+  // hosts that share stores (docs/DESIGN.md §9).
+  std::uint32_t node_id = 0;
   // Create(): attach to an existing segment of the same layout instead of
   // failing with kAlreadyExists.
   bool reuse_existing = false;
@@ -112,7 +129,7 @@ struct SegmentHeader {
   std::uint32_t table_capacity;
   std::uint32_t shard_count;
   std::uint32_t client_count;
-  std::uint32_t reserved0;
+  std::uint32_t node_id;              // in every game id (game_id.h); 0..kMaxNodeId
   std::uint64_t command_ring_bytes;   // data capacity of each command ring
   std::uint64_t change_ring_bytes;    // data capacity of each change ring
   std::uint64_t response_ring_bytes;  // data capacity of each response ring
@@ -163,6 +180,8 @@ class Segment {
   std::size_t size() const { return size_; }
   std::uint32_t shards() const { return header_->shard_count; }
   std::uint32_t client_slots() const { return header_->client_count; }
+  // The node id in every game id this segment issues.
+  std::uint32_t node_id() const { return header_->node_id; }
 
   // Views into the segment; valid while this Segment lives.
   GameTable& table() { return table_; }

@@ -151,7 +151,11 @@ Result<RestoreSummary> RestoreFromPg(Engine& engine, const RestoreOptions& optio
     {
       pqxx::read_transaction tx(conn);
       auto t = Clock::now();
-      const std::vector<std::uint64_t> ids = ReadLiveGameIds(tx, options.min_game_id);
+      std::vector<std::uint64_t> ids = ReadLiveGameIds(tx, options.min_game_id);
+      // Only this node's games: another engine host's live games are its own
+      // (shm/game_id.h), restored by the engine that takes its node id.
+      const std::uint32_t node = engine.segment().node_id();
+      std::erase_if(ids, [node](std::uint64_t id) { return shm::NodeOf(id) != node; });
       summary.live_in_pg = ids.size();
       summary.pg_seconds += SecondsSince(t);
       restored.reserve(ids.size());

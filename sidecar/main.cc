@@ -56,6 +56,11 @@ int main(int argc, char** argv) {
                  "container)")
       ->default_val(o.metrics_bind)
       ->check(CLI::Validator(hokm::service::CheckBindAddress, "ADDR", "bind address"));
+  app.add_option("--node-lease-s", o.node_lease_s,
+                 "the segment's node id is claimed in PostgreSQL (hokm_nodes) while this sidecar\n"
+                 "runs; a holder silent for this long loses it (exit 5 when refused)")
+      ->default_val(o.node_lease_s)
+      ->check(CLI::Range(2u, 3600u));
   app.add_flag("--drain-and-exit", o.drain_and_exit,
                "consume until the rings are empty and no engine is attached, flush, exit 0");
   app.add_option("--drain-timeout-s", o.drain_timeout_s,
@@ -86,7 +91,10 @@ int main(int argc, char** argv) {
   auto sidecar = hokm::sidecar::Sidecar::Open(o);
   if (!sidecar.ok()) {
     hokm::service::LogError(sidecar.status().message());
-    return 1;
+    // Another engine host's sidecar holds the segment's node id.
+    return sidecar.status().code() == hokm::Status::Code::kAlreadyExists
+               ? hokm::sidecar::kExitNodeHeld
+               : 1;
   }
   hokm::service::StopOnSignals();
   return (*sidecar)->Run(hokm::service::StopFlag());

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "service/metrics_server.h"
@@ -16,6 +18,7 @@
 #include "shm/segment.h"
 #include "sidecar/log.h"
 #include "sidecar/metrics.h"
+#include "sidecar/pg/pg_node.h"
 #include "sidecar/reader.h"
 #include "sidecar/rebuild_source.h"
 #include "sidecar/sink_client.h"
@@ -47,6 +50,54 @@ struct Sidecar::Impl {
 
   // `reader` refers to `segment`, declared (so constructed) before it.
   explicit Impl(shm::Segment s) : segment(std::move(s)), reader(segment) {}
+  ~Impl() { StopLease(); }
+
+  // The segment's node id, held in PostgreSQL (pg_node.h) by the lease
+  // thread: it claims (when Open could not), beats every lease / 6, and on
+  // a refusal sets node_lost for the read loop. Off the hot path.
+  std::unique_ptr<NodeLease> lease;
+  std::thread lease_thread;
+  std::mutex lease_mu;
+  std::condition_variable lease_cv;
+  bool lease_stop = false;  // guarded by lease_mu
+  std::atomic<bool> node_lost{false};
+  std::string node_lost_why;  // written before node_lost's release store
+
+  void StartLease() {
+    const auto period = std::chrono::milliseconds(
+        std::max<std::uint64_t>(1000, std::uint64_t{options.node_lease_s} * 1000 / 6));
+    lease_thread = std::thread([this, period] {
+      std::unique_lock lock(lease_mu);
+      bool warned = false;
+      while (!lease_cv.wait_for(lock, period, [this] { return lease_stop; })) {
+        lock.unlock();
+        const bool was_claimed = lease->claimed();
+        const Status s = was_claimed ? lease->Beat() : lease->Claim();
+        lock.lock();
+        if (s.ok()) {
+          if (!was_claimed) Log("node %u claimed in PostgreSQL", lease->claimant().node_id);
+          warned = false;
+        } else if (s.code() == Status::Code::kAlreadyExists) {
+          node_lost_why = s.message();
+          // Release: pairs with the acquire load in Run.
+          node_lost.store(true, std::memory_order_release);
+          return;
+        } else if (!warned) {
+          LogError("%s (retrying every %lld ms)", s.message().c_str(),
+                   static_cast<long long>(period.count()));
+          warned = true;
+        }
+      }
+    });
+  }
+  void StopLease() {
+    {
+      std::lock_guard lock(lease_mu);
+      lease_stop = true;
+    }
+    lease_cv.notify_all();
+    if (lease_thread.joinable()) lease_thread.join();
+  }
 
   // Window index below which both stores have everything.
   std::uint64_t Acked() const { return std::min(redis->acked(), pg->acked()); }
@@ -117,6 +168,34 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   if (Status s = ClaimRings(*segment); !s.ok()) return s;
   auto impl = std::make_unique<Impl>(std::move(segment).value());
   impl->options = options;
+  // One node id, one segment (shm/game_id.h): claimed before any record
+  // reaches a store.
+  NodeClaimant claimant;
+  claimant.node_id = impl->segment.node_id();
+  claimant.host = ThisHostName();
+  claimant.segment = "/dev/shm/" + impl->segment.name();
+  claimant.pid = ::getpid();
+  claimant.lease = std::chrono::seconds(options.node_lease_s);
+  impl->lease = std::make_unique<NodeLease>(*pg_url, claimant);
+  Status claimed = impl->lease->Claim();
+  if (claimed.code() == Status::Code::kNotFound) {
+    // A database without hokm_nodes yet: apply the schema now, as the
+    // PostgreSQL worker would before its first write, and claim again.
+    auto sink = PgSink::Connect(*pg_url);
+    const Status applied = sink.ok() ? sink->ApplySchema(options.schema_dir) : sink.status();
+    if (!applied.ok()) LogError("postgres: %s", applied.message().c_str());
+    claimed = impl->lease->Claim();
+  }
+  if (Status s = claimed; !s.ok()) {
+    if (s.code() != Status::Code::kUnavailable) {
+      // Refused, or no table to claim in: this sidecar does not start; the
+      // rings are free for another.
+      impl->segment.sidecar_line(kProcessLine).Set(ProcessCounter::kPid, 0);
+      return s;
+    }
+    LogError("%s; starting anyway, the node is claimed once PostgreSQL answers",
+             s.message().c_str());
+  }
   auto redis_spill = SpillQueue::Open(options.spill_dir / "redis");
   if (!redis_spill.ok()) return redis_spill.status();
   auto pg_spill = SpillQueue::Open(options.spill_dir / "postgres");
@@ -141,8 +220,9 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   const shm::CounterView process = impl->segment.sidecar_line(kProcessLine);
   process.Set(ProcessCounter::kStartedUnixNs, shm::RealtimeNowNs());
   process.Set(ProcessCounter::kHeartbeatNs, shm::MonotonicNowNs());
-  Log("attached to /dev/shm/%s (%u shard(s)); redis %s; postgres %s; spill %s",
-      impl->segment.name().c_str(), impl->segment.shards(), redis_url->Redacted().c_str(),
+  Log("attached to /dev/shm/%s (%u shard(s), node %u%s); redis %s; postgres %s; spill %s",
+      impl->segment.name().c_str(), impl->segment.shards(), impl->segment.node_id(),
+      impl->lease->claimed() ? " claimed" : " not claimed yet", redis_url->Redacted().c_str(),
       pg_url->Redacted().c_str(), options.spill_dir.c_str());
   return std::unique_ptr<Sidecar>(new Sidecar(std::move(impl)));
 }
@@ -167,6 +247,7 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
   }
   m.redis->Start();
   m.pg->Start();
+  m.StartLease();
 
   std::uint32_t idle = 0;
   const auto drain_deadline = SteadyClock::now() + std::chrono::seconds(m.options.drain_timeout_s);
@@ -178,6 +259,12 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
     if ((++beats & 63) == 0) {
       process.Set(ProcessCounter::kHeartbeatNs, shm::MonotonicNowNs());
       m.WatchEngine();
+      // Acquire: pairs with the release store in the lease thread.
+      if (m.node_lost.load(std::memory_order_acquire)) {
+        LogError("%s: stopping (exit %d)", m.node_lost_why.c_str(), kExitNodeHeld);
+        exit_code = kExitNodeHeld;
+        break;
+      }
     }
     const std::size_t read = m.reader.ReadInto(m.window);
     const std::uint64_t upto = m.Acked();
@@ -225,8 +312,14 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
   }
   m.redis->Stop();
   m.pg->Stop();
+  m.StopLease();
   // Commit what both stores acknowledged while stopping.
   m.reader.CommitAcked(m.window, m.Acked());
+  // A clean stop frees the node at once (a killed sidecar's is taken over
+  // by a claimant on this host, or after the lease).
+  if (exit_code != kExitNodeHeld) {
+    if (Status s = m.lease->Release(); !s.ok()) LogError("%s", s.message().c_str());
+  }
   Log("stopped: %llu records read, %llu delivered to both stores, %llu malformed",
       static_cast<unsigned long long>(m.reader.records_read()),
       static_cast<unsigned long long>(m.Acked()),

@@ -47,19 +47,33 @@ struct SidecarOptions {
   std::string metrics_bind = "127.0.0.1";  // --metrics-bind
   bool drain_and_exit = false;
   std::uint32_t drain_timeout_s = 300;
+  // How long a holder of a node id (sidecar/pg/pg_node.h) that stopped
+  // beating keeps it; the sidecar beats every lease / 6.
+  std::uint32_t node_lease_s = 30;
 };
+
+// The exit code of a sidecar refused its segment's node id (another engine
+// host's sidecar holds it in PostgreSQL), at start or when a lapsed claim
+// was taken over while it ran.
+inline constexpr int kExitNodeHeld = 5;
 
 class Sidecar {
  public:
-  // Attaches to the segment, parses the URLs, opens the spill queues. The
-  // stores may be down: the workers connect (and retry) on their own.
+  // Attaches to the segment, parses the URLs, claims the segment's node id
+  // in PostgreSQL, opens the spill queues. The stores may be down: the
+  // workers connect (and retry) on their own; a node PostgreSQL could not
+  // be asked about is claimed by Run's lease thread once it is back (and Run
+  // returns kExitNodeHeld if it is refused then). Fails with kAlreadyExists
+  // (and only then) when another holder has the node: exit with
+  // kExitNodeHeld.
   static Result<std::unique_ptr<Sidecar>> Open(const SidecarOptions& options);
   ~Sidecar();
 
   // Runs until *stop, or with drain_and_exit until no engine is attached,
   // the rings are empty and both stores have everything (or have everything
   // before a corrupt change ring: exit code 4). Returns the exit
-  // code: 0, or 3 when draining timed out.
+  // code: 0, 3 when draining timed out, kExitNodeHeld when the node was
+  // taken over by another sidecar.
   int Run(const std::atomic<bool>& stop);
 
   std::string MetricsText() const;

@@ -320,10 +320,10 @@ Result<SeedSetup> PrepareSeedBaseline(const LoadgenOptions& options) {
     return Status::Unavailable("postgres at " + setup.pg.HostPort() + ": " + e.what() +
                                " (start it with scripts/services.sh start or fix --pg-url)");
   }
-  // Ids shaped as the engine's, (creation time in 100 us << 20) + n, so runs
-  // one after the other never reuse an id in seed_moves.
-  setup.id_base = ((RealtimeNowNs() - shm::kCreationEpochUnixNs) / shm::kCreationUnitNs)
-                  << shm::kSlotIndexBits;
+  // Ids shaped as the engine's (shm/game_id.h): the run's creation number
+  // above node and slot bits, + n, so runs one after the other (10 ms
+  // apart at least) never reuse an id in seed_moves.
+  setup.id_base = shm::FirstIdOfCreation(shm::CreationNumberAt(RealtimeNowNs()));
   return setup;
 }
 

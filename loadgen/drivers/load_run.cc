@@ -59,6 +59,7 @@ Status LoadRun::Open() {
     eo.capacity = o.capacity;
     eo.shards = static_cast<std::uint32_t>(o.threads);
     eo.ring_bytes = std::uint64_t{o.ring_mb} << 20;
+    eo.node_id = o.node_id;
     eo.reuse_existing = true;
     auto engine = Engine::Open(eo);
     if (!engine.ok()) return engine.status();

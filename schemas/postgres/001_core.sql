@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS players (
 CREATE INDEX IF NOT EXISTS players_rating ON players (rating DESC);
 
 CREATE TABLE IF NOT EXISTS game_sessions (
-  game_id     bigint PRIMARY KEY,      -- (creation number << 20) | slot
+  game_id     bigint PRIMARY KEY,      -- creation number << 26 | node << 20 | slot
   room        text NOT NULL DEFAULT '',
   seed        numeric(20, 0),          -- the 64-bit shuffle seed, unsigned
   config      jsonb NOT NULL DEFAULT '{}',  -- the GameCreated rule variants
@@ -88,8 +88,10 @@ CREATE TABLE IF NOT EXISTS game_moves_default PARTITION OF game_moves DEFAULT;
 -- 2^span_bits game ids holding game_id has its own partition,
 -- game_moves_<span_bits>_<game_id >> span_bits>, moving any of its rows out
 -- of the default partition first; returns the partition's name. Idempotent
--- and safe to call concurrently. With ids (creation number << 20) | slot and
--- creation numbers in 100 us units, span_bits 52 gives ~5 days per partition. Use one span_bits for a
+-- and safe to call concurrently. With ids creation number << 26 | node << 20
+-- | slot (shm/game_id.h) and creation numbers in 10 ms units, span_bits 52
+-- gives ~7.8 days of every node's games per partition (ids of layout
+-- version 6 and older: << 20, 100 us units, ~5 days). Use one span_bits for a
 -- database: ranges of different sizes overlap and ATTACH refuses them.
 --
 -- Archiving a range:

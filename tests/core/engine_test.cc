@@ -7,7 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <iterator>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -307,6 +310,53 @@ TEST_F(EngineTest, AnEngineInAnotherProcessIsRefusedWhileThisOneLives) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the second engine was not refused with the first one's pid";
+}
+
+TEST_F(EngineTest, EnginesOfNodes1And2StartedAtTheSameInstantNeverIssueTheSameId) {
+  // Two engine hosts, each with its own segment and node id, creating and
+  // abandoning games as fast as they can in lockstep: the same slots in the
+  // same 10 ms ticks, told apart by the node alone.
+  std::vector<std::unique_ptr<Engine>> engines;
+  for (const std::uint32_t node : {1u, 2u}) {
+    const std::string name = name_ + "-node" + std::to_string(node);
+    (void)shm::Segment::Remove(name);
+    EngineOptions o;
+    o.shm_name = name;
+    o.capacity = 16;
+    o.ring_bytes = 1 << 20;
+    o.command_ring_bytes = 1 << 16;
+    o.client_slots = 4;
+    o.reuse_existing = false;
+    o.node_id = node;
+    auto e = Engine::Open(o);
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    EXPECT_EQ((*e)->segment().node_id(), node);
+    engines.push_back(std::move(e).value());
+  }
+  std::set<std::uint64_t> ids[2];
+  for (int i = 0; i < 500; ++i) {
+    for (int n = 0; n < 2; ++n) {
+      Engine& e = *engines[n];
+      const ApplyOutcome created = e.Apply(0, Create(static_cast<std::uint64_t>(i)));
+      ASSERT_EQ(created.result, CommandResult::kOk);
+      EXPECT_EQ(shm::NodeOf(created.game_id), static_cast<std::uint32_t>(n + 1));
+      EXPECT_TRUE(ids[n].insert(created.game_id).second) << "node " << n + 1 << " repeated an id";
+      Command abandon{};
+      abandon.type = CommandType::kAbandon;
+      abandon.game_id = created.game_id;
+      ASSERT_EQ(e.Apply(0, abandon).result, CommandResult::kOk);  // its slot is free again
+      ASSERT_EQ(e.segment().table().Live(), 0u);
+    }
+  }
+  std::vector<std::uint64_t> both;
+  std::set_intersection(ids[0].begin(), ids[0].end(), ids[1].begin(), ids[1].end(),
+                        std::back_inserter(both));
+  EXPECT_TRUE(both.empty()) << both.size() << " ids issued by both engines";
+  for (int n = 0; n < 2; ++n) {
+    const std::string name = engines[n]->segment().name();
+    engines[n].reset();
+    (void)shm::Segment::Remove(name);
+  }
 }
 
 TEST_F(EngineTest, RestoredGameContinuesWithItsNextSeqInItsOwnSlot) {

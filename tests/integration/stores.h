@@ -268,8 +268,9 @@ inline std::string StoresDown() {
 inline std::string GameKey(std::uint64_t g) { return "hokm:g:{" + std::to_string(g) + "}"; }
 inline std::string PlayerKey(std::uint64_t p) { return "hokm:p:{" + std::to_string(p) + "}"; }
 
-// The game and player ids one test owns: games (counter << 20) | 1.., the
-// engine's id shape (shm/game_table.h); players (counter << 16) | 1...
+// The game and player ids one test owns: games (counter << 20) | 1.. (the
+// stores take any id; to the engine's layout, shm/game_id.h, these are
+// slots of node counter & 63); players (counter << 16) | 1...
 // counter comes from the clock and the test's name, so runs against a
 // long-lived server do not meet; each test also clears its range before
 // (and after) it runs.

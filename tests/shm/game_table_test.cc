@@ -4,15 +4,18 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "core/rules/game_state.h"  // a real state type to store (the table takes any)
+#include "shm/clock.h"
 #include "tests/shm/test_util.h"
 
 namespace hokm::shm {
@@ -23,18 +26,25 @@ using namespace std::chrono_literals;
 
 class GameTableTest : public ::testing::Test {
  protected:
-  void Make(std::uint32_t capacity, std::uint32_t shards) {
-    const std::size_t bytes = GameTable::RequiredBytes(capacity, shards);
-    memory_.reset(static_cast<std::byte*>(std::aligned_alloc(128, (bytes + 127) / 128 * 128)));
-    std::memset(memory_.get(), 0, bytes);
-    GameTable::Init(memory_.get(), capacity, shards);
-    table_ = GameTable(memory_.get());
-  }
   struct FreeDeleter {
     void operator()(std::byte* p) const { std::free(p); }
   };
-  std::unique_ptr<std::byte, FreeDeleter> memory_;
+  using Memory = std::unique_ptr<std::byte, FreeDeleter>;
+  static GameTable MakeIn(Memory& memory, std::uint32_t capacity, std::uint32_t shards,
+                          std::uint32_t node) {
+    const std::size_t bytes = GameTable::RequiredBytes(capacity, shards);
+    memory.reset(static_cast<std::byte*>(std::aligned_alloc(128, (bytes + 127) / 128 * 128)));
+    std::memset(memory.get(), 0, bytes);
+    GameTable::Init(memory.get(), capacity, shards, node);
+    return GameTable(memory.get());
+  }
+  void Make(std::uint32_t capacity, std::uint32_t shards, std::uint32_t node = 0) {
+    table_ = MakeIn(memory_, capacity, shards, node);
+  }
+  Memory memory_;
   GameTable table_;
+  Memory other_memory_;  // a second table, for tests of two nodes
+  GameTable other_;
 };
 
 TEST_F(GameTableTest, SlotFitsTheBudget) {
@@ -137,6 +147,7 @@ TEST_F(GameTableTest, ConcurrentAllocateAndFreeNeverHandsASlotOutTwice) {
   for (auto& o : owner) o.store(-1);
   std::atomic<int> errors{0};
   Deadline deadline(120s);
+  std::vector<std::vector<std::uint64_t>> issued(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -148,6 +159,7 @@ TEST_F(GameTableTest, ConcurrentAllocateAndFreeNeverHandsASlotOutTwice) {
           int expected = -1;
           if (!owner[a->slot].compare_exchange_strong(expected, t)) errors.fetch_add(1);
           if (table_.Find(a->game_id) != static_cast<std::int64_t>(a->slot)) errors.fetch_add(1);
+          issued[t].push_back(a->game_id);
           core::GameState s = table_.Unsafe<core::GameState>(a->slot);
           s.seed = a->game_id;
           table_.Write(a->slot, s);
@@ -171,6 +183,15 @@ TEST_F(GameTableTest, ConcurrentAllocateAndFreeNeverHandsASlotOutTwice) {
   EXPECT_FALSE(deadline.Expired());
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(table_.Live(), 0u);
+  // Tens of thousands of games in 256 slots within a few ticks of the
+  // clock: never one id twice.
+  std::set<std::uint64_t> ids;
+  std::size_t total = 0;
+  for (const auto& v : issued) {
+    total += v.size();
+    ids.insert(v.begin(), v.end());
+  }
+  EXPECT_EQ(ids.size(), total) << "an id was issued twice";
   // Everything came back: the whole table can be allocated again, once.
   std::set<std::uint32_t> slots;
   while (auto a = table_.Allocate()) {
@@ -335,10 +356,11 @@ TEST_F(GameTableTest, OddJournalLeavesTheSlotAlone) {
 // goes in, and what a reader gets back is what the writer stored.
 TEST_F(GameTableTest, PlacedGamesKeepTheirSlotsAndLaterIdsAreAbove) {
   Make(64, 2);
-  // Ids of another, older table: creation numbers far above this table's.
-  const std::uint64_t far = std::uint64_t{1} << 40;
-  const std::uint64_t placed[] = {(far << kSlotIndexBits) | 9, ((far + 5) << kSlotIndexBits) | 2,
-                                  ((far + 7) << kSlotIndexBits) | 20};
+  // Ids of another, older table: creation numbers far above this table's
+  // (2^35 + the clock's, near 2^33 in 2026), of this node and another.
+  const std::uint64_t far = std::uint64_t{1} << 36;
+  const std::uint64_t placed[] = {MakeGameId(far, 0, 9), MakeGameId(far + 5, 3, 2),
+                                  MakeGameId(far + 7, 0, 20)};
   for (const std::uint64_t id : placed) {
     core::GameState s{};
     s.game_id = id;
@@ -346,9 +368,8 @@ TEST_F(GameTableTest, PlacedGamesKeepTheirSlotsAndLaterIdsAreAbove) {
     EXPECT_EQ(table_.Find(id), static_cast<std::int64_t>(GameTable::SlotOf(id)));
   }
   core::GameState none{};
-  EXPECT_EQ(table_.Place((far << kSlotIndexBits) | 64, none), GameTable::PlaceResult::kOutOfRange);
-  EXPECT_EQ(table_.Place(((far + 9) << kSlotIndexBits) | 9, none),
-            GameTable::PlaceResult::kSlotTaken);
+  EXPECT_EQ(table_.Place(MakeGameId(far, 0, 64), none), GameTable::PlaceResult::kOutOfRange);
+  EXPECT_EQ(table_.Place(MakeGameId(far + 9, 0, 9), none), GameTable::PlaceResult::kSlotTaken);
   table_.RebuildFreeLists();
   EXPECT_EQ(table_.Live(), 3u);
   // Every other slot is handed out once, never a placed one, with an id
@@ -357,6 +378,7 @@ TEST_F(GameTableTest, PlacedGamesKeepTheirSlotsAndLaterIdsAreAbove) {
   for (std::uint32_t shard = 0; shard < 2; ++shard) {
     while (auto a = table_.Allocate(shard)) {
       EXPECT_GT(a->game_id, placed[2]);
+      EXPECT_EQ(NodeOf(a->game_id), 0u);
       EXPECT_TRUE(slots.insert(a->slot).second) << "slot " << a->slot << " handed out twice";
       EXPECT_NE(a->slot, 9u);
       EXPECT_NE(a->slot, 2u);
@@ -364,6 +386,141 @@ TEST_F(GameTableTest, PlacedGamesKeepTheirSlotsAndLaterIdsAreAbove) {
     }
   }
   EXPECT_EQ(slots.size(), 64u - 3u);
+}
+
+TEST(GameIdTest, NodeSlotAndCreationRoundTripThroughTheirBits) {
+  static_assert(kSlotIndexBits + kNodeBits + kCreationBits == 64);
+  static_assert(kCreationShift == 26 && kMaxNodeId == 63);
+  for (const std::uint64_t creation :
+       {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{9'000'000'001}, kMaxCreationNumber}) {
+    for (const std::uint32_t node : {0u, 1u, 2u, 42u, kMaxNodeId}) {
+      for (const std::uint32_t slot : {0u, 1u, 777u, kMaxTableCapacity - 1}) {
+        const std::uint64_t id = MakeGameId(creation, node, slot);
+        EXPECT_EQ(CreationOf(id), creation);
+        EXPECT_EQ(NodeOf(id), node);
+        EXPECT_EQ(SlotOfId(id), slot);
+        EXPECT_EQ(GameTable::SlotOf(id), slot);
+      }
+    }
+  }
+  // Time orders ids before node and slot do (PostgreSQL's id ranges).
+  EXPECT_LT(MakeGameId(5, kMaxNodeId, kMaxTableCapacity - 1), MakeGameId(6, 0, 0));
+  EXPECT_LT(MakeGameId(5, 1, kMaxTableCapacity - 1), MakeGameId(5, 2, 0));
+  // 2^35 + 10 ms units since 2024-01-01.
+  EXPECT_EQ(CreationNumberAt(kCreationEpochUnixNs + 25'000'000), kCreationBase + 2);
+  EXPECT_EQ(CreationNumberAt(0), kCreationBase);
+  // Above every id of the layout before (100 us units << 20 | slot) issued
+  // until December 2030, and positive bigints until 2056.
+  const std::uint64_t dec2030_ns = 1'922'313'600ull * 1'000'000'000ull;  // 2030-12-01
+  const std::uint64_t old_layout_max =
+      ((dec2030_ns - kCreationEpochUnixNs) / 100'000) << kSlotIndexBits | kSlotIndexMask;
+  EXPECT_GT(MakeGameId(CreationNumberAt(0), 0, 0), old_layout_max);
+  const std::uint64_t y2056_ns = 2'713'910'400ull * 1'000'000'000ull;  // 2056-01-01
+  EXPECT_LT(MakeGameId(CreationNumberAt(y2056_ns), kMaxNodeId, kMaxTableCapacity - 1),
+            std::uint64_t{1} << 63);
+}
+
+TEST_F(GameTableTest, IdsCarryTheTableNodeAndTheWallClock) {
+  Make(16, 1, /*node=*/37);
+  EXPECT_EQ(table_.node(), 37u);
+  const std::uint64_t before = CreationNumberAt(RealtimeNowNs());
+  auto a = table_.Allocate(0);
+  const std::uint64_t after = CreationNumberAt(RealtimeNowNs());
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(NodeOf(a->game_id), 37u);
+  EXPECT_EQ(SlotOfId(a->game_id), a->slot);
+  EXPECT_GE(CreationOf(a->game_id), before);
+  EXPECT_LE(CreationOf(a->game_id), after);
+}
+
+TEST_F(GameTableTest, ASlotReusedManyTimesWithinATickGetsStrictlyIncreasingIds) {
+  Make(1, 1);
+  constexpr int kGames = 5000;  // far more than one slot's share of one 10 ms tick
+  std::set<std::uint64_t> ids;
+  std::uint64_t last = 0;
+  const std::uint64_t start = CreationNumberAt(RealtimeNowNs());
+  for (int i = 0; i < kGames; ++i) {
+    auto a = table_.Allocate(0);
+    ASSERT_TRUE(a.has_value());
+    ASSERT_EQ(a->slot, 0u);
+    ASSERT_GT(a->game_id, last) << "game " << i;
+    last = a->game_id;
+    ids.insert(a->game_id);
+    ASSERT_TRUE(table_.Free(a->game_id));
+  }
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kGames));
+  // The slot's number ran ahead of the clock by one per game at most.
+  EXPECT_LE(CreationOf(last), std::max(start + kGames, CreationNumberAt(RealtimeNowNs())));
+}
+
+TEST_F(GameTableTest, TablesOfNodes1And2CreatedAtTheSameInstantIssueDisjointIds) {
+  // Same capacity, same slots, same clock ticks: only the node tells them apart.
+  Make(8, 1, /*node=*/1);
+  other_ = MakeIn(other_memory_, 8, 1, /*node=*/2);
+  std::set<std::uint64_t> ids_1;
+  std::set<std::uint64_t> ids_2;
+  for (int i = 0; i < 2000; ++i) {
+    auto a = table_.Allocate(0);
+    auto b = other_.Allocate(0);
+    ASSERT_TRUE(a.has_value() && b.has_value());
+    EXPECT_EQ(a->slot, b->slot);
+    EXPECT_EQ(CreationOf(a->game_id), CreationOf(b->game_id));  // the same instant
+    EXPECT_EQ(NodeOf(a->game_id), 1u);
+    EXPECT_EQ(NodeOf(b->game_id), 2u);
+    ids_1.insert(a->game_id);
+    ids_2.insert(b->game_id);
+    if (i % 3 != 0) {  // keep some games, free others: slots are reused
+      ASSERT_TRUE(table_.Free(a->game_id));
+      ASSERT_TRUE(other_.Free(b->game_id));
+    } else if (table_.Live() == 8) {
+      for (std::uint32_t slot = 0; slot < 8; ++slot) {
+        (void)table_.Free(table_.GameIdAt(slot));
+        (void)other_.Free(other_.GameIdAt(slot));
+      }
+    }
+  }
+  std::vector<std::uint64_t> both;
+  std::set_intersection(ids_1.begin(), ids_1.end(), ids_2.begin(), ids_2.end(),
+                        std::back_inserter(both));
+  EXPECT_TRUE(both.empty()) << both.size() << " ids issued by both nodes";
+  EXPECT_EQ(ids_1.size(), 2000u);
+  EXPECT_EQ(ids_2.size(), 2000u);
+}
+
+TEST_F(GameTableTest, APlacedGameFreedLeavesItsSlotAboveIt) {
+  Make(4, 1);
+  // A restored game far ahead of the clock (its old engine reused the slot
+  // fast), placed in slot 2, then finished and freed.
+  const std::uint64_t placed = MakeGameId(CreationNumberAt(RealtimeNowNs()) + 100'000, 0, 2);
+  core::GameState s{};
+  ASSERT_EQ(table_.Place(placed, s), GameTable::PlaceResult::kOk);
+  table_.RebuildFreeLists();
+  ASSERT_TRUE(table_.Free(placed));
+  bool reused = false;
+  while (auto a = table_.Allocate(0)) {
+    EXPECT_GT(a->game_id, placed);
+    reused = reused || a->slot == 2;
+  }
+  EXPECT_TRUE(reused);
+}
+
+TEST_F(GameTableTest, ATornAllocateRepairedLeavesItsSlotAboveTheTornId) {
+  Make(1, 1);
+  std::uint64_t last = 0;
+  for (int i = 0; i < 50; ++i) {  // run the slot's number ahead of the clock
+    auto a = table_.Allocate(0);
+    ASSERT_TRUE(a.has_value());
+    last = a->game_id;
+    ASSERT_TRUE(table_.Free(a->game_id));
+  }
+  auto torn = table_.Allocate(0);
+  ASSERT_TRUE(torn.has_value());
+  ASSERT_GT(torn->game_id, last);
+  table_.slots()[0].sequence += 1;  // killed inside the write
+  ASSERT_EQ(table_.RepairTornSlots().freed, 1u);
+  auto next = table_.Allocate(0);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_GT(next->game_id, torn->game_id);
 }
 
 TEST(GameTableStateTest, HoldsAStateTypeOfItsUser) {

@@ -133,6 +133,38 @@ TEST(SegmentTest, OpenOrCreateRefusesAnotherLayout) {
   EXPECT_NE(r.status().message().find("capacity 2000"), std::string::npos) << r.status().message();
 }
 
+TEST(SegmentTest, TheNodeIdIsInTheHeaderInEveryGameIdAndFixedAtCreation) {
+  ScopedSegmentName name(UniqueName("seg"));
+  SegmentOptions o = SmallOptions(name.name());
+  o.node_id = 5;
+  auto created = Segment::Create(o);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  EXPECT_EQ(created->node_id(), 5u);
+  auto attached = Segment::Attach(name.name());
+  ASSERT_TRUE(attached.ok()) << attached.status().message();
+  EXPECT_EQ(attached->header().node_id, 5u);
+  auto game = attached->table().Allocate(0);
+  ASSERT_TRUE(game.has_value());
+  EXPECT_EQ(NodeOf(game->game_id), 5u);
+  // An engine restarted with another node id is refused, naming both.
+  o.node_id = 6;
+  auto other = Segment::OpenOrCreate(o);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("node 5"), std::string::npos) << other.status().message();
+  EXPECT_NE(other.status().message().find("node 6"), std::string::npos) << other.status().message();
+}
+
+TEST(SegmentTest, ANodeIdBeyondTheIdBitsIsRefused) {
+  SegmentOptions o = SmallOptions(UniqueName("seg"));
+  o.node_id = kMaxNodeId + 1;
+  auto plan = PlanLayout(o);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(plan.status().message().find("node id 64 is invalid: use 0..63"), std::string::npos)
+      << plan.status().message();
+}
+
 TEST(SegmentTest, AttachToAnotherLayoutVersionNamesBothVersions) {
   ScopedSegmentName name(UniqueName("seg"));
   auto created = Segment::Create(SmallOptions(name.name()));
