@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # pg_replica.sh: sourced by scripts/services.sh (uses its variables and
 # helpers: as_pg, pg_super, wait_until, log_tail, new_password, pg_role_url,
 # pg_start): a PostgreSQL streaming replica of the project-local primary, on
