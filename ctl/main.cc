@@ -276,8 +276,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "hokmctl: the operator's tool for a hokm system: the segment's counters, one game, a\n"
       "replay through the rules, the consistency check of the stores, dead letters, a Redis\n"
-      "rebuild, the PostgreSQL schema, archiving finished games and the analytics views. Exit 0 "
-      "ok, 1 problems found, 2 usage error.\n"
+      "rebuild, the PostgreSQL schema, archiving finished games and the analytics views.\n"
+      "Exit 0 ok, 1 problems found, 2 usage error.\n"
       "PostgreSQL: writes, and the reads that must see the latest commit (check, rebuild-redis,\n"
       "migrate, archive, restore, dlq replay/purge), use --pg-url (the primary); the reads\n"
       "that tolerate a replica's lag (game, replay, dlq list/show, analytics) use --pg-read-url\n"

@@ -58,9 +58,7 @@ Result<std::vector<std::optional<std::string>>> QueryOneRow(
     std::chrono::milliseconds timeout, const std::atomic<bool>& stop) {
   const auto deadline = Clock::now() + timeout;
   const std::string where = "postgresql at " + url.HostPort() + "/" + url.dbname();
-  const auto fail = [&](const std::string& why) {
-    return Status::Unavailable(where + ": " + why);
-  };
+  const auto fail = [&](const std::string& why) { return Status::Unavailable(where + ": " + why); };
   Conn conn(PQconnectStart(url.ConnInfo().c_str()));
   if (!conn || PQstatus(conn.get()) == CONNECTION_BAD) return fail(ErrorOf(conn.get()));
   // PQconnectPoll's protocol: wait for writing first, then as it says.
@@ -69,8 +67,8 @@ Result<std::vector<std::optional<std::string>>> QueryOneRow(
     if (st == PGRES_POLLING_FAILED) return fail(ErrorOf(conn.get()));
     if (!WaitFor(PQsocket(conn.get()), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline,
                  stop)) {
-      return fail(stop ? "stopping" : "no connection within " + std::to_string(timeout.count()) +
-                                          " ms");
+      return fail(stop ? "stopping"
+                       : "no connection within " + std::to_string(timeout.count()) + " ms");
     }
     st = PQconnectPoll(conn.get());
   }
@@ -86,8 +84,8 @@ Result<std::vector<std::optional<std::string>>> QueryOneRow(
     // read until libpq has a result, without ever blocking in libpq.
     while (PQisBusy(conn.get())) {
       if (!WaitFor(PQsocket(conn.get()), POLLIN, deadline, stop)) {
-        return fail(stop ? "stopping" : "no answer within " + std::to_string(timeout.count()) +
-                                            " ms");
+        return fail(stop ? "stopping"
+                         : "no answer within " + std::to_string(timeout.count()) + " ms");
       }
       if (!PQconsumeInput(conn.get())) return fail(ErrorOf(conn.get()));
     }
@@ -141,8 +139,8 @@ ReplicaMonitor::Sample ReplicaMonitor::PollOnce() {
   // it can only be closer, so the lag in bytes is never overstated. A
   // primary that does not answer leaves the lag in bytes unknown.
   std::optional<std::string> primary_lsn;
-  if (auto p = QueryOneRow(primary_, "SELECT pg_current_wal_lsn()::text", {}, options_.timeout,
-                           stop_);
+  if (auto p =
+          QueryOneRow(primary_, "SELECT pg_current_wal_lsn()::text", {}, options_.timeout, stop_);
       p.ok() && !p->empty()) {
     primary_lsn = (*p)[0];
   }

@@ -122,9 +122,9 @@ class ReplicaTest : public ::testing::Test {
       for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
       env.push_back("HOKM_PG_PORT=" + primary_.Get("port"));
       const fs::path out = dir_ / "start-pg-replica.out";
-      const pid_t pid = proc::Spawn(
-          {std::string(HOKM_SOURCE_DIR) + "/scripts/services.sh", "start-pg-replica"},
-          {.in = "/dev/null", .out = out.c_str(), .err = out.c_str(), .env = &env});
+      const pid_t pid =
+          proc::Spawn({std::string(HOKM_SOURCE_DIR) + "/scripts/services.sh", "start-pg-replica"},
+                      {.in = "/dev/null", .out = out.c_str(), .err = out.c_str(), .env = &env});
       const int code = proc::WaitExit(pid, 180s);
       const std::string said = ReadFile(out);
       ASSERT_EQ(code, 0) << "scripts/services.sh start-pg-replica (HOKM_PG_PORT="
@@ -162,8 +162,8 @@ class ReplicaTest : public ::testing::Test {
     std::string behind;
     const bool caught_up = proc::WaitUntil(
         [&] {
-          behind = One(replica_, "SELECT pg_wal_lsn_diff('" + lsn +
-                                     "', pg_last_wal_replay_lsn())::bigint");
+          behind = One(replica_,
+                       "SELECT pg_wal_lsn_diff('" + lsn + "', pg_last_wal_replay_lsn())::bigint");
           return !behind.empty() && std::stoll(behind) <= 0;
         },
         30s);
@@ -219,23 +219,24 @@ TEST_F(ReplicaTest, ServesTheViewsAndHokmctlReadsAndTheSidecarReportsItsLag) {
 
   // The real sidecar, told of the replica.
   const int metrics_port = proc::FreePort();
-  sidecar_ = proc::Spawn(
-      {HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", RedisUrlString(), "--pg-url",
-       PgUrlString(), "--pg-read-url", read_url_text_, "--schema-dir", SchemaDir(), "--spill-dir",
-       (dir_ / "spill").string(), "--metrics-port", std::to_string(metrics_port),
-       "--batch-max-ms", "5"},
-      (dir_ / "sidecar.log").c_str());
+  sidecar_ =
+      proc::Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", RedisUrlString(),
+                   "--pg-url", PgUrlString(), "--pg-read-url", read_url_text_, "--schema-dir",
+                   SchemaDir(), "--spill-dir", (dir_ / "spill").string(), "--metrics-port",
+                   std::to_string(metrics_port), "--batch-max-ms", "5"},
+                  (dir_ / "sidecar.log").c_str());
 
   // Every record in the primary: the live game up to its seq, the others
   // finished.
-  const std::string ids = std::to_string(games_[0]) + "," + std::to_string(games_[1]) + "," +
-                          std::to_string(games_[2]);
+  const std::string ids =
+      std::to_string(games_[0]) + "," + std::to_string(games_[1]) + "," + std::to_string(games_[2]);
   const bool delivered = proc::WaitUntil(
       [&] {
         try {
-          return One(primary_, "SELECT count(*) FROM game_sessions WHERE status = 'finished' AND "
-                               "game_id IN (" +
-                                   ids + ")") == "3" &&
+          return One(primary_,
+                     "SELECT count(*) FROM game_sessions WHERE status = 'finished' AND "
+                     "game_id IN (" +
+                         ids + ")") == "3" &&
                  One(primary_, "SELECT max(seq) FROM game_moves WHERE game_id = " +
                                    std::to_string(games_[3])) == std::to_string(live.seq);
         } catch (const std::exception&) {
@@ -250,8 +251,8 @@ TEST_F(ReplicaTest, ServesTheViewsAndHokmctlReadsAndTheSidecarReportsItsLag) {
   // The views: the same answer on both servers (the summary whole; the
   // other views for this test's players and games, which nothing else
   // writes).
-  const std::string players = std::to_string(players_ + 1) + " AND " +
-                              std::to_string(players_ + 4 * games_.size());
+  const std::string players =
+      std::to_string(players_ + 1) + " AND " + std::to_string(players_ + 4 * games_.size());
   const std::string all_games = ids + "," + std::to_string(games_[3]);
   const std::vector<std::string> queries = {
       "SELECT row_to_json(v)::text FROM analytics.game_statistics_summary v",
@@ -282,9 +283,9 @@ TEST_F(ReplicaTest, ServesTheViewsAndHokmctlReadsAndTheSidecarReportsItsLag) {
     ours += p > players_ && p <= players_ + 4 * games_.size();
   }
   EXPECT_EQ(ours, 4 * games_.size()) << analytics.out;
-  EXPECT_NE(analytics.err.find("reading PostgreSQL from the read replica at " +
-                               replica_.HostPort()),
-            std::string::npos)
+  EXPECT_NE(
+      analytics.err.find("reading PostgreSQL from the read replica at " + replica_.HostPort()),
+      std::string::npos)
       << analytics.err;
 
   // A finished game: not in the segment any more, Redis unreachable, so
@@ -302,10 +303,10 @@ TEST_F(ReplicaTest, ServesTheViewsAndHokmctlReadsAndTheSidecarReportsItsLag) {
   EXPECT_EQ(dlq.exit_code, 0) << dlq.Text();
   // check needs the latest commit: it never reads the replica, so with the
   // primary unreachable it fails, naming the primary.
-  const ctl::testing::CtlResult check = ctl::testing::RunCtl(
-      {"--shm-name", shm_name_, "--redis-url", RedisUrlString(), "--pg-url",
-       "postgresql://hokm@127.0.0.1:" + std::to_string(dead_port_) + "/hokm", "--pg-read-url",
-       read_url_text_, "check", "--sample", "1"});
+  const ctl::testing::CtlResult check =
+      ctl::testing::RunCtl({"--shm-name", shm_name_, "--redis-url", RedisUrlString(), "--pg-url",
+                            "postgresql://hokm@127.0.0.1:" + std::to_string(dead_port_) + "/hokm",
+                            "--pg-read-url", read_url_text_, "check", "--sample", "1"});
   EXPECT_EQ(check.exit_code, 1) << check.Text();
   EXPECT_NE(check.err.find("127.0.0.1:" + std::to_string(dead_port_)), std::string::npos)
       << check.Text();
@@ -331,13 +332,11 @@ TEST_F(ReplicaTest, ServesTheViewsAndHokmctlReadsAndTheSidecarReportsItsLag) {
   const std::string promtool = FindInPath("promtool");
   ASSERT_FALSE(promtool.empty())
       << "promtool not found in PATH: install Debian's prometheus package (scripts/setup.sh)";
-  {
-    std::ofstream(dir_ / "metrics.txt") << page;
-  }
-  const pid_t check_pid = proc::Spawn({promtool, "check", "metrics"},
-                                      {.in = (dir_ / "metrics.txt").c_str(),
-                                       .out = (dir_ / "promtool.out").c_str(),
-                                       .err = (dir_ / "promtool.out").c_str()});
+  { std::ofstream(dir_ / "metrics.txt") << page; }
+  const pid_t check_pid =
+      proc::Spawn({promtool, "check", "metrics"}, {.in = (dir_ / "metrics.txt").c_str(),
+                                                   .out = (dir_ / "promtool.out").c_str(),
+                                                   .err = (dir_ / "promtool.out").c_str()});
   EXPECT_EQ(proc::WaitExit(check_pid, 30s), 0) << ReadFile(dir_ / "promtool.out");
   EXPECT_EQ(ReadFile(dir_ / "promtool.out"), "") << "promtool check metrics";
 }
@@ -359,13 +358,12 @@ TEST_F(ReplicaTest, ADownReplicaIsReportedNeverFatal) {
       *engine_, {.seed = 9, .first_player = players_ + 1, .bot_seed = 2, .room = "replica"}));
 
   const int metrics_port = proc::FreePort();
-  sidecar_ = proc::Spawn(
-      {HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url", RedisUrlString(), "--pg-url",
-       PgUrlString(), "--pg-read-url",
-       "postgresql://hokm@127.0.0.1:" + std::to_string(dead_port_) + "/hokm", "--schema-dir",
-       SchemaDir(), "--spill-dir", (dir_ / "spill").string(), "--metrics-port",
-       std::to_string(metrics_port), "--batch-max-ms", "5"},
-      (dir_ / "sidecar.log").c_str());
+  sidecar_ = proc::Spawn({HOKM_SIDECAR_BIN, "--shm-name", shm_name_, "--redis-url",
+                          RedisUrlString(), "--pg-url", PgUrlString(), "--pg-read-url",
+                          "postgresql://hokm@127.0.0.1:" + std::to_string(dead_port_) + "/hokm",
+                          "--schema-dir", SchemaDir(), "--spill-dir", (dir_ / "spill").string(),
+                          "--metrics-port", std::to_string(metrics_port), "--batch-max-ms", "5"},
+                         (dir_ / "sidecar.log").c_str());
   std::string page;
   ASSERT_TRUE(proc::WaitUntil(
       [&] {
@@ -378,16 +376,17 @@ TEST_F(ReplicaTest, ADownReplicaIsReportedNeverFatal) {
   EXPECT_EQ(page.find("hokm_pg_replica_lag_seconds "), std::string::npos) << page;
   EXPECT_TRUE(proc::WaitUntil(
       [&] {
-        return One(primary_, "SELECT count(*) FROM game_sessions WHERE status = 'finished' AND "
-                             "game_id = " +
-                                 std::to_string(games_[0])) == "1";
+        return One(primary_,
+                   "SELECT count(*) FROM game_sessions WHERE status = 'finished' AND "
+                   "game_id = " +
+                       std::to_string(games_[0])) == "1";
       },
       30s))
       << "the sidecar stopped delivering while its replica was down\n"
       << ReadFile(dir_ / "sidecar.log");
   EXPECT_EQ(proc::HttpGet(metrics_port, "/health").status, 200);
-  EXPECT_NE(ReadFile(dir_ / "sidecar.log").find("read replica at 127.0.0.1:" +
-                                                std::to_string(dead_port_) + ": down"),
+  EXPECT_NE(ReadFile(dir_ / "sidecar.log")
+                .find("read replica at 127.0.0.1:" + std::to_string(dead_port_) + ": down"),
             std::string::npos)
       << ReadFile(dir_ / "sidecar.log");
 }

@@ -116,8 +116,7 @@ TEST(ReplicaMonitorTest, StopEndsAPollUnderWay) {
 TEST(ReplicaMonitorTest, MetricsSayUpZeroAndNoLagForAReplicaThatIsDown) {
   ReplicaMonitor monitor(UrlAt(DeadPort()), UrlAt(DeadPort()), {});
   std::string text = monitor.MetricsText();
-  EXPECT_NE(text.find("# TYPE hokm_pg_replica_up gauge\nhokm_pg_replica_up 0\n"),
-            std::string::npos)
+  EXPECT_NE(text.find("# TYPE hokm_pg_replica_up gauge\nhokm_pg_replica_up 0\n"), std::string::npos)
       << text;
   const ReplicaMonitor::Sample s = monitor.PollOnce();
   EXPECT_FALSE(s.up);
