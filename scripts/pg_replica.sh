@@ -138,8 +138,14 @@ EOF
 }
 
 replica_start() {
+  [[ "$REPLICA_PORT" != "$PG_PORT" ]] ||
+    die "HOKM_PG_REPLICA_PORT ($REPLICA_PORT) is the primary's port: give the replica another"
   pg_start
   if replica_running; then
+    local running_port
+    running_port=$(sed -n 4p "$REPLICA_DATA/postmaster.pid" 2>/dev/null)
+    [[ "$running_port" == "$REPLICA_PORT" ]] ||
+      die "the replica in $REPLICA_DATA runs on port ${running_port:-?}, not $REPLICA_PORT: stop-pg-replica first, or set HOKM_PG_REPLICA_PORT=${running_port:-?}"
     wait_until "$START_TIMEOUT_S" "the replica on 127.0.0.1:$REPLICA_PORT answering as a standby" \
       replica_in_recovery || { log_tail "$REPLICA_LOG"; die "the replica runs but does not answer"; }
     replica_print_urls

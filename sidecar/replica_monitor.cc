@@ -137,10 +137,14 @@ ReplicaMonitor::Sample ReplicaMonitor::PollOnce() {
   ++s.polls;
   // The primary's position first: the replica's replay position read after
   // it can only be closer, so the lag in bytes is never overstated. A
-  // primary that does not answer leaves the lag in bytes unknown.
+  // primary that does not answer leaves the lag in bytes unknown. The
+  // insert position, not pg_current_wal_lsn() (the written one): with
+  // synchronous_commit = off (scripts/services.sh) a commit is visible on
+  // the primary before the WAL writer writes it, and the replica is behind
+  // by everything visible on the primary that it cannot show yet.
   std::optional<std::string> primary_lsn;
-  if (auto p =
-          QueryOneRow(primary_, "SELECT pg_current_wal_lsn()::text", {}, options_.timeout, stop_);
+  if (auto p = QueryOneRow(primary_, "SELECT pg_current_wal_insert_lsn()::text", {},
+                           options_.timeout, stop_);
       p.ok() && !p->empty()) {
     primary_lsn = (*p)[0];
   }

@@ -32,9 +32,10 @@ namespace hokm::sidecar {
 
 // What a standby says of itself, one row: in_recovery (t/f), lag_seconds
 // (now() - pg_last_xact_replay_timestamp(), 0 when everything received is
-// replayed, NULL when nothing was replayed yet) and lag_bytes (the WAL
-// position $1, the primary's, minus the replay position; NULL when $1 is
-// NULL). Also what `hokmctl analytics` reports of the server it read.
+// replayed, NULL when that is unknown: nothing received or replayed yet)
+// and lag_bytes (the WAL position $1, the primary's insert position, minus
+// the replay position; NULL when $1 is NULL). Also what `hokmctl analytics` reports of the server
+// it read.
 inline constexpr const char* kReplicaStatusSql =
     "SELECT pg_is_in_recovery(), "
     "CASE WHEN NOT pg_is_in_recovery() THEN NULL "

@@ -155,10 +155,13 @@ class ReplicaTest : public ::testing::Test {
         << primary_.HostPort();
   }
 
-  // Blocks until the replica replayed everything the primary had written
-  // when called: polled, with a deadline.
+  // Blocks until the replica replayed everything the primary had when
+  // called: polled, with a deadline. The insert position, not the written
+  // one (pg_current_wal_lsn): with synchronous_commit = off a commit is
+  // visible on the primary before its WAL is written, so only past the
+  // insert position does the replica show all the primary shows.
   void WaitForReplay() {
-    const std::string lsn = One(primary_, "SELECT pg_current_wal_lsn()");
+    const std::string lsn = One(primary_, "SELECT pg_current_wal_insert_lsn()");
     std::string behind;
     const bool caught_up = proc::WaitUntil(
         [&] {
@@ -312,11 +315,14 @@ TEST_F(ReplicaTest, ServesTheViewsAndHokmctlReadsAndTheSidecarReportsItsLag) {
       << check.Text();
 
   // The sidecar's /metrics: the replica up, its lag in seconds and bytes.
+  // (A poll made before the replica replayed its first transaction, as a
+  // new one has not, has no lag in seconds: the next polls do.)
   std::string page;
   const bool reported = proc::WaitUntil(
       [&] {
         page = proc::HttpGet(metrics_port, "/metrics").body;
         return page.find("\nhokm_pg_replica_up 1\n") != std::string::npos &&
+               page.find("\nhokm_pg_replica_lag_seconds ") != std::string::npos &&
                page.find("\nhokm_pg_replica_lag_bytes ") != std::string::npos;
       },
       15s);
