@@ -204,7 +204,7 @@ std::string ReplicaMonitor::MetricsText() const {
   }
   if (s.up && s.lag_bytes) {
     t.Gauge("hokm_pg_replica_lag_bytes", static_cast<double>(*s.lag_bytes),
-            "bytes of WAL between the primary's current position and the replica's replay "
+            "bytes of WAL between the primary's insert position and the replica's replay "
             "position");
   }
   t.Counter("hokm_pg_replica_polls_total", static_cast<double>(s.polls),
