@@ -23,12 +23,20 @@ inline constexpr int kExitUsage = 2;
 
 // The options every subcommand may use, with the same conventions as the
 // other binaries: --shm-name (else $HOKM_SHM_NAME, else hokm), --redis-url
-// (else $HOKM_REDIS_URL), --pg-url (else $HOKM_PG_URL). Filled by the
-// time a subcommand runs.
+// (else $HOKM_REDIS_URL), --pg-url (else $HOKM_PG_URL), --pg-read-url
+// (else $HOKM_PG_READ_URL). Filled by the time a subcommand runs.
+//
+// pg_url is the primary: every write, and every read that must see the
+// latest commit (check, rebuild-redis, migrate, archive, dlq replay and
+// purge, restore). pg_read_url, when given, is a read replica (README, "A
+// read replica"), which lags the primary by its replication lag: the reads
+// that tolerate that (game, replay, dlq list and show, analytics) use it
+// (PgReadUrl), else the primary.
 struct Globals {
   std::string shm_name;
   std::string redis_url;
   std::string pg_url;
+  std::string pg_read_url;
 };
 
 // Each subcommand: its options (filled by main.cc's parser, defaults
@@ -100,6 +108,13 @@ struct ArchiveArgs {  // archive.cc
 };
 int RunArchive(const Globals& globals, const ArchiveArgs& args);
 
+struct AnalyticsArgs {      // analytics.cc
+  std::string view;         // empty: every view
+  std::int64_t limit = 20;  // rows per view; 0: all
+  bool json = false;
+};
+int RunAnalytics(const Globals& globals, const AnalyticsArgs& args);
+
 struct RestoreArgs {  // restore.cc
   std::string archive;
   std::string game;
@@ -114,5 +129,11 @@ int Fail(int code, const std::string& message);
 // variable: returns false after printing.
 bool NeedRedis(const Globals& globals);
 bool NeedPg(const Globals& globals);
+
+// The URL the reads that may lag use: pg_read_url when given (saying so on
+// stderr, once: "reading PostgreSQL from the read replica at host:port/db"),
+// else pg_url. NeedPgRead: either is given, else a usage error as NeedPg.
+const std::string& PgReadUrl(const Globals& globals);
+bool NeedPgRead(const Globals& globals);
 
 }  // namespace hokm::ctl

@@ -215,7 +215,7 @@ std::string IdsText(const std::vector<std::int64_t>& ids, std::size_t max = 20) 
 // ---- list, show -------------------------------------------------------------
 
 int DlqList(const Globals& globals, bool as_json, std::int64_t limit) {
-  const std::optional<sidecar::PgUrl> url = PgUrlOf(globals);
+  const std::optional<sidecar::PgUrl> url = PgReadUrlOf(globals);
   if (!url) return kExitUsage;
   auto conn = ConnectPg(*url);
   if (!conn.ok()) return Fail(kExitProblems, conn.status().message());
@@ -253,7 +253,7 @@ int DlqList(const Globals& globals, bool as_json, std::int64_t limit) {
 }
 
 int DlqShow(const Globals& globals, std::int64_t id, bool as_json) {
-  const std::optional<sidecar::PgUrl> url = PgUrlOf(globals);
+  const std::optional<sidecar::PgUrl> url = PgReadUrlOf(globals);
   if (!url) return kExitUsage;
   auto conn = ConnectPg(*url);
   if (!conn.ok()) return Fail(kExitProblems, conn.status().message());

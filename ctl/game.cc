@@ -3,7 +3,9 @@
 // Redis (the last entry of hokm:g:{ID}), else PostgreSQL (its records
 // replayed through the rules, with its game_sessions row). A store that is
 // down is said on stderr and the next one is tried; --records lists the
-// game's records from PostgreSQL (game_moves).
+// game's records from PostgreSQL (game_moves). PostgreSQL is read from the
+// read replica when one is given (ctl.h, PgReadUrl): a game that ended a
+// moment ago may not be there yet, and is then still in Redis.
 //
 // Exit: 0 found; 1 unknown game (or nowhere left to look); 2 usage (a bad
 // id). JSON: {"game_id", "source": "segment"|"redis"|"postgres", "state":
@@ -109,9 +111,10 @@ int RunGame(const Globals& globals, const GameOptions& options) {
   std::optional<StoredGame> stored;
   bool pg_read = false;
   if (!state || options.records) {
-    if (globals.pg_url.empty()) {
+    if (PgReadUrl(globals).empty()) {
       down(Status::Unavailable("postgres: no --pg-url, HOKM_PG_URL or DATABASE_URL"));
-    } else if (Result<std::optional<StoredGame>> pg = ReadPgGame(globals.pg_url, id); !pg.ok()) {
+    } else if (Result<std::optional<StoredGame>> pg = ReadPgGame(PgReadUrl(globals), id);
+               !pg.ok()) {
       down(pg.status());
     } else {
       pg_read = true;

@@ -50,7 +50,9 @@ void AddGame(CLI::App& root, const Globals& globals, Run& run) {
   CLI::App* sub = root.add_subcommand(
       "game",
       "One game's public state: from the segment when it is live there, else from Redis, else\n"
-      "from PostgreSQL (its records replayed through the rules). Exit 1 when no store has it.");
+      "from PostgreSQL (its records replayed through the rules). Exit 1 when no store has it.\n"
+      "PostgreSQL is read from --pg-read-url when given (a replica: a game that just ended may\n"
+      "be behind there), else --pg-url.");
   sub->add_option("id", options->id, "the game id")->required();
   sub->add_flag("--records", options->records, "also list its records from PostgreSQL");
   sub->add_flag("--json", options->json, "print one JSON object");
@@ -65,7 +67,9 @@ void AddReplay(CLI::App& root, const Globals& globals, Run& run) {
       "replay",
       "Rebuild a game from its PostgreSQL records through the rules and compare every\n"
       "regenerated record with the stored one, then the final state (a live game: with the\n"
-      "segment; an ended one: with game_sessions). Exit 0 identical, 1 any difference.");
+      "segment; an ended one: with game_sessions). Exit 0 identical, 1 any difference.\n"
+      "Reads --pg-read-url when given, else --pg-url; a live game's records are read again\n"
+      "until they reach the segment's seq (sidecar or replica behind), for up to 10 s.");
   sub->add_option("id", options->id, "the game id")->required();
   sub->add_flag("--json", options->json, "print one JSON object");
   sub->callback([&globals, &run, options] {
@@ -85,7 +89,8 @@ void AddCheck(CLI::App& root, const Globals& globals, Run& run) {
       "point, so both stores hold at least that seq; then Redis's entry at that seq is\n"
       "compared field by field, and PostgreSQL's last seq must lie between the segment's seq\n"
       "before and after the read. If the wait times out the game counts as unsettled, not\n"
-      "as a difference. Store reads are paced by --rate.\n"
+      "as a difference. Store reads are paced by --rate. Always reads the primary (--pg-url,\n"
+      "never --pg-read-url): a replica's lag would count as differences.\n"
       "Exit 0 no difference, 1 differences (or a store down), 2 usage.");
   auto* sample = sub->add_option("--sample", o->sample,
                                  "check N live games chosen at random, and up to N finished games "
@@ -114,7 +119,9 @@ void AddCheck(CLI::App& root, const Globals& globals, Run& run) {
 
 void AddDlq(CLI::App& root, const Globals& globals, Run& run) {
   CLI::App* dlq =
-      root.add_subcommand("dlq", "dead letters: the records PostgreSQL could not store, with why");
+      root.add_subcommand("dlq",
+                          "dead letters: the records PostgreSQL could not store, with why (list "
+                          "and show read --pg-read-url when given; replay and purge the primary)");
   dlq->require_subcommand(1);
   dlq->fallthrough();
 
@@ -228,6 +235,24 @@ void AddArchive(CLI::App& root, const Globals& globals, Run& run) {
       [&globals, &run, args] { run = [&globals, args] { return RunArchive(globals, *args); }; });
 }
 
+void AddAnalytics(CLI::App& root, const Globals& globals, Run& run) {
+  auto args = std::make_shared<AnalyticsArgs>();
+  CLI::App* sub = root.add_subcommand(
+      "analytics",
+      "the analytics views (game_statistics_summary, leaderboard, player_performance,\n"
+      "active_sessions) from --pg-read-url when given (a read replica: says its replay lag),\n"
+      "else --pg-url. Exit 1 when the server is down or the views are missing.");
+  sub->add_option("view", args->view, "one view only (default: every view)")
+      ->check(CLI::IsMember(
+          {"game_statistics_summary", "leaderboard", "player_performance", "active_sessions"}));
+  sub->add_option("--limit", args->limit, "rows per view at most (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_flag("--json", args->json, "print one JSON object");
+  sub->callback(
+      [&globals, &run, args] { run = [&globals, args] { return RunAnalytics(globals, *args); }; });
+}
+
 void AddRestore(CLI::App& root, const Globals& globals, Run& run) {
   auto args = std::make_shared<RestoreArgs>();
   CLI::App* sub = root.add_subcommand(
@@ -251,13 +276,18 @@ int main(int argc, char** argv) {
   CLI::App app{
       "hokmctl: the operator's tool for a hokm system: the segment's counters, one game, a\n"
       "replay through the rules, the consistency check of the stores, dead letters, a Redis\n"
-      "rebuild, the PostgreSQL schema, and archiving finished games. Exit 0 ok, 1 problems found, "
-      "2 usage error."};
+      "rebuild, the PostgreSQL schema, archiving finished games and the analytics views.\n"
+      "Exit 0 ok, 1 problems found, 2 usage error.\n"
+      "PostgreSQL: writes, and the reads that must see the latest commit (check, rebuild-redis,\n"
+      "migrate, archive, restore, dlq replay/purge), use --pg-url (the primary); the reads\n"
+      "that tolerate a replica's lag (game, replay, dlq list/show, analytics) use --pg-read-url\n"
+      "when given (saying so on stderr), else --pg-url."};
   app.require_subcommand(1);
   app.fallthrough();  // the global options may follow the subcommand too
   Globals globals;
   globals.redis_url = hokm::sidecar::RedisUrlFromEnv();
   globals.pg_url = hokm::sidecar::PgUrlFromEnv();
+  globals.pg_read_url = Env("HOKM_PG_READ_URL");
   std::string shm_name;
   app.add_option("--shm-name", shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
   app.add_option("--redis-url", globals.redis_url,
@@ -265,6 +295,10 @@ int main(int argc, char** argv) {
   app.add_option("--pg-url", globals.pg_url,
                  "postgresql://user[:password]@host:port/db or a libpq key=value string "
                  "(default: $HOKM_PG_URL, else $DATABASE_URL)");
+  app.add_option("--pg-read-url", globals.pg_read_url,
+                 "a read replica of --pg-url (scripts/services.sh start-pg-replica prints one) for "
+                 "the reads that tolerate its lag: game, replay, dlq list/show, analytics "
+                 "(default: $HOKM_PG_READ_URL; unset: those read --pg-url)");
   Run run;
   AddStatus(app, globals, run);
   AddGame(app, globals, run);
@@ -275,6 +309,7 @@ int main(int argc, char** argv) {
   AddMigrate(app, globals, run);
   AddArchive(app, globals, run);
   AddRestore(app, globals, run);
+  AddAnalytics(app, globals, run);
   hokm::service::CommonFlags common;
   hokm::service::AddCommonFlags(app, "hokmctl", &common);
   static_assert(kExitUsage == hokm::service::kExitUsage);

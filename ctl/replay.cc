@@ -4,6 +4,9 @@
 // (type and every field), then the final state: a game live in the segment
 // against the engine's state there (the whole GameState, hands included);
 // any other against its game_sessions row (status, winner, points, hands).
+// PostgreSQL is read from the read replica when one is given (ctl.h,
+// PgReadUrl): a live game's records are read again until they reach the
+// segment's seq, which covers the replica's lag as it covers the sidecar's.
 //
 // Exit: 0 identical; 1 any difference (the first ones are printed: seq,
 // field, stored vs replayed), no records, or a store down; 2 usage.
@@ -62,7 +65,7 @@ int RunReplay(const Globals& globals, const ReplayCliOptions& options) {
   if (!ParseGameId(options.id, id)) {
     return Fail(kExitUsage, "replay: \"" + options.id + "\" is not a game id (1 .. 2^63-1)");
   }
-  if (!NeedPg(globals)) return kExitUsage;
+  if (!NeedPgRead(globals)) return kExitUsage;
   const std::string game = "game " + std::to_string(id);
 
   // The segment first, then PostgreSQL: a live game's records are in
@@ -77,7 +80,7 @@ int RunReplay(const Globals& globals, const ReplayCliOptions& options) {
     Result<std::optional<core::GameState>> seg = ReadSegmentGame(globals.shm_name, id);
     if (!seg.ok()) segment_note = seg.status().message();
     live = seg.ok() ? *seg : std::nullopt;
-    Result<std::optional<StoredGame>> pg = ReadPgGame(globals.pg_url, id);
+    Result<std::optional<StoredGame>> pg = ReadPgGame(PgReadUrl(globals), id);
     if (!pg.ok()) return Fail(kExitProblems, pg.status().message());
     if (!pg->has_value()) return Fail(kExitProblems, game + ": no records in postgres");
     stored = std::move(*pg);
@@ -104,7 +107,8 @@ int RunReplay(const Globals& globals, const ReplayCliOptions& options) {
     if (live->seq != pg_seq) {
       final_note = "postgres holds seq " + std::to_string(pg_seq) + ", the segment seq " +
                    std::to_string(live->seq) + " after " +
-                   std::to_string(kCatchUpDeadline.count()) + " s: the sidecar is behind";
+                   std::to_string(kCatchUpDeadline.count()) + " s: the sidecar is behind" +
+                   (globals.pg_read_url.empty() ? "" : " (or the read replica)");
       final_differences.push_back(
           {live->seq, "state.seq", std::to_string(live->seq), std::to_string(replay.state.seq)});
     } else {

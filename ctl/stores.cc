@@ -19,6 +19,17 @@ std::optional<sidecar::PgUrl> PgUrlOf(const Globals& globals) {
   return *url;
 }
 
+std::optional<sidecar::PgUrl> PgReadUrlOf(const Globals& globals) {
+  if (!NeedPgRead(globals)) return std::nullopt;
+  const bool replica = !globals.pg_read_url.empty();
+  auto url = sidecar::ParsePgUrl(PgReadUrl(globals));
+  if (!url.ok()) {
+    Fail(kExitUsage, (replica ? "--pg-read-url: " : "--pg-url: ") + url.status().message());
+    return std::nullopt;
+  }
+  return *url;
+}
+
 std::optional<sidecar::RedisUrl> RedisUrlOf(const Globals& globals) {
   if (!NeedRedis(globals)) return std::nullopt;
   auto url = sidecar::ParseRedisUrl(globals.redis_url);

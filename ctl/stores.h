@@ -20,6 +20,8 @@ namespace hokm::ctl {
 // globals.pg_url / redis_url parsed; nullopt after printing why (missing
 // or malformed: a usage error, exit 2).
 std::optional<sidecar::PgUrl> PgUrlOf(const Globals& globals);
+// As PgUrlOf for the reads that may lag: PgReadUrl(globals) parsed.
+std::optional<sidecar::PgUrl> PgReadUrlOf(const Globals& globals);
 std::optional<sidecar::RedisUrl> RedisUrlOf(const Globals& globals);
 
 // url with connect_timeout (5 s) and a statement_timeout (30 s) unless its

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # services.sh start|stop|status|env (and start-/stop-redis, start-/stop-postgres,
-# start-/stop-pgbouncer): the project-local redis-server and PostgreSQL 15 the
-# sidecar and the integration tests talk to, and on demand a pgBouncer in
+# start-/stop-pgbouncer, start-/stop-pg-replica): the project-local
+# redis-server and PostgreSQL 15 the sidecar and the integration tests talk to, and on demand a pgBouncer in
 # transaction pooling mode in front of that PostgreSQL.
 #
 # Both listen on 127.0.0.1 only and keep their data under .local/ in the repo
@@ -28,6 +28,10 @@
 # pgBouncer: HOKM_PGBOUNCER_PORT (6432), on 127.0.0.1, pool_mode=transaction,
 # started by `start-pgbouncer` (after PostgreSQL), which prints its URL as
 # HOKM_PG_URL_PGBOUNCER.
+#
+# A read replica: HOKM_PG_REPLICA_PORT (5450), started by `start-pg-replica`
+# (after PostgreSQL; scripts/pg_replica.sh has how), which prints its URLs
+# as HOKM_PG_READ_URL and HOKM_PG_REPLICA_READER_URL; `stop` stops it too.
 #
 # When run as root, initdb/pg_ctl/psql run as the `postgres` user, which
 # therefore owns .local/pg.
@@ -330,6 +334,11 @@ pgb_stop() {
   echo "services: pgbouncer stopped"
 }
 
+# ---- pg read replica (scripts/pg_replica.sh) ---------------------------------
+
+# shellcheck source=scripts/pg_replica.sh
+source "$ROOT/scripts/pg_replica.sh"
+
 # ---- commands ---------------------------------------------------------------
 
 cmd_start() {
@@ -344,6 +353,7 @@ cmd_start() {
 cmd_stop() {
   redis_stop
   if pgb_pid >/dev/null; then pgb_stop; fi
+  if replica_running; then replica_stop; fi
   pg_stop
 }
 
@@ -380,11 +390,13 @@ case "${1:-}" in
   stop-postgres) pg_stop ;;
   start-pgbouncer) pgb_start ;;
   stop-pgbouncer) pgb_stop ;;
+  start-pg-replica) replica_start ;;
+  stop-pg-replica) replica_stop ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
   *)
-    echo "usage: $0 start|stop|status|env|start-redis|stop-redis|start-postgres|stop-postgres|start-pgbouncer|stop-pgbouncer" >&2
+    echo "usage: $0 start|stop|status|env|start-redis|stop-redis|start-postgres|stop-postgres|start-pgbouncer|stop-pgbouncer|start-pg-replica|stop-pg-replica" >&2
     exit 2
     ;;
 esac

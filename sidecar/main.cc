@@ -30,6 +30,12 @@ int main(int argc, char** argv) {
   app.add_option("--pg-url", o.pg_url,
                  "libpq URL or key=value string, postgresql://user[:password]@host:port/db "
                  "(default: $HOKM_PG_URL, else $DATABASE_URL)");
+  if (const char* read_url = std::getenv("HOKM_PG_READ_URL")) o.pg_read_url = read_url;
+  app.add_option("--pg-read-url", o.pg_read_url,
+                 "a read replica of --pg-url: its replication lag is polled every 2 s on a "
+                 "thread of its own and shown on /metrics (hokm_pg_replica_up, "
+                 "hokm_pg_replica_lag_seconds, hokm_pg_replica_lag_bytes); nothing is written "
+                 "or delivered to it (default: $HOKM_PG_READ_URL)");
   app.add_option("--batch-max-records", o.batch_max_records, "records per batch at most")
       ->default_val(o.batch_max_records)
       ->check(CLI::Range(1u, 1'000'000u));

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "service/metrics_server.h"
@@ -21,6 +22,7 @@
 #include "sidecar/pg/pg_node.h"
 #include "sidecar/reader.h"
 #include "sidecar/rebuild_source.h"
+#include "sidecar/replica_monitor.h"
 #include "sidecar/sink_client.h"
 #include "sidecar/spill_queue.h"
 #include "sidecar/url.h"
@@ -47,6 +49,7 @@ struct Sidecar::Impl {
   std::unique_ptr<Worker> redis;
   std::unique_ptr<Worker> pg;
   std::unique_ptr<service::MetricsServer> metrics;
+  std::unique_ptr<ReplicaMonitor> replica;  // with --pg-read-url only
 
   // `reader` refers to `segment`, declared (so constructed) before it.
   explicit Impl(shm::Segment s) : segment(std::move(s)), reader(segment) {}
@@ -153,6 +156,12 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
     return Status::InvalidArgument("--redis-url: " + redis_url.status().message());
   auto pg_url = ParsePgUrl(options.pg_url);
   if (!pg_url.ok()) return Status::InvalidArgument("--pg-url: " + pg_url.status().message());
+  std::optional<PgUrl> read_url;
+  if (!options.pg_read_url.empty()) {
+    auto parsed = ParsePgUrl(options.pg_read_url);
+    if (!parsed.ok()) return Status::InvalidArgument("--pg-read-url: " + parsed.status().message());
+    read_url = *parsed;
+  }
   // A segment the engine is still creating answers Unavailable: wait for
   // it a little (a sidecar started right after the engine meets this),
   // then give up saying so.
@@ -215,6 +224,14 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
       std::make_unique<PgSinkClient>(*pg_url, options.schema_dir, impl->segment.name() + ":shard-"),
       std::move(pg_spill).value(), options.batch_max_records, options.batch_max_ms,
       ResetLine(impl->segment.sidecar_line(kPgLine)));
+  if (read_url) {
+    PgUrl primary = *pg_url;
+    primary.params.try_emplace("application_name", "hokm-sidecar-replica-lag");
+    read_url->params.try_emplace("application_name", "hokm-sidecar-replica-lag");
+    impl->replica =
+        std::make_unique<ReplicaMonitor>(std::move(primary), *read_url, ReplicaMonitor::Options{});
+    Log("read replica %s: its lag on /metrics (hokm_pg_replica_*)", read_url->Redacted().c_str());
+  }
   // When this run started and its first beat, for `hokmctl status` (the
   // pid is the claim made above).
   const shm::CounterView process = impl->segment.sidecar_line(kProcessLine);
@@ -248,6 +265,7 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
   m.redis->Start();
   m.pg->Start();
   m.StartLease();
+  if (m.replica) m.replica->Start();
 
   std::uint32_t idle = 0;
   const auto drain_deadline = SteadyClock::now() + std::chrono::seconds(m.options.drain_timeout_s);
@@ -310,6 +328,7 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
     timespec ts{0, idle < 16 ? 200'000L : 1'000'000L};
     nanosleep(&ts, nullptr);
   }
+  if (m.replica) m.replica->Stop();
   m.redis->Stop();
   m.pg->Stop();
   m.StopLease();
@@ -331,7 +350,9 @@ int Sidecar::Run(const std::atomic<bool>& stop) {
 
 std::string Sidecar::MetricsText() const {
   const Impl& m = *impl_;
-  return RenderMetrics(m.reader, m.window, *m.redis, *m.pg);
+  std::string text = RenderMetrics(m.reader, m.window, *m.redis, *m.pg);
+  if (m.replica) text += m.replica->MetricsText();
+  return text;
 }
 
 service::Health Sidecar::Health() const {

@@ -13,8 +13,10 @@
 // new goes behind it, so each store sees every game's records in order.
 //
 // The parts: ChangeReader (reader.h), Window (window.h), Worker (worker.h,
-// writing through sink_client.h), /metrics and /health (metrics.h); this
-// class wires them and runs the read/commit loop.
+// writing through sink_client.h), /metrics and /health (metrics.h), with
+// --pg-read-url the read replica's poller (replica_monitor.h, a thread of
+// its own, off the delivery path); this class wires them and runs the
+// read/commit loop.
 //
 // Thread safety: Sidecar is driven by one thread (Run); the workers are its
 // own threads; MetricsText/Health may be called from any thread.
@@ -35,6 +37,9 @@ struct SidecarOptions {
   std::string shm_name;
   std::string redis_url;
   std::string pg_url;
+  // A read replica of pg_url whose lag /metrics reports (replica_monitor.h);
+  // "" for none.
+  std::string pg_read_url;
   std::uint32_t batch_max_records = 4096;
   std::uint32_t batch_max_ms = 20;  // PostgreSQL batches close after this
   // Redis batches close after this (0: write whatever has arrived at once).
