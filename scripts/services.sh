@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # services.sh start|stop|status|env (and start-/stop-redis, start-/stop-postgres,
-# start-/stop-pgbouncer): the project-local redis-server and PostgreSQL 15 the
+# start-/stop-pgbouncer, start-/stop-redis-cluster): the project-local redis-server and PostgreSQL 15 the
 # sidecar and the integration tests talk to, and on demand a pgBouncer in
 # transaction pooling mode in front of that PostgreSQL.
 #
@@ -28,6 +28,10 @@
 # pgBouncer: HOKM_PGBOUNCER_PORT (6432), on 127.0.0.1, pool_mode=transaction,
 # started by `start-pgbouncer` (after PostgreSQL), which prints its URL as
 # HOKM_PG_URL_PGBOUNCER.
+#
+# Redis Cluster: `start-redis-cluster` / `stop-redis-cluster` run
+# scripts/redis_cluster.sh (3 masters, 3 replicas on HOKM_REDIS_CLUSTER_PORT
+# (7000) .. +5); `stop` stops it too.
 #
 # When run as root, initdb/pg_ctl/psql run as the `postgres` user, which
 # therefore owns .local/pg.
@@ -343,6 +347,7 @@ cmd_start() {
 
 cmd_stop() {
   redis_stop
+  "$ROOT/scripts/redis_cluster.sh" stop
   if pgb_pid >/dev/null; then pgb_stop; fi
   pg_stop
 }
@@ -380,11 +385,13 @@ case "${1:-}" in
   stop-postgres) pg_stop ;;
   start-pgbouncer) pgb_start ;;
   stop-pgbouncer) pgb_stop ;;
+  start-redis-cluster) "$ROOT/scripts/redis_cluster.sh" start ;;
+  stop-redis-cluster) "$ROOT/scripts/redis_cluster.sh" stop ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
   *)
-    echo "usage: $0 start|stop|status|env|start-redis|stop-redis|start-postgres|stop-postgres|start-pgbouncer|stop-pgbouncer" >&2
+    echo "usage: $0 start|stop|status|env|start-redis|stop-redis|start-postgres|stop-postgres|start-pgbouncer|stop-pgbouncer|start-redis-cluster|stop-redis-cluster" >&2
     exit 2
     ;;
 esac
