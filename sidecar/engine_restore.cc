@@ -10,6 +10,7 @@
 #include "sidecar/pg/pg_games.h"
 #include "sidecar/public_state.h"
 #include "sidecar/redis/connection.h"
+#include "sidecar/redis/keys.h"
 #include "sidecar/redis/redis_sink.h"
 #include "sidecar/url.h"
 
@@ -72,7 +73,7 @@ Result<std::uint64_t> ResetStreamsPast(RedisConnection& conn, const RedisUrl& ur
   for (std::size_t begin = 0; begin < games.size(); begin += kRedisWindow) {
     const std::size_t end = std::min(games.size(), begin + kRedisWindow);
     for (std::size_t i = begin; i < end; ++i) {
-      const std::string key = "hokm:g:{" + std::to_string(games[i].game_id) + "}";
+      const std::string key = keys::Game(games[i].game_id);
       const std::string seq = std::to_string(games[i].state.seq);
       conn.Append({"EVAL", kResetPastScript, "1", key, seq});
     }

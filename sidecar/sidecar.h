@@ -34,6 +34,7 @@ namespace hokm::sidecar {
 struct SidecarOptions {
   std::string shm_name;
   std::string redis_url;
+  bool redis_cluster = false;  // --redis-cluster: redis_url names a Redis Cluster
   std::string pg_url;
   std::uint32_t batch_max_records = 4096;
   std::uint32_t batch_max_ms = 20;  // PostgreSQL batches close after this
