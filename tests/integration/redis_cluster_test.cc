@@ -139,7 +139,12 @@ class RedisClusterTest : public ::testing::Test {
     std::erase(children_, pid);
     return code;
   }
-  bool Running(pid_t pid) { return ::waitpid(pid, nullptr, WNOHANG) == 0; }
+  // Whether the child still runs (WNOWAIT: an exited child stays to be reaped by Finish).
+  static bool Running(pid_t pid) {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == 0;
+  }
 
   // hokm-loadgen --mode embedded --verify against the cluster, with
   // `flags`; then the sidecar on its segment (loadgen waits for it).
