@@ -4,12 +4,13 @@
 // What is compared:
 //   live games      each game in the segment's game table (seqlock reads, as
 //                   sidecar/rebuild_source.cc's LiveGames does) against the
-//                   `state` of its stream hokm:g:{ID} (sidecar/redis/
+//                   `state` of its stream hokm:g:{ID} (keys::Game; sidecar/redis/
 //                   redis_sink.h: the public state, sidecar/public_state.h),
 //                   field by field, PublicState::FromGame being what the
 //                   sink writes (updated_ms aside: the engine keeps no
 //                   clock); and against PostgreSQL's last seq of the game.
-//   finished games  each stream in Redis (SCAN hokm:g:* TYPE stream) whose
+//   finished games  each stream in Redis (SCAN hokm:g:* TYPE stream, on
+//                   every master of a cluster) whose
 //                   game is not live in the segment: its last state must be
 //                   ended (finished/abandoned), its seq PostgreSQL's last
 //                   seq, and its phase, points and winner game_sessions'.
@@ -84,7 +85,8 @@
 #include "ctl/stores.h"
 #include "shm/segment.h"
 #include "sidecar/public_state.h"
-#include "sidecar/redis/connection.h"
+#include "sidecar/redis/client.h"
+#include "sidecar/redis/keys.h"
 #include "sidecar/redis/stream_entry.h"
 #include "sidecar/url.h"
 
@@ -129,7 +131,7 @@ class ReadBudget {
   std::uint64_t taken_ = 0;
 };
 
-std::string GameKey(std::uint64_t game) { return "hokm:g:{" + std::to_string(game) + "}"; }
+std::string GameKey(std::uint64_t game) { return sidecar::keys::Game(game); }
 
 // A PostgreSQL bigint[] literal of the games: {1,2,3}.
 template <typename Games, typename Id>
@@ -158,7 +160,7 @@ Json StateJson(const PublicState& s) {
 
 class Checker {
  public:
-  Checker(const CheckOptions& o, const shm::Segment* segment, sidecar::RedisConnection& redis,
+  Checker(const CheckOptions& o, const shm::Segment* segment, sidecar::RedisClient& redis,
           pqxx::connection& pg)
       : o_(o),
         segment_(segment),
@@ -233,7 +235,7 @@ class Checker {
   const CheckOptions& o_;
   const shm::Segment* segment_;  // null: no segment
   const shm::GameTable* table_;
-  sidecar::RedisConnection& redis_;
+  sidecar::RedisClient& redis_;
   pqxx::connection& pg_;
   ReadBudget budget_;
   std::string error_;
@@ -469,33 +471,44 @@ bool Checker::CheckFinished() {
   std::vector<std::uint64_t> games = ended_during_;
   std::set<std::uint64_t> seen(games.begin(), games.end());
   const std::uint64_t want = o_.all ? UINT64_MAX : o_.sample;
-  std::string cursor = "0";
-  do {
-    // A SCAN step walks kScanCount keys (players' hashes among them), far
-    // cheaper each than a game's reads: it costs one read of the budget,
-    // plus the streams it returns.
-    budget_.Take(1);
-    sidecar::RedisReply r = redis_.Command({"SCAN", cursor, "MATCH", "hokm:g:{*}", "COUNT",
-                                            std::to_string(kScanCount), "TYPE", "stream"});
-    if (!r) return RedisFailed("SCAN");
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-      error_ = "redis: SCAN: " + sidecar::ReplyText(r.get());
-      return false;
-    }
-    cursor = std::string(sidecar::ReplyString(r->element[0]));
-    const redisReply* keys = r->element[1];
-    budget_.Take(keys->elements);
-    for (std::size_t k = 0; k < keys->elements && games.size() < want; ++k) {
-      const std::string_view key = sidecar::ReplyString(keys->element[k]);
-      // hokm:g:{ID}: the ID between the braces.
-      if (key.size() < 9 || key.back() != '}') continue;
-      const std::string id(key.substr(8, key.size() - 9));
-      if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) continue;
-      const std::uint64_t game = std::stoull(id);
-      if (live_ids_.contains(game)) continue;  // the live part's (or outside its sample)
-      if (seen.insert(game).second) games.push_back(game);
-    }
-  } while (cursor != "0" && games.size() < want);
+  // Every master's keys (SCAN walks one node's keyspace; one server is
+  // its own only master).
+  const Status scanned =
+      redis_.ForEachMaster([&](sidecar::RedisConnection& node, std::string_view where) -> Status {
+        if (games.size() >= want) return Status::Ok();
+        std::string cursor = "0";
+        do {
+          // A SCAN step walks kScanCount keys (players' hashes among them), far
+          // cheaper each than a game's reads: it costs one read of the budget,
+          // plus the streams it returns.
+          budget_.Take(1);
+          sidecar::RedisReply r = node.Command({"SCAN", cursor, "MATCH", "hokm:g:{*}", "COUNT",
+                                                std::to_string(kScanCount), "TYPE", "stream"});
+          if (!r) return Status::Unavailable("SCAN at " + std::string(where) + ": " + node.Error());
+          if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            return Status::Unavailable("SCAN at " + std::string(where) + ": " +
+                                       sidecar::ReplyText(r.get()));
+          }
+          cursor = std::string(sidecar::ReplyString(r->element[0]));
+          const redisReply* keys = r->element[1];
+          budget_.Take(keys->elements);
+          for (std::size_t k = 0; k < keys->elements && games.size() < want; ++k) {
+            const std::string_view key = sidecar::ReplyString(keys->element[k]);
+            // hokm:g:{ID} (keys::Game): the ID between the braces.
+            if (key.size() < 9 || key.back() != '}') continue;
+            const std::string id(key.substr(8, key.size() - 9));
+            if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) continue;
+            const std::uint64_t game = std::stoull(id);
+            if (live_ids_.contains(game)) continue;  // the live part's (or outside its sample)
+            if (seen.insert(game).second) games.push_back(game);
+          }
+        } while (cursor != "0" && games.size() < want);
+        return Status::Ok();
+      });
+  if (!scanned.ok()) {
+    error_ = "redis: " + scanned.message();
+    return false;
+  }
 
   // Chunks of a few batches share one wait for the sidecar, as in the
   // live part.

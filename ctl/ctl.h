@@ -35,6 +35,7 @@ inline constexpr int kExitUsage = 2;
 struct Globals {
   std::string shm_name;
   std::string redis_url;
+  bool redis_cluster = false;  // --redis-cluster (else $HOKM_REDIS_CLUSTER): a cluster's URL
   std::string pg_url;
   std::string pg_read_url;
 };

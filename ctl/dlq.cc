@@ -399,7 +399,7 @@ int DlqReplay(const Globals& globals, const DlqTarget& target) {
   if (!commands.empty()) {
     // The sidecar's sinks. Redis: a game whose stream is gone is restored
     // from the segment first when it is live (as the sidecar's sink does);
-    // hokm:marker is the sidecar's to check.
+    // the marker (sidecar/redis/keys.h) is the sidecar's to check.
     if (auto s = shm::Segment::Attach(globals.shm_name); s.ok())
       segment.emplace(std::move(s).value());
     sidecar::RedisSinkOptions redis_options;

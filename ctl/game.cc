@@ -95,7 +95,8 @@ int RunGame(const Globals& globals, const GameOptions& options) {
     source = "segment";
   }
   if (!state && !globals.redis_url.empty()) {
-    Result<std::optional<sidecar::PublicState>> hot = ReadRedisGame(globals.redis_url, id);
+    Result<std::optional<sidecar::PublicState>> hot =
+        ReadRedisGame(globals.redis_url, globals.redis_cluster, id);
     if (!hot.ok()) {
       down(hot.status());
     } else if (hot->has_value()) {

@@ -7,7 +7,8 @@
 #include "ctl/stores.h"
 #include "shm/game_table.h"
 #include "shm/segment.h"
-#include "sidecar/redis/connection.h"
+#include "sidecar/redis/client.h"
+#include "sidecar/redis/keys.h"
 #include "sidecar/redis/stream_entry.h"
 #include "sidecar/url.h"
 
@@ -51,14 +52,15 @@ Result<std::optional<core::GameState>> ReadSegmentGame(const std::string& shm_na
 }
 
 Result<std::optional<sidecar::PublicState>> ReadRedisGame(const std::string& redis_url,
-                                                          std::uint64_t game_id) {
+                                                          bool cluster, std::uint64_t game_id) {
   Result<sidecar::RedisUrl> url = sidecar::ParseRedisUrl(redis_url);
   if (!url.ok()) return url.status();
-  Result<sidecar::RedisConnection> conn = ConnectRedis(*url, "hokmctl");
+  if (cluster) url->cluster = true;
+  Result<sidecar::RedisClient> conn = ConnectRedis(*url, "hokmctl");
   if (!conn.ok()) return Status::Unavailable(conn.status().message());
-  const std::string key = "hokm:g:{" + std::to_string(game_id) + "}";
+  const std::string key = sidecar::keys::Game(game_id);
   const sidecar::RedisReply reply = conn->Command({"XREVRANGE", key, "+", "-", "COUNT", "1"});
-  const std::string where = "redis at " + url->HostPort() + ": ";
+  const std::string where = "redis at " + conn->Where() + ": ";
   if (reply == nullptr) return Status::Unavailable(where + conn->Error());
   if (sidecar::IsErrorReply(reply.get())) {
     return Status::Unavailable(where + "XREVRANGE " + key + ": " +

@@ -32,10 +32,10 @@ bool ParseGameId(const std::string& text, std::uint64_t& id);
 Result<std::optional<core::GameState>> ReadSegmentGame(const std::string& shm_name,
                                                        std::uint64_t game_id);
 
-// The `state` field of the last entry of hokm:g:{ID}: nullopt when the
-// stream does not exist.
+// The `state` field of the last entry of the game's stream (keys::Game):
+// nullopt when the stream does not exist. cluster: --redis-cluster.
 Result<std::optional<sidecar::PublicState>> ReadRedisGame(const std::string& redis_url,
-                                                          std::uint64_t game_id);
+                                                          bool cluster, std::uint64_t game_id);
 
 // What PostgreSQL holds of one game (read with its rows' text).
 using StoredGame = sidecar::StoredGame;

@@ -7,10 +7,10 @@
 // demand; an audit_log row records it.
 //
 // Without a segment (the engine's segment removed, or never created under
-// this name) only PostgreSQL's games come back, and hokm:marker is left
-// alone: the sidecar that next attaches checks it and rebuilds its live
-// games itself. With a segment a full rebuild sets the marker, as the
-// sink's rebuild does.
+// this name) only PostgreSQL's games come back, and the marker (one
+// hokm:marker:{T} per master, sidecar/redis/keys.h) is left alone: the sidecar that next attaches
+// checks it and rebuilds its live games itself. With a segment a full rebuild sets the marker, as
+// the sink's rebuild does.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -92,7 +92,7 @@ int RunRebuild(const Globals& globals, const RebuildArgs& args) {
                   static_cast<unsigned long long>(counts->live_games));
     } else {
       std::printf(
-          "%s: no live games rewritten, only postgresql's games (hokm:marker left to the "
+          "%s: no live games rewritten, only postgresql's games (the marker left to the "
           "sidecar)\n",
           no_segment.c_str());
     }

@@ -37,6 +37,7 @@ std::optional<sidecar::RedisUrl> RedisUrlOf(const Globals& globals) {
     Fail(kExitUsage, "--redis-url: " + url.status().message());
     return std::nullopt;
   }
+  if (globals.redis_cluster) url->cluster = true;
   return *url;
 }
 
@@ -58,13 +59,13 @@ Result<std::unique_ptr<pqxx::connection>> ConnectPg(const sidecar::PgUrl& url) {
   }
 }
 
-Result<sidecar::RedisConnection> ConnectRedis(const sidecar::RedisUrl& url,
-                                              const std::string& client_name) {
+Result<sidecar::RedisClient> ConnectRedis(const sidecar::RedisUrl& url,
+                                          const std::string& client_name) {
   sidecar::RedisConnectOptions options;
   options.connect_timeout = std::chrono::milliseconds(2000);
   options.io_timeout = std::chrono::milliseconds(5000);
   options.client_name = client_name;
-  return sidecar::RedisConnection::Connect(url, options);
+  return sidecar::RedisClient::Connect(url, options);
 }
 
 std::string OsUser() {

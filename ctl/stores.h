@@ -12,13 +12,13 @@
 
 #include "ctl/ctl.h"
 #include "shm/status.h"
-#include "sidecar/redis/connection.h"
+#include "sidecar/redis/client.h"
 #include "sidecar/url.h"
 
 namespace hokm::ctl {
 
-// globals.pg_url / redis_url parsed; nullopt after printing why (missing
-// or malformed: a usage error, exit 2).
+// globals.pg_url / redis_url parsed (redis_cluster sets RedisUrl::cluster);
+// nullopt after printing why (missing or malformed: a usage error, exit 2).
 std::optional<sidecar::PgUrl> PgUrlOf(const Globals& globals);
 // As PgUrlOf for the reads that may lag: PgReadUrl(globals) parsed.
 std::optional<sidecar::PgUrl> PgReadUrlOf(const Globals& globals);
@@ -33,10 +33,11 @@ sidecar::PgUrl WithTimeouts(sidecar::PgUrl url);
 // the password) when it cannot be had.
 Result<std::unique_ptr<pqxx::connection>> ConnectPg(const sidecar::PgUrl& url);
 
-// A Redis connection for hokmctl's reads: 2 s to connect, 5 s per reply,
-// CLIENT SETNAME `client_name`.
-Result<sidecar::RedisConnection> ConnectRedis(const sidecar::RedisUrl& url,
-                                              const std::string& client_name);
+// A Redis client for hokmctl's reads (one server or a cluster,
+// sidecar/redis/client.h): 2 s to connect, 5 s per reply, CLIENT SETNAME
+// `client_name` on each node's connection.
+Result<sidecar::RedisClient> ConnectRedis(const sidecar::RedisUrl& url,
+                                          const std::string& client_name);
 
 // The OS user running hokmctl (getpwuid(geteuid())), else "uid N": the
 // audit_log actor.

@@ -142,8 +142,14 @@ void AddOptions(CLI::App& app, LoadgenOptions* o) {
                  "Before playing, wait up to this many seconds for the sidecar's /health to "
                  "answer (embedded: start loadgen first, then hokm-sidecar on the segment)")
       ->check(CLI::Range(0.0, 3600.0));
-  app.add_option("--redis-url", o->redis_url,
-                 "Redis for --verify and --baseline (default $HOKM_REDIS_URL, else $REDIS_URL)");
+  app.add_option(
+      "--redis-url", o->redis_url,
+      "Redis for --verify and --baseline: redis://[:password@]host:port[/db], or a Redis "
+      "Cluster's seeds redis://h1:p1,h2:p2 (default $HOKM_REDIS_URL, else $REDIS_URL)");
+  app.add_flag("--redis-cluster", o->redis_cluster,
+               "--redis-url names a Redis Cluster, even with one seed; refuse a single server "
+               "(a seed list already means a cluster)")
+      ->envname("HOKM_REDIS_CLUSTER");
   app.add_option(
       "--pg-url", o->pg_url,
       "PostgreSQL for --verify and --baseline (default $HOKM_PG_URL, else $DATABASE_URL)");

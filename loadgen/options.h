@@ -54,6 +54,7 @@ struct LoadgenOptions {
   std::string sidecar_metrics = "http://127.0.0.1:9465/metrics";  // --sidecar-metrics
   double wait_for_sidecar_s = 0;  // --wait-for-sidecar: wait for /health before playing
   std::string redis_url;          // --redis-url, else $HOKM_REDIS_URL
+  bool redis_cluster = false;     // --redis-cluster (or $HOKM_REDIS_CLUSTER=1)
   std::string pg_url;             // --pg-url, else $HOKM_PG_URL
   bool verify = false;            // --verify
   double verify_timeout_s = 120;  // --verify-timeout-s

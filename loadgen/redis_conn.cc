@@ -10,7 +10,8 @@ Result<RedisConn> ConnectRedis(const sidecar::RedisUrl& url) {
   Result<RedisConn> c = RedisConn::Connect(url, options);
   if (!c.ok() && c.status().code() == Status::Code::kUnavailable) {
     return Status::Unavailable(c.status().message() +
-                               ": start it (scripts/services.sh start) or fix --redis-url");
+                               ": start it (scripts/services.sh start) or fix --redis-url "
+                               "(a cluster: --redis-cluster or a seed list h1:p1,h2:p2)");
   }
   return c;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # services.sh start|stop|status|env (and start-/stop-redis, start-/stop-postgres,
-# start-/stop-pgbouncer, start-/stop-pg-replica): the project-local
-# redis-server and PostgreSQL 15 the sidecar and the integration tests talk to, and on demand a pgBouncer in
+# start-/stop-pgbouncer, start-/stop-pg-replica, start-/stop-redis-cluster): the
+# project-local redis-server and PostgreSQL 15 the sidecar and the integration tests talk to, and on demand a pgBouncer in
 # transaction pooling mode in front of that PostgreSQL.
 #
 # Both listen on 127.0.0.1 only and keep their data under .local/ in the repo
@@ -32,6 +32,9 @@
 # A read replica: HOKM_PG_REPLICA_PORT (5450), started by `start-pg-replica`
 # (after PostgreSQL; scripts/pg_replica.sh has how), which prints its URLs
 # as HOKM_PG_READ_URL and HOKM_PG_REPLICA_READER_URL; `stop` stops it too.
+# Redis Cluster: `start-redis-cluster` / `stop-redis-cluster` run
+# scripts/redis_cluster.sh (3 masters, 3 replicas on HOKM_REDIS_CLUSTER_PORT
+# (7000) .. +5); `stop` stops it too.
 #
 # When run as root, initdb/pg_ctl/psql run as the `postgres` user, which
 # therefore owns .local/pg.
@@ -352,6 +355,7 @@ cmd_start() {
 
 cmd_stop() {
   redis_stop
+  "$ROOT/scripts/redis_cluster.sh" stop
   if pgb_pid >/dev/null; then pgb_stop; fi
   if replica_running; then replica_stop; fi
   pg_stop
@@ -392,11 +396,13 @@ case "${1:-}" in
   stop-pgbouncer) pgb_stop ;;
   start-pg-replica) replica_start ;;
   stop-pg-replica) replica_stop ;;
+  start-redis-cluster) "$ROOT/scripts/redis_cluster.sh" start ;;
+  stop-redis-cluster) "$ROOT/scripts/redis_cluster.sh" stop ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
   *)
-    echo "usage: $0 start|stop|status|env|start-redis|stop-redis|start-postgres|stop-postgres|start-pgbouncer|stop-pgbouncer|start-pg-replica|stop-pg-replica" >&2
+    echo "usage: $0 start|stop|status|env|start-redis|stop-redis|start-postgres|stop-postgres|start-pgbouncer|stop-pgbouncer|start-pg-replica|stop-pg-replica|start-redis-cluster|stop-redis-cluster" >&2
     exit 2
     ;;
 esac

@@ -26,7 +26,12 @@ int main(int argc, char** argv) {
   std::string schema_dir = o.schema_dir.string();
   app.add_option("--shm-name", o.shm_name, "segment name (default: $HOKM_SHM_NAME, else hokm)");
   app.add_option("--redis-url", o.redis_url,
-                 "redis://[:password@]host:port[/db] (default: $HOKM_REDIS_URL, else $REDIS_URL)");
+                 "redis://[:password@]host:port[/db], or a Redis Cluster's seeds "
+                 "redis://[:password@]h1:p1,h2:p2 (default: $HOKM_REDIS_URL, else $REDIS_URL)");
+  app.add_flag("--redis-cluster", o.redis_cluster,
+               "--redis-url names a Redis Cluster, even with one seed; refuse a single server "
+               "(a seed list already means a cluster)")
+      ->envname("HOKM_REDIS_CLUSTER");
   app.add_option("--pg-url", o.pg_url,
                  "libpq URL or key=value string, postgresql://user[:password]@host:port/db "
                  "(default: $HOKM_PG_URL, else $DATABASE_URL)");

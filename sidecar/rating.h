@@ -1,5 +1,6 @@
 // rating.h: the player rating both sinks keep (PostgreSQL players.rating and
-// the Redis leaderboard hokm:lb:global), as fixed steps rather than Elo.
+// the Redis leaderboard, hokm:lb:{S} in sidecar/redis/keys.h), as fixed
+// steps rather than Elo.
 //
 // A player starts at kRatingBase; each finished game moves every seated
 // winner up by kRatingStep and every seated loser down by kRatingStep;

@@ -140,7 +140,8 @@ Status StoreRebuildSource::Ratings(std::vector<PlayerRating>& out) const {
   try {
     if (!pg_ || !pg_->conn.is_open()) pg_ = std::make_unique<Pg>(pg_url_.ConnInfo());
     pqxx::read_transaction tx(pg_->conn);
-    // hokm:lb:global holds players with a rated (finished) game.
+    // The leaderboard (keys::Leaderboard) holds players with a rated
+    // (finished) game.
     for (const pqxx::row& r : tx.exec("SELECT player_id, rating FROM players WHERE games > 0")) {
       out.push_back({r[0].as<std::uint64_t>(), r[1].as<std::int64_t>()});
     }

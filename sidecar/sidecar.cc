@@ -154,6 +154,7 @@ Result<std::unique_ptr<Sidecar>> Sidecar::Open(const SidecarOptions& options) {
   auto redis_url = ParseRedisUrl(options.redis_url);
   if (!redis_url.ok())
     return Status::InvalidArgument("--redis-url: " + redis_url.status().message());
+  if (options.redis_cluster) redis_url->cluster = true;
   auto pg_url = ParsePgUrl(options.pg_url);
   if (!pg_url.ok()) return Status::InvalidArgument("--pg-url: " + pg_url.status().message());
   std::optional<PgUrl> read_url;

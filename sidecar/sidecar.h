@@ -36,6 +36,7 @@ namespace hokm::sidecar {
 struct SidecarOptions {
   std::string shm_name;
   std::string redis_url;
+  bool redis_cluster = false;  // --redis-cluster: redis_url names a Redis Cluster
   std::string pg_url;
   // A read replica of pg_url whose lag /metrics reports (replica_monitor.h);
   // "" for none.

@@ -32,7 +32,7 @@ namespace hokm::loadgen {
 namespace {
 
 constexpr std::size_t kInsertRows = 50;
-constexpr const char* kLiveTtl = "14400";  // 4 h, as hokm:g:{ID}
+constexpr const char* kLiveTtl = "14400";  // 4 h, as keys::Game's stream
 constexpr const char* kEndedTtl = "900";   // 15 min after the end
 
 class SeedServer {
@@ -301,17 +301,25 @@ Result<SeedSetup> PrepareSeedBaseline(const LoadgenOptions& options) {
     return Status::InvalidArgument("--redis-url: " + redis_url.status().message());
   auto pg_url = sidecar::ParsePgUrl(options.pg_url);
   if (!pg_url.ok()) return Status::InvalidArgument("--pg-url: " + pg_url.status().message());
+  if (options.redis_cluster) redis_url->cluster = true;
   setup.redis = *redis_url;
   setup.pg = *pg_url;
   auto redis = ConnectRedis(setup.redis);
   if (!redis.ok()) return redis.status();
+  // EVALSHA runs on the master of the game's key: every master needs the
+  // script (one server: the one).
   const std::string script(SeedCasScript());
-  RedisReply sha = redis->Command({"SCRIPT", "LOAD", script});
-  if (!sha || sha->type != REDIS_REPLY_STRING) {
-    return Status::Unavailable("redis SCRIPT LOAD of the baseline's CAS script: " +
-                               ReplyText(sha.get()));
-  }
-  setup.script_sha.assign(sha->str, sha->len);
+  const Status loaded =
+      redis->ForEachMaster([&](sidecar::RedisConnection& node, std::string_view where) {
+        RedisReply sha = node.Command({"SCRIPT", "LOAD", script});
+        if (!sha || sha->type != REDIS_REPLY_STRING) {
+          return Status::Unavailable("redis SCRIPT LOAD of the baseline's CAS script at " +
+                                     std::string(where) + ": " + ReplyText(sha.get()));
+        }
+        setup.script_sha.assign(sha->str, sha->len);
+        return Status::Ok();
+      });
+  if (!loaded.ok()) return loaded;
   try {
     pqxx::connection conn(setup.pg.ConnInfo());
     pqxx::nontransaction tx(conn);

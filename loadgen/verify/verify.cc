@@ -17,6 +17,7 @@
 #include "loadgen/verify/sidecar_probe.h"
 #include "shm/segment.h"
 #include "sidecar/public_state.h"
+#include "sidecar/redis/keys.h"
 #include "sidecar/redis/stream_entry.h"
 #include "sidecar/url.h"
 
@@ -177,6 +178,7 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
                   const shm::Segment* segment, VerifyResult& v, int& reported) {
   auto url = sidecar::ParseRedisUrl(options.redis_url);
   if (!url.ok()) return Status::InvalidArgument("--redis-url: " + url.status().message());
+  if (options.redis_cluster) url->cluster = true;
   auto conn = ConnectRedis(*url);
   if (!conn.ok()) return conn.status();
   std::vector<std::string> keys;
@@ -184,8 +186,7 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
     const std::size_t end = std::min(games.size(), begin + kRedisChunk);
     keys.clear();
     for (std::size_t i = begin; i < end; ++i) {
-      keys.push_back(seed ? SeedGameKey(games[i].game_id)
-                          : "hokm:g:{" + std::to_string(games[i].game_id) + "}");
+      keys.push_back(seed ? SeedGameKey(games[i].game_id) : sidecar::keys::Game(games[i].game_id));
     }
     for (const std::string& key : keys) {
       if (seed) {
@@ -197,7 +198,7 @@ Status CheckRedis(const LoadgenOptions& options, bool seed, const std::vector<Ga
     for (std::size_t i = begin; i < end; ++i) {
       RedisReply r = conn->GetReply();
       if (!r)
-        return Status::Unavailable("verify: redis at " + url->HostPort() + ": " + conn->Error());
+        return Status::Unavailable("verify: redis at " + conn->Where() + ": " + conn->Error());
       const GameRecord& g = games[i];
       std::string seq, phase, a, b;
       if (seed) {

@@ -109,8 +109,9 @@ class GameReplayTest : public ::testing::Test {
     tx.exec("DELETE FROM players WHERE player_id BETWEEN " + std::to_string(players_ + 1) +
             " AND " + std::to_string(players_ + 4 * (games.size() + 1)));
     for (std::uint64_t g : games) {
-      redis_.Command({"DEL", sidecar::integration::GameKey(g)});
-      redis_.Command({"ZREM", "hokm:active", std::to_string(g)});
+      std::vector<std::vector<std::string>> cmds;
+      sidecar::integration::AppendGameCleanup(g, cmds);
+      redis_.Pipeline(cmds);
     }
   }
 
@@ -155,7 +156,7 @@ class GameReplayTest : public ::testing::Test {
     return tx.exec(sql);
   }
 
-  static std::string Key(std::uint64_t id) { return "hokm:g:{" + std::to_string(id) + "}"; }
+  static std::string Key(std::uint64_t id) { return sidecar::integration::GameKey(id); }
 
   std::string shm_name_, redis_url_, pg_url_;
   fs::path dir_;

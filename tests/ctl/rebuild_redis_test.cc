@@ -2,7 +2,7 @@
 // a real segment: after FLUSHALL, a live game of the segment's game table
 // and a game that finished a minute ago (in PostgreSQL through the sink)
 // are back in Redis with the right state, the live game's players and
-// hokm:active, the finished game's TTL, rated marker and leaderboard; then
+// the active set, the finished game's TTL, rated marker and leaderboard; then
 // the same without a segment (PostgreSQL's games only) and for one game.
 #include <pwd.h>
 
@@ -99,7 +99,8 @@ class RebuildRedisTest : public StoresTest {
       EXPECT_EQ(h["game"], std::to_string(live_id_));
       EXPECT_EQ(h["seat"], std::to_string(seat));
     }
-    EXPECT_TRUE(probe_.Score("hokm:active", std::to_string(live_id_)).has_value());
+    EXPECT_TRUE(
+        probe_.Score(sidecar::keys::Active(live_id_), std::to_string(live_id_)).has_value());
   }
 
   void ExpectFinishedGameBack() {
@@ -116,7 +117,15 @@ class RebuildRedisTest : public StoresTest {
     const long long ttl = probe_.Integer({"PTTL", GameKey(ids_.Game(1))});
     EXPECT_GT(ttl, 0);
     EXPECT_LE(ttl, 15 * 60 * 1000) << "a finished game keeps what is left of its 15 min";
-    EXPECT_EQ(probe_.Integer({"EXISTS", GameKey(ids_.Game(1)) + ":rated"}), 1);
+    // Rated: in the rated set of the leaderboard shard of each player.
+    for (int seat = 0; seat < 4; ++seat) {
+      EXPECT_TRUE(probe_
+                      .Score(sidecar::keys::RatedShard(
+                                 sidecar::keys::LeaderboardShardOf(ids_.Player(1 + seat))),
+                             std::to_string(ids_.Game(1)))
+                      .has_value())
+          << "seat " << seat;
+    }
   }
 
   const std::string shm_ = TestSegmentName("rebuild");
@@ -163,7 +172,9 @@ TEST_F(RebuildRedisTest, AfterFlushallTheLiveAndTheFinishedGameAreBack) {
   for (const auto& row : pqxx::nontransaction(*pq_).exec(
            "SELECT player_id, rating FROM players WHERE player_id BETWEEN " +
            std::to_string(ids_.Player(1)) + " AND " + std::to_string(ids_.Player(4)))) {
-    EXPECT_EQ(probe_.Score("hokm:lb:global", row[0].as<std::string>()), row[1].as<double>());
+    EXPECT_EQ(probe_.Score(sidecar::keys::Leaderboard(row[0].as<std::uint64_t>()),
+                           row[0].as<std::string>()),
+              row[1].as<double>());
   }
   const passwd* pw = ::getpwuid(::geteuid());
   ASSERT_NE(pw, nullptr);

@@ -69,14 +69,9 @@ class StoresTest : public ::testing::Test {
          "DELETE FROM players WHERE player_id BETWEEN " + players + ";" +
          "DELETE FROM sidecar_checkpoint WHERE name = '" + ids_.Checkpoint() + "';");
     std::vector<std::vector<std::string>> cmds;
-    for (std::uint64_t g : games) {
-      cmds.push_back({"DEL", GameKey(g), GameKey(g) + ":rated"});
-      cmds.push_back({"ZREM", "hokm:active", std::to_string(g)});
-    }
-    for (int p = 1; p <= kPlayers; ++p) {
-      cmds.push_back({"DEL", PlayerKey(ids_.Player(p))});
-      cmds.push_back({"ZREM", "hokm:lb:global", std::to_string(ids_.Player(p))});
-    }
+    for (std::uint64_t g : games) sidecar::integration::AppendGameCleanup(g, cmds);
+    for (int p = 1; p <= kPlayers; ++p)
+      sidecar::integration::AppendPlayerCleanup(ids_.Player(p), cmds);
     probe_.Pipeline(cmds);
   }
 

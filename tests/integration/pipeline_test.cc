@@ -378,7 +378,7 @@ TEST_F(PipelineTest, RedisStoppedUnderLoadThenRestartedConverges) {
 // live game from the engine's game table, and the games that ended and the
 // leaderboard from PostgreSQL. So every game's Redis state equals the
 // engine's field by field, live games' players' hashes name them and
-// hokm:active holds them, every rated player's score is PostgreSQL's
+// the active set holds them, every rated player's score is PostgreSQL's
 // rating, and PostgreSQL still has every record exactly once.
 TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
   OwnRedis redis(spill_dir_.string() + "-redis");
@@ -533,7 +533,7 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
           players_ok && h["game"] == std::to_string(g) && h["seat"] == std::to_string(seat);
     }
     const bool active_ok =
-        game.phase == core::Phase::kFinished || probe.Score("hokm:active", std::to_string(g));
+        game.phase == core::Phase::kFinished || probe.Score(keys::Active(g), std::to_string(g));
     if (game.phase != core::Phase::kFinished) ++live;
     if (!(state_ok && players_ok && active_ok) && ++wrong <= 3) {
       std::string a, b;
@@ -541,7 +541,7 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
       if (got) got->AppendJson(b);
       ADD_FAILURE() << "game " << g << (has_stream ? "" : " (no stream)") << "\n  engine: " << a
                     << "\n  redis:  " << b << "\n  players' hashes "
-                    << (players_ok ? "ok" : "wrong") << ", hokm:active "
+                    << (players_ok ? "ok" : "wrong") << ", active set "
                     << (active_ok ? "ok" : "missing");
     }
   }
@@ -555,7 +555,8 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
            "SELECT player_id, rating FROM players WHERE games > 0 AND player_id BETWEEN " +
            std::to_string(player_base_) + " AND " + std::to_string(player_base_ + 4 * kGames))) {
     ++rated;
-    const std::optional<double> score = probe.Score("hokm:lb:global", row[0].c_str());
+    const std::optional<double> score =
+        probe.Score(keys::Leaderboard(row[0].as<std::uint64_t>()), row[0].c_str());
     if ((!score || *score != row[1].as<double>()) && ++wrong_ratings <= 3)
       ADD_FAILURE() << "player " << row[0].c_str() << ": rating " << row[1].c_str()
                     << " in postgres, " << (score ? std::to_string(*score) : std::string("none"))

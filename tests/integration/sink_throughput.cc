@@ -95,12 +95,8 @@ int Run(int argc, char** argv) {
     if (!probe.Connect(*redis_url)) return;
     std::vector<std::vector<std::string>> cmds;
     for (const auto& g : w.games) {
-      cmds.push_back({"DEL", GameKey(g.game_id), GameKey(g.game_id) + ":rated"});
-      cmds.push_back({"ZREM", "hokm:active", std::to_string(g.game_id)});
-      for (std::uint64_t p : g.players) {
-        cmds.push_back({"DEL", PlayerKey(p)});
-        cmds.push_back({"ZREM", "hokm:lb:global", std::to_string(p)});
-      }
+      AppendGameCleanup(g.game_id, cmds);
+      for (std::uint64_t p : g.players) AppendPlayerCleanup(p, cmds);
     }
     for (std::size_t at = 0; at < cmds.size(); at += 10000) {
       probe.Pipeline(std::vector<std::vector<std::string>>(

@@ -63,14 +63,8 @@ class SinksTest : public ::testing::Test {
            pq_->quote_raw(payload.data(), payload.size()));
     }
     std::vector<std::vector<std::string>> cmds;
-    for (std::uint64_t g : used_games_) {
-      cmds.push_back({"DEL", GameKey(g), GameKey(g) + ":rated"});
-      cmds.push_back({"ZREM", "hokm:active", std::to_string(g)});
-    }
-    for (std::uint64_t p : used_players_) {
-      cmds.push_back({"DEL", PlayerKey(p)});
-      cmds.push_back({"ZREM", "hokm:lb:global", std::to_string(p)});
-    }
+    for (std::uint64_t g : used_games_) AppendGameCleanup(g, cmds);
+    for (std::uint64_t p : used_players_) AppendPlayerCleanup(p, cmds);
     probe_.Pipeline(cmds);
   }
 
@@ -121,7 +115,7 @@ class SinksTest : public ::testing::Test {
   // Every Redis key of this test's games and players, in a canonical text:
   // the game's state and every event of its stream in order, player hash
   // fields sorted, the kind of TTL, and (unless with_active is false) each
-  // game's hokm:active score.
+  // game's score in its active-set shard.
   std::string RedisDump(bool with_active = true) {
     std::string out;
     // n: no TTL; s: at most the 15 min of a finished game; l: longer.
@@ -143,13 +137,13 @@ class SinksTest : public ::testing::Test {
       out += "\n";
       if (with_active)
         out += "active=" +
-               std::to_string(probe_.Score("hokm:active", std::to_string(g)).value_or(-1)) + "\n";
+               std::to_string(probe_.Score(keys::Active(g), std::to_string(g)).value_or(-1)) + "\n";
     }
     for (std::uint64_t p : used_players_) {
       hash(PlayerKey(p));
-      out +=
-          "lb=" + std::to_string(probe_.Score("hokm:lb:global", std::to_string(p)).value_or(-1)) +
-          "\n";
+      out += "lb=" +
+             std::to_string(probe_.Score(keys::Leaderboard(p), std::to_string(p)).value_or(-1)) +
+             "\n";
     }
     return out;
   }
@@ -200,7 +194,7 @@ class SinksTest : public ::testing::Test {
     }
     for (std::uint64_t p : used_players_) {
       s += "lb" + std::to_string(p) + ":" +
-           std::to_string(probe_.Score("hokm:lb:global", std::to_string(p)).value_or(-1)) + " ";
+           std::to_string(probe_.Score(keys::Leaderboard(p), std::to_string(p)).value_or(-1)) + " ";
     }
     return s;
   }
@@ -325,10 +319,10 @@ TEST_F(SinksTest, ThousandRealGamesLandExactlyOnceInBothStores) {
     const long long ttl = probe_.Integer({"PTTL", GameKey(g.game_id)});
     EXPECT_GT(ttl, 0);
     EXPECT_LE(ttl, 15 * 60 * 1000);
-    EXPECT_FALSE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
+    EXPECT_FALSE(probe_.Score(keys::Active(g.game_id), std::to_string(g.game_id)).has_value());
   }
   for (const auto& [player, t] : tally) {
-    EXPECT_EQ(probe_.Score("hokm:lb:global", std::to_string(player)).value_or(-1),
+    EXPECT_EQ(probe_.Score(keys::Leaderboard(player), std::to_string(player)).value_or(-1),
               static_cast<double>(t.Rating()))
         << player;
     EXPECT_GT(probe_.Integer({"PTTL", PlayerKey(player)}), 0);
@@ -571,7 +565,7 @@ TEST_F(SinksTest, StateFollowsTheGameMidTrickAndEventsReadOnBySeq) {
   EXPECT_EQ(h["s2"], std::to_string(ids_.Player(3)));
   EXPECT_EQ(h["room"], "R" + std::to_string(g.game_id % 100000));
   EXPECT_EQ(h["updated_ms"], std::to_string(refs.back().record->ts_ns() / 1'000'000));
-  EXPECT_TRUE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
+  EXPECT_TRUE(probe_.Score(keys::Active(g.game_id), std::to_string(g.game_id)).has_value());
   // Entry ids are <last seq>-0: XRANGE from N+1 gives every event after N
   // (the first entry may also hold events at or before N: skip them).
   for (std::uint64_t n : {0, 3, 4, 5, 7}) {
@@ -698,10 +692,10 @@ TEST_F(SinksTest, AbandonedGamesLeaveRatingsAloneAndLeaveTheActiveSet) {
   auto h = probe_.GameState(GameKey(g.game_id));
   EXPECT_EQ(h["phase"], "abandoned");
   EXPECT_EQ(h["s1"], "0");
-  EXPECT_FALSE(probe_.Score("hokm:active", std::to_string(g.game_id)).has_value());
+  EXPECT_FALSE(probe_.Score(keys::Active(g.game_id), std::to_string(g.game_id)).has_value());
   EXPECT_LE(probe_.Integer({"PTTL", GameKey(g.game_id)}), 15 * 60 * 1000);
   for (std::uint64_t p : seats)
-    EXPECT_FALSE(probe_.Score("hokm:lb:global", std::to_string(p)).has_value());
+    EXPECT_FALSE(probe_.Score(keys::Leaderboard(p), std::to_string(p)).has_value());
   auto p1 = probe_.Hash(PlayerKey(seats[1]));
   EXPECT_EQ(p1["connected"], "0");
   EXPECT_EQ(p1["game"], "0");
@@ -818,7 +812,7 @@ TEST_F(SinksTest, TheNextSinkCompletesAStreamCutShort) {
     ASSERT_TRUE(sink->Write(std::span(refs).first(half)).ok());
     ASSERT_TRUE(sink->Write(std::span(refs).subspan(half, end - half)).ok());
   }
-  // A new sink refreshes hokm:active at once, to its own batch's time.
+  // A new sink refreshes the active set at once, to its own batch's time.
   const std::string whole = RedisDump(false);
   // Take the second write's entries back out of each game's stream.
   std::size_t removed = 0;
@@ -859,7 +853,7 @@ TEST_F(SinksTest, TheNextSinkCompletesAStreamCutShort) {
 TEST_F(SinksTest, NoDealtCardIsReadableFromRedis) {
   RedisProbe subscriber;
   ASSERT_TRUE(subscriber.Connect(RedisUrlOrDie()));
-  RedisProbe::Reply sub = subscriber.Command({"SUBSCRIBE", "hokm:events"});
+  RedisProbe::Reply sub = subscriber.Command({"SUBSCRIBE", std::string(keys::kEventsChannel)});
   ASSERT_TRUE(sub && sub->type == REDIS_REPLY_ARRAY);
   const std::vector<ScriptedGame> games = RealGames(20, 16, 61);
   const std::vector<RecordRef> refs = Refs(Interleave(games));
@@ -867,12 +861,12 @@ TEST_F(SinksTest, NoDealtCardIsReadableFromRedis) {
   ASSERT_FALSE(HasFailure());
 
   // Every value of every key the games and their players have.
-  std::set<std::string> keys;
-  for (std::uint64_t g : used_games_) keys.insert({GameKey(g), GameKey(g) + ":rated"});
-  for (std::uint64_t p : used_players_) keys.insert(PlayerKey(p));
+  std::set<std::string> game_keys;
+  for (std::uint64_t g : used_games_) game_keys.insert(GameKey(g));
+  for (std::uint64_t p : used_players_) game_keys.insert(PlayerKey(p));
   std::vector<std::string> values;
   std::size_t deals = 0;
-  for (const std::string& key : keys) {
+  for (const std::string& key : game_keys) {
     const RedisProbe::Reply type = probe_.Command({"TYPE", key});
     const std::string t(type->str, type->len);
     if (t == "stream") {

@@ -32,6 +32,7 @@
 #include "core/rules/rules.h"
 #include "sidecar/pg/pg_sink.h"
 #include "sidecar/public_state.h"
+#include "sidecar/redis/keys.h"
 #include "sidecar/redis/redis_sink.h"
 #include "sidecar/redis/stream_entry.h"
 #include "tests/sidecar/test_records.h"
@@ -265,8 +266,25 @@ inline std::string StoresDown() {
   return "";
 }
 
-inline std::string GameKey(std::uint64_t g) { return "hokm:g:{" + std::to_string(g) + "}"; }
-inline std::string PlayerKey(std::uint64_t p) { return "hokm:p:{" + std::to_string(p) + "}"; }
+inline std::string GameKey(std::uint64_t g) { return keys::Game(g); }
+inline std::string PlayerKey(std::uint64_t p) { return keys::Player(p); }
+
+// The commands removing game g from Redis (sidecar/redis/keys.h): its
+// stream, its entry in its active-set shard and in every leaderboard
+// shard's rated set (a game is rated in the shard of each of its players).
+inline void AppendGameCleanup(std::uint64_t g, std::vector<std::vector<std::string>>& cmds) {
+  const std::string id = std::to_string(g);
+  cmds.push_back({"DEL", keys::Game(g)});
+  cmds.push_back({"ZREM", keys::Active(g), id});
+  for (std::uint32_t s = 0; s < keys::kGlobalShards; ++s) {
+    cmds.push_back({"ZREM", keys::RatedShard(s), id});
+  }
+}
+// The commands removing player p: its hash and its leaderboard entry.
+inline void AppendPlayerCleanup(std::uint64_t p, std::vector<std::vector<std::string>>& cmds) {
+  cmds.push_back({"DEL", keys::Player(p)});
+  cmds.push_back({"ZREM", keys::Leaderboard(p), std::to_string(p)});
+}
 
 // The game and player ids one test owns: games (counter << 20) | 1.. (the
 // stores take any id; to the engine's layout, shm/game_id.h, these are

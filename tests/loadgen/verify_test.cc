@@ -46,6 +46,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using sidecar::integration::AppendGameCleanup;
+using sidecar::integration::GameKey;
 using sidecar::integration::PgUrlOrDie;
 using sidecar::integration::PgUrlString;
 using sidecar::integration::RedisProbe;
@@ -237,8 +239,7 @@ class LoadgenVerifyTest : public ::testing::Test {
       if (seed_) {
         dels.push_back({"DEL", "seed:g:{" + id + "}"});
       } else {
-        dels.push_back({"DEL", "hokm:g:{" + id + "}", "hokm:g:{" + id + "}:rated"});
-        dels.push_back({"ZREM", "hokm:active", id});
+        AppendGameCleanup(g.id, dels);
       }
     }
     probe.Pipeline(dels);
@@ -281,7 +282,7 @@ TEST_F(LoadgenVerifyTest, VerifyCatchesAnAlteredRedisGameAndADeletedMoveRow) {
   // A Redis game altered on purpose.
   RedisProbe probe;
   ASSERT_TRUE(probe.Connect(RedisUrlOrDie()));
-  const std::string key = "hokm:g:{" + std::to_string(games_[0].id) + "}";
+  const std::string key = GameKey(games_[0].id);
   const std::string seq = probe.GameState(key)["seq"];
   ASSERT_EQ(seq, std::to_string(games_[0].last_seq));
   // A later entry whose state says another seq.
@@ -500,7 +501,7 @@ TEST_F(LoadgenVerifyTest, TheEngineFinishesAGameWhoseClientStoppedMoving) {
   RedisProbe probe;
   ASSERT_TRUE(probe.Connect(RedisUrlOrDie()));
   int flagged = 0;
-  for (const nlohmann::json& e : probe.Events("hokm:g:{" + id + "}")) {
+  for (const nlohmann::json& e : probe.Events(GameKey(game))) {
     if (e.value("on_timeout", false)) ++flagged;
   }
   EXPECT_EQ(flagged, moves[0].as<int>());
