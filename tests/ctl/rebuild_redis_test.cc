@@ -167,7 +167,7 @@ TEST_F(RebuildRedisTest, AfterFlushallTheLiveAndTheFinishedGameAreBack) {
   EXPECT_EQ(j["marker_set"], true) << run.Text();
   ExpectLiveGameBack();
   ExpectFinishedGameBack();
-  EXPECT_EQ(probe_.Integer({"EXISTS", "hokm:marker"}), 1);
+  EXPECT_EQ(probe_.Integer({"EXISTS", MarkerKey()}), 1);
   // The leaderboard from PostgreSQL's ratings.
   for (const auto& row : pqxx::nontransaction(*pq_).exec(
            "SELECT player_id, rating FROM players WHERE player_id BETWEEN " +
@@ -194,7 +194,7 @@ TEST_F(RebuildRedisTest, WithoutASegmentOnlyPostgresqlsGamesComeBack) {
   ExpectRebuilt(run);
   EXPECT_NE(run.out.find("no segment " + shm_), std::string::npos) << run.Text();
   ExpectFinishedGameBack();
-  EXPECT_EQ(probe_.Integer({"EXISTS", "hokm:marker"}), 0)
+  EXPECT_EQ(probe_.Integer({"EXISTS", MarkerKey()}), 0)
       << "without the segment's live games the marker is the sidecar's to set";
 }
 

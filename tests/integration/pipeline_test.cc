@@ -391,10 +391,10 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
   ASSERT_TRUE(probe.Connect(*own_url));
   ASSERT_TRUE(WaitUntil(
       [&] {
-        return probe.Integer({"EXISTS", "hokm:marker"}) == 1;
+        return probe.Integer({"EXISTS", MarkerKey()}) == 1;
       },
       std::chrono::seconds(30)))
-      << "the sidecar never set hokm:marker";
+      << "the sidecar never set its marker";
 
   // 300 games, played round-robin: none ends before the check.
   constexpr int kGames = 300;
@@ -497,7 +497,7 @@ TEST_F(PipelineTest, RedisRestartedEmptyUnderLoadIsRebuiltFromTheEngine) {
   ASSERT_TRUE(restarted && flushed) << "the load ended before Redis was restarted and flushed";
   ASSERT_TRUE(WaitUntil(
       [&] {
-        return probe.Integer({"EXISTS", "hokm:marker"}) == 1;
+        return probe.Integer({"EXISTS", MarkerKey()}) == 1;
       },
       std::chrono::seconds(60)))
       << "the sidecar never noticed that Redis lost its data";

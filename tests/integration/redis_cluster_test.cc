@@ -150,29 +150,29 @@ class RedisClusterTest : public ::testing::Test {
   // `flags`; then the sidecar on its segment (loadgen waits for it).
   // Returns {loadgen pid, sidecar pid}.
   std::pair<pid_t, pid_t> StartRun(std::vector<std::string> flags, int budget_s) {
-    std::vector<std::string> args = {HOKM_LOADGEN_BIN,
-                                     "--mode",
-                                     "embedded",
-                                     "--shm-name",
-                                     shm_name_,
-                                     "--fresh",
-                                     "--verify",
-                                     "--verify-timeout-s",
-                                     std::to_string(budget_s),
-                                     "--redis-url",
-                                     cluster_url_,
-                                     "--pg-url",
-                                     pg_url_,
-                                     "--sidecar-metrics",
-                                     "http://127.0.0.1:" + std::to_string(metrics_port_) +
-                                         "/metrics",
-                                     "--wait-for-sidecar",
-                                     "60",
-                                     "--json",
-                                     (dir_ / "run.json").string(),
-                                     "--save-games",
-                                     (dir_ / "games.txt").string(),
-                                     "--quiet"};
+    std::vector<std::string> args = {
+        HOKM_LOADGEN_BIN,
+        "--mode",
+        "embedded",
+        "--shm-name",
+        shm_name_,
+        "--fresh",
+        "--verify",
+        "--verify-timeout-s",
+        std::to_string(budget_s),
+        "--redis-url",
+        cluster_url_,
+        "--pg-url",
+        pg_url_,
+        "--sidecar-metrics",
+        "http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics",
+        "--wait-for-sidecar",
+        "60",
+        "--json",
+        (dir_ / "run.json").string(),
+        "--save-games",
+        (dir_ / "games.txt").string(),
+        "--quiet"};
     args.insert(args.end(), flags.begin(), flags.end());
     const pid_t loadgen = Spawn(std::move(args), dir_ / "loadgen.log");
     EXPECT_TRUE(
@@ -270,11 +270,11 @@ TEST_F(RedisClusterTest, PipelineIntoAClusterVerifiesOk) {
   }
 
   const fs::path check_log = dir_ / "check.log";
-  const int check = WaitExit(
-      proc::Spawn({HOKM_CTL_BIN, "check", "--all", "--rate", "0", "--json", "--shm-name", shm_name_,
-                   "--redis-url", cluster_url_, "--pg-url", pg_url_},
-                  check_log.c_str()),
-      std::chrono::seconds(120));
+  const int check =
+      WaitExit(proc::Spawn({HOKM_CTL_BIN, "check", "--all", "--rate", "0", "--json", "--shm-name",
+                            shm_name_, "--redis-url", cluster_url_, "--pg-url", pg_url_},
+                           check_log.c_str()),
+               std::chrono::seconds(120));
   EXPECT_EQ(check, 0) << Slurp(check_log);
   const std::string check_out = Slurp(check_log);
   const std::size_t brace = check_out.find('{');
@@ -290,12 +290,11 @@ TEST_F(RedisClusterTest, PipelineIntoAClusterVerifiesOk) {
   ASSERT_FALSE(games.empty());
   const fs::path game_log = dir_ / "game.log";
   const std::string one_seed = "redis://" + url_.HostPort();
-  const int game = WaitExit(
-      proc::Spawn({HOKM_CTL_BIN, "game", std::to_string(games.back()), "--shm-name",
-                   shm_name_ + "-none", "--redis-url", one_seed, "--redis-cluster", "--pg-url",
-                   pg_url_},
-                  game_log.c_str()),
-      std::chrono::seconds(60));
+  const int game = WaitExit(proc::Spawn({HOKM_CTL_BIN, "game", std::to_string(games.back()),
+                                         "--shm-name", shm_name_ + "-none", "--redis-url", one_seed,
+                                         "--redis-cluster", "--pg-url", pg_url_},
+                                        game_log.c_str()),
+                            std::chrono::seconds(60));
   EXPECT_EQ(game, 0) << Slurp(game_log);
   EXPECT_NE(Slurp(game_log).find("redis"), std::string::npos) << Slurp(game_log);
 }
@@ -306,8 +305,8 @@ TEST_F(RedisClusterTest, PipelineIntoAClusterVerifiesOk) {
 // loadgen's verify finds every game and move once in PostgreSQL and every
 // game's Redis state the engine's.
 TEST_F(RedisClusterTest, MasterKilledUnderLoadLosesNothing) {
-  const auto [loadgen, sidecar] = StartRun(
-      {"--games", "100", "--duration", "20", "--rate", "4000", "--threads", "1"}, 120);
+  const auto [loadgen, sidecar] =
+      StartRun({"--games", "100", "--duration", "20", "--rate", "4000", "--threads", "1"}, 120);
   Result<RedisClient> client = RedisClient::Connect(url_);
   ASSERT_TRUE(client.ok()) << client.status().message();
   // Under load: the stores are taking records.
@@ -347,9 +346,8 @@ TEST_F(RedisClusterTest, MasterKilledUnderLoadLosesNothing) {
       },
       std::chrono::seconds(30)))
       << "no replica took over the master on port " << killed << " (masters: " << masters << ")";
-  std::fprintf(
-      stderr, "a replica took over in %.1f s; masters now %s\n",
-      std::chrono::duration<double>(Clock::now() - killed_at).count(), masters.c_str());
+  std::fprintf(stderr, "a replica took over in %.1f s; masters now %s\n",
+               std::chrono::duration<double>(Clock::now() - killed_at).count(), masters.c_str());
   EXPECT_TRUE(Running(loadgen)) << "the load ended before the failover completed";
 
   const nlohmann::json run = FinishRun(loadgen, sidecar, 180);
@@ -358,7 +356,8 @@ TEST_F(RedisClusterTest, MasterKilledUnderLoadLosesNothing) {
   // What the sidecar said of Redis meanwhile (its breaker, spill, slot map).
   std::istringstream log(Slurp(dir_ / "sidecar.log"));
   for (std::string line; std::getline(log, line);) {
-    if (line.find("redis") != std::string::npos) std::fprintf(stderr, "sidecar: %s\n", line.c_str());
+    if (line.find("redis") != std::string::npos)
+      std::fprintf(stderr, "sidecar: %s\n", line.c_str());
   }
 }
 

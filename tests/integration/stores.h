@@ -32,6 +32,7 @@
 #include "core/rules/rules.h"
 #include "sidecar/pg/pg_sink.h"
 #include "sidecar/public_state.h"
+#include "sidecar/redis/client.h"
 #include "sidecar/redis/keys.h"
 #include "sidecar/redis/redis_sink.h"
 #include "sidecar/redis/stream_entry.h"
@@ -268,6 +269,9 @@ inline std::string StoresDown() {
 
 inline std::string GameKey(std::uint64_t g) { return keys::Game(g); }
 inline std::string PlayerKey(std::uint64_t p) { return keys::Player(p); }
+// The sink's marker on a single server (one master, which serves slot 0:
+// redis_sink.h, hokm:marker:{T} per master).
+inline std::string MarkerKey() { return "hokm:marker:{" + SlotTag(0) + "}"; }
 
 // The commands removing game g from Redis (sidecar/redis/keys.h): its
 // stream, its entry in its active-set shard and in every leaderboard
