@@ -155,7 +155,8 @@ std::string RedisSinkStatsText(const RedisSinkStats& s) {
                {"hokm_sidecar_redis_round_trips_total", s.round_trips, "round trips to Redis"},
                {"hokm_sidecar_redis_reconnects_total", s.reconnects, "reconnections to Redis"},
                {"hokm_sidecar_redis_rebuilds_total", s.rebuilds,
-                "times Redis was found without hokm:marker (lost data) and rebuilt"},
+                "times Redis was found without a hokm:marker:{T} key (lost data) or with its "
+                "masters changed (a failover), and rebuilt"},
                {"hokm_sidecar_redis_rebuilt_games_total", s.rebuilt_games,
                 "games rewritten into Redis by rebuilds"}});
   t.Gauge("hokm_sidecar_redis_last_rebuild_seconds", static_cast<double>(s.last_rebuild_us) / 1e6,

@@ -84,8 +84,7 @@ std::optional<Redirect> ParseRedirect(std::string_view text) {
   int slot = 0;
   unsigned port = 0;
   if (std::from_chars(text.data(), text.data() + space, slot).ec != std::errc() ||
-      std::from_chars(text.data() + colon + 1, text.data() + text.size(), port).ec !=
-          std::errc() ||
+      std::from_chars(text.data() + colon + 1, text.data() + text.size(), port).ec != std::errc() ||
       slot < 0 || slot >= static_cast<int>(kRedisClusterSlots) || port == 0 || port > 65535) {
     return std::nullopt;
   }
@@ -246,9 +245,8 @@ struct RedisClient::Impl {
       const redisReply* e = r->element[k];
       if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
           e->element[0]->type != REDIS_REPLY_INTEGER ||
-          e->element[1]->type != REDIS_REPLY_INTEGER ||
-          e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2 ||
-          e->element[2]->element[1]->type != REDIS_REPLY_INTEGER)
+          e->element[1]->type != REDIS_REPLY_INTEGER || e->element[2]->type != REDIS_REPLY_ARRAY ||
+          e->element[2]->elements < 2 || e->element[2]->element[1]->type != REDIS_REPLY_INTEGER)
         return bad();
       const long long lo = e->element[0]->integer, hi = e->element[1]->integer;
       if (lo < 0 || hi >= kRedisClusterSlots || lo > hi) return bad();
@@ -343,7 +341,8 @@ struct RedisClient::Impl {
         for (std::size_t i : by_node[n]) {
           const Queued& q = queued[i];
           if (q.ask) ok = ok && c.AppendFormatted(kAsking);
-          ok = ok && c.AppendFormatted(std::string_view(queued_resp).substr(q.begin, q.end - q.begin));
+          ok = ok &&
+               c.AppendFormatted(std::string_view(queued_resp).substr(q.begin, q.end - q.begin));
         }
         if (!ok || !c.Flush()) {
           NodeFailed(static_cast<int>(n), "sending a pipeline failed");

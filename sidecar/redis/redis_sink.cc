@@ -237,7 +237,7 @@ struct RedisSink::Impl {
     Status first_error;
     for (std::size_t i = 0; i < master_slots.size(); ++i) {
       RedisReply r = conn.GetReply();
-      if (!r) return Lost("EXISTS hokm:marker failed");
+      if (!r) return Lost("EXISTS hokm:marker:{T} failed");
       if (IsErrorReply(r.get()) && first_error.ok())
         first_error = ReplyError("EXISTS", ReplyString(r.get()));
       if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) missing = true;
@@ -275,7 +275,7 @@ struct RedisSink::Impl {
     Status first_error;
     for (std::size_t i = 0; i < master_slots.size(); ++i) {
       RedisReply set = conn.GetReply();
-      if (!set) return Lost("SET hokm:marker failed");
+      if (!set) return Lost("SET hokm:marker:{T} failed");
       if (IsErrorReply(set.get()) && first_error.ok())
         first_error = ReplyError("SET", ReplyString(set.get()));
     }

@@ -180,8 +180,8 @@ struct RedisSinkStats : SinkStats {
   std::uint64_t commands = 0;           // every command sent, probes and XADDs included
   std::uint64_t scripts = 0;            // EVALs (a player leaving, a game's rating)
   std::uint64_t probes = 0;             // games whose stored seq was read back
-  std::uint64_t rebuilds = 0;       // times hokm:marker was found missing (a loss, or a new Redis)
-  std::uint64_t rebuilt_games = 0;  // games rewritten: after a loss, or alone (see above)
+  std::uint64_t rebuilds = 0;         // marker missing (a loss, or a new Redis) or masters changed
+  std::uint64_t rebuilt_games = 0;    // games rewritten: after a loss, or alone (see above)
   std::uint64_t last_rebuild_us = 0;  // the last rebuild of every game
 };
 
