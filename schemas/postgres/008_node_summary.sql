@@ -4,14 +4,16 @@
 -- A game id carries the node that made it (shm/game_id.h):
 --   | creation number (38 bits) | node (6 bits) | slot index (20 bits) |
 -- so node = (game_id >> 20) & 63, and every node's games land in the same
--- tables and partitions (ids still grow with time across nodes).
+-- tables and partitions (ids still grow with time across nodes). Ids of the
+-- layout before nodes (below 2^61, the creation base: shm/game_id.h) carry
+-- no node: null.
 
 CREATE OR REPLACE FUNCTION hokm_node_of(game_id bigint) RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT ((game_id >> 20) & 63)::smallint
+  SELECT CASE WHEN game_id >= 2305843009213693952 THEN ((game_id >> 20) & 63)::smallint END
 $$;
 
--- One row per node that has games: its games by status, its card plays
+-- One row per node that has games (and one, node_id null, for older ids): its games by status, its card plays
 -- (event-log rows that start with a CardPlayed: about one per card play),
 -- and when it last created a game. Reads the whole event log: for
 -- analytics (e.g. on a read replica, HOKM_PG_READ_URL), not for a hot path.
