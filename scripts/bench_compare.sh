@@ -14,6 +14,13 @@
 #                   latency is the Busy back-off
 #   seed-baseline   hokm-loadgen --baseline seed, 3 threads x 48 in flight
 #                   (its best concurrency, bench/README.md)
+#   1 host, 2 hosts scripts/run_two_hosts.sh into a local Redis Cluster
+#                   (scripts/redis_cluster.sh: 3 masters, 3 replicas) and the
+#                   same PostgreSQL, through hokm-engine, closed loop: first
+#                   one engine host (node 1), then two at once (nodes 1 and
+#                   2, a sidecar each), half the games each; each node's
+#                   card plays/s and sync lag beside the one host's
+#                   (HOKM_BENCH_HOSTS=0 leaves these two out)
 #
 # Prints card plays/s, apply latency p99, sync lag, verify, whole-machine
 # CPU seconds per 1,000 card plays (every process, loadgen included) and
@@ -74,8 +81,10 @@ END $$;
 SQL
   fi
   # The store figures are information: without them the run still counts.
+  # (Not for the cluster runs: store_stats.py reads the one Redis.)
   rm -f "$OUT/stores-$name.json"
   local stores=1
+  [[ "${HOKM_BENCH_NO_STORES:-}" == 1 ]] && stores=0
   python3 "$ROOT/scripts/store_stats.py" before "$OUT/stores-$name-before.json" ||
     { echo "bench: store counters unavailable before $name" >&2; stores=0; }
   python3 "$ROOT/scripts/proc_cpu.py" "$OUT/$name.procs" &
@@ -242,4 +251,50 @@ if ours["steady"]:
 ok = all(r.get("verify", {}).get("ok") for r in reports)
 sys.exit(0 if ok else 1)
 PY
+
+if [[ "${HOKM_BENCH_HOSTS:-1}" != 0 ]]; then
+  cluster_url=$("$ROOT/scripts/redis_cluster.sh" start | sed -n 's/^HOKM_REDIS_CLUSTER_URL=//p')
+  if [[ -z "$cluster_url" ]]; then
+    echo "bench: the Redis Cluster did not start (scripts/redis_cluster.sh start)" >&2
+    exit 1
+  fi
+  # The project's own cluster is emptied before each run, as the one Redis is.
+  flush_cluster() {
+    [[ "${HOKM_SERVICES_LOCAL:-}" == 1 ]] || return 0
+    "$ROOT/scripts/redis_cluster.sh" pids | while read -r port _ role; do
+      if [[ "$role" == master ]]; then redis-cli -h 127.0.0.1 -p "$port" flushall >/dev/null; fi
+    done
+  }
+  flush_cluster
+  half=$((GAMES / 2))
+  echo "== 1 host: hokm-engine (node 1) + sidecar + loadgen into the Redis Cluster, ${SECONDS_EACH}s, $half games, closed loop"
+  HOKM_BENCH_NO_STORES=1 run one-host env HOKM_REDIS_URL="$cluster_url" HOKM_BIN="$BIN" HOKM_NODES=1 \
+    HOKM_TWO_HOSTS_LOGS="$OUT/one-host" "$ROOT/scripts/run_two_hosts.sh" \
+    --games "$half" --duration "$SECONDS_EACH" --bots random || status=1
+  flush_cluster
+  echo "== 2 hosts: the same on nodes 1 and 2 at once, $half games each"
+  HOKM_BENCH_NO_STORES=1 run two-hosts env HOKM_REDIS_URL="$cluster_url" HOKM_BIN="$BIN" HOKM_NODES="1 2" \
+    HOKM_TWO_HOSTS_LOGS="$OUT/two-hosts" "$ROOT/scripts/run_two_hosts.sh" \
+    --games "$half" --duration "$SECONDS_EACH" --bots random || status=1
+  python3 - "$OUT" <<'PY' || status=1
+import json, os, sys
+out = sys.argv[1]
+print("\nSeveral hosts (through hokm-engine, closed loop, one Redis Cluster of 3 masters and the same"
+      "\nPostgreSQL; each host an engine, a sidecar and a loadgen; all on this one machine):")
+print(f"{'':18}{'card plays/s':>14}{'CPU s/1,000':>13}{'apply p99 ns':>14}{'lag p99 redis':>15}"
+      f"{'lag p99 pg':>12}{'verify':>8}")
+for title, name, nodes in (("1 host", "one-host", ["1"]), ("2 hosts", "two-hosts", ["1", "2"])):
+    cpu = float(open(os.path.join(out, name + ".cpu")).read())
+    total, plays = 0.0, 0
+    for n in nodes:
+        r = json.load(open(os.path.join(out, name, f"loadgen-node-{n}.json")))
+        total += r["card_plays_per_sec"]
+        plays += r["card_plays"]
+        lag = r["sync_lag_ms"]
+        print(f"{title + ' node ' + n:18}{r['card_plays_per_sec']:>14,.0f}{'':>13}"
+              f"{r['apply_latency_ns']['p99']:>14,}{lag['redis']['p99']:>15,.1f}"
+              f"{lag['postgres']['p99']:>12,.1f}{str(r.get('verify', {}).get('ok')):>8}")
+    print(f"{title + ' all':18}{total:>14,.0f}{1000 * cpu / max(1, plays):>13.3f}")
+PY
+fi
 exit "$status"

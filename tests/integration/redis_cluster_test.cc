@@ -361,5 +361,52 @@ TEST_F(RedisClusterTest, MasterKilledUnderLoadLosesNothing) {
   }
 }
 
+// Two engine hosts into one set of stores (issue 17 item 3): the project's
+// scripts/run_two_hosts.sh runs two hokm-engine processes on two segments
+// with node ids 41 and 42, a hokm-sidecar each, into this Redis Cluster and
+// PostgreSQL, with a hokm-loadgen --verify per host at once. Both verify
+// ok, every game id carries its host's node, and analytics.node_summary
+// counts both nodes' games.
+TEST_F(RedisClusterTest, TwoEngineHostsIntoOneClusterAndPostgresVerifyOk) {
+  const fs::path bin = fs::path(HOKM_SIDECAR_BIN).parent_path();
+  const int metrics = proc::FreePort();
+  const std::string line = "HOKM_BIN='" + bin.string() + "' HOKM_REDIS_URL='" + cluster_url_ +
+                           "' HOKM_PG_URL='" + pg_url_ + "' HOKM_TWO_HOSTS_LOGS='" + dir_.string() +
+                           "' HOKM_SHM_PREFIX='" + shm_name_ + "' HOKM_NODES='41 42' " +
+                           "HOKM_METRICS_PORT_BASE=" + std::to_string(metrics) + " '" +
+                           std::string(HOKM_SOURCE_DIR) +
+                           "/scripts/run_two_hosts.sh' --games 60 --duration 4 --rate 3000 "
+                           "--bots greedy 2>&1";
+  FILE* pipe = ::popen(line.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  const int status = ::pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "run_two_hosts.sh failed:\n"
+      << out << "\nsidecar 41:\n"
+      << Slurp(dir_ / "sidecar-41.log") << "\nsidecar 42:\n"
+      << Slurp(dir_ / "sidecar-42.log");
+  for (const char* node : {"41", "42"}) {
+    const nlohmann::json r =
+        nlohmann::json::parse(Slurp(dir_ / (std::string("loadgen-node-") + node + ".json")));
+    EXPECT_EQ(r["verify"]["ok"], true) << node << ": " << r["verify"].dump();
+    EXPECT_GE(r["verify"]["games"].get<long long>(), 60) << node;
+  }
+  pqxx::connection c(PgUrlOrDie().ConnInfo());
+  pqxx::read_transaction tx(c);
+  for (int node : {41, 42}) {
+    const auto games =
+        tx.exec1("SELECT coalesce((SELECT games FROM analytics.node_summary WHERE node_id = " +
+                 std::to_string(node) + "), 0)")[0]
+            .as<long long>();
+    EXPECT_GE(games, 60) << "analytics.node_summary misses node " << node << "\n" << out;
+  }
+  // The script's per-node table names both nodes.
+  EXPECT_NE(out.find("    41 "), std::string::npos) << out;
+  EXPECT_NE(out.find("    42 "), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace hokm::sidecar::integration
