@@ -18,8 +18,10 @@
 #                   (scripts/redis_cluster.sh: 3 masters, 3 replicas) and the
 #                   same PostgreSQL, through hokm-engine, closed loop: first
 #                   one engine host (node 1), then two at once (nodes 1 and
-#                   2, a sidecar each), half the games each; each node's
-#                   card plays/s and sync lag beside the one host's
+#                   2, a sidecar each), half the games each, each engine
+#                   with a 4 MiB change ring (as hokm max: what the stores
+#                   absorb); each node's card plays/s and sync lag beside
+#                   the one host's
 #                   (HOKM_BENCH_HOSTS=0 leaves these two out)
 #
 # Prints card plays/s, apply latency p99, sync lag, verify, whole-machine
@@ -269,11 +271,13 @@ if [[ "${HOKM_BENCH_HOSTS:-1}" != 0 ]]; then
   half=$((GAMES / 2))
   echo "== 1 host: hokm-engine (node 1) + sidecar + loadgen into the Redis Cluster, ${SECONDS_EACH}s, $half games, closed loop"
   HOKM_BENCH_NO_STORES=1 run one-host env HOKM_REDIS_URL="$cluster_url" HOKM_BIN="$BIN" HOKM_NODES=1 \
+    HOKM_ENGINE_ARGS="--ring-mb 4" \
     HOKM_TWO_HOSTS_LOGS="$OUT/one-host" "$ROOT/scripts/run_two_hosts.sh" \
     --games "$half" --duration "$SECONDS_EACH" --bots random || status=1
   flush_cluster
   echo "== 2 hosts: the same on nodes 1 and 2 at once, $half games each"
   HOKM_BENCH_NO_STORES=1 run two-hosts env HOKM_REDIS_URL="$cluster_url" HOKM_BIN="$BIN" HOKM_NODES="1 2" \
+    HOKM_ENGINE_ARGS="--ring-mb 4" \
     HOKM_TWO_HOSTS_LOGS="$OUT/two-hosts" "$ROOT/scripts/run_two_hosts.sh" \
     --games "$half" --duration "$SECONDS_EACH" --bots random || status=1
   python3 - "$OUT" <<'PY' || status=1

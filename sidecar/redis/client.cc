@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <deque>
 #include <optional>
 #include <utility>
 
@@ -135,14 +136,20 @@ struct RedisClient::Impl {
     RedisConnection conn;
     std::string where() const { return host + ":" + std::to_string(port); }
   };
-  // A queued command: its bytes in queued_resp and its slot (-1: any node).
-  struct Queued {
-    std::size_t begin = 0, end = 0;
+  // A command from Append to GetReply: its RESP, its slot (-1: any node),
+  // the node it went to, and its reply once read.
+  struct Cmd {
+    std::string resp;
     int slot = -1;
-    int node = -1;      // where it goes this round
-    bool ask = false;   // after ASKING (an ASK redirect)
-    int redirects = 0;  // followed so far
+    int node = -1;
+    bool sent = false;
+    bool ask = false;   // resent after ASKING (an ASK redirect)
+    bool done = false;  // reply read (null: its node failed)
+    int redirects = 0;
+    RedisReply reply;
   };
+  // In a node's FIFO of replies to read: the ASKING before an ASK resend.
+  static constexpr std::uint64_t kAskingReply = ~std::uint64_t{0};
 
   RedisUrl url;
   RedisConnectOptions options;
@@ -153,10 +160,9 @@ struct RedisClient::Impl {
   std::array<std::int16_t, kRedisClusterSlots> owner{};  // slot -> index in nodes
   std::vector<int> masters;                              // nodes serving slots, map order
 
-  std::string queued_resp;
-  std::vector<Queued> queued;
-  std::vector<RedisReply> replies;
-  std::size_t next_reply = 0;
+  std::deque<Cmd> cmds;                             // queued, sent or read, in Append order
+  std::uint64_t front_id = 0;                       // id of cmds.front(); ids count every command
+  std::vector<std::deque<std::uint64_t>> inflight;  // per node: ids whose replies are due
   std::string error;
   RedisClientStats stats;
 
@@ -174,6 +180,7 @@ struct RedisClient::Impl {
     for (std::size_t i = 0; i < nodes.size(); ++i)
       if (nodes[i].host == host && nodes[i].port == port) return static_cast<int>(i);
     nodes.push_back(Node{host, port, {}});
+    inflight.resize(nodes.size());
     return static_cast<int>(nodes.size() - 1);
   }
 
@@ -272,14 +279,11 @@ struct RedisClient::Impl {
   }
 
   Status Open() {
-    queued.clear();
-    queued_resp.clear();
-    replies.clear();
-    next_reply = 0;
     if (cluster) {
       if (Status s = ReadSlotMap(); !s.ok()) return s;
     } else {
       nodes.clear();
+      inflight.clear();
       masters = {NodeIndex(url.host, url.port)};
       owner.fill(0);
       if (Status s = EnsureNode(0); !s.ok()) return s;
@@ -290,111 +294,138 @@ struct RedisClient::Impl {
 
   void CloseAll() {
     for (Node& n : nodes) n.conn.Close();
-    queued.clear();
-    queued_resp.clear();
-    replies.clear();
-    next_reply = 0;
+    front_id += cmds.size();
+    cmds.clear();
+    for (auto& f : inflight) f.clear();
     open = false;
   }
 
-  // A node failed: the replies of its commands this round stay null; every
-  // connection is dropped (client.h), after this flush.
+  Cmd& At(std::uint64_t id) { return cmds[static_cast<std::size_t>(id - front_id)]; }
+
+  // A node failed: the commands whose replies it owed end with a null
+  // reply; its connection is dropped, and the client is not open any more
+  // (client.h: the caller reopens).
   void NodeFailed(int node, std::string_view what) {
     Node& n = nodes[static_cast<std::size_t>(node)];
     error = "redis at " + n.where() + ": " + std::string(what) + ": " + n.conn.Error();
     n.conn.Close();
     ++stats.node_failures;
     open = false;
+    for (std::uint64_t id : inflight[static_cast<std::size_t>(node)]) {
+      if (id != kAskingReply) At(id).done = true;
+    }
+    inflight[static_cast<std::size_t>(node)].clear();
   }
 
-  // Sends every queued command and reads every reply into `replies`.
-  void Flush() {
-    const std::size_t base = replies.size();
-    replies.resize(base + queued.size());
-    if (cluster && map_stale && !ReadSlotMap().ok()) open = false;
-    if (!open) {
-      queued.clear();
-      queued_resp.clear();
-      return;  // null replies
+  bool NothingInFlight() const {
+    for (const auto& f : inflight)
+      if (!f.empty()) return false;
+    return true;
+  }
+
+  // Writes command id to its node (after ASKING when it was redirected so).
+  // False when the node failed.
+  bool Put(std::uint64_t id) {
+    Cmd& c = At(id);
+    if (!EnsureNode(c.node).ok()) {
+      c.done = true;  // null reply
+      open = false;
+      return false;
     }
-    for (Queued& q : queued) {
-      q.node = q.slot < 0 ? masters.front() : owner[static_cast<std::size_t>(q.slot)];
+    RedisConnection& conn = nodes[static_cast<std::size_t>(c.node)].conn;
+    auto& fifo = inflight[static_cast<std::size_t>(c.node)];
+    if (c.ask) {
+      if (!conn.AppendFormatted(kAsking)) return false;
+      fifo.push_back(kAskingReply);
     }
-    std::vector<std::size_t> round(queued.size());
-    for (std::size_t i = 0; i < round.size(); ++i) round[i] = i;
-    std::vector<std::size_t> again;
-    std::vector<std::vector<std::size_t>> by_node;
-    while (!round.empty()) {
-      by_node.assign(nodes.size(), {});
-      for (std::size_t i : round) by_node[static_cast<std::size_t>(queued[i].node)].push_back(i);
-      // Write every node's pipeline, then read: the nodes work at once.
-      std::vector<bool> failed(nodes.size(), false);
-      for (std::size_t n = 0; n < nodes.size(); ++n) {
-        if (by_node[n].empty()) continue;
-        if (!EnsureNode(static_cast<int>(n)).ok()) {
-          failed[n] = true;
-          open = false;
-          continue;
-        }
-        RedisConnection& c = nodes[n].conn;
-        bool ok = true;
-        for (std::size_t i : by_node[n]) {
-          const Queued& q = queued[i];
-          if (q.ask) ok = ok && c.AppendFormatted(kAsking);
-          ok = ok &&
-               c.AppendFormatted(std::string_view(queued_resp).substr(q.begin, q.end - q.begin));
-        }
-        if (!ok || !c.Flush()) {
-          NodeFailed(static_cast<int>(n), "sending a pipeline failed");
-          failed[n] = true;
-        }
+    if (!conn.AppendFormatted(c.resp)) return false;
+    fifo.push_back(id);
+    c.sent = true;
+    return true;
+  }
+
+  // Sends every command not sent yet, each to its slot's master; every
+  // node's pipeline is written before any reply is read, so the nodes
+  // work at once. Replies are read as GetReply asks for them.
+  void SendPending() {
+    if (cluster && map_stale && NothingInFlight() && !ReadSlotMap().ok()) open = false;
+    std::vector<char> touched(nodes.size(), 0);
+    for (std::size_t k = 0; k < cmds.size(); ++k) {
+      Cmd& c = cmds[k];
+      if (c.sent || c.done) continue;
+      c.node = c.slot < 0 ? masters.front() : owner[static_cast<std::size_t>(c.slot)];
+      if (static_cast<std::size_t>(c.node) >= touched.size()) touched.resize(nodes.size(), 0);
+      if (!Put(front_id + k)) {
+        if (nodes[static_cast<std::size_t>(c.node)].conn.is_open())
+          NodeFailed(c.node, "queueing a command failed");
+        continue;
       }
-      again.clear();
-      for (std::size_t n = 0; n < nodes.size(); ++n) {
-        if (by_node[n].empty() || failed[n]) continue;
-        RedisConnection& c = nodes[n].conn;
-        for (std::size_t i : by_node[n]) {
-          Queued& q = queued[i];
-          if (q.ask && !c.GetReply()) {
-            NodeFailed(static_cast<int>(n), "reading a reply failed");
-            break;
-          }
-          RedisReply r = c.GetReply();
-          if (!r) {
-            NodeFailed(static_cast<int>(n), "reading a reply failed");
-            break;
-          }
-          std::optional<Redirect> redirect;
-          if (IsErrorReply(r.get()) && q.redirects < kMaxRedirects)
-            redirect = ParseRedirect(ReplyString(r.get()));
-          if (!redirect) {
-            replies[base + i] = std::move(r);
-            continue;
-          }
-          ++q.redirects;
-          q.ask = redirect->ask;
-          q.node = NodeIndex(redirect->host, redirect->port);
-          if (redirect->ask) {
-            ++stats.redirects_ask;
-          } else {
-            ++stats.redirects_moved;
-            owner[static_cast<std::size_t>(redirect->slot)] = static_cast<std::int16_t>(q.node);
-            map_stale = true;
-          }
-          again.push_back(i);
-        }
-      }
-      std::sort(again.begin(), again.end());  // a slot's commands keep their order
-      round.swap(again);
+      touched[static_cast<std::size_t>(c.node)] = 1;
     }
-    queued.clear();
-    queued_resp.clear();
+    for (std::size_t n = 0; n < touched.size(); ++n) {
+      if (touched[n] && nodes[n].conn.is_open() && !nodes[n].conn.Flush())
+        NodeFailed(static_cast<int>(n), "sending a pipeline failed");
+    }
+  }
+
+  // Reads the next reply node n owes, and follows it when it is a
+  // redirect (the command is resent, its reply read later).
+  void ReadOne(int n) {
+    auto& fifo = inflight[static_cast<std::size_t>(n)];
+    RedisConnection& conn = nodes[static_cast<std::size_t>(n)].conn;
+    RedisReply r = conn.GetReply();
+    if (!r) {
+      NodeFailed(n, "reading a reply failed");
+      return;
+    }
+    const std::uint64_t id = fifo.front();
+    fifo.pop_front();
+    if (id == kAskingReply) return;  // ASKING's +OK
+    Cmd& c = At(id);
+    std::optional<Redirect> redirect;
+    if (IsErrorReply(r.get()) && c.redirects < kMaxRedirects)
+      redirect = ParseRedirect(ReplyString(r.get()));
+    if (!redirect) {
+      c.reply = std::move(r);
+      c.done = true;
+      return;
+    }
+    ++c.redirects;
+    c.ask = redirect->ask;
+    c.node = NodeIndex(redirect->host, redirect->port);
+    if (redirect->ask) {
+      ++stats.redirects_ask;
+    } else {
+      ++stats.redirects_moved;
+      owner[static_cast<std::size_t>(redirect->slot)] = static_cast<std::int16_t>(c.node);
+      map_stale = true;  // read whole before a later send
+    }
+    RedisConnection& to = nodes[static_cast<std::size_t>(c.node)].conn;
+    if (!Put(id)) {
+      if (to.is_open()) NodeFailed(c.node, "queueing a redirected command failed");
+      return;
+    }
+    if (!nodes[static_cast<std::size_t>(c.node)].conn.Flush())
+      NodeFailed(c.node, "sending a redirected command failed");
+  }
+
+  // Reads until command id has its reply.
+  void Await(std::uint64_t id) {
+    while (!At(id).done) {
+      const int n = At(id).node;
+      if (n < 0 || inflight[static_cast<std::size_t>(n)].empty()) {
+        At(id).done = true;  // never sent (its node failed): null
+        break;
+      }
+      ReadOne(n);
+    }
   }
 
   void Queue(int slot, std::string_view resp) {
-    const std::size_t begin = queued_resp.size();
-    queued_resp.append(resp);
-    queued.push_back(Queued{begin, queued_resp.size(), slot});
+    Cmd c;
+    c.resp.assign(resp);
+    c.slot = slot;
+    cmds.push_back(std::move(c));
   }
 };
 
@@ -465,25 +496,17 @@ void RedisClient::AppendFormattedToSlot(int slot, std::string_view resp) {
 
 RedisReply RedisClient::GetReply() {
   Impl& m = *impl_;
-  if (!m.queued.empty()) m.Flush();
-  if (m.next_reply >= m.replies.size()) {
-    m.replies.clear();
-    m.next_reply = 0;
-    return nullptr;
-  }
-  RedisReply r = std::move(m.replies[m.next_reply++]);
-  if (m.next_reply == m.replies.size()) {
-    m.replies.clear();
-    m.next_reply = 0;
-  }
+  if (m.cmds.empty()) return nullptr;
+  m.SendPending();
+  m.Await(m.front_id);
+  RedisReply r = std::move(m.cmds.front().reply);
+  m.cmds.pop_front();
+  ++m.front_id;
   return r;
 }
 
 RedisReply RedisClient::Command(std::span<const std::string_view> words) {
-  Impl& m = *impl_;
-  if (!m.queued.empty()) m.Flush();
-  m.replies.clear();
-  m.next_reply = 0;
+  while (!impl_->cmds.empty()) (void)GetReply();
   Append(words);
   return GetReply();
 }
@@ -491,6 +514,9 @@ RedisReply RedisClient::Command(std::span<const std::string_view> words) {
 Status RedisClient::ForEachMaster(
     const std::function<Status(RedisConnection&, std::string_view where)>& fn) {
   Impl& m = *impl_;
+  // The masters' connections carry no reply still due (fn talks on them).
+  m.SendPending();
+  for (std::size_t k = 0; k < m.cmds.size(); ++k) m.Await(m.front_id + k);
   if (!m.open || (m.cluster && m.map_stale)) {
     if (Status s = Reopen(); !s.ok()) return s;
   }
