@@ -162,6 +162,7 @@ struct RedisClient::Impl {
 
   std::deque<Cmd> cmds;                             // queued, sent or read, in Append order
   std::uint64_t front_id = 0;                       // id of cmds.front(); ids count every command
+  std::uint64_t unsent_id = 0;                      // the first command SendPending has not seen
   std::vector<std::deque<std::uint64_t>> inflight;  // per node: ids whose replies are due
   std::string error;
   RedisClientStats stats;
@@ -295,6 +296,7 @@ struct RedisClient::Impl {
   void CloseAll() {
     for (Node& n : nodes) n.conn.Close();
     front_id += cmds.size();
+    unsent_id = front_id;
     cmds.clear();
     for (auto& f : inflight) f.clear();
     open = false;
@@ -350,18 +352,20 @@ struct RedisClient::Impl {
   void SendPending() {
     if (cluster && map_stale && NothingInFlight() && !ReadSlotMap().ok()) open = false;
     std::vector<char> touched(nodes.size(), 0);
-    for (std::size_t k = 0; k < cmds.size(); ++k) {
-      Cmd& c = cmds[k];
+    const std::uint64_t end = front_id + cmds.size();
+    for (std::uint64_t id = std::max(unsent_id, front_id); id < end; ++id) {
+      Cmd& c = At(id);
       if (c.sent || c.done) continue;
       c.node = c.slot < 0 ? masters.front() : owner[static_cast<std::size_t>(c.slot)];
       if (static_cast<std::size_t>(c.node) >= touched.size()) touched.resize(nodes.size(), 0);
-      if (!Put(front_id + k)) {
+      if (!Put(id)) {
         if (nodes[static_cast<std::size_t>(c.node)].conn.is_open())
           NodeFailed(c.node, "queueing a command failed");
         continue;
       }
       touched[static_cast<std::size_t>(c.node)] = 1;
     }
+    unsent_id = end;
     for (std::size_t n = 0; n < touched.size(); ++n) {
       if (touched[n] && nodes[n].conn.is_open() && !nodes[n].conn.Flush())
         NodeFailed(static_cast<int>(n), "sending a pipeline failed");
@@ -497,7 +501,7 @@ void RedisClient::AppendFormattedToSlot(int slot, std::string_view resp) {
 RedisReply RedisClient::GetReply() {
   Impl& m = *impl_;
   if (m.cmds.empty()) return nullptr;
-  m.SendPending();
+  if (m.unsent_id < m.front_id + m.cmds.size()) m.SendPending();
   m.Await(m.front_id);
   RedisReply r = std::move(m.cmds.front().reply);
   m.cmds.pop_front();
