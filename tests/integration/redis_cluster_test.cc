@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -406,6 +407,81 @@ TEST_F(RedisClusterTest, TwoEngineHostsIntoOneClusterAndPostgresVerifyOk) {
   // The script's per-node table names both nodes.
   EXPECT_NE(out.find("    41 "), std::string::npos) << out;
   EXPECT_NE(out.find("    42 "), std::string::npos) << out;
+}
+
+// The client follows a slot migration as Redis Cluster clients must: while
+// the slot is MIGRATING, a key already moved answers ASK at the old master
+// and the client asks the new one (after ASKING); once the slot belongs to
+// the new master, the old one answers MOVED, the client follows it and then
+// reads the whole slot map again.
+TEST_F(RedisClusterTest, ClientFollowsAskAndMovedThroughASlotMigration) {
+  Result<RedisClient> client = RedisClient::Connect(url_);
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  const std::string key = "hokm:test:{migrating}";
+  const std::uint16_t slot = KeySlot(key);
+  RedisReply set = client->Command({"SET", key, "v1"});
+  ASSERT_TRUE(set && !IsErrorReply(set.get())) << ReplyText(set.get());
+
+  struct Master {
+    std::string where, id;
+    bool owns = false;
+  };
+  std::vector<Master> masters;
+  const Status listed = client->ForEachMaster([&](RedisConnection& node, std::string_view where) {
+    RedisReply id = node.Command({"CLUSTER", "MYID"});
+    RedisReply owner = node.Command({"CLUSTER", "COUNTKEYSINSLOT", std::to_string(slot)});
+    if (!id || !owner) return Status::Unavailable("no reply from " + std::string(where));
+    masters.push_back({std::string(where), std::string(ReplyString(id.get())), owner->integer > 0});
+    return Status::Ok();
+  });
+  ASSERT_TRUE(listed.ok()) << listed.message();
+  ASSERT_EQ(masters.size(), 3u);
+  const auto from =
+      std::find_if(masters.begin(), masters.end(), [](const Master& m) { return m.owns; });
+  ASSERT_NE(from, masters.end()) << "no master holds the key";
+  const Master src = *from;
+  const Master dst = masters[(static_cast<std::size_t>(from - masters.begin()) + 1) % 3];
+  const auto connect = [](const std::string& where) {
+    RedisUrl u;
+    u.host = where.substr(0, where.rfind(':'));
+    u.port = static_cast<std::uint16_t>(std::stoi(where.substr(where.rfind(':') + 1)));
+    Result<RedisConnection> c = RedisConnection::Connect(u);
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    return std::move(c).value();
+  };
+  RedisConnection s = connect(src.where), d = connect(dst.where);
+  const std::string slot_text = std::to_string(slot);
+  const auto ok = [](RedisReply r) { return r && !IsErrorReply(r.get()); };
+  ASSERT_TRUE(ok(d.Command({"CLUSTER", "SETSLOT", slot_text, "IMPORTING", src.id})));
+  ASSERT_TRUE(ok(s.Command({"CLUSTER", "SETSLOT", slot_text, "MIGRATING", dst.id})));
+  const std::string dst_host = dst.where.substr(0, dst.where.rfind(':'));
+  const std::string dst_port = dst.where.substr(dst.where.rfind(':') + 1);
+  RedisReply moved_key = s.Command({"MIGRATE", dst_host, dst_port, key, "0", "5000"});
+  ASSERT_TRUE(ok(std::move(moved_key)));
+
+  // ASK: the old master no longer has the key.
+  RedisReply during = client->Command({"GET", key});
+  ASSERT_TRUE(during) << client->Error();
+  EXPECT_EQ(ReplyString(during.get()), "v1") << ReplyText(during.get());
+  EXPECT_GE(client->stats().redirects_ask, 1u);
+  EXPECT_EQ(client->stats().redirects_moved, 0u);
+
+  // MOVED: the slot is the new master's now (told to every master).
+  for (const Master& m : masters) {
+    RedisConnection c = connect(m.where);
+    ASSERT_TRUE(ok(c.Command({"CLUSTER", "SETSLOT", slot_text, "NODE", dst.id}))) << m.where;
+  }
+  const std::uint64_t reads_before = client->stats().slot_map_reads;
+  RedisReply after = client->Command({"GET", key});
+  ASSERT_TRUE(after) << client->Error();
+  EXPECT_EQ(ReplyString(after.get()), "v1") << ReplyText(after.get());
+  EXPECT_GE(client->stats().redirects_moved, 1u);
+  // The next send reads the whole map again, and goes straight to the new owner.
+  const std::uint64_t moved = client->stats().redirects_moved;
+  RedisReply again = client->Command({"GET", key});
+  EXPECT_EQ(ReplyString(again.get()), "v1");
+  EXPECT_EQ(client->stats().slot_map_reads, reads_before + 1);
+  EXPECT_EQ(client->stats().redirects_moved, moved);
 }
 
 }  // namespace
