@@ -53,17 +53,6 @@ void WriteFile(const fs::path& path, const std::string& text) {
   out << text;
 }
 
-// The path of `name` in $PATH, or "".
-std::string FindInPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
-
 // What `args` (args[0] a path) printed on stdout and stderr, with stdin
 // from `input`, and its exit code (as proc::WaitExit).
 struct ToolRun {
@@ -151,7 +140,7 @@ class MetricsTest : public ::testing::Test {
   // The path of a tool of Debian's prometheus package ("" and a failure
   // saying so when it is missing).
   static std::string PrometheusTool(const char* name) {
-    const std::string path = FindInPath(name);
+    const std::string path = proc::FindInPath(name);
     EXPECT_FALSE(path.empty()) << name
                                << " not found in PATH: install Debian's prometheus package "
                                   "(scripts/setup.sh)";

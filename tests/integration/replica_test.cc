@@ -50,17 +50,6 @@ std::string ReadFile(const fs::path& path) {
   return s.str();
 }
 
-// The path of `name` in $PATH, or "".
-std::string FindInPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
-
 // One value (row 0, column 0) as text, "" for NULL.
 std::string One(const PgUrl& url, const std::string& sql) {
   pqxx::connection c(url.ConnInfo());
@@ -335,7 +324,7 @@ TEST_F(ReplicaTest, ServesTheViewsAndHokmctlReadsAndTheSidecarReportsItsLag) {
   EXPECT_LT(std::stod(m[1]), 60.0) << "a replica that just caught up lags a minute?";
   EXPECT_NE(page.find("# TYPE hokm_pg_replica_lag_bytes gauge"), std::string::npos);
 
-  const std::string promtool = FindInPath("promtool");
+  const std::string promtool = proc::FindInPath("promtool");
   ASSERT_FALSE(promtool.empty())
       << "promtool not found in PATH: install Debian's prometheus package (scripts/setup.sh)";
   { std::ofstream(dir_ / "metrics.txt") << page; }

@@ -5,6 +5,7 @@
 // timeout, Stop() ends a poll under way at once, and /metrics says up 0.
 // The replica that answers is tests/integration/replica_test.cc's.
 #include "sidecar/replica_monitor.h"
+#include "tests/integration/process_util.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -56,19 +57,6 @@ class SilentServer {
   int port_ = 0;
 };
 
-// A port nobody listens on (bound, then closed).
-int DeadPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 PgUrl UrlAt(int port) {
   auto url = ParsePgUrl("postgresql://hokm:secret@127.0.0.1:" + std::to_string(port) + "/hokm");
   EXPECT_TRUE(url.ok());
@@ -78,7 +66,7 @@ PgUrl UrlAt(int port) {
 TEST(ReplicaMonitorTest, APortWhereNothingListensIsUnavailableAtOnce) {
   const std::atomic<bool> stop{false};
   const auto start = Clock::now();
-  const auto row = QueryOneRow(UrlAt(DeadPort()), "SELECT 1", {}, 5000ms, stop);
+  const auto row = QueryOneRow(UrlAt(proc::FreePort()), "SELECT 1", {}, 5000ms, stop);
   EXPECT_FALSE(row.ok());
   EXPECT_EQ(row.status().code(), Status::Code::kUnavailable);
   EXPECT_LT(Clock::now() - start, 2s);
@@ -102,7 +90,7 @@ TEST(ReplicaMonitorTest, StopEndsAPollUnderWay) {
   SilentServer silent;
   ReplicaMonitor::Options options;
   options.timeout = 30s;  // far longer than the test may take
-  ReplicaMonitor monitor(UrlAt(DeadPort()), UrlAt(silent.port()), options);
+  ReplicaMonitor monitor(UrlAt(proc::FreePort()), UrlAt(silent.port()), options);
   monitor.Start();
   // The poll connected to the silent server (after failing on the
   // primary): it is waiting for an answer that never comes.
@@ -114,7 +102,7 @@ TEST(ReplicaMonitorTest, StopEndsAPollUnderWay) {
 }
 
 TEST(ReplicaMonitorTest, MetricsSayUpZeroAndNoLagForAReplicaThatIsDown) {
-  ReplicaMonitor monitor(UrlAt(DeadPort()), UrlAt(DeadPort()), {});
+  ReplicaMonitor monitor(UrlAt(proc::FreePort()), UrlAt(proc::FreePort()), {});
   std::string text = monitor.MetricsText();
   EXPECT_NE(text.find("# TYPE hokm_pg_replica_up gauge\nhokm_pg_replica_up 0\n"), std::string::npos)
       << text;
