@@ -20,7 +20,11 @@ BIN=${HOKM_BIN:-$ROOT/build/bin}
 LOGS=${HOKM_TWO_HOSTS_LOGS:-$ROOT/.local/two-hosts}
 read -r -a NODES <<<"${HOKM_NODES:-1 2}"
 PREFIX=${HOKM_SHM_PREFIX:-hokm-node}
+# Each sidecar's /metrics port: HOKM_METRICS_PORTS ("P1 P2 ...", one per
+# node), else HOKM_METRICS_PORT_BASE (9470) + the node's index.
 METRICS_BASE=${HOKM_METRICS_PORT_BASE:-9470}
+read -r -a METRICS_PORTS <<<"${HOKM_METRICS_PORTS:-}"
+metrics_port() { echo "${METRICS_PORTS[$1]:-$((METRICS_BASE + $1))}"; }
 mkdir -p "$LOGS"
 
 pids=()
@@ -52,7 +56,7 @@ for n in "${NODES[@]}"; do
       { cat "$LOGS/engine-$n.log" >&2; echo "two-hosts: node $n: hokm-engine failed" >&2; exit 1; }
     sleep 0.05
   done
-  port=$((METRICS_BASE + i))
+  port=$(metrics_port "$i")
   rm -rf "$LOGS/spill-$n"
   "$BIN/hokm-sidecar" --shm-name "$shm" --spill-dir "$LOGS/spill-$n" --metrics-port "$port" \
     "${SIDECAR_PG[@]}" --drain-and-exit ${HOKM_SIDECAR_ARGS:-} >"$LOGS/sidecar-$n.log" 2>&1 &
@@ -64,7 +68,7 @@ done
 status=0
 i=0
 for n in "${NODES[@]}"; do
-  port=$((METRICS_BASE + i))
+  port=$(metrics_port "$i")
   "$BIN/hokm-loadgen" --mode shm --shm-name "$PREFIX-$n" --verify --quiet \
     --sidecar-metrics "http://127.0.0.1:$port/metrics" --json "$LOGS/loadgen-node-$n.json" "$@" \
     >"$LOGS/loadgen-$n.log" 2>&1 &

@@ -370,12 +370,17 @@ TEST_F(RedisClusterTest, MasterKilledUnderLoadLosesNothing) {
 // counts both nodes' games.
 TEST_F(RedisClusterTest, TwoEngineHostsIntoOneClusterAndPostgresVerifyOk) {
   const fs::path bin = fs::path(HOKM_SIDECAR_BIN).parent_path();
-  const int metrics = proc::FreePort();
+  // Two free ports, one per sidecar (two in a row from a base could
+  // collide with another process's).
+  const int metrics_a = proc::FreePort();
+  int metrics_b = proc::FreePort();
+  for (int i = 0; i < 10 && metrics_b == metrics_a; ++i) metrics_b = proc::FreePort();
+  ASSERT_NE(metrics_a, metrics_b);
   const std::string line = "HOKM_BIN='" + bin.string() + "' HOKM_REDIS_URL='" + cluster_url_ +
                            "' HOKM_PG_URL='" + pg_url_ + "' HOKM_TWO_HOSTS_LOGS='" + dir_.string() +
                            "' HOKM_SHM_PREFIX='" + shm_name_ + "' HOKM_NODES='41 42' " +
-                           "HOKM_METRICS_PORT_BASE=" + std::to_string(metrics) + " '" +
-                           std::string(HOKM_SOURCE_DIR) +
+                           "HOKM_METRICS_PORTS='" + std::to_string(metrics_a) + " " +
+                           std::to_string(metrics_b) + "' '" + std::string(HOKM_SOURCE_DIR) +
                            "/scripts/run_two_hosts.sh' --games 60 --duration 4 --rate 3000 "
                            "--bots greedy 2>&1";
   FILE* pipe = ::popen(line.c_str(), "r");
