@@ -182,6 +182,20 @@ class ReplicaTest : public ::testing::Test {
   std::string read_url_text_;
   std::uint64_t players_ = 0;
   std::vector<std::uint64_t> games_;
+  // A fresh Engine of our own on shm_name_, into engine_.
+  void OpenEngine(std::uint32_t capacity, std::uint64_t ring_bytes) {
+    EngineOptions o;
+    o.shm_name = shm_name_;
+    o.capacity = capacity;
+    o.ring_bytes = ring_bytes;
+    o.command_ring_bytes = 1 << 16;
+    o.client_slots = 2;
+    o.reuse_existing = false;
+    auto e = Engine::Open(o);
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    engine_ = std::move(e).value();
+  }
+
   std::unique_ptr<Engine> engine_;
   pid_t sidecar_ = -1;
   int dead_port_ = proc::FreePort();
@@ -189,16 +203,7 @@ class ReplicaTest : public ::testing::Test {
 
 TEST_F(ReplicaTest, ServesTheViewsAndHokmctlReadsAndTheSidecarReportsItsLag) {
   // Games on an Engine of our own: three played to their end, one live.
-  EngineOptions o;
-  o.shm_name = shm_name_;
-  o.capacity = 256;
-  o.ring_bytes = 4 << 20;
-  o.command_ring_bytes = 1 << 16;
-  o.client_slots = 2;
-  o.reuse_existing = false;
-  auto e = Engine::Open(o);
-  ASSERT_TRUE(e.ok()) << e.status().message();
-  engine_ = std::move(e).value();
+  ASSERT_NO_FATAL_FAILURE(OpenEngine(256, 4 << 20));
   for (std::uint64_t n = 0; n < 4; ++n) {
     games_.push_back(ctl::testing::PlayGame(*engine_, {.seed = 700 + n,
                                                        .first_player = players_ + n * 4 + 1,
@@ -339,16 +344,7 @@ TEST_F(ReplicaTest, ServesTheViewsAndHokmctlReadsAndTheSidecarReportsItsLag) {
 // A replica that is not there: up 0, a log line, and the sidecar delivers
 // and serves /metrics and /health as ever.
 TEST_F(ReplicaTest, ADownReplicaIsReportedNeverFatal) {
-  EngineOptions o;
-  o.shm_name = shm_name_;
-  o.capacity = 64;
-  o.ring_bytes = 1 << 20;
-  o.command_ring_bytes = 1 << 16;
-  o.client_slots = 2;
-  o.reuse_existing = false;
-  auto e = Engine::Open(o);
-  ASSERT_TRUE(e.ok()) << e.status().message();
-  engine_ = std::move(e).value();
+  ASSERT_NO_FATAL_FAILURE(OpenEngine(64, 1 << 20));
   games_.push_back(ctl::testing::PlayGame(
       *engine_, {.seed = 9, .first_player = players_ + 1, .bot_seed = 2, .room = "replica"}));
 
