@@ -1,6 +1,6 @@
 // analytics.cc: hokmctl analytics [VIEW] [--limit N] [--json]: the
 // analytics views (schemas/postgres/002_analytics.sql: player_performance,
-// game_statistics_summary, active_sessions, leaderboard) read where reads
+// game_statistics_summary, active_sessions, leaderboard; 008: node_summary) read where reads
 // may lag: the read replica when --pg-read-url / HOKM_PG_READ_URL is given,
 // else the primary (ctl.h, PgReadUrl). The views read only derived tables,
 // so a replica a few seconds behind answers what the primary answered a few
@@ -33,6 +33,7 @@ constexpr View kViews[] = {
     {"leaderboard", " ORDER BY rank, player_id"},
     {"player_performance", " ORDER BY player_id"},
     {"active_sessions", " ORDER BY game_id"},
+    {"node_summary", " ORDER BY node_id"},
 };
 
 // A cell as text: JSON strings bare, null as "-", anything else as JSON.
@@ -58,15 +59,21 @@ void PrintView(const char* name, const json& rows) {
 
 }  // namespace
 
+std::vector<std::string> AnalyticsViews() {
+  std::vector<std::string> names;
+  for (const View& v : kViews) names.emplace_back(v.name);
+  return names;
+}
+
 int RunAnalytics(const Globals& globals, const AnalyticsArgs& args) {
   std::vector<const View*> views;
   for (const View& v : kViews) {
     if (args.view.empty() || args.view == v.name) views.push_back(&v);
   }
   if (views.empty()) {
-    return Fail(kExitUsage, "analytics: no view \"" + args.view +
-                                "\" (player_performance, game_statistics_summary, "
-                                "active_sessions, leaderboard)");
+    std::string known;
+    for (const View& v : kViews) known += std::string(known.empty() ? "" : ", ") + v.name;
+    return Fail(kExitUsage, "analytics: no view \"" + args.view + "\" (" + known + ")");
   }
   const std::optional<sidecar::PgUrl> url = PgReadUrlOf(globals);
   if (!url) return kExitUsage;

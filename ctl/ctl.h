@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace hokm::ctl {
 
@@ -115,6 +116,8 @@ struct AnalyticsArgs {      // analytics.cc
   bool json = false;
 };
 int RunAnalytics(const Globals& globals, const AnalyticsArgs& args);
+// The views `analytics` reads (analytics.cc), for its CLI's check.
+std::vector<std::string> AnalyticsViews();
 
 struct RestoreArgs {  // restore.cc
   std::string archive;

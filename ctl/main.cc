@@ -240,11 +240,11 @@ void AddAnalytics(CLI::App& root, const Globals& globals, Run& run) {
   CLI::App* sub = root.add_subcommand(
       "analytics",
       "the analytics views (game_statistics_summary, leaderboard, player_performance,\n"
-      "active_sessions) from --pg-read-url when given (a read replica: says its replay lag),\n"
+      "active_sessions, node_summary) from --pg-read-url when given (a read replica: says its "
+      "replay lag),\n"
       "else --pg-url. Exit 1 when the server is down or the views are missing.");
   sub->add_option("view", args->view, "one view only (default: every view)")
-      ->check(CLI::IsMember(
-          {"game_statistics_summary", "leaderboard", "player_performance", "active_sessions"}));
+      ->check(CLI::IsMember(AnalyticsViews()));
   sub->add_option("--limit", args->limit, "rows per view at most (0: all)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
